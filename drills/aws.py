@@ -1,0 +1,80 @@
+"""The one factory for boto3 clients, on real AWS or the embedded cloud.
+
+Every module that talks to a cloud takes a ``Target`` and asks it for clients; nothing
+builds a boto3 client by hand. On the embedded cloud the target carries the endpoint URL,
+uses path-style S3 addressing (the endpoint is 127.0.0.1) and fake credentials.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.config
+from botocore.client import BaseClient
+
+EMBEDDED_ACCESS_KEY = "testing"
+EMBEDDED_SECRET_KEY = "testing"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where drkit's boto3 calls go.
+
+    endpoint: base URL of the embedded cloud (``http://127.0.0.1:PORT``); None for real AWS.
+    profile: AWS profile name for real AWS; ignored on the embedded cloud.
+    max_pool: connection pool size per client (concurrent uploads need more than 10).
+    """
+
+    endpoint: str | None = None
+    profile: str | None = None
+    max_pool: int = 32
+    _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, hash=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        """``embedded-simulated`` or ``aws``: the journal's target label."""
+        return "embedded-simulated" if self.endpoint else "aws"
+
+    @property
+    def simulated(self) -> bool:
+        return self.endpoint is not None
+
+    def session(self) -> boto3.session.Session:
+        if self.endpoint:
+            return boto3.session.Session(
+                aws_access_key_id=EMBEDDED_ACCESS_KEY,
+                aws_secret_access_key=EMBEDDED_SECRET_KEY,
+            )
+        return boto3.session.Session(profile_name=self.profile)
+
+    def client(self, service: str, region: str, **config: Any) -> BaseClient:
+        """A cached, thread-safe boto3 client for ``service`` in ``region``.
+
+        ``config`` overrides botocore Config fields (e.g. ``retries={"max_attempts": 1}``).
+        """
+        key = (service, region, tuple(sorted((k, repr(v)) for k, v in config.items())))
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is None:
+                cached = self._build(service, region, config)
+                self._cache[key] = cached
+            return cached
+
+    def _build(self, service: str, region: str, overrides: dict[str, Any]) -> BaseClient:
+        options: dict[str, Any] = {
+            "region_name": region,
+            "max_pool_connections": self.max_pool,
+            "retries": {"max_attempts": 3, "mode": "standard"},
+        }
+        if self.endpoint:
+            options["s3"] = {"addressing_style": "path"}
+            # The embedded cloud is local: fail fast instead of waiting out AWS timeouts.
+            options["connect_timeout"] = 5
+            options["read_timeout"] = 60
+        options.update(overrides)
+        cfg = botocore.config.Config(**options)
+        return self.session().client(service, endpoint_url=self.endpoint, config=cfg)

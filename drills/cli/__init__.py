@@ -1,0 +1,67 @@
+"""The ``drkit`` command line. The group handles global options only; each command
+lives in its own module and is loaded when it is called."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from drills import __version__
+from drills.errors import DrkitError
+
+# command name -> "module:attribute". One module per command.
+COMMANDS: dict[str, str] = {
+    "cloud": "drills.cli.cloud:cloud",
+    "up": "drills.cli.up:up",
+    "ingest": "drills.cli.ingest:ingest",
+    "synth": "drills.cli.synth:synth",
+    "gateway": "drills.cli.gateway:gateway",
+    "demo": "drills.cli.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    """Import a command's module only when that command runs (keeps ``--help`` fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="drkit")
+def cli() -> None:
+    """drkit: provision, drill and verify a two-region medical-imaging archive.
+
+    Exit codes: 0 every objective met, 1 a drill deviated or an objective was
+    breached, 2 usage error or invalid input, 3 infrastructure or tool error.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: DrkitError becomes a message and its exit code, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="drkit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+    except DrkitError as exc:
+        click.secho(f"drkit: error: {exc}", err=True, fg="red")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)

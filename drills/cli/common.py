@@ -1,0 +1,62 @@
+"""Options shared by drkit commands, declared once.
+
+Use as decorators: ``@target_options`` adds --target/--endpoint/--outputs/--stack/
+--project-dir; ``@output_options`` adds --out/--json. ``resolve_target`` turns them
+into a ``drills.aws.Target``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from drills.aws import Target
+from drills.errors import UsageError
+
+TARGETS = ("embedded", "aws")
+
+
+def target_options(fn: Callable) -> Callable:
+    options = [
+        click.option("--stack", default="dev", show_default=True, help="Stack name (stacks/Pulumi.<stack>.yaml)."),
+        click.option("--target", type=click.Choice(TARGETS), default="embedded", show_default=True,
+                     help="Embedded cloud (moto + simulation) or real AWS."),
+        click.option("--endpoint", metavar="URL", default=None,
+                     help="Embedded cloud endpoint (from `drkit cloud serve`); none starts one in-process."),
+        click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Stack outputs JSON (`pulumi stack output --json` or `drkit up --outputs`)."),
+        click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Pulumi project directory (default: search upward from the working directory)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def output_options(fn: Callable) -> Callable:
+    fn = click.option("--json", "as_json", is_flag=True, help="Machine output on stdout; human text goes to stderr.")(fn)
+    fn = click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file or directory.")(fn)
+    return fn
+
+
+def resolve_target(target: str, endpoint: str | None) -> Target:
+    if target == "aws":
+        if endpoint:
+            raise UsageError("--endpoint is for the embedded cloud; drop it with --target aws")
+        return Target(endpoint=None)
+    return Target(endpoint=endpoint.rstrip("/") if endpoint else None)
+
+
+def emit_json(document: Any) -> None:
+    """Write a machine-readable document to stdout (strict JSON, no NaN)."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, allow_nan=False, default=str) + "\n")
+
+
+def say(message: str, **style: Any) -> None:
+    """Human text: always stderr, so stdout stays machine-readable under --json."""
+    click.secho(message, err=True, **style)
