@@ -46,8 +46,10 @@ class ScheduledTask:
 class VirtualClock:
     """A clock that starts at ``start`` (default: real UTC now) and moves only when told.
 
-    Thread-safe. Tasks run in due order, each seeing ``now()`` equal to its due time, so a
-    task can schedule follow-ups relative to the moment it happened.
+    Thread-safe. Tasks run in due order, one runner thread at a time, each seeing ``now()``
+    equal to its due time, so a task can schedule follow-ups relative to the moment it
+    happened. The state lock is NOT held while a task runs: a task may call the embedded
+    cloud over HTTP, and the thread serving that call may read the clock.
     """
 
     def __init__(self, start: datetime | None = None, speed: float = 0.0) -> None:
@@ -56,8 +58,11 @@ class VirtualClock:
         self._real_anchor = time.monotonic()
         self._heap: list[_Task] = []
         self._seq = itertools.count()
-        self._lock = threading.RLock()
-        self._running = False
+        self._lock = threading.Lock()          # guards _now, _heap, _goal
+        self._runner = threading.Lock()        # one thread runs tasks at a time
+        self._runner_thread: int | None = None
+        self._goal = self._now
+        self.failures: list[tuple[datetime, str, str]] = []   # (when, task label, error)
 
     # -- reading
     def now(self) -> datetime:
@@ -71,8 +76,8 @@ class VirtualClock:
     def set_speed(self, speed: float) -> None:
         if speed < 0:
             raise ValueError("clock speed must be >= 0")
+        self.pump()
         with self._lock:
-            self.pump()
             self._speed = float(speed)
             self._real_anchor = time.monotonic()
 
@@ -90,47 +95,72 @@ class VirtualClock:
     def schedule_in(self, delay: timedelta | float, action: Callable[[], None], label: str = "") -> ScheduledTask:
         if not isinstance(delay, timedelta):
             delay = timedelta(seconds=float(delay))
-        return self.schedule_at(self.now() + delay, action, label)
+        with self._lock:
+            due = self._now + delay
+        return self.schedule_at(due, action, label)
 
     # -- moving
     def advance(self, delta: timedelta | float) -> int:
-        """Move the clock forward by ``delta``, running every task due on the way. Returns how many ran."""
+        """Move the clock forward by ``delta``, running every task due on the way.
+
+        Blocks until those tasks ran. Returns how many ran."""
         if not isinstance(delta, timedelta):
             delta = timedelta(seconds=float(delta))
         if delta < timedelta(0):
             raise ValueError("the virtual clock never goes backwards")
         with self._lock:
-            return self._run_until(self._now + delta)
+            target = self._now + delta
+        return self._run_until(target, wait=True)
 
     def advance_to(self, when: datetime) -> int:
-        with self._lock:
-            return self._run_until(max(when, self._now))
+        return self._run_until(when, wait=True)
+
+    def run_due(self) -> int:
+        """Run tasks already due (scheduled at or before now) without moving the clock."""
+        return self._run_until(self.now(), wait=True)
 
     def pump(self) -> int:
-        """Apply real time elapsed × speed, if the clock runs on its own. Call before serving a request."""
-        with self._lock:
-            if self._speed <= 0:
-                return self._run_until(self._now)
-            real = time.monotonic()
-            elapsed = (real - self._real_anchor) * self._speed
-            self._real_anchor = real
-            return self._run_until(self._now + timedelta(seconds=elapsed))
+        """Apply real time elapsed x speed, if the clock runs on its own, and run what is due.
 
-    def _run_until(self, target: datetime) -> int:
-        if self._running:  # a task that advances the clock must not re-enter
-            self._now = max(self._now, target)
+        Never blocks: if another thread is running tasks, it will see the new goal."""
+        with self._lock:
+            target = self._now
+            if self._speed > 0:
+                real = time.monotonic()
+                target = self._now + timedelta(seconds=(real - self._real_anchor) * self._speed)
+                self._real_anchor = real
+        return self._run_until(target, wait=False)
+
+    def _run_until(self, target: datetime, *, wait: bool) -> int:
+        me = threading.get_ident()
+        with self._lock:
+            self._goal = max(self._goal, target)
+        if self._runner_thread == me:       # a task moved the clock: the outer loop catches up
             return 0
+        if not self._runner.acquire(blocking=wait):
+            return 0
+        self._runner_thread = me
         ran = 0
-        self._running = True
         try:
-            while self._heap and self._heap[0].due <= target:
-                task = heapq.heappop(self._heap)
-                if task.cancelled:
-                    continue
-                self._now = max(self._now, task.due)
-                task.action()
+            while True:
+                with self._lock:
+                    goal = self._goal
+                    task = None
+                    while self._heap and self._heap[0].due <= goal:
+                        candidate = heapq.heappop(self._heap)
+                        if not candidate.cancelled:
+                            task = candidate
+                            break
+                    if task is None:
+                        self._now = max(self._now, goal)
+                        break
+                    self._now = max(self._now, task.due)
+                try:
+                    task.action()
+                except Exception as exc:  # recorded, surfaced by `drkit cloud status`; the clock goes on
+                    self.failures.append((task.due, task.label, f"{type(exc).__name__}: {exc}"))
                 ran += 1
-            self._now = max(self._now, target)
         finally:
-            self._running = False
+            self._runner_thread = None
+            self._runner.release()
         return ran

@@ -1,0 +1,154 @@
+"""What a simulated AWS behaviour sees and returns: one request, one response.
+
+Each behaviour of the embedded cloud (region outage, Object Lock fidelity, replication,
+lifecycle, backup jobs, ...) is an ``Interceptor`` the middleware calls around moto:
+``before`` may answer instead of moto (refuse what AWS refuses, implement an operation
+moto lacks); ``after`` observes what moto did (queue replication of a new version) and
+may amend the response (add ``x-amz-replication-status``). Behaviours never poll buckets.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import unquote
+from xml.sax.saxutils import escape
+
+from drills.cloud import operations
+
+if TYPE_CHECKING:
+    from drills.cloud.simulation import Simulation
+
+INTERNAL_HEADER = "x-drkit-internal"
+
+
+class Headers(dict):
+    """Case-insensitive header mapping (keys stored lower-case)."""
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        for k, v in (items or {}).items():
+            self[k] = v
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key.lower(), value)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key.lower() if isinstance(key, str) else key)
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        return super().pop(key.lower(), *default)
+
+
+@dataclass
+class AwsRequest:
+    """One HTTP request to the embedded cloud, decoded as far as AWS semantics need."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Headers
+    body: bytes
+    service: str | None          # SigV4 signing name: s3, dynamodb, backup, sqs, ...
+    region: str | None
+    operation: str | None        # botocore operation name: PutObject, PutItem, StartBackupJob ...
+    params: dict[str, str] = field(default_factory=dict)   # URI parameters (Bucket, Key, backupVaultName ...)
+    internal: bool = False       # sent by the simulation itself (see Simulation.internal_target)
+
+    @property
+    def bucket(self) -> str | None:
+        return self.params.get("Bucket") if self.service == "s3" else None
+
+    @property
+    def key(self) -> str | None:
+        key = self.params.get("Key") if self.service == "s3" else None
+        return unquote(key) if key is not None else None
+
+    @property
+    def version_id(self) -> str | None:
+        return (self.query.get("versionId") or [None])[0]
+
+    def json(self) -> dict[str, Any]:
+        """The body decoded as JSON (json / rest-json protocols); {} when empty."""
+        if not self.body:
+            return {}
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass
+class AwsResponse:
+    status: int
+    headers: Headers
+    body: bytes = b""
+    drop_connection: bool = False   # close the socket without answering (region outage)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body.decode("utf-8")) if self.body else {}
+
+    @classmethod
+    def json_body(cls, document: Any, status: int = 200) -> "AwsResponse":
+        body = json.dumps(document, default=str).encode()
+        return cls(status=status, headers=Headers({"Content-Type": "application/json",
+                                                    "x-amzn-RequestId": str(uuid.uuid4())}), body=body)
+
+
+def aws_error(req: AwsRequest, status: int, code: str, message: str, **extra: str) -> AwsResponse:
+    """An error response shaped like the service's protocol, so boto3 raises ClientError
+    with ``err["Code"] == code`` exactly as it would against AWS."""
+    proto = operations.protocol(req.service)
+    request_id = str(uuid.uuid4())
+    if proto == "rest-xml":
+        fields = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in extra.items())
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code>'
+                f"<Message>{escape(message)}</Message>{fields}<RequestId>{request_id}</RequestId></Error>")
+        return AwsResponse(status, Headers({"Content-Type": "application/xml", "x-amz-request-id": request_id}),
+                           body.encode())
+    if proto in ("json", "rest-json"):
+        prefix = operations.target_prefix(req.service)
+        doc = {"__type": f"{prefix}#{code}" if prefix else code, "message": message, "Message": message, **extra}
+        headers = Headers({"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id,
+                           "x-amzn-ErrorType": code})
+        return AwsResponse(status, headers, json.dumps(doc).encode())
+    body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+    return AwsResponse(status, Headers({"Content-Type": "text/xml", "x-amzn-RequestId": request_id}), body.encode())
+
+
+class Interceptor:
+    """Base class of a simulated behaviour. Subclasses set ``name`` and override what they need."""
+
+    name: str = "interceptor"
+
+    def __init__(self, sim: "Simulation") -> None:
+        self.sim = sim
+
+    def before(self, req: AwsRequest) -> AwsResponse | None:
+        """Answer the request instead of moto (return a response), or None to pass it on."""
+        return None
+
+    def after(self, req: AwsRequest, resp: AwsResponse) -> AwsResponse:
+        """Observe or amend moto's (or an earlier interceptor's) response."""
+        return resp
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-able summary for ``drkit cloud status``."""
+        return {}
+
+    def control(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Handle ``POST /_drkit/<name>/<action>`` with a JSON body; raise KeyError for unknown actions."""
+        raise KeyError(action)
+
+    def reset(self) -> None:
+        """Forget all state (the cloud was reset)."""
