@@ -13,7 +13,6 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 from drills.cloud import operations
@@ -69,8 +68,8 @@ class AwsRequest:
 
     @property
     def key(self) -> str | None:
-        key = self.params.get("Key") if self.service == "s3" else None
-        return unquote(key) if key is not None else None
+        # The path was percent-decoded once already (WSGI PATH_INFO): a "%" in a key is literal.
+        return self.params.get("Key") if self.service == "s3" else None
 
     @property
     def version_id(self) -> str | None:

@@ -61,7 +61,8 @@ class SimulationMiddleware:
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         region, service = operations.credential_scope(headers, query)
         method = environ.get("REQUEST_METHOD", "GET")
-        path = environ.get("PATH_INFO", "/")
+        # PATH_INFO is already percent-decoded, as latin-1 text (PEP 3333): S3 keys are UTF-8.
+        path = environ.get("PATH_INFO", "/").encode("latin-1", "replace").decode("utf-8", "replace")
         operation, params = operations.resolve(service, method, path, query, headers, body)
         return AwsRequest(method=method, path=path, query=query, headers=headers, body=body,
                           service=service, region=region, operation=operation, params=params,

@@ -87,7 +87,9 @@ def _routes(service: str) -> tuple[_Route, ...]:
         literal = sum(1 for s in segments if not s.startswith("{"))
         score = literal * 10 + len(query_keys) * 100 + len(headers) * 50 + len(segments)
         routes.append(_Route(op_name, http.get("method", "GET"), segments, tuple(query_keys), tuple(headers), score))
-    routes.sort(key=lambda r: -r.score)
+    # Same URI, same score (GetBucketLifecycle vs GetBucketLifecycleConfiguration): prefer the current name.
+    deprecated = {name for name in model.operation_names if model.operation_model(name).deprecated}
+    routes.sort(key=lambda r: (-r.score, r.operation in deprecated))
     return tuple(routes)
 
 

@@ -36,6 +36,7 @@ class EmbeddedCloud:
         self.sim = Simulation(settings)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._target: Target | None = None
 
     # -- lifecycle
     def start(self) -> "EmbeddedCloud":
@@ -48,12 +49,15 @@ class EmbeddedCloud:
             _reset_moto()
             app = SimulationMiddleware(DomainDispatcherApplication(create_backend_app), self.sim)
             try:
+                _probe_bind(self.host, self.requested_port)   # werkzeug would print and sys.exit(1)
                 self._server = make_server(self.host, self.requested_port, app, threaded=True,
                                            request_handler=MotoRequestHandler)
             except OSError as exc:
                 if exc.errno == errno.EADDRINUSE:
                     raise UsageError(f"port {self.requested_port} on {self.host} is already in use",
                                      hint="pick another --port, or 0 for any free port") from exc
+                if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+                    raise UsageError(f"cannot listen on {self.host}: {exc.strerror}") from exc
                 raise InfraError(f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}") from exc
             self._server.daemon_threads = True
             self.sim.bind(self.endpoint)
@@ -107,7 +111,10 @@ class EmbeddedCloud:
 
     @property
     def target(self) -> Target:
-        return Target(endpoint=self.endpoint)
+        """One Target per running cloud (it caches its boto3 clients)."""
+        if self._target is None or self._target.endpoint != self.endpoint:
+            self._target = Target(endpoint=self.endpoint)
+        return self._target
 
     @property
     def clock(self):
@@ -118,6 +125,14 @@ def _reset_moto() -> None:
     """Forget every resource moto holds in this process (a fresh cloud)."""
     from moto.moto_api._internal.models import moto_api_backend
     moto_api_backend.reset()
+
+
+def _probe_bind(host: str, port: int) -> None:
+    """Raise the OSError that binding ``host:port`` would raise (as the server binds: SO_REUSEADDR)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -71,16 +71,18 @@ def embedded(cloud: EmbeddedCloud) -> EmbeddedCloud:
 def client(cloud: EmbeddedCloud) -> Callable[..., object]:
     """``client("dynamodb", "eu-west-1")`` -> boto3 client on the embedded cloud."""
 
+    target = cloud.target        # one Target: it caches its clients
+
     def make(service: str, region: str = "us-east-1", **config: object):
-        return cloud.target.client(service, region, **config)
+        return target.client(service, region, **config)
 
     return make
 
 
 @pytest.fixture
-def s3(cloud: EmbeddedCloud):
+def s3(client):
     """S3 client in us-east-1 on the embedded cloud."""
-    return cloud.target.client("s3", "us-east-1")
+    return client("s3", "us-east-1")
 
 
 def new_bucket_name(prefix: str = "drkit-test") -> str:

@@ -1,0 +1,1 @@
+"""drkit's Pulumi components: one ComponentResource per module, composed by ImagingPlatform."""

@@ -1,0 +1,167 @@
+"""ImmutableBackups: locked AWS Backup vaults in both regions, the plan that fills them,
+restore testing, and the audit framework and report that prove it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import Account, Site, assume_role_policy, child_opts, underscore_name
+from components.config import BackupConfig, VaultLockMode
+
+DAILY_SCHEDULE = "cron(0 5 ? * * *)"
+RESTORE_TEST_SCHEDULE = "cron(0 6 ? * 1 *)"          # weekly, Sunday 06:00 UTC
+VAULT_EVENTS = ("BACKUP_JOB_COMPLETED", "COPY_JOB_FAILED", "RESTORE_JOB_COMPLETED", "RECOVERY_POINT_MODIFIED",
+                "S3_BACKUP_OBJECT_FAILED", "S3_RESTORE_OBJECT_FAILED")
+BACKUP_ROLE_POLICIES = ("service-role/AWSBackupServiceRolePolicyForBackup",
+                        "service-role/AWSBackupServiceRolePolicyForRestores",
+                        "AWSBackupServiceRolePolicyForS3Backup", "AWSBackupServiceRolePolicyForS3Restore")
+REPORT_PREFIX = "backup-audit"
+
+
+@dataclass
+class ImmutableBackupsArgs:
+    """Inputs of ImmutableBackups."""
+
+    primary: Site
+    """Region of the main vault, plan, framework and report plan."""
+    dr: Site
+    """Region of the copy vault (and the air-gapped vault)."""
+    kms_key_arn: pulumi.Input[str]
+    """Primary-region key for the main vault."""
+    replica_kms_key_arn: pulumi.Input[str]
+    """DR-region key for the copy vault."""
+    archive_bucket_arn: pulumi.Input[str]
+    """Archive bucket to back up (continuous + daily)."""
+    index_table_arn: pulumi.Input[str]
+    """Study index table to back up."""
+    evidence_bucket: pulumi.Input[str]
+    """Bucket name the Backup Audit Manager report plan writes to."""
+    topic_arn: pulumi.Input[str]
+    """SNS topic for vault events."""
+    settings: BackupConfig
+    """Vault lock, retention, continuous, copy, air gap."""
+    keep: bool = False
+    """Protect and retain the vaults (production)."""
+
+
+class ImmutableBackups(pulumi.ComponentResource):
+    """Vaults with Vault Lock, a continuous + daily plan copying to DR, restore tests, audit."""
+
+    vault: aws.backup.Vault
+    dr_vault: aws.backup.Vault
+    air_gapped_vault: aws.backup.LogicallyAirGappedVault | None
+    plan: aws.backup.Plan
+    framework: aws.backup.Framework
+
+    def __init__(self, name: str, args: ImmutableBackupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("drkit:backups:ImmutableBackups", name, None, opts)
+        s = args.settings
+        primary, dr = args.primary, args.dr
+        account = Account.of(primary, self)
+        self.vault, self.vault_lock = self._vault(f"{name}-vault", primary, args.kms_key_arn, args)
+        self.dr_vault, self.dr_vault_lock = self._vault(f"{name}-dr-vault", dr, args.replica_kms_key_arn, args)
+        self.air_gapped_vault = None
+        if s.air_gapped:
+            self.air_gapped_vault = aws.backup.LogicallyAirGappedVault(
+                f"{name}-air-gapped", min_retention_days=s.min_retention_days,
+                max_retention_days=s.max_retention_days, opts=child_opts(self, dr, keep=args.keep))
+        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("backup.amazonaws.com"),
+                                 description="AWS Backup: back up and restore the archive and index",
+                                 opts=child_opts(self, primary))
+        self.role_policies = [
+            aws.iam.RolePolicyAttachment(f"{name}-role-{path.rsplit('/', 1)[-1]}", role=self.role.name,
+                                         policy_arn=account.managed_policy(path), opts=child_opts(self, primary))
+            for path in BACKUP_ROLE_POLICIES
+        ]
+        self.plan = aws.backup.Plan(f"{name}-plan", rules=self._rules(s), opts=child_opts(self, primary))
+        self.selections = [
+            aws.backup.Selection(f"{name}-{what}", name=underscore_name(f"{name}-{what}"), plan_id=self.plan.id,
+                                 iam_role_arn=self.role.arn, resources=[arn],
+                                 opts=child_opts(self, primary, depends_on=self.role_policies))
+            for what, arn in (("archive", args.archive_bucket_arn), ("index", args.index_table_arn))
+        ]
+        self.restore_testing_plan = aws.backup.RestoreTestingPlan(
+            f"{name}-restore-testing", name=underscore_name(f"{name}-restore-testing"),
+            schedule_expression=RESTORE_TEST_SCHEDULE, start_window_hours=24,
+            recovery_point_selection={"algorithm": "LATEST_WITHIN_WINDOW", "include_vaults": [self.vault.arn],
+                                      "recovery_point_types": ["CONTINUOUS", "SNAPSHOT"],
+                                      "selection_window_days": 7},
+            opts=child_opts(self, primary))
+        self.restore_testing_selections = [
+            aws.backup.RestoreTestingSelection(
+                f"{name}-restore-{what}", name=underscore_name(f"{name}-restore-{what}"),
+                restore_testing_plan_name=self.restore_testing_plan.name, protected_resource_type=kind,
+                protected_resource_arns=[arn], iam_role_arn=self.role.arn, validation_window_hours=24,
+                opts=child_opts(self, primary, depends_on=self.role_policies))
+            for what, kind, arn in (("archive", "S3", args.archive_bucket_arn),
+                                    ("index", "DynamoDB", args.index_table_arn))
+        ]
+        self.framework = aws.backup.Framework(
+            f"{name}-framework", name=underscore_name(f"{name}-framework", 256),
+            description="drkit: retention, vault lock, encryption, cross-region copy, freshness, plan frequency",
+            controls=self._controls(s, dr.region), opts=child_opts(self, primary))
+        self.report_plan = aws.backup.ReportPlan(
+            f"{name}-report", name=underscore_name(f"{name}-report", 256),
+            description="Backup Audit Manager control compliance, delivered to the evidence bucket",
+            report_delivery_channel={"s3_bucket_name": args.evidence_bucket, "s3_key_prefix": REPORT_PREFIX,
+                                     "formats": ["CSV", "JSON"]},
+            report_setting={"report_template": "CONTROL_COMPLIANCE_REPORT",
+                            "framework_arns": [self.framework.arn], "number_of_frameworks": 1},
+            opts=child_opts(self, primary))
+        self.notifications = aws.backup.VaultNotifications(
+            f"{name}-vault-events", backup_vault_name=self.vault.name, sns_topic_arn=args.topic_arn,
+            backup_vault_events=list(VAULT_EVENTS), opts=child_opts(self, primary))
+        self.register_outputs({"vault": self.vault.name, "drVault": self.dr_vault.name, "planId": self.plan.id})
+
+    def _vault(self, name: str, site: Site, key: pulumi.Input[str], args: ImmutableBackupsArgs,
+               ) -> tuple[aws.backup.Vault, aws.backup.VaultLockConfiguration]:
+        s = args.settings
+        vault = aws.backup.Vault(name, kms_key_arn=key, opts=child_opts(self, site, keep=args.keep))
+        changeable = s.changeable_for_days if s.vault_lock is VaultLockMode.COMPLIANCE else None
+        lock = aws.backup.VaultLockConfiguration(
+            f"{name}-lock", backup_vault_name=vault.name, min_retention_days=s.min_retention_days,
+            max_retention_days=s.max_retention_days, changeable_for_days=changeable,
+            opts=child_opts(self, site, keep=args.keep))
+        return vault, lock
+
+    def _rules(self, s: BackupConfig) -> list[dict]:
+        rules = []
+        if s.continuous:
+            rules.append({"rule_name": "continuous", "target_vault_name": self.vault.name,
+                          "schedule": DAILY_SCHEDULE, "enable_continuous_backup": True,
+                          "lifecycle": {"delete_after": s.continuous_retention_days}})
+        copies = []
+        if s.copy_to_dr:
+            copies.append({"destination_vault_arn": self.dr_vault.arn,
+                           "lifecycle": {"delete_after": s.daily_retention_days}})
+        if self.air_gapped_vault is not None:
+            copies.append({"destination_vault_arn": self.air_gapped_vault.arn,
+                           "lifecycle": {"delete_after": s.daily_retention_days}})
+        rules.append({"rule_name": "daily", "target_vault_name": self.vault.name, "schedule": DAILY_SCHEDULE,
+                      "start_window": 60, "completion_window": 24 * 60,
+                      "lifecycle": {"delete_after": s.daily_retention_days}, "copy_actions": copies})
+        return rules
+
+    @staticmethod
+    def _controls(s: BackupConfig, dr_region: str) -> list[dict]:
+        def params(**values: object) -> list[dict]:
+            return [{"name": k, "value": str(v)} for k, v in values.items()]
+
+        protected = {"compliance_resource_types": ["S3", "DynamoDB"]}
+        return [
+            {"name": "BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK",
+             "input_parameters": params(requiredRetentionDays=s.min_retention_days)},
+            {"name": "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK", "scope": protected,
+             "input_parameters": params(minRetentionDays=s.min_retention_days, maxRetentionDays=s.max_retention_days)},
+            {"name": "BACKUP_RECOVERY_POINT_ENCRYPTED"},
+            {"name": "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION", "scope": protected,
+             "input_parameters": params(crossRegionList=dr_region)},
+            {"name": "BACKUP_LAST_RECOVERY_POINT_CREATED", "scope": protected,
+             "input_parameters": params(recoveryPointAgeUnit="days", recoveryPointAgeValue=1)},
+            {"name": "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
+             "input_parameters": params(requiredFrequencyUnit="hours", requiredFrequencyValue=24,
+                                        requiredRetentionDays=s.min_retention_days)},
+        ]

@@ -1,0 +1,174 @@
+"""IngestPipeline: landing bucket -> SQS (with DLQ) -> Lambda (drills.ingest.handler) -> archive + index.
+
+The function's package is the project's own ``drills/`` directory (Python sources and package
+data, no bytecode caches). Third-party dependencies (pydicom) are NOT in that package: they
+must come from a Lambda layer listed in ``drkit:ingest.layerArns``; boto3 comes with the
+Lambda Python runtime.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.base import (Account, Site, allow, assume_role_policy, child_opts, deny_insecure_transport,
+                             policy_json)
+from components.config import IngestConfig
+from components.secure_bucket import SecureBucket, SecureBucketArgs, expiry_rule
+from drills.contracts import (DICOM_PREFIX, ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE,
+                              ENV_KMS_KEY_ID, HASH_KEY_SECRET_TAGS, LAMBDA_HANDLER, QUARANTINE_PREFIX)
+
+RUNTIME = "python3.11"
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+LOG_RETENTION_DAYS = 90
+_SKIP_PARTS = {"__pycache__"}
+_SKIP_SUFFIXES = {".pyc", ".pyo"}
+
+
+def package_archive(package_dir: Path) -> pulumi.AssetArchive:
+    """The function code: every file of ``package_dir`` under ``<name>/``, without bytecode
+    caches (they change on every interpreter run and would redeploy the function each time)."""
+    package_dir = Path(package_dir)
+    if not (package_dir / "__init__.py").is_file():
+        raise FileNotFoundError(f"{package_dir}: not a Python package (no __init__.py)")
+    assets: dict[str, pulumi.Asset] = {}
+    for path in sorted(package_dir.rglob("*")):
+        rel = path.relative_to(package_dir)
+        if path.is_file() and not _SKIP_PARTS & set(rel.parts) and path.suffix not in _SKIP_SUFFIXES:
+            assets[f"{package_dir.name}/{rel.as_posix()}"] = pulumi.FileAsset(str(path))
+    return pulumi.AssetArchive(assets)
+
+
+@dataclass
+class IngestPipelineArgs:
+    """Inputs of an IngestPipeline."""
+
+    primary: Site
+    """Region everything is built in."""
+    dr: Site
+    """Region the hash-key secret is replicated to (ingest after failover hashes alike)."""
+    kms_key_arn: pulumi.Input[str]
+    """Primary key: landing bucket, queues, secret, function environment."""
+    replica_kms_key_arn: pulumi.Input[str]
+    """DR key for the secret's replica."""
+    archive_bucket: pulumi.Input[str]
+    """Archive bucket name (ENV_ARCHIVE_BUCKET)."""
+    archive_bucket_arn: pulumi.Input[str]
+    """Archive bucket ARN, for the write grant on dicom/ and quarantine/."""
+    index_table: pulumi.Input[str]
+    """Index table name (ENV_INDEX_TABLE)."""
+    index_table_arn: pulumi.Input[str]
+    """Index table ARN, for the put grant."""
+    access_log_bucket: pulumi.Input[str]
+    """Bucket receiving the landing bucket's access logs."""
+    topic_arn: pulumi.Input[str]
+    """SNS topic the DLQ alarm notifies."""
+    package_dir: Path
+    """The ``drills`` package directory shipped as the function code."""
+    settings: IngestConfig
+    """Landing expiry, redrive count, layers, timeout, memory."""
+    keep: bool = False
+    """Protect and retain the landing bucket and secret; secret recoverable 30 days, not 7 (production)."""
+
+
+class IngestPipeline(pulumi.ComponentResource):
+    """Landing bucket, queue + DLQ, ingest function, HMAC hash-key secret, DLQ alarm."""
+
+    landing: SecureBucket
+    queue: aws.sqs.Queue
+    dlq: aws.sqs.Queue
+    function: aws.lambda_.Function
+    secret: aws.secretsmanager.Secret
+
+    def __init__(self, name: str, args: IngestPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("drkit:ingest_pipeline:IngestPipeline", name, None, opts)
+        site, s = args.primary, args.settings
+        self.landing = SecureBucket(f"{name}-landing", SecureBucketArgs(
+            site=site, purpose="landing", kms_key_arn=args.kms_key_arn, enforce_kms_key=True,
+            lifecycle_rules=[expiry_rule("expire-landed", s.landing_expiration_days, noncurrent_days=1)],
+            access_log_bucket=args.access_log_bucket, keep=args.keep), opts=pulumi.ResourceOptions(parent=self))
+        self.dlq = aws.sqs.Queue(f"{name}-dlq", kms_master_key_id=args.kms_key_arn,
+                                 message_retention_seconds=DLQ_RETENTION_SECONDS, opts=child_opts(self, site))
+        self.queue = aws.sqs.Queue(
+            f"{name}-queue", kms_master_key_id=args.kms_key_arn,
+            visibility_timeout_seconds=6 * s.timeout_seconds,      # AWS guidance for Lambda event sources
+            redrive_policy=self.dlq.arn.apply(lambda arn: json.dumps(
+                {"deadLetterTargetArn": arn, "maxReceiveCount": s.max_receive_count})),
+            opts=child_opts(self, site))
+        account = Account.of(site, self)
+        self.queue_policy = aws.sqs.QueuePolicy(f"{name}-queue-policy", queue_url=self.queue.url, policy=policy_json(
+            {"Sid": "LandingBucketNotifications", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+             "Action": "sqs:SendMessage", "Resource": self.queue.arn,
+             "Condition": {"ArnLike": {"aws:SourceArn": self.landing.arn},
+                           "StringEquals": {"aws:SourceAccount": account.account_id}}},
+            deny_insecure_transport(self.queue.arn, action="sqs:*"),
+        ), opts=child_opts(self, site))
+        self.notification = aws.s3.BucketNotification(
+            f"{name}-landing-events", bucket=self.landing.bucket.id,
+            queues=[{"queue_arn": self.queue.arn, "events": ["s3:ObjectCreated:*"]}],
+            opts=child_opts(self, site, depends_on=[self.queue_policy]))
+        self.secret = self._hash_key_secret(name, args)
+        self.function = self._function(name, args)
+        self.event_source = aws.lambda_.EventSourceMapping(
+            f"{name}-queue-trigger", event_source_arn=self.queue.arn, function_name=self.function.arn,
+            batch_size=10, maximum_batching_window_in_seconds=5, function_response_types=["ReportBatchItemFailures"],
+            opts=child_opts(self, site, depends_on=[self.role_policy]))
+        self.dlq_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-dlq-depth", namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.dlq.name}, statistic="Maximum", period=60, evaluation_periods=1,
+            threshold=0, comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+            alarm_description="ingest messages failed repeatedly and sit in the dead-letter queue",
+            alarm_actions=[args.topic_arn], ok_actions=[args.topic_arn], opts=child_opts(self, site))
+        self.register_outputs({"landingBucket": self.landing.name, "queueUrl": self.queue.url,
+                               "functionName": self.function.name, "hashKeySecretArn": self.secret.arn})
+
+    def _hash_key_secret(self, name: str, args: IngestPipelineArgs) -> aws.secretsmanager.Secret:
+        """Secrets Manager secret holding the HMAC key for patient-identifier hashes."""
+        site = args.primary
+        secret = aws.secretsmanager.Secret(
+            f"{name}-hash-key", description="drkit HMAC key for hashing patient identifiers (never log PHI)",
+            kms_key_id=args.kms_key_arn, recovery_window_in_days=30 if args.keep else 7,
+            replicas=[{"region": args.dr.region, "kms_key_id": args.replica_kms_key_arn}],
+            tags=dict(HASH_KEY_SECRET_TAGS), opts=child_opts(self, site, keep=args.keep))
+        self.hash_key = random.RandomPassword(f"{name}-hash-key-value", length=64, special=False,
+                                              opts=pulumi.ResourceOptions(parent=self))
+        self.hash_key_version = aws.secretsmanager.SecretVersion(
+            f"{name}-hash-key-version", secret_id=secret.id, secret_string=self.hash_key.result,
+            opts=child_opts(self, site))
+        return secret
+
+    def _function(self, name: str, args: IngestPipelineArgs) -> aws.lambda_.Function:
+        site, s = args.primary, args.settings
+        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+                                 description="drkit ingest function", opts=child_opts(self, site))
+        self.log_group = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=LOG_RETENTION_DAYS,
+                                                 opts=child_opts(self, site))
+        archive_prefixes = [pulumi.Output.concat(args.archive_bucket_arn, "/", p, "*")
+                            for p in (DICOM_PREFIX, QUARANTINE_PREFIX)]
+        self.role_policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id, policy=policy_json(
+            allow(["logs:CreateLogStream", "logs:PutLogEvents"],
+                  pulumi.Output.concat(self.log_group.arn, ":*"), sid="WriteOwnLogs"),
+            allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                   "sqs:ChangeMessageVisibility"], self.queue.arn, sid="ConsumeQueue"),
+            allow(["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging"],
+                  pulumi.Output.concat(self.landing.arn, "/*"), sid="ReadLanding"),
+            allow(["s3:PutObject", "s3:PutObjectTagging"], archive_prefixes, sid="WriteArchive"),
+            allow(["dynamodb:PutItem"], args.index_table_arn, sid="PutIndex"),
+            allow(["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"], args.kms_key_arn, sid="UseKey"),
+            allow(["secretsmanager:GetSecretValue"], self.secret.arn, sid="ReadHashKey"),
+        ), opts=child_opts(self, site))
+        return aws.lambda_.Function(
+            f"{name}-function", role=self.role.arn, runtime=RUNTIME, handler=LAMBDA_HANDLER,
+            code=package_archive(args.package_dir), layers=list(s.layer_arns),
+            timeout=s.timeout_seconds, memory_size=s.memory_mb, kms_key_arn=args.kms_key_arn,
+            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
+            environment={"variables": {
+                ENV_ARCHIVE_BUCKET: args.archive_bucket, ENV_INDEX_TABLE: args.index_table,
+                ENV_KMS_KEY_ID: args.kms_key_arn, ENV_HASH_KEY_SECRET: self.secret.arn,
+            }},
+            opts=child_opts(self, site, depends_on=[self.role_policy]))

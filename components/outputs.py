@@ -1,0 +1,43 @@
+"""The stack outputs: exactly drills.contracts.StackOutputs, built and exported in one place."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Mapping
+
+import pulumi
+
+from components.config import PlatformConfig
+from components.platform import ImagingPlatform
+from drills.contracts import OUTPUTS_SCHEMA_VERSION, StackOutputs
+
+
+def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str, Any]:
+    """Output name -> value (Outputs where the value comes from AWS)."""
+    outputs = {
+        "schemaVersion": OUTPUTS_SCHEMA_VERSION,
+        "primaryRegion": config.primary_region,
+        "drRegion": config.dr_region,
+        "archiveBucket": platform.archive.name,
+        "replicaBucket": platform.replica.name,
+        "landingBucket": platform.ingest.landing.name,
+        "indexTable": platform.index.name,
+        "backupVault": platform.backups.vault.name,
+        "drBackupVault": platform.backups.dr_vault.name,
+        "evidenceBucket": platform.evidence.name,
+        # The access point's ARN (arn:aws:s3::<account>:accesspoint/<alias>): boto3 takes it as
+        # Bucket= and signs with SigV4A (needs awscrt).
+        "multiRegionAccessPoint": platform.failover.arn,
+        "objectives": {"rpoMinutes": config.objectives.rpo_minutes, "rtoMinutes": config.objectives.rto_minutes,
+                       "restoreHours": config.objectives.restore_hours},
+    }
+    expected = {f.name for f in fields(StackOutputs)}
+    if set(outputs) != expected:   # the contract changed and this mapping did not follow
+        raise RuntimeError(f"stack outputs {sorted(outputs)} differ from StackOutputs {sorted(expected)}")
+    return outputs
+
+
+def export_outputs(outputs: Mapping[str, Any]) -> None:
+    """``pulumi.export`` each output (looked up at call time, so runners may wrap it)."""
+    for name, value in outputs.items():
+        pulumi.export(name, value)

@@ -1,0 +1,220 @@
+"""``drkit cloud``: run a long-lived embedded cloud and steer it from scripts.
+
+``serve`` blocks and prints exactly one line on stdout, ``endpoint: http://HOST:PORT``
+(usage hints go to stderr), so a script can read the port when it asked for ``--port 0``.
+Ctrl-C or SIGTERM stops it cleanly (exit 0). A busy port or an address that is not this
+machine's is a usage error (exit 2).
+
+The other commands talk to a running cloud through its control API. The endpoint comes
+from ``--endpoint`` or $DRKIT_ENDPOINT. Exit codes: 2 bad input or a request the control
+API refuses (unknown behaviour/action, bad parameters); 3 the endpoint does not answer.
+With ``--json`` the control API's answer goes to stdout; human text always goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import Any, Callable
+
+import click
+
+from drills.cli.common import emit_json, say
+from drills.cloud.control import ENDPOINT_ENV, ControlClient, parse_duration
+from drills.errors import UsageError
+
+DEFAULT_PORT = 4599
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def endpoint_option(fn: Callable) -> Callable:
+    return click.option("--endpoint", metavar="URL", envvar=ENDPOINT_ENV, default=None,
+                        help=f"Embedded cloud endpoint (default: ${ENDPOINT_ENV}).")(fn)
+
+
+def json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="The control API's answer as JSON on stdout; human text goes to stderr.")(fn)
+
+
+def _report(result: dict[str, Any], as_json: bool, human: str) -> None:
+    if as_json:
+        emit_json(result)
+    else:
+        say(human)
+
+
+@click.group()
+def cloud() -> None:
+    """Run the embedded cloud (moto + simulation) and steer it: clock, outages, replication."""
+
+
+# ---------------------------------------------------------------------------- serve
+class _Stop(Exception):
+    """SIGTERM received."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Stop()
+
+
+@cloud.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
+              help="TCP port; 0 picks a free one (printed on stdout).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--clock-speed", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Virtual seconds per real second; 0 = the clock moves only when told.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed for simulated lag and failures.")
+def serve(port: int, host: str, clock_speed: float, seed: int) -> None:
+    """Serve an embedded cloud until Ctrl-C; prints `endpoint: URL` on stdout."""
+    from drills.cloud.server import EmbeddedCloud
+    from drills.cloud.simulation import SimSettings
+
+    embedded = EmbeddedCloud(port=port, host=host, settings=SimSettings(seed=seed, clock_speed=clock_speed))
+    embedded.start()          # busy port / foreign address: UsageError (exit 2)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        sys.stdout.write(f"endpoint: {embedded.endpoint}\n")
+        sys.stdout.flush()
+        say(_usage_hint(embedded.endpoint))
+        if host not in _LOOPBACK:
+            say(f"warning: listening on {host}: anyone who reaches it can read and change this cloud "
+                "(no authentication)", fg="yellow")
+        embedded.serve_forever()
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        embedded.stop()
+        signal.signal(signal.SIGTERM, previous)
+    say("embedded cloud stopped")
+
+
+def _usage_hint(endpoint: str) -> str:
+    return "\n".join([
+        f"embedded cloud (moto + simulation) on {endpoint}; Ctrl-C stops it. Durations are simulated.",
+        f"  export {ENDPOINT_ENV}={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        f"  awscli: aws --endpoint-url {endpoint} s3 ls   (path-style: aws configure set "
+        "default.s3.addressing_style path)",
+        f"  boto3:  boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1')",
+        "  steer:  drkit cloud status | clock advance 15m | outage on eu-west-1 | replication pause --bucket B",
+    ])
+
+
+# ---------------------------------------------------------------------------- status
+@cloud.command()
+@endpoint_option
+@json_option
+def status(endpoint: str | None, as_json: bool) -> None:
+    """Show the virtual clock and every behaviour's state."""
+    client = ControlClient(endpoint)
+    result = client.status()
+    if as_json:
+        emit_json(result)
+        return
+    clock = result.get("clock", {})
+    lines = [f"endpoint: {client.endpoint}",
+             f"clock:    {clock.get('now')} ({clock.get('label', 'simulated')}), speed {clock.get('speed')}, "
+             f"{clock.get('pending', 0)} task(s) pending"]
+    for failure in clock.get("failures", []):
+        lines.append(f"  task failed at {failure.get('at')}: {failure.get('task')}: {failure.get('error')}")
+    for name, state in sorted(result.get("behaviours", {}).items()):
+        text = json.dumps(state, sort_keys=True, default=str)
+        lines.append(f"{name + ':':<18}{text if len(text) <= 160 else text[:157] + '...'}")
+    if result.get("missingBehaviours"):
+        lines.append("missing behaviours: " + ", ".join(result["missingBehaviours"]))
+    say("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------- clock
+@cloud.group()
+def clock() -> None:
+    """Move the virtual clock or set its speed."""
+
+
+@clock.command()
+@click.argument("duration")
+@endpoint_option
+@json_option
+def advance(duration: str, endpoint: str | None, as_json: bool) -> None:
+    """Advance the clock by DURATION (90s, 15m, 2h, 3d, seconds, or ISO-8601 PT15M)."""
+    seconds = parse_duration(duration)
+    result = ControlClient(endpoint).advance(seconds)
+    _report(result, as_json, f"clock now {result.get('now')} (simulated); {result.get('tasksRun', 0)} task(s) ran")
+
+
+@clock.command()
+@click.argument("speed", type=click.FloatRange(min=0))
+@endpoint_option
+@json_option
+def speed(speed: float, endpoint: str | None, as_json: bool) -> None:
+    """Set SPEED virtual seconds per real second (0 stops the clock)."""
+    result = ControlClient(endpoint).set_speed(speed)
+    _report(result, as_json, f"clock speed {result.get('speed')} (virtual seconds per real second)")
+
+
+# ---------------------------------------------------------------------------- outage
+@cloud.command()
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.argument("region")
+@endpoint_option
+@json_option
+def outage(state: str, region: str, endpoint: str | None, as_json: bool) -> None:
+    """Take REGION down (on) or bring it back (off)."""
+    result = ControlClient(endpoint).outage(region, down=state == "on")
+    if state == "on":
+        human = f"{region} is down since {result.get('since')} (simulated): every call to it fails"
+    elif result.get("wasDown"):
+        human = f"{region} is up again after {result.get('downSeconds', 0):.0f} s (simulated)"
+    else:
+        human = f"{region} was not down"
+    _report(result, as_json, human)
+
+
+# ---------------------------------------------------------------------------- replication
+@cloud.command()
+@click.argument("action", type=click.Choice(["pause", "resume"]))
+@click.option("--bucket", required=True, help="Source bucket (name or ARN).")
+@click.option("--duration", default=None, metavar="ISO8601", help="Pause length, e.g. PT15M (pause only).")
+@click.option("--prefix", "prefixes", multiple=True, help="Only rules with this prefix (repeatable; pause only).")
+@click.option("--region", default=None, help="Only rules replicating into this region (pause only).")
+@click.option("--destination-bucket", "destinations", multiple=True,
+              help="Only rules replicating into this bucket (repeatable; pause only).")
+@endpoint_option
+@json_option
+def replication(action: str, bucket: str, duration: str | None, prefixes: tuple[str, ...], region: str | None,
+                destinations: tuple[str, ...], endpoint: str | None, as_json: bool) -> None:
+    """Pause or resume S3 replication of a bucket (like FIS bucket-pause-replication)."""
+    client = ControlClient(endpoint)
+    if action == "resume":
+        if duration or prefixes or region or destinations:
+            raise UsageError("resume takes only --bucket")
+        result = client.resume_replication(bucket)
+        _report(result, as_json, f"replication of {bucket} resumed; {result.get('released', 0)} held version(s) "
+                                 "released")
+        return
+    result = client.pause_replication(bucket, duration, list(prefixes), region, list(destinations))
+    if not result.get("resolvedTargets", 1):
+        say(f"warning: {result.get('message', 'no replication rule matched')}", fg="yellow")
+    until = f" until {result['until']} (simulated)" if result.get("until") else " until resumed"
+    _report(result, as_json, f"replication of {bucket} paused{until}; rules: "
+                             f"{', '.join(result.get('pausedRules', [])) or 'none'}")
+
+
+# ---------------------------------------------------------------------------- generic
+@cloud.command()
+@click.argument("behaviour")
+@click.argument("action")
+@click.argument("params", required=False, default=None, metavar="[JSON]")
+@endpoint_option
+def control(behaviour: str, action: str, params: str | None, endpoint: str | None) -> None:
+    """Call BEHAVIOUR's ACTION with a JSON object; prints the answer as JSON on stdout."""
+    body: Any = {}
+    if params:
+        try:
+            body = json.loads(params)
+        except ValueError as exc:
+            raise UsageError(f"JSON parameters are not valid JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise UsageError("JSON parameters must be an object, e.g. '{\"region\": \"eu-west-1\"}'")
+    emit_json(ControlClient(endpoint).call(behaviour, action, body))

@@ -1,0 +1,95 @@
+"""``drkit up``: deploy a stack offline into the embedded cloud (moto + simulation).
+
+The project's real Pulumi program runs with mocks as its engine; each resource is created
+in the embedded cloud through boto3 and the identifiers it assigned become the outputs.
+``pulumi up`` does not run. With ``--endpoint`` (or $DRKIT_ENDPOINT) the deploy goes into a
+running ``drkit cloud serve``; a second ``up`` of the same stack there reuses what the first
+made (no drift). Without one, an in-process cloud is started and stops when the command
+exits: its outputs then only describe what was deployed.
+
+Outputs are written to ``--outputs`` (default ``outputs.<stack>.json`` in the working
+directory), in the shape ``pulumi stack output --json`` gives on AWS. Exit codes: 0 deployed;
+2 unknown stack, invalid stack YAML or config, unsupported region, ``--target aws``;
+3 the endpoint does not answer or the embedded cloud refused a resource.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from drills.cli.common import emit_json, say, target_options
+from drills.errors import UsageError
+
+
+@click.command("up")
+@target_options
+@click.option("--json", "as_json", is_flag=True, help="The deploy result as JSON on stdout; people read stderr.")
+@click.option("--verbose", "-v", is_flag=True, help="List every created resource, not a summary per type.")
+def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
+       as_json: bool, verbose: bool) -> None:
+    """Deploy STACK offline into the embedded cloud and write its outputs."""
+    from drills.cloud.control import ENDPOINT_ENV, resolve_endpoint
+    from drills.cloud.deploy import DISCLAIMER, deploy
+    from drills.project import find_project
+
+    if target == "aws":
+        raise UsageError("drkit up deploys offline into the embedded cloud only",
+                         hint="deploy to AWS with `pulumi up`, then `pulumi stack output --json > outputs.json`")
+    if endpoint is None and os.environ.get(ENDPOINT_ENV):
+        endpoint = os.environ[ENDPOINT_ENV]
+        say(f"using the embedded cloud at {endpoint} (${ENDPOINT_ENV})")
+    project = find_project(project_dir=project_dir)
+    project.stack_config(stack)                         # unknown stack / broken YAML before any cloud starts
+    out_path = outputs_file or Path(f"outputs.{stack}.json")
+    if endpoint:
+        from drills.aws import Target
+        result = deploy(project, stack, Target(endpoint=resolve_endpoint(endpoint)))
+    else:
+        from drills.cloud.server import EmbeddedCloud
+        with EmbeddedCloud() as cloud:
+            result = deploy(project, stack, cloud.target, cloud.sim)
+    result.outputs.write(out_path)
+    if as_json:
+        emit_json({**result.to_dict(), "outputsFile": str(out_path)})
+    _show(result, verbose)
+    say(f"{DISCLAIMER}; took {result.duration_seconds:.1f} s (real time)", fg="green")
+    say(f"outputs written to {out_path}")
+    if not endpoint:
+        say("note: this in-process embedded cloud stopped when the command ended; to use the outputs, start "
+            "`drkit cloud serve` and run `drkit up --endpoint URL`", fg="yellow")
+
+
+def _show(result, verbose: bool) -> None:
+    console = Console(stderr=True)
+    created = Table(title=f"stack {result.stack}: in the embedded cloud at {result.endpoint}", title_justify="left")
+    if verbose:
+        for col in ("type", "name", "physical id", "region", "state"):
+            created.add_column(col)
+        for r in result.created:
+            created.add_row(r.type, r.name, r.physical_id, r.region, "reused" if r.reused else "created")
+    else:
+        created.add_column("type")
+        created.add_column("created", justify="right")
+        created.add_column("reused", justify="right")
+        counts = Counter((r.type, r.reused) for r in result.created)
+        for rtype in sorted({r.type for r in result.created}):
+            created.add_row(rtype, str(counts[(rtype, False)]), str(counts[(rtype, True)]))
+    console.print(created)
+    if result.declared_only:
+        declared = Table(title="declared only (not emulated by the embedded cloud)", title_justify="left")
+        for col in ("type", "name", "reason"):
+            declared.add_column(col, overflow="fold")
+        for d in result.declared_only:
+            declared.add_row(d.type, d.name, d.reason)
+        console.print(declared)
+    for note in result.notes:
+        console.print(f"note: {note}", style="yellow", highlight=False)
+    fresh = sum(1 for r in result.created if not r.reused)
+    console.print(f"{fresh} created, {len(result.reused)} reused, {len(result.declared_only)} declared only",
+                  highlight=False)

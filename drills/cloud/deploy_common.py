@@ -1,0 +1,342 @@
+"""What every part of the offline deploy shares: a resource as the Pulumi mocks hand it over
+(``Spec``), the context handlers act through (``DeployContext``: clients, physical names, the
+created / declared-only ledger, sub-configurations retried at the end), and the conversion of
+Pulumi inputs (camelCase) into AWS API parameters, driven by botocore's own service models.
+
+A handler is ``fn(ctx, spec) -> (physical id, outputs)``; outputs use pulumi-aws output names.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+import botocore.session
+from botocore.exceptions import ClientError
+from pulumi.runtime import rpc
+
+from drills.aws import Target
+from drills.errors import InfraError
+
+ACCOUNT_ID = "123456789012"        # moto's account; confirmed through STS at deploy time
+
+Handler = Callable[["DeployContext", "Spec"], tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One resource the program declared: type token, logical name, inputs, region."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    region: str
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.inputs.get(key)
+        return default if value is None else value
+
+    @property
+    def label(self) -> str:
+        return f"{self.type} {self.name!r}"
+
+
+@dataclass(frozen=True)
+class DeployedResource:
+    """A resource that exists in the embedded cloud (made now, or found from an earlier deploy)."""
+
+    type: str
+    name: str
+    physical_id: str
+    region: str
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class DeclaredResource:
+    """A resource the program declares that the embedded cloud cannot hold, and why."""
+
+    type: str
+    name: str
+    reason: str
+
+
+def unwrap(value: Any) -> Any:
+    """Inputs with Pulumi's secret envelopes replaced by their values (offline, nothing is secret)."""
+    if isinstance(value, Mapping):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return unwrap(value.get("value"))
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def short_hash(*parts: str, length: int = 7) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
+
+
+# ----------------------------------------------------------------------------- input shapes
+
+@functools.lru_cache(maxsize=None)
+def _service_model(service: str):
+    return botocore.session.get_session().get_service_model(service)
+
+
+def api_param(service: str, operation: str, param: str, value: Any, ignored: list[str] | None = None) -> Any:
+    """Convert a Pulumi input value into the shape of ``operation``'s parameter ``param``.
+
+    Member names match case-insensitively (``kmsMasterKeyId`` -> ``KMSMasterKeyID``), numbers
+    become ints where the model wants integers, a tag map becomes a Key/Value list. Input keys
+    with no counterpart are listed in ``ignored`` (never silently: the caller notes them).
+    """
+    shape = _service_model(service).operation_model(operation).input_shape.members[param]
+    return _to_shape(value, shape, param, ignored if ignored is not None else [])
+
+
+def _to_shape(value: Any, shape: Any, path: str, ignored: list[str]) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, Mapping):
+            raise InfraError(f"input {path}: expected an object, got {type(value).__name__}")
+        members = {name.lower(): name for name in shape.members}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            member = members.get(key.lower())
+            if member is None:
+                ignored.append(f"{path}.{key}")
+                continue
+            out[member] = _to_shape(item, shape.members[member], f"{path}.{key}", ignored)
+        return out
+    if kind == "list":
+        member = shape.member
+        if isinstance(value, Mapping) and member.type_name == "structure" and {"Key", "Value"} <= set(member.members):
+            return [{"Key": k, "Value": str(v)} for k, v in value.items()]
+        return [_to_shape(v, member, f"{path}[]", ignored) for v in value if v is not None]
+    if kind == "map":
+        return {str(k): _to_shape(v, shape.value, f"{path}.{k}", ignored) for k, v in value.items()}
+    if kind in ("integer", "long"):
+        return int(float(value))
+    if kind in ("double", "float"):
+        return float(value)
+    if kind == "boolean":
+        return value if isinstance(value, bool) else str(value).lower() == "true"
+    if kind == "string":
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+    return value
+
+
+def tag_list(tags: Mapping[str, Any] | None, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: str(k), value: str(v)} for k, v in (tags or {}).items()]
+
+
+def as_int(value: Any, default: int | None = None) -> int | None:
+    return default if value is None else int(float(value))
+
+
+def as_bool(value: Any, default: bool = False) -> bool:
+    if value is None:
+        return default
+    return value if isinstance(value, bool) else str(value).lower() == "true"
+
+
+# ----------------------------------------------------------------------------- naming
+
+_NAME_RULES: dict[str, tuple[int, str]] = {
+    # style: (default max length, character class that survives)
+    "default": (255, r"[^A-Za-z0-9_.\-/+=,@]"),
+    "bucket": (63, r"[^a-z0-9.\-]"),
+    "underscore": (50, r"[^A-Za-z0-9_]"),
+    "dash": (50, r"[^A-Za-z0-9_\-]"),
+}
+
+
+@dataclass
+class _Deferred:
+    spec: Spec
+    action: Callable[[], None]
+    retry_codes: frozenset[str]
+    fallback: str | None
+    last_error: ClientError
+
+
+class DeployContext:
+    """State of one offline deploy: the cloud it writes to and what it did there."""
+
+    def __init__(self, target: Target, stack: str, project: str, sim: Any = None,
+                 account_id: str = ACCOUNT_ID, base_dir: Any = None) -> None:
+        self.target = target
+        self.stack = stack
+        self.project = project
+        self.sim = sim
+        self.account_id = account_id
+        self.base_dir = base_dir
+        self.created: list[DeployedResource] = []
+        self.declared: list[DeclaredResource] = []
+        self.notes: list[str] = []
+        self.bucket_regions: dict[str, str] = {}
+        self.queue_regions: dict[str, str] = {}      # queue URL -> region
+        self._names: dict[tuple[str, str], str] = {}  # (style, physical) -> logical name
+        self._deferred: list[_Deferred] = []
+
+    # -- clients
+    def client(self, service: str, region: str):
+        return self.target.client(service, region)
+
+    # -- physical names
+    def physical_name(self, spec: Spec, *, key: str = "name", prefix_key: str | None = "namePrefix",
+                      style: str = "default", max_len: int | None = None, suffix: str = "") -> str:
+        """The explicit name if the program gives one, else Pulumi-style ``<logical>-<7 hex>``
+        (deterministic: seeded by stack and logical name), trimmed to the service's rules."""
+        explicit = spec.inputs.get(key)
+        if explicit:
+            return str(explicit)
+        limit, bad = _NAME_RULES[style]
+        limit = max_len or limit
+        if prefix_key and spec.inputs.get(prefix_key):
+            stem, rand = str(spec.inputs[prefix_key]), short_hash(self.stack, spec.name, "prefix", length=26)
+            sep = ""
+        else:
+            stem, rand, sep = spec.name, short_hash(self.stack, spec.name), "-" if style != "underscore" else "_"
+        if style == "bucket":
+            stem = stem.lower()
+        stem = re.sub(bad, "-" if style != "underscore" else "_", stem)
+        room = limit - len(rand) - len(sep) - len(suffix)
+        name = f"{stem[:room]}{sep}{rand}{suffix}"
+        if style == "bucket":
+            name = name.strip(".-")
+            if len(name) < 3:
+                name = f"b-{name}"[:limit]
+        owner = self._names.setdefault((style, name), spec.name)
+        if owner != spec.name:      # same logical name under different parents: disambiguate
+            name = f"{stem[:room - 2]}{sep}{short_hash(self.stack, spec.name, spec.type, length=len(rand) + 2)}{suffix}"
+            self._names[(style, name)] = spec.name
+        return name
+
+    def logical_id(self, spec: Spec) -> str:
+        """Value of the tag that finds a name-less resource (a KMS key) again on the next deploy."""
+        return f"{self.project}/{self.stack}/{spec.name}"
+
+    # -- ledger
+    def record(self, spec: Spec, physical_id: str, *, reused: bool = False, region: str | None = None) -> None:
+        self.created.append(DeployedResource(spec.type, spec.name, physical_id, region or spec.region, reused))
+
+    def declare(self, spec: Spec, reason: str) -> None:
+        self.declared.append(DeclaredResource(spec.type, spec.name, reason))
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+    def note_ignored(self, spec: Spec, ignored: Iterable[str]) -> None:
+        ignored = list(ignored)
+        if ignored:
+            self.note(f"{spec.label}: input(s) {', '.join(ignored)} have no API counterpart; not applied")
+
+    # -- sub-configurations that depend on others (replication needs versioning, logging a policy)
+    def attempt(self, spec: Spec, action: Callable[[], None], *, retry_codes: Iterable[str],
+                fallback: str | None = None) -> None:
+        """Run ``action`` now; if the cloud refuses it with one of ``retry_codes`` (a prerequisite
+        the program declares without an explicit dependency), retry it after the program ran.
+        Still refused then: declare it with ``fallback`` as the reason, or fail the deploy."""
+        codes = frozenset(retry_codes)
+        try:
+            action()
+        except ClientError as exc:
+            if error_code(exc) not in codes:
+                raise
+            self._deferred.append(_Deferred(spec, action, codes, fallback, exc))
+
+    def finish(self) -> None:
+        """Retry deferred sub-configurations until none makes progress."""
+        pending = self._deferred
+        self._deferred = []
+        progress = True
+        while pending and progress:
+            progress, left = False, []
+            for item in pending:
+                try:
+                    item.action()
+                    progress = True
+                except ClientError as exc:
+                    if error_code(exc) not in item.retry_codes:
+                        raise _refused(item.spec, exc) from exc
+                    item.last_error = exc
+                    left.append(item)
+            pending = left
+        for item in pending:
+            err = item.last_error.response.get("Error", {})
+            detail = f"{err.get('Code')}: {err.get('Message')}"
+            if item.fallback is None:
+                raise InfraError(f"{item.spec.label}: the embedded cloud refused it ({detail})")
+            self.declare(item.spec, f"{item.fallback} ({detail})")
+
+    # -- the simulation's control API
+    def control(self, behaviour: str, action: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Call a behaviour's control action; None when that behaviour is not loaded."""
+        if self.sim is not None:
+            try:
+                interceptor = self.sim[behaviour]
+            except KeyError:
+                return None
+            return interceptor.control(action, params)
+        url = f"{self.target.endpoint}/_drkit/{behaviour}/{action}"
+        request = urllib.request.Request(url, data=json.dumps(params).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise InfraError(f"{url}: {exc.code} {exc.read().decode(errors='replace')}") from exc
+        except OSError as exc:
+            raise InfraError(f"{url}: {exc}") from exc
+
+
+def _refused(spec: Spec, exc: ClientError) -> InfraError:
+    err = exc.response.get("Error", {})
+    op = getattr(exc, "operation_name", "?")
+    return InfraError(f"{spec.label}: the embedded cloud refused {op} ({err.get('Code')}: {err.get('Message')})")
+
+
+def refused(spec: Spec, exc: ClientError) -> InfraError:
+    """The deploy error for an AWS error that a handler did not expect."""
+    return _refused(spec, exc)
+
+
+def arn_region(arn: str) -> str | None:
+    parts = str(arn).split(":")
+    return parts[3] if len(parts) > 5 and parts[3] else None
+
+
+def arn_resource(arn: str) -> str:
+    """The last path element of an ARN (``arn:…:key/abc`` -> ``abc``, ``arn:…:queue-name`` -> name)."""
+    tail = str(arn).split(":", 5)[-1]
+    return tail.rsplit("/", 1)[-1]
+
+
+def outputs(spec: Spec, **computed: Any) -> dict[str, Any]:
+    """Outputs of a resource: its inputs, the region, then the computed fields the program reads."""
+    out = dict(spec.inputs)
+    out.setdefault("region", spec.region)
+    if "tags" in spec.inputs:
+        out.setdefault("tagsAll", spec.inputs["tags"])
+    out.update({k: v for k, v in computed.items() if v is not None})
+    return out

@@ -1,0 +1,150 @@
+"""Offline deploy, monitoring and drills: CloudWatch alarms and log groups, CloudTrail trails
+(with their event selectors) in moto; FIS experiment templates are declared only (moto has
+no FIS; on the embedded cloud the simulation injects the faults FIS would)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from drills.cloud.deploy_common import (DeployContext, Handler, Spec, api_param, as_bool, as_int, error_code,
+                                        outputs, short_hash, tag_list)
+
+_ALARM_SCALARS = {"comparisonOperator": "ComparisonOperator", "metricName": "MetricName", "namespace": "Namespace",
+                  "statistic": "Statistic", "extendedStatistic": "ExtendedStatistic", "unit": "Unit",
+                  "alarmDescription": "AlarmDescription", "treatMissingData": "TreatMissingData",
+                  "thresholdMetricId": "ThresholdMetricId",
+                  "evaluateLowSampleCountPercentiles": "EvaluateLowSampleCountPercentile"}
+
+
+def metric_alarm(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical_name(spec, max_len=255)
+    kwargs: dict[str, Any] = {"AlarmName": name,
+                              "EvaluationPeriods": as_int(spec.get("evaluationPeriods"), 1)}
+    kwargs.update({api: spec.get(key) for key, api in _ALARM_SCALARS.items() if spec.get(key) is not None})
+    for key, api in (("period", "Period"), ("datapointsToAlarm", "DatapointsToAlarm")):
+        if spec.get(key) is not None:
+            kwargs[api] = as_int(spec.get(key))
+    if spec.get("threshold") is not None:
+        kwargs["Threshold"] = float(spec.get("threshold"))
+    for key, api in (("alarmActions", "AlarmActions"), ("okActions", "OKActions"),
+                     ("insufficientDataActions", "InsufficientDataActions")):
+        if spec.get(key):
+            kwargs[api] = list(spec.get(key))
+    if spec.get("actionsEnabled") is not None:
+        kwargs["ActionsEnabled"] = as_bool(spec.get("actionsEnabled"))
+    if spec.get("dimensions"):
+        kwargs["Dimensions"] = [{"Name": k, "Value": str(v)} for k, v in spec.get("dimensions").items()]
+    if spec.get("metricQueries"):
+        kwargs["Metrics"] = [_query(q) for q in spec.get("metricQueries")]
+    if spec.get("tags"):
+        kwargs["Tags"] = tag_list(spec.get("tags"))
+    cw = ctx.client("cloudwatch", spec.region)
+    reused = bool(cw.describe_alarms(AlarmNames=[name]).get("MetricAlarms"))
+    cw.put_metric_alarm(**kwargs)
+    arn = f"arn:aws:cloudwatch:{spec.region}:{ctx.account_id}:alarm:{name}"
+    ctx.record(spec, name, reused=reused)
+    return name, outputs(spec, id=name, name=name, arn=arn)
+
+
+def _query(query: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"Id": query["id"]}
+    for key, api in (("expression", "Expression"), ("label", "Label"), ("accountId", "AccountId")):
+        if query.get(key):
+            out[api] = query[key]
+    if query.get("returnData") is not None:
+        out["ReturnData"] = as_bool(query["returnData"])
+    if query.get("period") is not None:
+        out["Period"] = as_int(query["period"])
+    metric = query.get("metric")
+    if metric:
+        stat: dict[str, Any] = {"Metric": {"MetricName": metric["metricName"], "Namespace": metric["namespace"],
+                                           "Dimensions": [{"Name": k, "Value": str(v)}
+                                                          for k, v in (metric.get("dimensions") or {}).items()]},
+                                "Period": as_int(metric.get("period"), 60), "Stat": metric.get("stat")}
+        if metric.get("unit"):
+            stat["Unit"] = metric["unit"]
+        out["MetricStat"] = stat
+    return out
+
+
+def log_group(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical_name(spec, max_len=512)
+    logs = ctx.client("logs", spec.region)
+    kwargs: dict[str, Any] = {"logGroupName": name}
+    if spec.get("kmsKeyId"):
+        kwargs["kmsKeyId"] = spec.get("kmsKeyId")
+    if spec.get("tags"):
+        kwargs["tags"] = {str(k): str(v) for k, v in spec.get("tags").items()}
+    try:
+        logs.create_log_group(**kwargs)
+        reused = False
+    except ClientError as exc:
+        if error_code(exc) != "ResourceAlreadyExistsException":
+            raise
+        reused = True
+    if spec.get("retentionInDays"):
+        logs.put_retention_policy(logGroupName=name, retentionInDays=as_int(spec.get("retentionInDays")))
+    arn = f"arn:aws:logs:{spec.region}:{ctx.account_id}:log-group:{name}"
+    ctx.record(spec, name, reused=reused)
+    return name, outputs(spec, id=name, name=name, arn=arn)
+
+
+def trail(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical_name(spec, max_len=128)
+    ct = ctx.client("cloudtrail", spec.region)
+    kwargs: dict[str, Any] = {"Name": name, "S3BucketName": spec.get("s3BucketName")}
+    for key, api in (("s3KeyPrefix", "S3KeyPrefix"), ("snsTopicName", "SnsTopicName"), ("kmsKeyId", "KmsKeyId"),
+                     ("cloudWatchLogsGroupArn", "CloudWatchLogsLogGroupArn"),
+                     ("cloudWatchLogsRoleArn", "CloudWatchLogsRoleArn")):
+        if spec.get(key):
+            kwargs[api] = spec.get(key)
+    for key, api, default in (("includeGlobalServiceEvents", "IncludeGlobalServiceEvents", True),
+                              ("isMultiRegionTrail", "IsMultiRegionTrail", False),
+                              ("enableLogFileValidation", "EnableLogFileValidation", False),
+                              ("isOrganizationTrail", "IsOrganizationTrail", False)):
+        kwargs[api] = as_bool(spec.get(key), default)
+    try:
+        arn = ct.create_trail(**kwargs, **({"TagsList": tag_list(spec.get("tags"))} if spec.get("tags") else {}))[
+            "TrailARN"]
+        reused = False
+    except ClientError as exc:
+        if error_code(exc) != "TrailAlreadyExistsException":
+            raise
+        arn = ct.update_trail(**kwargs)["TrailARN"]
+        reused = True
+    ignored: list[str] = []
+    if spec.get("advancedEventSelectors"):
+        ct.put_event_selectors(TrailName=name, AdvancedEventSelectors=api_param(
+            "cloudtrail", "PutEventSelectors", "AdvancedEventSelectors", spec.get("advancedEventSelectors"), ignored))
+    elif spec.get("eventSelectors"):
+        ct.put_event_selectors(TrailName=name, EventSelectors=api_param(
+            "cloudtrail", "PutEventSelectors", "EventSelectors", spec.get("eventSelectors"), ignored))
+    if spec.get("insightSelectors"):
+        ct.put_insight_selectors(TrailName=name, InsightSelectors=api_param(
+            "cloudtrail", "PutInsightSelectors", "InsightSelectors", spec.get("insightSelectors"), ignored))
+    ctx.note_ignored(spec, ignored)
+    if as_bool(spec.get("enableLogging"), True):
+        ct.start_logging(Name=name)
+    else:
+        ct.stop_logging(Name=name)
+    ctx.record(spec, arn, reused=reused)
+    return arn, outputs(spec, id=arn, arn=arn, name=name, homeRegion=spec.region)
+
+
+def fis_template(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    alnum = short_hash(ctx.stack, spec.name, length=14).upper()
+    template_id = f"EXT{alnum}"
+    ctx.declare(spec, "moto has no AWS FIS; declared, not emulated (the simulation injects the fault "
+                      "this template describes, e.g. drills pause replication through the replication behaviour)")
+    return template_id, outputs(spec, id=template_id,
+                                arn=f"arn:aws:fis:{spec.region}:{ctx.account_id}:experiment-template/{template_id}")
+
+
+HANDLERS: dict[str, Handler] = {
+    "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
+    "aws:cloudwatch/logGroup:LogGroup": log_group,
+    "aws:cloudtrail/trail:Trail": trail,
+    "aws:fis/experimentTemplate:ExperimentTemplate": fis_template,
+}

@@ -1,0 +1,276 @@
+"""Offline deploy, S3: buckets and every bucket sub-configuration, created for real in moto.
+
+S3 Multi-Region Access Points (s3control) are declared only: moto's s3control needs the
+account id as a host prefix, which an endpoint on 127.0.0.1 cannot take.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from drills.cloud.deploy_common import (DeployContext, Handler, Spec, api_param, as_bool, error_code, outputs,
+                                        short_hash, tag_list)
+
+# Codes meaning "a prerequisite the program declares is not there yet": retried after the program ran.
+_NEEDS_VERSIONING = ("InvalidRequest", "InvalidBucketState")
+
+
+def _s3(ctx: DeployContext, spec: Spec, bucket: str | None = None):
+    region = ctx.bucket_regions.get(bucket or str(spec.get("bucket", "")), spec.region)
+    return ctx.client("s3", region)
+
+
+def bucket(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical_name(spec, key="bucket", prefix_key="bucketPrefix", style="bucket")
+    s3 = ctx.client("s3", spec.region)
+    reused = _bucket_exists(s3, name)
+    if not reused:
+        kwargs: dict[str, Any] = {"Bucket": name}
+        if spec.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": spec.region}
+        if as_bool(spec.get("objectLockEnabled")):
+            kwargs["ObjectLockEnabledForBucket"] = True
+        s3.create_bucket(**kwargs)
+    if spec.get("tags"):
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list(spec.get("tags"))})
+    ctx.bucket_regions[name] = spec.region
+    ctx.record(spec, name, reused=reused)
+    return name, outputs(spec, id=name, bucket=name, arn=f"arn:aws:s3:::{name}",
+                         bucketDomainName=f"{name}.s3.amazonaws.com",
+                         bucketRegionalDomainName=f"{name}.s3.{spec.region}.amazonaws.com",
+                         hostedZoneId=None, objectLockEnabled=as_bool(spec.get("objectLockEnabled")))
+
+
+def _bucket_exists(s3, name: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=name)
+        return True
+    except ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+
+
+def _sub(ctx: DeployContext, spec: Spec, physical: str | None = None, **computed: Any) -> tuple[str, dict[str, Any]]:
+    """Record a bucket sub-configuration; its id is the bucket name, like pulumi-aws."""
+    bucket_name = str(spec.get("bucket"))
+    pid = physical or bucket_name
+    ctx.record(spec, pid, region=ctx.bucket_regions.get(bucket_name, spec.region))
+    return pid, outputs(spec, id=pid, **computed)
+
+
+def versioning(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    conf = dict(spec.get("versioningConfiguration", {}))
+    if conf.get("mfaDelete") not in (None, "Disabled"):
+        ctx.note(f"{spec.label}: MFA delete needs the root user's MFA device; not applied offline")
+    conf.pop("mfaDelete", None)
+    _s3(ctx, spec).put_bucket_versioning(
+        Bucket=spec.get("bucket"),
+        VersioningConfiguration=api_param("s3", "PutBucketVersioning", "VersioningConfiguration", conf))
+    return _sub(ctx, spec)
+
+
+def object_lock(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    conf = {"objectLockEnabled": spec.get("objectLockEnabled", "Enabled"), "rule": spec.get("rule")}
+    ignored: list[str] = []
+    body = api_param("s3", "PutObjectLockConfiguration", "ObjectLockConfiguration", conf, ignored)
+    ctx.note_ignored(spec, ignored)
+    s3 = _s3(ctx, spec)
+    ctx.attempt(spec, lambda: s3.put_object_lock_configuration(Bucket=spec.get("bucket"), ObjectLockConfiguration=body),
+                retry_codes=_NEEDS_VERSIONING)
+    return _sub(ctx, spec)
+
+
+def encryption(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    ignored: list[str] = []
+    body = api_param("s3", "PutBucketEncryption", "ServerSideEncryptionConfiguration",
+                     {"rules": spec.get("rules", [])}, ignored)
+    ctx.note_ignored(spec, ignored)
+    _s3(ctx, spec).put_bucket_encryption(Bucket=spec.get("bucket"), ServerSideEncryptionConfiguration=body)
+    return _sub(ctx, spec)
+
+
+def public_access_block(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    conf = {k: as_bool(spec.get(k)) for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                              "restrictPublicBuckets")}
+    _s3(ctx, spec).put_public_access_block(
+        Bucket=spec.get("bucket"),
+        PublicAccessBlockConfiguration=api_param("s3", "PutPublicAccessBlock", "PublicAccessBlockConfiguration", conf))
+    return _sub(ctx, spec)
+
+
+def ownership(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    rule = spec.get("rule", {})
+    _s3(ctx, spec).put_bucket_ownership_controls(
+        Bucket=spec.get("bucket"), OwnershipControls={"Rules": [{"ObjectOwnership": rule.get("objectOwnership")}]})
+    return _sub(ctx, spec)
+
+
+def policy(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    _s3(ctx, spec).put_bucket_policy(Bucket=spec.get("bucket"), Policy=str(spec.get("policy")))
+    return _sub(ctx, spec)
+
+
+def logging(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    conf = {k: spec.get(k) for k in ("targetBucket", "targetPrefix", "targetGrants", "targetObjectKeyFormat")}
+    ignored: list[str] = []
+    enabled = api_param("s3", "PutBucketLogging", "BucketLoggingStatus", {"loggingEnabled": conf}, ignored)
+    ctx.note_ignored(spec, ignored)
+    s3 = _s3(ctx, spec)
+    # moto checks the target bucket's policy for the log-delivery grant, which the program may
+    # declare later than the logging itself: retry at the end, then report what moto said.
+    ctx.attempt(spec, lambda: s3.put_bucket_logging(Bucket=spec.get("bucket"), BucketLoggingStatus=enabled),
+                retry_codes=("InvalidTargetBucketForLogging",),
+                fallback="moto refused the server-access-log target")
+    return _sub(ctx, spec)
+
+
+def lifecycle(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    rules = []
+    for rule in spec.get("rules", []):
+        rule = dict(rule)
+        if not rule.get("filter"):
+            rule["filter"] = {"prefix": rule.pop("prefix", "") or ""}
+        rules.append(rule)
+    ignored: list[str] = []
+    conf = api_param("s3", "PutBucketLifecycleConfiguration", "LifecycleConfiguration", {"rules": rules}, ignored)
+    ctx.note_ignored(spec, ignored)
+    kwargs: dict[str, Any] = {"Bucket": spec.get("bucket"), "LifecycleConfiguration": conf}
+    if spec.get("transitionDefaultMinimumObjectSize"):
+        kwargs["TransitionDefaultMinimumObjectSize"] = spec.get("transitionDefaultMinimumObjectSize")
+    _s3(ctx, spec).put_bucket_lifecycle_configuration(**kwargs)
+    return _sub(ctx, spec)
+
+
+def replication(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    ignored: list[str] = []
+    conf = api_param("s3", "PutBucketReplication", "ReplicationConfiguration",
+                     {"role": spec.get("role"), "rules": spec.get("rules", [])}, ignored)
+    ctx.note_ignored(spec, ignored)
+    s3 = _s3(ctx, spec)
+    kwargs: dict[str, Any] = {"Bucket": spec.get("bucket"), "ReplicationConfiguration": conf}
+    if spec.get("token"):
+        kwargs["Token"] = spec.get("token")
+    ctx.attempt(spec, lambda: s3.put_bucket_replication(**kwargs), retry_codes=_NEEDS_VERSIONING)
+    return _sub(ctx, spec)
+
+
+def inventory(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    dest = dict(spec.get("destination", {}).get("bucket", {}))
+    s3dest: dict[str, Any] = {"Bucket": dest.get("bucketArn"), "Format": dest.get("format")}
+    if dest.get("prefix"):
+        s3dest["Prefix"] = dest["prefix"]
+    if dest.get("accountId"):
+        s3dest["AccountId"] = dest["accountId"]
+    enc = dest.get("encryption") or {}
+    if enc.get("sseKms"):
+        s3dest["Encryption"] = {"SSEKMS": {"KeyId": enc["sseKms"].get("keyId")}}
+    elif enc.get("sseS3") is not None:
+        s3dest["Encryption"] = {"SSES3": {}}
+    conf: dict[str, Any] = {
+        "Id": spec.get("name"), "IsEnabled": as_bool(spec.get("enabled"), True),
+        "IncludedObjectVersions": spec.get("includedObjectVersions"),
+        "Schedule": {"Frequency": spec.get("schedule", {}).get("frequency")},
+        "Destination": {"S3BucketDestination": s3dest},
+    }
+    if spec.get("optionalFields"):
+        conf["OptionalFields"] = list(spec.get("optionalFields"))
+    if spec.get("filter", {}).get("prefix"):
+        conf["Filter"] = {"Prefix": spec.get("filter")["prefix"]}
+    _s3(ctx, spec).put_bucket_inventory_configuration(Bucket=spec.get("bucket"), Id=spec.get("name"),
+                                                      InventoryConfiguration=conf)
+    return _sub(ctx, spec, f"{spec.get('bucket')}:{spec.get('name')}")
+
+
+def intelligent_tiering(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    conf: dict[str, Any] = {"Id": spec.get("name"), "Status": spec.get("status", "Enabled"),
+                            "Tierings": [{"AccessTier": t["accessTier"], "Days": int(float(t["days"]))}
+                                         for t in spec.get("tierings", [])]}
+    filt = spec.get("filter") or {}
+    tags = tag_list(filt.get("tags"))
+    if filt.get("prefix") and tags or len(tags) > 1:
+        conf["Filter"] = {"And": {k: v for k, v in (("Prefix", filt.get("prefix")), ("Tags", tags)) if v}}
+    elif tags:
+        conf["Filter"] = {"Tag": tags[0]}
+    elif filt.get("prefix"):
+        conf["Filter"] = {"Prefix": filt["prefix"]}
+    _s3(ctx, spec).put_bucket_intelligent_tiering_configuration(
+        Bucket=spec.get("bucket"), Id=spec.get("name"), IntelligentTieringConfiguration=conf)
+    return _sub(ctx, spec, f"{spec.get('bucket')}:{spec.get('name')}")
+
+
+def notification(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    conf: dict[str, Any] = {}
+    for key, api_key, arn_key, api_arn in (("queues", "QueueConfigurations", "queueArn", "QueueArn"),
+                                           ("topics", "TopicConfigurations", "topicArn", "TopicArn"),
+                                           ("lambdaFunctions", "LambdaFunctionConfigurations",
+                                            "lambdaFunctionArn", "LambdaFunctionArn")):
+        items = []
+        for item in spec.get(key, []):
+            entry: dict[str, Any] = {api_arn: item[arn_key], "Events": list(item.get("events", []))}
+            if item.get("id"):
+                entry["Id"] = item["id"]
+            rules = [{"Name": n, "Value": item[k]} for n, k in (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
+                     if item.get(k)]
+            if rules:
+                entry["Filter"] = {"Key": {"FilterRules": rules}}
+            items.append(entry)
+        if items:
+            conf[api_key] = items
+    if as_bool(spec.get("eventbridge")):
+        conf["EventBridgeConfiguration"] = {}
+    if conf.get("LambdaFunctionConfigurations"):
+        ctx.note(f"{spec.label}: S3 -> Lambda notifications are stored, but moto cannot run the function")
+    _s3(ctx, spec).put_bucket_notification_configuration(Bucket=spec.get("bucket"), NotificationConfiguration=conf)
+    return _sub(ctx, spec)
+
+
+# ----------------------------------------------------------------------------- declared only
+
+_MRAP_REASON = ("S3 Multi-Region Access Points are not emulated: moto's s3control needs the account id as "
+                "a host prefix, which the embedded endpoint cannot take; drills address the buckets directly")
+
+
+def mrap(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    details = spec.get("details", {})
+    account = spec.get("accountId", ctx.account_id)
+    # AWS generates the alias (13 lowercase base32 characters + ".mrap"); derive one stably.
+    digest = short_hash(ctx.stack, spec.name, str(details.get("name")), length=16)
+    alias = base64.b32encode(bytes.fromhex(digest)).decode().lower().rstrip("=")[:13] + ".mrap"
+    ctx.declare(spec, _MRAP_REASON)
+    pid = f"{account}:{details.get('name')}"
+    return pid, outputs(spec, id=pid, accountId=account, alias=alias,
+                        arn=f"arn:aws:s3::{account}:accesspoint/{alias}",
+                        domainName=f"{alias}.accesspoint.s3-global.amazonaws.com", status="READY")
+
+
+def mrap_part(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    account = spec.get("accountId", ctx.account_id)
+    ctx.declare(spec, _MRAP_REASON)
+    target = spec.get("mrap") or spec.get("details", {}).get("name") or spec.name
+    pid = f"{account}:{target}"
+    return pid, outputs(spec, id=pid, accountId=account)
+
+
+HANDLERS: dict[str, Handler] = {
+    "aws:s3/bucket:Bucket": bucket,
+    "aws:s3/bucketV2:BucketV2": bucket,
+    "aws:s3/bucketVersioning:BucketVersioning": versioning,
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": object_lock,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": encryption,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": public_access_block,
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ownership,
+    "aws:s3/bucketPolicy:BucketPolicy": policy,
+    "aws:s3/bucketLogging:BucketLogging": logging,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": lifecycle,
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": replication,
+    "aws:s3/inventory:Inventory": inventory,
+    "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration": intelligent_tiering,
+    "aws:s3/bucketNotification:BucketNotification": notification,
+    "aws:s3control/multiRegionAccessPoint:MultiRegionAccessPoint": mrap,
+    "aws:s3control/multiRegionAccessPointRoutes:MultiRegionAccessPointRoutes": mrap_part,
+    "aws:s3control/multiRegionAccessPointPolicy:MultiRegionAccessPointPolicy": mrap_part,
+}

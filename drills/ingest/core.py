@@ -1,0 +1,359 @@
+"""Ingest one DICOM instance into the archive and the study index, idempotently.
+
+For every input the result is ARCHIVED, DUPLICATE, CONFLICT or QUARANTINED, and the bytes
+are in the archive bucket; only an infrastructure failure raises (InfraError), and then
+the caller knows the input was not stored.
+
+- ARCHIVED: written to ``archive_key(study, series, sop)`` with an S3 SHA-256 checksum,
+  the stack's KMS key when given, and the specialty/modality tags; indexed.
+- DUPLICATE: the current version of that key already holds these bytes (S3's checksum,
+  else the index's ContentSHA256 for that version, else the bytes themselves decide):
+  nothing is written, a missing or stale index item is repaired.
+- CONFLICT: same key, different bytes. The new bytes become a new version (the bucket is
+  versioned, the old version stays); the index item moves to the new version and gains a
+  ``Conflicts`` entry (see drills.ingest.index). Never a silent overwrite.
+- QUARANTINED: the bytes go to ``quarantine_key(sha256)`` with a JSON reason beside them.
+
+Instances are identified by (Study, Series, SOP Instance UID) — the archive key. Writes for
+one key are serialized within a process; two processes racing on one key can each write a
+version (nothing is lost, both versions stay), and the index then names the last writer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import threading
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator
+
+from botocore.exceptions import BotoCoreError
+
+from drills.aws import Target
+from drills.contracts import (
+    INDEX_PARTITION_KEY,
+    INDEX_SORT_KEY,
+    MODALITY_TAG,
+    SPECIALTY_TAG,
+    QuarantineReason,
+    StackOutputs,
+    archive_key,
+    index_sort_key,
+    quarantine_key,
+    quarantine_reason_key,
+    specialty_for,
+)
+from drills.errors import InfraError, UsageError
+from drills.ingest.checksum import COMPOSITE, FULL_OBJECT, READ_CHUNK, Digest, digest_stream
+from drills.ingest.index import StudyIndex
+from drills.ingest.pseudonym import Pseudonymizer
+from drills.ingest.reader import DicomHeader, RejectedInput, read_header
+from drills.ingest.store import ArchiveStore, StoredObject, part_size_for
+
+DICOM_CONTENT_TYPE = "application/dicom"
+SPOOL_IN_MEMORY = 8 * 1024 * 1024     # streams larger than this spool to a temporary file
+
+
+@dataclass(frozen=True)
+class IngestDestination:
+    """Where instances go: the archive bucket and study index of one stack."""
+
+    target: Target
+    region: str
+    archive_bucket: str
+    index_table: str
+    kms_key_id: str | None = None
+
+    @classmethod
+    def from_outputs(cls, outputs: StackOutputs, target: Target) -> "IngestDestination":
+        """The primary region's archive and index (bucket default encryption applies)."""
+        return cls(
+            target=target,
+            region=outputs.primaryRegion,
+            archive_bucket=outputs.archiveBucket,
+            index_table=outputs.indexTable,
+        )
+
+
+class Outcome(str, Enum):
+    ARCHIVED = "archived"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one input. ``source`` is the caller's label; no patient data."""
+
+    outcome: Outcome
+    source: str
+    size: int
+    header_bytes_read: int
+    key: str | None = None
+    version_id: str | None = None
+    checksum_sha256: str | None = None
+    reason: QuarantineReason | None = None
+    detail: str = ""
+    sop_instance_uid: str | None = None
+    study_instance_uid: str | None = None
+    modality: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "source": self.source,
+            "size": self.size,
+            "headerBytesRead": self.header_bytes_read,
+            "key": self.key,
+            "versionId": self.version_id,
+            "checksumSHA256": self.checksum_sha256,
+            "reason": self.reason.value if self.reason else None,
+            "detail": self.detail,
+            "sopInstanceUID": self.sop_instance_uid,
+            "studyInstanceUID": self.study_instance_uid,
+            "modality": self.modality,
+        }
+
+
+class _KeyLocks:
+    """Striped locks: one object key is written by one thread of this process at a time."""
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        lock = self._locks[zlib.crc32(key.encode()) % len(self._locks)]
+        with lock:
+            yield
+
+
+def _checksum_type(stored: StoredObject) -> str:
+    """FULL_OBJECT or COMPOSITE as S3 reports (inferred from ``-N`` parts when it does not
+    say), ``""`` when the object carries no SHA-256 checksum at all."""
+    if not stored.checksum_sha256:
+        return ""
+    return stored.checksum_type or (COMPOSITE if stored.multipart else FULL_OBJECT)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Ingestor:
+    """Validates, archives and indexes DICOM instances. Thread-safe; share one per run."""
+
+    def __init__(
+        self,
+        dest: IngestDestination,
+        pseudonymizer: Pseudonymizer,
+        *,
+        multipart_threshold: int = 8 * 1024 * 1024,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if multipart_threshold < 1:
+            raise UsageError("multipart_threshold must be at least 1 byte")
+        self.dest = dest
+        self.threshold = multipart_threshold
+        self._pseudonymizer = pseudonymizer
+        self._now = now
+        self._store = ArchiveStore(dest.target, dest.region, dest.archive_bucket, dest.kms_key_id, multipart_threshold)
+        self._index = StudyIndex(dest.target, dest.region, dest.index_table)
+        self._locks = _KeyLocks()
+
+    # -- entry points
+    def ingest_file(self, path: Path, source: str | None = None) -> IngestResult:
+        """Ingest a local file; it is read in chunks, never whole."""
+        path = Path(path)
+        label = source if source is not None else str(path)
+        try:
+            fp = path.open("rb")
+        except OSError as exc:
+            raise UsageError(f"{label}: cannot read ({exc.strerror or exc})") from exc
+        with fp:
+            size = os.fstat(fp.fileno()).st_size
+            return self._ingest(fp, size, label, upload_path=path)
+
+    def ingest_bytes(self, data: bytes, source: str) -> IngestResult:
+        return self._ingest(io.BytesIO(data), len(data), source)
+
+    def ingest_stream(self, stream: BinaryIO, source: str, size: int | None = None) -> IngestResult:
+        """Ingest a forward-only stream (an S3 body, a socket): it is spooled to memory or,
+        past SPOOL_IN_MEMORY bytes, a temporary file. A stream that fails or ends before
+        ``size`` bytes raises InfraError: the input was not stored."""
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+            try:
+                shutil.copyfileobj(stream, spool, READ_CHUNK)
+            except (OSError, ValueError, BotoCoreError) as exc:
+                raise InfraError(f"{source}: reading the input stream failed ({exc})") from exc
+            received = spool.tell()
+            if size is not None and received != size:
+                raise InfraError(f"{source}: the stream ended after {received} of {size} bytes")
+            return self._ingest(spool, received, source)
+
+    # -- the pipeline
+    def _ingest(self, fp: BinaryIO, size: int, source: str, upload_path: Path | None = None) -> IngestResult:
+        body: Path | BinaryIO = upload_path if upload_path is not None else fp
+        try:
+            header = read_header(fp, size)
+        except RejectedInput as rejected:
+            return self._quarantine(fp, body, size, source, rejected)
+        except OSError as exc:
+            raise InfraError(f"{source}: reading the input failed ({exc})") from exc
+        digest = self._digest(fp, size, source)
+        return self._archive(body, header, digest, source)
+
+    def _digest(self, fp: BinaryIO, size: int, source: str) -> Digest:
+        try:
+            return digest_stream(fp, size, part_size_for(size, self.threshold))
+        except OSError as exc:
+            raise InfraError(f"{source}: reading the input failed ({exc})") from exc
+
+    def _archive(self, body: Path | BinaryIO, header: DicomHeader, digest: Digest, source: str) -> IngestResult:
+        key = archive_key(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
+        with self._locks.hold(key):
+            current = self._store.head(key)
+            if current is not None and self._same_bytes(current, digest, header):
+                repaired = self._repair_index(current, header, digest)
+                detail = "already archived" + ("; index item repaired" if repaired else "")
+                return self._result(Outcome.DUPLICATE, source, header, current, detail)
+            specialty = specialty_for(header.modality)
+            tags = {SPECIALTY_TAG: specialty.value, MODALITY_TAG: header.modality or "unknown"}
+            stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
+            if current is None:
+                self._index.record(self._item(header, stored, digest))
+                return self._result(Outcome.ARCHIVED, source, header, stored)
+            conflict = {
+                "DetectedAt": self._timestamp(),
+                "PreviousVersionId": current.version_id or "null",
+                "PreviousChecksumSHA256": current.checksum_sha256 or "",
+                "PreviousSize": current.size,
+                "VersionId": stored.version_id or "null",
+                "ChecksumSHA256": stored.checksum_sha256 or "",
+            }
+            self._index.record(self._item(header, stored, digest), conflict)
+            detail = (
+                f"SOP Instance UID already archived with different bytes: new version "
+                f"{stored.version_id} written, previous version {current.version_id} kept"
+            )
+            return self._result(Outcome.CONFLICT, source, header, stored, detail)
+
+    def _same_bytes(self, current: StoredObject, digest: Digest, header: DicomHeader) -> bool:
+        """Does the current version hold exactly these bytes? S3's checksum decides when it
+        can; a multipart object cut into other parts falls back to the index, then to a read."""
+        if current.size != digest.size:
+            return False
+        if digest.matches(current.checksum_sha256):
+            return True
+        if current.checksum_sha256 and not current.multipart:
+            return False
+        item = self._index.get(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
+        if item and item.get("VersionId") == current.version_id and item.get("ContentSHA256"):
+            return item["ContentSHA256"] == digest.full_b64
+        return self._store.sha256_of(current.key, current.version_id) == digest.sha256
+
+    def _repair_index(self, current: StoredObject, header: DicomHeader, digest: Digest) -> bool:
+        """Point the index at ``current`` unless it already does; True if it wrote."""
+        item = self._index.get(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
+        if item and item.get("VersionId") == current.version_id and item.get("ContentSHA256") == digest.full_b64:
+            return False
+        self._index.record(self._item(header, current, digest))
+        return True
+
+    def _quarantine(
+        self, fp: BinaryIO, body: Path | BinaryIO, size: int, source: str, rejected: RejectedInput
+    ) -> IngestResult:
+        digest = self._digest(fp, size, source)
+        key = quarantine_key(digest.hex)
+        with self._locks.hold(key):
+            current = self._store.head(key)
+            if current is not None and current.size == size and digest.matches(current.checksum_sha256):
+                stored, detail = current, f"{rejected.detail} (already quarantined)"
+            else:
+                stored, detail = self._store.put(key, body, digest), rejected.detail
+                reason = {
+                    "reason": rejected.quarantine_reason.value,
+                    "detail": rejected.detail,
+                    "source": source,
+                    "size": size,
+                    "sha256": digest.hex,
+                    "key": key,
+                    "versionId": stored.version_id,
+                    "quarantinedAt": self._timestamp(),
+                }
+                document = json.dumps(reason, indent=2, sort_keys=True).encode("utf-8")
+                self._store.put(
+                    quarantine_reason_key(digest.hex),
+                    io.BytesIO(document),
+                    digest_stream(io.BytesIO(document), len(document)),
+                    content_type="application/json",
+                )
+        return IngestResult(
+            outcome=Outcome.QUARANTINED,
+            source=source,
+            size=size,
+            header_bytes_read=rejected.bytes_read,
+            key=key,
+            version_id=stored.version_id,
+            checksum_sha256=stored.checksum_sha256,
+            reason=rejected.quarantine_reason,
+            detail=detail,
+        )
+
+    # -- helpers
+    def _timestamp(self) -> str:
+        return self._now().astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    def _item(self, header: DicomHeader, stored: StoredObject, digest: Digest) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            INDEX_PARTITION_KEY: header.study_instance_uid,
+            INDEX_SORT_KEY: index_sort_key(header.series_instance_uid, header.sop_instance_uid),
+            "SeriesInstanceUID": header.series_instance_uid,
+            "SOPInstanceUID": header.sop_instance_uid,
+            "SOPClassUID": header.sop_class_uid,
+            "Modality": header.modality,
+            "Specialty": specialty_for(header.modality).value,
+            "StudyDate": header.study_date,
+            "Size": digest.size,
+            "ChecksumSHA256": stored.checksum_sha256 or "",
+            "VersionId": stored.version_id or "null",
+            "Key": stored.key,
+            "PatientIdHash": self._pseudonymizer.hash(header.patient_id),
+            "AccessionHash": self._pseudonymizer.hash(header.accession_number),
+            "TransferSyntaxUID": header.transfer_syntax_uid,
+            "IngestedAt": self._timestamp(),
+            "ContentSHA256": digest.full_b64,
+            "ChecksumType": _checksum_type(stored),
+        }
+        composite = digest.composite_b64
+        if item["ChecksumType"] == COMPOSITE and composite and digest.matches(stored.checksum_sha256):
+            item["PartSize"] = digest.part_size
+            item["PartCount"] = len(digest.part_digests)
+        return item
+
+    @staticmethod
+    def _result(
+        outcome: Outcome, source: str, header: DicomHeader, stored: StoredObject, detail: str = ""
+    ) -> IngestResult:
+        return IngestResult(
+            outcome=outcome,
+            source=source,
+            size=stored.size,
+            header_bytes_read=header.header_bytes_read,
+            key=stored.key,
+            version_id=stored.version_id,
+            checksum_sha256=stored.checksum_sha256,
+            detail=detail,
+            sop_instance_uid=header.sop_instance_uid,
+            study_instance_uid=header.study_instance_uid,
+            modality=header.modality or None,
+        )

@@ -1,0 +1,111 @@
+"""The result of one ``drkit ingest`` run: counts, rates, problems and the exit code.
+
+Exit code: 0 when every input is accounted for — archived, duplicate, conflict (a new
+version, reported) or quarantined (data quality, reported with its reason); 2 when an input
+could not be read or a DICOMDIR references files that are missing; 3 when the cloud failed
+(those inputs were not stored). Rates measured against the embedded cloud are labelled
+"simulated endpoint": they describe moto on this machine, not AWS.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from drills.ingest.core import IngestResult, Outcome
+
+
+@dataclass(frozen=True)
+class Failure:
+    source: str
+    kind: str            # "input" (exit 2) or "infrastructure" (exit 3)
+    message: str
+
+
+@dataclass
+class IngestSummary:
+    """Collects results from worker threads; ``to_dict`` is the ``--json`` document."""
+
+    simulated: bool
+    destination: dict[str, Any] = field(default_factory=dict)
+    results: list[IngestResult] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    skipped: int = 0
+    elapsed_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, result: IngestResult) -> None:
+        with self._lock:
+            self.results.append(result)
+
+    def fail(self, source: str, kind: str, message: str) -> None:
+        with self._lock:
+            self.failures.append(Failure(source, kind, message))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counted = Counter(r.outcome.value for r in self.results)
+        return {o.value: counted.get(o.value, 0) for o in Outcome} | {"failed": len(self.failures)}
+
+    @property
+    def by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(r.reason.value for r in self.results if r.reason).items()))
+
+    @property
+    def exit_code(self) -> int:
+        if any(f.kind == "infrastructure" for f in self.failures):
+            return 3
+        if self.failures or self.missing:
+            return 2
+        return 0
+
+    def rates(self) -> dict[str, Any]:
+        total_bytes = sum(r.size for r in self.results)
+        seconds = max(self.elapsed_seconds, 1e-9)
+        return {
+            "elapsedSeconds": round(self.elapsed_seconds, 3),
+            "instancesPerSecond": round(len(self.results) / seconds, 1),
+            "megabytesPerSecond": round(total_bytes / 1e6 / seconds, 2),
+            "label": "simulated endpoint" if self.simulated else "measured against AWS",
+        }
+
+    def to_dict(self, *, full: bool = False) -> dict[str, Any]:
+        """The summary; ``full`` adds every per-input result (for ``--out``)."""
+        problems = [r.to_dict() for r in self.results if r.outcome in (Outcome.CONFLICT, Outcome.QUARANTINED)]
+        document: dict[str, Any] = {
+            "command": "ingest",
+            "target": "embedded-simulated" if self.simulated else "aws",
+            "destination": self.destination,
+            "inputs": len(self.results) + len(self.failures) + self.skipped,
+            "counts": self.counts,
+            "quarantinedByReason": self.by_reason,
+            "bytes": sum(r.size for r in self.results),
+            "headerBytesRead": sum(r.header_bytes_read for r in self.results),
+            "rates": self.rates(),
+            "problems": problems,
+            "failures": [vars(f) for f in self.failures],
+            "missingFromDicomdir": list(self.missing),
+            "notAttempted": self.skipped,
+            "exitCode": self.exit_code,
+        }
+        if full:
+            document["results"] = [r.to_dict() for r in self.results]
+        return document
+
+    def lines(self) -> list[str]:
+        """Human summary lines (stderr)."""
+        c = self.counts
+        rates = self.rates()
+        out = [
+            f"archived {c['archived']}, duplicate {c['duplicate']}, conflict {c['conflict']}, "
+            f"quarantined {c['quarantined']}, failed {c['failed']}"
+            + (f", not attempted {self.skipped}" if self.skipped else ""),
+            f"{rates['instancesPerSecond']} instances/s, {rates['megabytesPerSecond']} MB/s "
+            f"over {rates['elapsedSeconds']} s ({rates['label']})",
+        ]
+        if self.by_reason:
+            out.append("quarantined by reason: " + ", ".join(f"{k} {v}" for k, v in self.by_reason.items()))
+        return out

@@ -1,0 +1,148 @@
+"""components/backups.py: locked vaults in both regions, continuous + daily plan with DR copy,
+selections, restore testing, audit framework, report plan, vault notifications."""
+
+from __future__ import annotations
+
+from components.secure_bucket import PURPOSE_TAG
+
+VAULT = "aws:backup/vault:Vault"
+LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+PLAN = "aws:backup/plan:Plan"
+CONTROLS = {"BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK", "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK",
+            "BACKUP_RECOVERY_POINT_ENCRYPTED", "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION",
+            "BACKUP_LAST_RECOVERY_POINT_CREATED", "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"}
+
+
+def vaults(d):
+    """{region: vault}: one in each region."""
+    found = {d.region(v): v for v in d.all(VAULT)}
+    assert set(found) == {d.config.primary_region, d.config.dr_region}, d.stack
+    return found
+
+
+def bucket(d, purpose: str):
+    (b,) = [b for b in d.all("aws:s3/bucket:Bucket") if b.inputs["tags"][PURPOSE_TAG] == purpose]
+    return b
+
+
+def test_vaults_encrypted_with_their_regions_key(stack) -> None:
+    (key,) = stack.all("aws:kms/key:Key")
+    (replica_key,) = stack.all("aws:kms/replicaKey:ReplicaKey")
+    v = vaults(stack)
+    assert v[stack.config.primary_region].inputs["kmsKeyArn"] == key.outputs["arn"]
+    assert v[stack.config.dr_region].inputs["kmsKeyArn"] == replica_key.outputs["arn"]
+    for vault in v.values():
+        assert stack.parent(vault).type == "drkit:backups:ImmutableBackups", vault.urn
+
+
+def test_prod_vault_lock_is_compliance_with_cooling_off(prod) -> None:
+    locks = prod.all(LOCK)
+    assert len(locks) == 2
+    for lock in locks:
+        assert lock.inputs["changeableForDays"] >= 3, lock.urn
+        assert (lock.inputs["minRetentionDays"], lock.inputs["maxRetentionDays"]) == (7, 2555), lock.urn
+        assert lock.protect, lock.urn
+
+
+def test_dev_vault_lock_is_governance(dev) -> None:
+    locks = dev.all(LOCK)
+    assert len(locks) == 2
+    for lock in locks:
+        assert "changeableForDays" not in lock.inputs, f"{lock.urn}: governance mode has no changeable_for_days"
+
+
+def test_locks_target_each_vault(stack) -> None:
+    assert sorted(l.inputs["backupVaultName"] for l in stack.all(LOCK)) == sorted(v.name for v in stack.all(VAULT))
+
+
+def test_air_gapped_vault_in_dr_only_when_configured(dev, prod) -> None:
+    kind = "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault"
+    assert dev.all(kind) == []
+    (lag,) = prod.all(kind)
+    assert prod.region(lag) == prod.config.dr_region, lag.urn
+    assert (lag.inputs["minRetentionDays"], lag.inputs["maxRetentionDays"]) == (7, 2555), lag.urn
+
+
+def test_plan_has_continuous_rule_and_daily_rule_copying_to_dr(stack) -> None:
+    (plan,) = stack.all(PLAN)
+    b = stack.config.backups
+    rules = {r["ruleName"]: r for r in plan.inputs["rules"]}
+    continuous = rules["continuous"]
+    assert continuous["enableContinuousBackup"] is True, plan.urn
+    assert 1 <= continuous["lifecycle"]["deleteAfter"] <= 35, plan.urn
+    assert continuous["lifecycle"]["deleteAfter"] == b.continuous_retention_days, plan.urn
+    daily = rules["daily"]
+    dr_vault = vaults(stack)[stack.config.dr_region]
+    copies = {c["destinationVaultArn"]: c for c in daily["copyActions"]}
+    assert dr_vault.outputs["arn"] in copies, plan.urn
+    assert copies[dr_vault.outputs["arn"]]["lifecycle"]["deleteAfter"] == b.daily_retention_days
+    assert b.min_retention_days <= daily["lifecycle"]["deleteAfter"] <= b.max_retention_days, plan.urn
+    primary_vault = vaults(stack)[stack.config.primary_region]
+    assert {r["targetVaultName"] for r in rules.values()} == {primary_vault.name}, plan.urn
+
+
+def test_prod_daily_rule_also_copies_to_the_air_gapped_vault(prod) -> None:
+    (plan,) = prod.all(PLAN)
+    (lag,) = prod.all("aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault")
+    daily = next(r for r in plan.inputs["rules"] if r["ruleName"] == "daily")
+    assert lag.outputs["arn"] in {c["destinationVaultArn"] for c in daily["copyActions"]}
+
+
+def test_selections_cover_archive_and_index_with_s3_backup_role(stack) -> None:
+    selections = stack.all("aws:backup/selection:Selection")
+    archive = bucket(stack, "archive")
+    (table,) = stack.all("aws:dynamodb/table:Table")
+    assert sorted(r for s in selections for r in s.inputs["resources"]) == \
+        sorted([f"arn:aws:s3:::{archive.name}", table.outputs["arn"]])
+    (role_arn,) = {s.inputs["iamRoleArn"] for s in selections}
+    role = next(r for r in stack.all("aws:iam/role:Role") if r.outputs["arn"] == role_arn)
+    attached = {a.inputs["policyArn"] for a in stack.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if a.inputs["role"] == role.outputs["name"]}
+    assert attached == {"arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+                        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+                        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
+                        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore"}, role.urn
+    assert role.policy("assumeRolePolicy")["Statement"][0]["Principal"] == {"Service": "backup.amazonaws.com"}
+
+
+def test_restore_testing_plan_and_selections(stack) -> None:
+    (plan,) = stack.all("aws:backup/restoreTestingPlan:RestoreTestingPlan")
+    assert plan.inputs["name"].replace("_", "").isalnum(), plan.urn
+    selection = plan.inputs["recoveryPointSelection"]
+    assert selection["includeVaults"] == [vaults(stack)[stack.config.primary_region].outputs["arn"]], plan.urn
+    tests = stack.all("aws:backup/restoreTestingSelection:RestoreTestingSelection")
+    assert sorted(t.inputs["protectedResourceType"] for t in tests) == ["DynamoDB", "S3"]
+    for t in tests:
+        assert t.inputs["restoreTestingPlanName"] == plan.inputs["name"], t.urn
+
+
+def test_framework_has_the_audit_manager_controls(stack) -> None:
+    (framework,) = stack.all("aws:backup/framework:Framework")
+    controls = {c["name"]: c for c in framework.inputs["controls"]}
+    assert set(controls) == CONTROLS, framework.urn
+    params = {p["name"]: p["value"] for p in controls["BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION"]["inputParameters"]}
+    assert params == {"crossRegionList": stack.config.dr_region}
+    retention = {p["name"]: p["value"] for p in
+                 controls["BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK"]["inputParameters"]}
+    assert retention == {"requiredRetentionDays": str(stack.config.backups.min_retention_days)}
+
+
+def test_report_plan_delivers_to_the_evidence_bucket(stack) -> None:
+    (report,) = stack.all("aws:backup/reportPlan:ReportPlan")
+    (framework,) = stack.all("aws:backup/framework:Framework")
+    assert report.inputs["reportDeliveryChannel"]["s3BucketName"] == bucket(stack, "evidence").name, report.urn
+    assert report.inputs["reportSetting"]["frameworkArns"] == [framework.outputs["arn"]], report.urn
+    assert report.inputs["reportSetting"]["reportTemplate"] == "CONTROL_COMPLIANCE_REPORT", report.urn
+
+
+def test_vault_notifications_go_to_the_alert_topic(stack) -> None:
+    (n,) = stack.all("aws:backup/vaultNotifications:VaultNotifications")
+    (topic,) = stack.all("aws:sns/topic:Topic")
+    assert n.inputs["snsTopicArn"] == topic.outputs["arn"], n.urn
+    assert n.inputs["backupVaultName"] == vaults(stack)[stack.config.primary_region].name, n.urn
+    assert {"COPY_JOB_FAILED", "S3_BACKUP_OBJECT_FAILED"} <= set(n.inputs["backupVaultEvents"]), n.urn
+
+
+def test_vaults_protected_in_prod_only(dev, prod) -> None:
+    assert all(v.protect and v.retain_on_delete for v in prod.all(VAULT))
+    assert not any(v.protect for v in dev.all(VAULT))

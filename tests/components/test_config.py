@@ -1,0 +1,231 @@
+"""components/config.py: valid configs parse to the documented values; every invalid one fails
+with a ConfigError naming its ``drkit:`` key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.config import (Environment, LockMode, StorageClass, VaultLockMode, from_mapping, load)
+from drills.contracts import Specialty
+from drills.errors import ConfigError, UsageError
+from drills.project import Project
+from drills.pulumi_program import run_program
+
+MINIMAL: dict[str, Any] = {"drkit:primaryRegion": "us-east-1", "drkit:drRegion": "us-west-2"}
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    """MINIMAL plus ``changes`` (bare key names; None deletes a key)."""
+    config = copy.deepcopy(MINIMAL)
+    for key, value in changes.items():
+        if value is None:
+            config.pop(f"drkit:{key}", None)
+        else:
+            config[f"drkit:{key}"] = value
+    return config
+
+
+def tiers(*transitions: tuple[int, str], specialty: str = "radiology") -> list[dict[str, Any]]:
+    return [{"specialty": specialty, "transitions": [{"days": d, "storageClass": c} for d, c in transitions]}]
+
+
+# --------------------------------------------------------------------------- valid configs
+
+VALID = {
+    "minimal": MINIMAL,
+    "compliance-acknowledged-in-staging": with_(environment="staging", acknowledgeComplianceLock=True,
+                                                objectLock={"mode": "COMPLIANCE", "retentionDays": 30},
+                                                backups={"vaultLock": "compliance", "changeableForDays": 3}),
+    "tag-filter-without-delete-markers": with_(replication={"tags": {"drkit-replicate": "yes"}, "deleteMarkers": False}),
+    "lowercase-enum-values": with_(objectLock={"mode": "governance", "retentionDays": 2},
+                                   replication={"replicaStorageClass": "standard_ia"}),
+    "other-namespaces-ignored": {**MINIMAL, "aws:region": "us-east-1", "pulumi:disable-default-providers": ["aws"]},
+    "ia-then-glacier-after-30-days": with_(tiers=tiers((30, "STANDARD_IA"), (60, "GLACIER"), (150, "DEEP_ARCHIVE"))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_valid_config_parses(name: str) -> None:
+    cfg = from_mapping(VALID[name])
+    assert cfg.primary_region == "us-east-1" and cfg.dr_region == "us-west-2", name
+
+
+def test_minimal_config_takes_the_documented_defaults() -> None:
+    cfg = from_mapping(MINIMAL)
+    assert cfg.environment is Environment.DEV and not cfg.production and cfg.protect is False
+    assert (cfg.object_lock.mode, cfg.object_lock.retention_days) == (LockMode.GOVERNANCE, 30)
+    r = cfg.replication
+    assert (r.rtc, r.rtc_minutes, r.delete_markers, r.replica_storage_class, r.failback, r.tags) == \
+        (True, 15, True, StorageClass.STANDARD, False, ())
+    assert [t.specialty for t in cfg.tiers] == [Specialty.RADIOLOGY, Specialty.CARDIOLOGY, Specialty.PATHOLOGY]
+    assert [(t.days, t.storage_class.value) for t in cfg.tiers[0].transitions] == \
+        [(90, "GLACIER_IR"), (365, "DEEP_ARCHIVE")]
+    assert cfg.lifecycle.abort_multipart_days == 7
+    assert cfg.lifecycle.noncurrent_expiration_days >= cfg.object_lock.retention_days
+    b = cfg.backups
+    assert (b.vault_lock, b.changeable_for_days, b.continuous, b.continuous_retention_days, b.copy_to_dr,
+            b.air_gapped) == (VaultLockMode.GOVERNANCE, None, True, 35, True, False)
+    assert b.min_retention_days <= b.daily_retention_days <= b.max_retention_days
+    assert (cfg.objectives.rpo_minutes, cfg.objectives.rto_minutes, cfg.objectives.restore_hours) == (15, 240, 12)
+    assert cfg.drill.prefix == "drills/" and cfg.logging.log_bucket_object_lock is False
+    assert cfg.intelligent_tiering is None
+
+
+def test_prod_defaults_protect_and_compliance_vault_gets_three_days() -> None:
+    cfg = from_mapping(with_(environment="prod", backups={"vaultLock": "compliance"}))
+    assert cfg.production and cfg.protect
+    assert cfg.backups.changeable_for_days == 3
+
+
+def test_every_stack_file_is_valid(project: Project) -> None:
+    for stack in ("dev", "prod", "eu"):
+        cfg = from_mapping(project.stack_config(stack))
+        assert cfg.primary_region != cfg.dr_region, stack
+    assert from_mapping(project.stack_config("eu")).primary_region == "eu-central-1"
+
+
+# --------------------------------------------------------------------------- invalid configs
+# name -> (config, key the error must name, a phrase the message must contain)
+
+INVALID: dict[str, tuple[dict[str, Any], str, str]] = {
+    "regions-equal": (with_(drRegion="us-east-1"), "drkit:drRegion", "must differ"),
+    "region-malformed": (with_(primaryRegion="US East"), "drkit:primaryRegion", "not an AWS region"),
+    "primary-region-missing": (with_(primaryRegion=None), "drkit:primaryRegion", "is required"),
+    "environment-unknown": (with_(environment="production"), "drkit:environment", "not one of"),
+    "retention-zero": (with_(objectLock={"retentionDays": 0}), "drkit:objectLock.retentionDays", "at least 1 day"),
+    "retention-negative": (with_(objectLock={"retentionDays": -5}), "drkit:objectLock.retentionDays", "at least 1 day"),
+    "retention-string": (with_(objectLock={"retentionDays": "30"}), "drkit:objectLock.retentionDays", "whole number"),
+    "lock-mode-unknown": (with_(objectLock={"mode": "LEGAL_HOLD"}), "drkit:objectLock.mode", "COMPLIANCE, GOVERNANCE"),
+    "object-lock-not-an-object": (with_(objectLock="COMPLIANCE"), "drkit:objectLock", "expected an object"),
+    "object-lock-key-typo": (with_(objectLock={"retentiondays": 3}), "drkit:objectLock.retentiondays", "unknown key"),
+    "top-level-key-typo": (with_(objectlock={"mode": "GOVERNANCE"}), "drkit:objectlock", "unknown key"),
+    "compliance-lock-not-production": (with_(environment="staging", objectLock={"mode": "COMPLIANCE"}),
+                                       "drkit:objectLock.mode", "acknowledgeComplianceLock"),
+    "acknowledge-not-boolean": (with_(acknowledgeComplianceLock="true"), "drkit:acknowledgeComplianceLock",
+                                "true or false"),
+    "rtc-minutes-not-15": (with_(replication={"rtcMinutes": 10}), "drkit:replication.rtcMinutes", "only 15"),
+    "rtc-not-boolean": (with_(replication={"rtc": "yes"}), "drkit:replication.rtc", "true or false"),
+    "delete-markers-on-tag-filter": (with_(replication={"tags": {"team": "imaging"}, "deleteMarkers": True}),
+                                     "drkit:replication.deleteMarkers", "tag-filtered"),
+    "replica-storage-class-unknown": (with_(replication={"replicaStorageClass": "COLD"}),
+                                      "drkit:replication.replicaStorageClass", "not one of"),
+    "deep-archive-replica-breaks-rto": (with_(replication={"replicaStorageClass": "DEEP_ARCHIVE"},
+                                             objectives={"rtoMinutes": 60}),
+                                        "drkit:replication.replicaStorageClass", "cannot be met"),
+    "tiers-not-a-list": (with_(tiers={"radiology": 90}), "drkit:tiers", "expected a list"),
+    "tier-specialty-unknown": (with_(tiers=tiers((90, "GLACIER_IR"), specialty="veterinary")),
+                               "drkit:tiers[0].specialty", "not one of"),
+    "tier-specialty-twice": (with_(tiers=tiers((90, "GLACIER_IR")) + tiers((120, "GLACIER_IR"))),
+                             "drkit:tiers[1].specialty", "already has a tier"),
+    "tier-without-transitions": (with_(tiers=[{"specialty": "radiology", "transitions": []}]),
+                                 "drkit:tiers[0].transitions", "at least one"),
+    "transition-days-out-of-order": (with_(tiers=tiers((90, "GLACIER_IR"), (60, "DEEP_ARCHIVE"))),
+                                     "drkit:tiers[0].transitions[1].days", "increasing day order"),
+    "transition-to-warmer-class": (with_(tiers=tiers((30, "GLACIER_IR"), (200, "STANDARD_IA"))),
+                                   "drkit:tiers[0].transitions[1].storageClass", "colder class"),
+    "transition-to-standard": (with_(tiers=tiers((30, "STANDARD"))),
+                               "drkit:tiers[0].transitions[0].storageClass", "STANDARD"),
+    "standard-ia-before-30-days": (with_(tiers=tiers((10, "STANDARD_IA"))),
+                                   "drkit:tiers[0].transitions[0].days", "at least 30 days old"),
+    "deep-archive-before-glacier-ir-minimum": (with_(tiers=tiers((90, "GLACIER_IR"), (120, "DEEP_ARCHIVE"))),
+                                               "drkit:tiers[0].transitions[1].days",
+                                               "90-day minimum storage duration"),
+    "glacier-before-standard-ia-minimum": (with_(tiers=tiers((30, "STANDARD_IA"), (45, "GLACIER"))),
+                                           "drkit:tiers[0].transitions[1].days", "day 60 or later"),
+    "transition-storage-class-unknown": (with_(tiers=tiers((30, "ICE"))),
+                                         "drkit:tiers[0].transitions[0].storageClass", "not one of"),
+    "noncurrent-expiry-before-retention": (with_(objectLock={"retentionDays": 365},
+                                                 lifecycle={"noncurrentExpirationDays": 100}),
+                                           "drkit:lifecycle.noncurrentExpirationDays", "stay locked"),
+    "locked-log-bucket": (with_(logging={"logBucketObjectLock": True}), "drkit:logging.logBucketObjectLock",
+                          "cannot be a server-access-log destination"),
+    "vault-lock-unknown": (with_(backups={"vaultLock": "legal"}), "drkit:backups.vaultLock", "compliance, governance"),
+    "compliance-vault-changeable-under-3": (with_(environment="prod", backups={"vaultLock": "compliance",
+                                                                               "changeableForDays": 2}),
+                                            "drkit:backups.changeableForDays", "at least 3 days"),
+    "governance-vault-with-changeable-days": (with_(backups={"vaultLock": "governance", "changeableForDays": 3}),
+                                              "drkit:backups.changeableForDays", "only valid with vaultLock: compliance"),
+    "compliance-vault-not-production": (with_(backups={"vaultLock": "compliance"}), "drkit:backups.vaultLock",
+                                        "acknowledgeComplianceLock"),
+    "continuous-retention-over-35": (with_(backups={"continuousRetentionDays": 36}),
+                                     "drkit:backups.continuousRetentionDays", "1-35 days"),
+    "continuous-retention-zero": (with_(backups={"continuousRetentionDays": 0}),
+                                  "drkit:backups.continuousRetentionDays", "1-35 days"),
+    "continuous-below-vault-minimum": (with_(backups={"minRetentionDays": 14, "continuousRetentionDays": 7}),
+                                       "drkit:backups.continuousRetentionDays", "minRetentionDays (14)"),
+    "max-retention-below-min": (with_(backups={"minRetentionDays": 30, "maxRetentionDays": 7}),
+                                "drkit:backups.maxRetentionDays", "at least minRetentionDays"),
+    "daily-retention-outside-lock": (with_(backups={"minRetentionDays": 7, "maxRetentionDays": 30,
+                                                    "dailyRetentionDays": 90}),
+                                     "drkit:backups.dailyRetentionDays", "7..30"),
+    "rpo-below-rtc": (with_(objectives={"rpoMinutes": 5}), "drkit:objectives.rpoMinutes", "cannot be met"),
+    "rto-not-a-number": (with_(objectives={"rtoMinutes": "fast"}), "drkit:objectives.rtoMinutes", "expected a number"),
+    "drill-prefix-is-production-data": (with_(drill={"prefix": "dicom/"}), "drkit:drill.prefix", "production data"),
+    "drill-prefix-without-slash": (with_(drill={"prefix": "drills"}), "drkit:drill.prefix", "ending in '/'"),
+    "intelligent-tiering-empty": (with_(intelligentTiering={"archiveAccessDays": None}), "drkit:intelligentTiering",
+                                  "or omit the key"),
+    "intelligent-tiering-archive-too-soon": (with_(intelligentTiering={"archiveAccessDays": 30}),
+                                             "drkit:intelligentTiering.archiveAccessDays", "at least 90"),
+    "intelligent-tiering-deep-before-archive": (with_(intelligentTiering={"archiveAccessDays": 200,
+                                                                         "deepArchiveAccessDays": 180}),
+                                                "drkit:intelligentTiering.deepArchiveAccessDays", "after archiveAccessDays"),
+    "ingest-layer-not-an-arn": (with_(ingest={"layerArns": ["pydicom"]}), "drkit:ingest.layerArns[0]", "layer"),
+    "protect-not-boolean": (with_(protect=1), "drkit:protect", "true or false"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_invalid_config_names_its_key(name: str) -> None:
+    config, key, phrase = INVALID[name]
+    with pytest.raises(ConfigError) as info:
+        from_mapping(config)
+    assert info.value.key == key, f"{name}: error named {info.value.key!r}: {info.value}"
+    assert str(info.value).startswith(f"{key}: "), f"{name}: {info.value}"
+    assert phrase in str(info.value), f"{name}: {info.value}"
+    assert info.value.exit_code == 2
+
+
+def test_not_a_mapping_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        from_mapping(["drkit:primaryRegion"])  # type: ignore[arg-type]
+    assert info.value.key == "drkit"
+
+
+# --------------------------------------------------------------------------- from pulumi.Config
+
+@pytest.fixture
+def pulumi_config():
+    """Set the process-wide Pulumi config for one test, then clear it."""
+    def set_config(values: dict[str, str]) -> None:
+        pulumi.runtime.set_all_config(values, secret_keys=[])
+    yield set_config
+    pulumi.runtime.set_all_config({}, secret_keys=[])
+
+
+def test_load_reads_the_same_config_as_the_stack_file(project: Project, pulumi_config) -> None:
+    pulumi_config(project.pulumi_config("prod"))
+    assert load() == from_mapping(project.stack_config("prod"))
+
+
+def test_load_rejects_structured_value_that_is_not_json(pulumi_config) -> None:
+    pulumi_config({"drkit:primaryRegion": "us-east-1", "drkit:drRegion": "us-west-2", "drkit:objectLock": "{mode:"})
+    with pytest.raises(ConfigError) as info:
+        load()
+    assert info.value.key == "drkit:objectLock"
+
+
+def test_invalid_stack_file_fails_the_program(project: Project, tmp_path: Path) -> None:
+    """What `pulumi preview` would run: the real __main__.py stops on the ConfigError."""
+    text = project.stack_file("dev").read_text().replace("retentionDays: 1\n", "retentionDays: 0\n", 1)
+    assert "retentionDays: 0" in text
+    (tmp_path / "Pulumi.broken.yaml").write_text(text)
+    broken = Project(root=project.root, name=project.name, stack_dir=tmp_path)
+    with pytest.raises(ConfigError) as info:
+        run_program(broken, "broken")
+    assert info.value.key == "drkit:objectLock.retentionDays"
+    assert isinstance(info.value, UsageError)

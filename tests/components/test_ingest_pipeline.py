@@ -1,0 +1,151 @@
+"""components/ingest_pipeline.py: landing -> queue (DLQ) -> drills.ingest handler -> archive + index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.ingest_pipeline import package_archive
+from components.secure_bucket import PURPOSE_TAG
+from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID,
+                              HASH_KEY_SECRET_TAGS, LAMBDA_HANDLER)
+
+FUNCTION = "aws:lambda/function:Function"
+QUEUE = "aws:sqs/queue:Queue"
+INGEST = "drkit:ingest_pipeline:IngestPipeline"
+
+
+def bucket(d, purpose: str):
+    (b,) = [b for b in d.all("aws:s3/bucket:Bucket") if b.inputs["tags"][PURPOSE_TAG] == purpose]
+    return b
+
+
+def queues(d):
+    found = {q.name.rsplit("-", 1)[-1]: q for q in d.all(QUEUE)}
+    assert set(found) == {"queue", "dlq"}, d.stack
+    return found
+
+
+def function(d):
+    (f,) = d.all(FUNCTION)
+    return f
+
+
+def test_landing_bucket_is_kms_versioned_and_expires_quickly(stack) -> None:
+    landing = bucket(stack, "landing")
+    assert "drkit:secure_bucket:SecureBucket" in stack.ancestor_types(landing) and INGEST in stack.ancestor_types(landing)
+    lc = stack.for_bucket("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", landing)
+    rules = {r["id"]: r for r in lc.inputs["rules"]}
+    assert rules["expire-landed"]["expiration"] == {"days": stack.config.ingest.landing_expiration_days}, lc.urn
+    assert not landing.inputs.get("objectLockEnabled"), landing.urn
+
+
+def test_queues_encrypted_with_redrive_to_dlq(stack) -> None:
+    (key,) = stack.all("aws:kms/key:Key")
+    q = queues(stack)
+    for queue in q.values():
+        assert queue.inputs["kmsMasterKeyId"] == key.outputs["arn"], queue.urn
+    redrive = json.loads(q["queue"].inputs["redrivePolicy"])
+    assert redrive == {"deadLetterTargetArn": q["dlq"].outputs["arn"],
+                       "maxReceiveCount": stack.config.ingest.max_receive_count}
+    assert q["queue"].inputs["visibilityTimeoutSeconds"] >= function(stack).inputs["timeout"] * 6
+
+
+def test_queue_accepts_notifications_from_the_landing_bucket_only(stack) -> None:
+    (policy,) = stack.all("aws:sqs/queuePolicy:QueuePolicy")
+    by_sid = {s["Sid"]: s for s in policy.policy()["Statement"]}
+    allow = by_sid["LandingBucketNotifications"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{bucket(stack, 'landing').name}"
+    assert by_sid["DenyInsecureTransport"]["Effect"] == "Deny"
+
+
+def test_object_created_events_go_to_the_queue(stack) -> None:
+    n = stack.for_bucket("aws:s3/bucketNotification:BucketNotification", bucket(stack, "landing"))
+    (entry,) = n.inputs["queues"]
+    assert entry == {"queueArn": queues(stack)["queue"].outputs["arn"], "events": ["s3:ObjectCreated:*"]}, n.urn
+    (policy,) = stack.all("aws:sqs/queuePolicy:QueuePolicy")
+    assert policy.urn in n.dependencies, n.urn
+
+
+def test_function_runs_the_contract_handler_with_contract_environment(stack) -> None:
+    f = function(stack)
+    assert f.inputs["handler"] == LAMBDA_HANDLER == "drills.ingest.handler.handler", f.urn
+    (key,) = stack.all("aws:kms/key:Key")
+    (table,) = stack.all("aws:dynamodb/table:Table")
+    (secret,) = stack.all("aws:secretsmanager/secret:Secret")
+    assert f.inputs["environment"]["variables"] == {
+        ENV_ARCHIVE_BUCKET: bucket(stack, "archive").name, ENV_INDEX_TABLE: table.outputs["name"],
+        ENV_KMS_KEY_ID: key.outputs["arn"], ENV_HASH_KEY_SECRET: secret.outputs["arn"]}, f.urn
+    assert f.inputs["kmsKeyArn"] == key.outputs["arn"], f.urn
+
+
+def test_function_code_is_the_drills_package_without_bytecode(stack) -> None:
+    code = function(stack).inputs["code"]
+    names = set(code.assets)
+    assert "drills/__init__.py" in names and "drills/contracts.py" in names
+    assert all(n.startswith("drills/") for n in names)
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+
+
+def test_package_archive_skips_caches_and_refuses_non_packages(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    (pkg / "__pycache__").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub").mkdir()
+    (pkg / "sub" / "mod.py").write_text("")
+    (pkg / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"")
+    assert sorted(package_archive(pkg).assets) == ["pkg/__init__.py", "pkg/sub/mod.py"]
+    with pytest.raises(FileNotFoundError):
+        package_archive(tmp_path / "sub-missing")
+
+
+def test_queue_triggers_the_function(stack) -> None:
+    (esm,) = stack.all("aws:lambda/eventSourceMapping:EventSourceMapping")
+    assert esm.inputs["eventSourceArn"] == queues(stack)["queue"].outputs["arn"], esm.urn
+    assert esm.inputs["functionName"] == function(stack).outputs["arn"], esm.urn
+    assert esm.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"], esm.urn
+
+
+def test_function_role_is_least_privilege(stack) -> None:
+    f = function(stack)
+    role = next(r for r in stack.all("aws:iam/role:Role") if r.outputs["arn"] == f.inputs["role"])
+    (policy,) = [p for p in stack.all("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == f"{role.name}-id"]
+    s = {st["Sid"]: st for st in policy.policy()["Statement"]}
+    archive = f"arn:aws:s3:::{bucket(stack, 'archive').name}"
+    assert s["WriteArchive"]["Resource"] == [f"{archive}/dicom/*", f"{archive}/quarantine/*"], policy.urn
+    assert set(s["WriteArchive"]["Action"]) == {"s3:PutObject", "s3:PutObjectTagging"}
+    assert s["ReadLanding"]["Resource"] == f"arn:aws:s3:::{bucket(stack, 'landing').name}/*"
+    assert not any(a.startswith("s3:Put") or a.startswith("s3:Delete") for a in s["ReadLanding"]["Action"])
+    (table,) = stack.all("aws:dynamodb/table:Table")
+    assert s["PutIndex"] == {"Sid": "PutIndex", "Effect": "Allow", "Action": ["dynamodb:PutItem"],
+                             "Resource": table.outputs["arn"]}
+    (secret,) = stack.all("aws:secretsmanager/secret:Secret")
+    assert s["ReadHashKey"]["Resource"] == secret.outputs["arn"]
+    for st in s.values():
+        assert st["Resource"] != "*", f"{policy.urn}: {st}"
+
+
+def test_hash_key_secret_is_kms_tagged_random_and_replicated(stack) -> None:
+    (secret,) = stack.all("aws:secretsmanager/secret:Secret")
+    (key,) = stack.all("aws:kms/key:Key")
+    (replica_key,) = stack.all("aws:kms/replicaKey:ReplicaKey")
+    assert secret.inputs["kmsKeyId"] == key.outputs["arn"], secret.urn
+    assert HASH_KEY_SECRET_TAGS.items() <= secret.inputs["tags"].items(), secret.urn
+    assert secret.inputs["replicas"] == [{"region": stack.config.dr_region, "kmsKeyId": replica_key.outputs["arn"]}]
+    (password,) = stack.all("random:index/randomPassword:RandomPassword")
+    assert password.inputs["length"] >= 32 and stack.parent(password).type == INGEST, password.urn
+    (version,) = stack.all("aws:secretsmanager/secretVersion:SecretVersion")
+    assert version.inputs["secretId"] == f"{secret.name}-id", version.urn
+    assert password.urn in version.dependencies, version.urn
+
+
+def test_dlq_alarm_fires_on_any_message(stack) -> None:
+    (alarm,) = stack.all("aws:cloudwatch/metricAlarm:MetricAlarm", under=INGEST)
+    assert alarm.inputs["dimensions"] == {"QueueName": queues(stack)["dlq"].outputs["name"]}, alarm.urn
+    assert (alarm.inputs["metricName"], alarm.inputs["threshold"], alarm.inputs["comparisonOperator"]) == \
+        ("ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold"), alarm.urn
+    (topic,) = stack.all("aws:sns/topic:Topic")
+    assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]

@@ -1,0 +1,55 @@
+"""__main__.py: the whole program for each stack file registers the expected resources and
+exports valid outputs. Prints a per-type summary (``pytest -s`` shows it)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from drills.contracts import StackOutputs
+
+
+def expected_counts(cfg) -> dict[str, int]:
+    """Resource counts the config implies (independent of how components are written)."""
+    failback = int(cfg.replication.failback)
+    rules = 3                       # dicom/, quarantine/, drill canaries
+    buckets = 9                     # archive+replica, each with logs and inventory; landing, evidence, trail logs
+    return {
+        "aws:s3/bucket:Bucket": buckets,
+        "aws:s3/bucketVersioning:BucketVersioning": buckets,
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": buckets,
+        "aws:s3/bucketPolicy:BucketPolicy": buckets,
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": 3,   # archive, replica, evidence
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1 + failback,
+        "aws:s3/inventory:Inventory": 2,
+        "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration":
+            2 if cfg.intelligent_tiering else 0,
+        "aws:s3/bucketNotification:BucketNotification": 2,                         # archive events, landing
+        "aws:kms/key:Key": 1, "aws:kms/replicaKey:ReplicaKey": 1, "aws:kms/alias:Alias": 2,
+        "aws:iam/role:Role": 4 + failback,
+        "aws:backup/vault:Vault": 2, "aws:backup/vaultLockConfiguration:VaultLockConfiguration": 2,
+        "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": int(cfg.backups.air_gapped),
+        "aws:backup/selection:Selection": 2, "aws:backup/framework:Framework": 1,
+        "aws:dynamodb/table:Table": 1, "aws:lambda/function:Function": 1, "aws:sqs/queue:Queue": 2,
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * rules + 1,
+        "aws:cloudtrail/trail:Trail": 1, "aws:fis/experimentTemplate:ExperimentTemplate": 1,
+        "aws:s3control/multiRegionAccessPoint:MultiRegionAccessPoint": 1,
+        "pulumi:providers:aws": 2,
+    }
+
+
+def test_whole_program_per_stack(any_stack) -> None:
+    d = any_stack
+    print("\n" + d.summary())
+    counts = Counter(r.type for r in d.resources)
+    for type_token, n in expected_counts(d.config).items():
+        assert counts.get(type_token, 0) == n, f"stack {d.stack}: {type_token} x{counts.get(type_token, 0)}, expected {n}"
+    assert len({r.urn for r in d.resources}) == len(d.resources), "URNs must be unique"
+    StackOutputs.from_mapping(d.outputs, source=f"stack {d.stack}")
+
+
+def test_stacks_differ_where_their_configs_differ(dev, prod) -> None:
+    assert len(prod.resources) > len(dev.resources)   # failback, air gap, intelligent tiering
+    assert Counter(r.type for r in prod.resources) - Counter(r.type for r in dev.resources) == Counter({
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1, "aws:iam/role:Role": 1,
+        "aws:iam/rolePolicy:RolePolicy": 1, "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": 1,
+        "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration": 2})

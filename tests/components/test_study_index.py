@@ -1,0 +1,47 @@
+"""components/study_index.py: the contract's key schema, on-demand, PITR, KMS, stream, DR replica."""
+
+from __future__ import annotations
+
+from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY
+
+TABLE = "aws:dynamodb/table:Table"
+
+
+def table(d):
+    (t,) = d.all(TABLE)
+    return t
+
+
+def test_keys_match_the_contract(stack) -> None:
+    t = table(stack)
+    assert (t.inputs["hashKey"], t.inputs["rangeKey"]) == (INDEX_PARTITION_KEY, INDEX_SORT_KEY) == \
+        ("StudyInstanceUID", "SeriesSop"), t.urn
+    assert sorted((a["name"], a["type"]) for a in t.inputs["attributes"]) == [("SeriesSop", "S"), ("StudyInstanceUID", "S")]
+    assert stack.parent(t).type == "drkit:study_index:StudyIndex", t.urn
+
+
+def test_on_demand_pitr_kms_and_stream(stack) -> None:
+    t = table(stack)
+    (key,) = stack.all("aws:kms/key:Key")
+    assert t.inputs["billingMode"] == "PAY_PER_REQUEST", t.urn
+    assert t.inputs["pointInTimeRecovery"] == {"enabled": True}, t.urn
+    assert t.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key.outputs["arn"]}, t.urn
+    assert (t.inputs["streamEnabled"], t.inputs["streamViewType"]) == (True, "NEW_AND_OLD_IMAGES"), t.urn
+    assert stack.region(t) == stack.config.primary_region, t.urn
+
+
+def test_replica_in_dr_with_dr_key_and_pitr(stack) -> None:
+    t = table(stack)
+    (replica_key,) = stack.all("aws:kms/replicaKey:ReplicaKey")
+    (replica,) = t.inputs["replicas"]
+    assert replica["regionName"] == stack.config.dr_region, t.urn
+    assert replica["kmsKeyArn"] == replica_key.outputs["arn"], t.urn
+    assert replica["pointInTimeRecovery"] is True, t.urn
+
+
+def test_deletion_protection_and_protect_in_prod_only(dev, prod) -> None:
+    assert table(prod).inputs["deletionProtectionEnabled"] is True
+    assert table(prod).inputs["replicas"][0]["deletionProtectionEnabled"] is True
+    assert table(prod).protect and table(prod).retain_on_delete
+    assert table(dev).inputs["deletionProtectionEnabled"] is False
+    assert not table(dev).protect

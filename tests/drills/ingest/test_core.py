@@ -1,0 +1,237 @@
+"""The ingest core against moto: archive, duplicate, conflict, quarantine, index, failures."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian
+
+from drills.contracts import (
+    INDEX_ATTRIBUTES,
+    INDEX_PARTITION_KEY,
+    INDEX_SORT_KEY,
+    MODALITY_TAG,
+    SPECIALTY_TAG,
+    QuarantineReason,
+    archive_key,
+    quarantine_key,
+    quarantine_reason_key,
+)
+from drills.errors import InfraError, UsageError
+from drills.ingest.core import IngestDestination, Ingestor, Outcome
+
+from .conftest import ACCESSION, HASH_KEY, PATIENT_ID, PATIENT_NAME, build_dataset, to_bytes
+
+
+def sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def test_archives_with_key_checksum_tags_and_kms(ingest_env) -> None:
+    ds = build_dataset(modality="US")
+    data = to_bytes(ds)
+    result = ingest_env.ingestor(kms=True).ingest_bytes(data, "site-a/us-1.dcm")
+
+    key = archive_key(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert result.outcome is Outcome.ARCHIVED
+    assert result.key == key
+    assert result.source == "site-a/us-1.dcm"
+    assert result.size == len(data)
+    assert result.sop_instance_uid == ds.SOPInstanceUID and result.modality == "US"
+    head = ingest_env.s3.head_object(Bucket=ingest_env.archive_bucket, Key=key, ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == sha256_b64(data) == result.checksum_sha256
+    assert head["VersionId"] == result.version_id
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"].endswith(ingest_env.kms_key_id)
+    assert head["ContentType"] == "application/dicom"
+    tags = ingest_env.s3.get_object_tagging(Bucket=ingest_env.archive_bucket, Key=key)["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == {SPECIALTY_TAG: "cardiology", MODALITY_TAG: "US"}
+    assert ingest_env.get(key) == data
+
+
+def test_index_item_is_complete_and_free_of_patient_identifiers(ingest_env) -> None:
+    ds = build_dataset()
+    data = to_bytes(ds)
+    result = ingest_env.ingestor().ingest_bytes(data, "x.dcm")
+
+    raw_items = ingest_env.index_items()
+    assert len(raw_items) == 1
+    assert PATIENT_ID not in json.dumps(raw_items) and PATIENT_NAME not in json.dumps(raw_items)
+    assert ACCESSION not in json.dumps(raw_items)
+    item = ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    missing = [a for a in (INDEX_PARTITION_KEY, INDEX_SORT_KEY, *INDEX_ATTRIBUTES) if a not in item]
+    assert not missing, missing
+    assert item[INDEX_SORT_KEY] == f"{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}"
+    assert item["Modality"] == "CT" and item["Specialty"] == "radiology"
+    assert item["Size"] == len(data)
+    assert item["ChecksumSHA256"] == item["ContentSHA256"] == sha256_b64(data)
+    assert item["ChecksumType"] == "FULL_OBJECT"
+    assert item["VersionId"] == result.version_id
+    assert item["Key"] == result.key
+    assert item["StudyDate"] == "20240102"
+    assert item["TransferSyntaxUID"] == ExplicitVRLittleEndian
+    import hmac
+    assert item["PatientIdHash"] == hmac.new(HASH_KEY.encode(), PATIENT_ID.encode(), hashlib.sha256).hexdigest()
+    assert item["AccessionHash"] == hmac.new(HASH_KEY.encode(), ACCESSION.encode(), hashlib.sha256).hexdigest()
+    assert item["IngestedAt"].endswith("Z")
+    assert "Conflicts" not in item
+
+
+def test_same_bytes_again_is_a_duplicate_no_op(ingest_env) -> None:
+    data = to_bytes(build_dataset())
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(data, "a.dcm")
+    second = ingestor.ingest_bytes(data, "copy-of-a.dcm")
+    assert second.outcome is Outcome.DUPLICATE
+    assert second.version_id == first.version_id and second.key == first.key
+    assert len(ingest_env.versions(first.key)) == 1
+
+
+def test_different_bytes_for_one_instance_is_a_conflict_and_a_new_version(ingest_env) -> None:
+    ds = build_dataset()
+    original = to_bytes(ds)
+    ds.ImageComments = "re-sent after correction"
+    changed = to_bytes(ds)
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(original, "a.dcm")
+    second = ingestor.ingest_bytes(changed, "a-corrected.dcm")
+
+    assert second.outcome is Outcome.CONFLICT
+    assert second.key == first.key and second.version_id != first.version_id
+    versions = ingest_env.versions(first.key)
+    assert {v["VersionId"] for v in versions} == {first.version_id, second.version_id}
+    assert ingest_env.get(first.key, first.version_id) == original     # never a silent overwrite
+    assert ingest_env.get(first.key) == changed
+    item = ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert item["VersionId"] == second.version_id
+    assert item["ChecksumSHA256"] == sha256_b64(changed)
+    assert item["ConflictCount"] == 1
+    (conflict,) = item["Conflicts"]
+    assert conflict["PreviousVersionId"] == first.version_id
+    assert conflict["PreviousChecksumSHA256"] == sha256_b64(original)
+    assert conflict["VersionId"] == second.version_id
+    # the corrected bytes once more: a duplicate of the latest version
+    assert ingestor.ingest_bytes(changed, "again.dcm").outcome is Outcome.DUPLICATE
+    # and the original once more: another conflict, recorded
+    third = ingestor.ingest_bytes(original, "old.dcm")
+    assert third.outcome is Outcome.CONFLICT
+    item = ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert item["ConflictCount"] == 2 and len(item["Conflicts"]) == 2
+
+
+def test_every_quarantine_reason_stores_bytes_and_reason(ingest_env, malformed) -> None:
+    ingestor = ingest_env.ingestor()
+    for name, (reason, data) in malformed.items():
+        result = ingestor.ingest_bytes(data, f"bad/{name}")
+        digest = hashlib.sha256(data).hexdigest()
+        assert result.outcome is Outcome.QUARANTINED, name
+        assert result.reason is reason, f"{name}: {result.detail}"
+        assert result.key == quarantine_key(digest)
+        assert ingest_env.get(result.key) == data, name
+        document = ingest_env.reason(digest)
+        assert document["reason"] == reason.value and document["source"] == f"bad/{name}"
+        assert document["size"] == len(data) and document["sha256"] == digest
+        head = ingest_env.s3.head_object(Bucket=ingest_env.archive_bucket, Key=result.key, ChecksumMode="ENABLED")
+        assert head["ChecksumSHA256"] == sha256_b64(data)
+    assert not ingest_env.index_items(), "quarantined inputs are not indexed"
+
+
+def test_quarantining_the_same_bytes_twice_writes_once(ingest_env, malformed) -> None:
+    _, data = malformed["truncated-pixel-data"]
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(data, "a")
+    second = ingestor.ingest_bytes(data, "b")
+    assert second.outcome is Outcome.QUARANTINED and second.version_id == first.version_id
+    assert "already quarantined" in second.detail
+    assert len(ingest_env.versions(first.key)) == 1
+    assert len(ingest_env.versions(quarantine_reason_key(hashlib.sha256(data).hexdigest()))) == 1
+
+
+def test_missing_index_item_is_repaired_on_duplicate(ingest_env) -> None:
+    ds = build_dataset()
+    data = to_bytes(ds)
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(data, "a.dcm")
+    from drills.ingest.index import StudyIndex
+    ingest_env.ddb.delete_item(TableName=ingest_env.index_table,
+                               Key=StudyIndex.key(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID))
+    again = ingestor.ingest_bytes(data, "a.dcm")
+    assert again.outcome is Outcome.DUPLICATE and "repaired" in again.detail
+    item = ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert item["VersionId"] == first.version_id
+
+
+def test_deleted_archive_object_is_archived_again(ingest_env) -> None:
+    data = to_bytes(build_dataset())
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(data, "a.dcm")
+    ingest_env.s3.delete_object(Bucket=ingest_env.archive_bucket, Key=first.key)   # a delete marker
+    again = ingestor.ingest_bytes(data, "a.dcm")
+    assert again.outcome is Outcome.ARCHIVED and again.version_id != first.version_id
+    assert ingest_env.get(first.key) == data
+
+
+def test_file_and_stream_entry_points(ingest_env, tmp_path) -> None:
+    ingestor = ingest_env.ingestor()
+    path = tmp_path / "ct.dcm"
+    path.write_bytes(to_bytes(build_dataset()))
+    from_file = ingestor.ingest_file(path, "ct.dcm")
+    assert from_file.outcome is Outcome.ARCHIVED and ingest_env.get(from_file.key) == path.read_bytes()
+    assert ingestor.ingest_file(path).source == str(path)
+    other = to_bytes(build_dataset())
+    from_stream = ingestor.ingest_stream(io.BufferedReader(io.BytesIO(other)), "stream", size=len(other))
+    assert from_stream.outcome is Outcome.ARCHIVED and ingest_env.get(from_stream.key) == other
+
+
+def test_a_stream_that_ends_early_is_an_infrastructure_error(ingest_env) -> None:
+    data = to_bytes(build_dataset())
+    with pytest.raises(InfraError, match="ended after"):
+        ingest_env.ingestor().ingest_stream(io.BytesIO(data[:100]), "s3://landing/x", size=len(data))
+    assert not ingest_env.index_items()
+
+
+def test_unreadable_local_file_is_a_usage_error(ingest_env, tmp_path) -> None:
+    with pytest.raises(UsageError, match="nope.dcm"):
+        ingest_env.ingestor().ingest_file(tmp_path / "nope.dcm")
+
+
+def test_missing_bucket_raises_infra_error_and_stores_nothing(ingest_env) -> None:
+    dest = IngestDestination(ingest_env.target, ingest_env.region, "no-such-bucket-drkit", ingest_env.index_table)
+    ingestor = Ingestor(dest, ingest_env.pseudonymizer())
+    with pytest.raises(InfraError, match="NoSuchBucket"):
+        ingestor.ingest_bytes(to_bytes(build_dataset()), "a.dcm")
+    assert not ingest_env.index_items()
+
+
+def test_missing_table_raises_infra_error(ingest_env) -> None:
+    dest = IngestDestination(ingest_env.target, ingest_env.region, ingest_env.archive_bucket, "no-such-table")
+    with pytest.raises(InfraError, match="ResourceNotFoundException"):
+        Ingestor(dest, ingest_env.pseudonymizer()).ingest_bytes(to_bytes(build_dataset()), "a.dcm")
+
+
+def test_multipart_upload_records_a_composite_checksum(ingest_env) -> None:
+    ds = build_dataset(rows=1024, columns=2600)                    # ~5.3 MB of pixels: two parts
+    data = to_bytes(ds)
+    ingestor = ingest_env.ingestor(multipart_threshold=5 * 1024 * 1024)
+    result = ingestor.ingest_bytes(data, "big.dcm")
+    assert result.outcome is Outcome.ARCHIVED
+    assert ingest_env.get(result.key) == data
+    part = 5 * 1024 * 1024
+    digests = [hashlib.sha256(data[i:i + part]).digest() for i in range(0, len(data), part)]
+    composite = base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode()
+    head = ingest_env.s3.head_object(Bucket=ingest_env.archive_bucket, Key=result.key, ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"].split("-")[0] == composite
+    item = ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert item["ChecksumType"] == "COMPOSITE"
+    assert item["PartSize"] == part and item["PartCount"] == 2
+    assert item["ContentSHA256"] == sha256_b64(data)
+    assert ingestor.ingest_bytes(data, "big-again.dcm").outcome is Outcome.DUPLICATE
+    # an ingestor with another part size cannot compare composites: the index decides
+    other = ingest_env.ingestor(multipart_threshold=6 * 1024 * 1024)
+    assert other.ingest_bytes(data, "big-third.dcm").outcome is Outcome.DUPLICATE
+    assert len(ingest_env.versions(result.key)) == 1
+

@@ -1,0 +1,64 @@
+"""Keyed identifier hashes and finding their key in Secrets Manager."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from drills.contracts import HASH_KEY_SECRET_TAGS
+from drills.errors import UsageError
+from drills.ingest.pseudonym import Pseudonymizer
+
+from .conftest import HASH_KEY, new_name
+
+
+def test_hash_is_hmac_sha256_hex_and_keyed() -> None:
+    one, other = Pseudonymizer(b"a" * 32), Pseudonymizer(b"b" * 32)
+    assert one.hash("PID-1") == hmac.new(b"a" * 32, b"PID-1", hashlib.sha256).hexdigest()
+    assert one.hash("PID-1") == one.hash("PID-1") != one.hash("PID-2")
+    assert one.hash("PID-1") != other.hash("PID-1")
+    assert one.hash(None) == one.hash("") == ""
+
+
+def test_key_never_shows_and_short_keys_are_refused() -> None:
+    assert "a" * 32 not in repr(Pseudonymizer(b"a" * 32))
+    with pytest.raises(UsageError, match="at least 16 bytes"):
+        Pseudonymizer(b"short")
+
+
+def test_from_secret_finds_the_tagged_secret(ingest_env) -> None:
+    sm = ingest_env.target.client("secretsmanager", ingest_env.region)
+    sm.create_secret(Name=new_name("unrelated"), SecretString="z" * 32,
+                     Tags=[{"Key": "drkit-purpose", "Value": "something-else"}])
+    found = Pseudonymizer.from_secret(ingest_env.target, ingest_env.region)
+    assert found.hash("x") == Pseudonymizer(HASH_KEY.encode()).hash("x")
+
+
+def test_from_secret_without_a_tagged_secret_is_a_clear_error(ingest_env) -> None:
+    with pytest.raises(UsageError, match="no Secrets Manager secret tagged drkit-purpose=phi-hash-key in us-west-2"):
+        Pseudonymizer.from_secret(ingest_env.target, "us-west-2")
+
+
+def test_two_tagged_secrets_are_ambiguous(ingest_env) -> None:
+    sm = ingest_env.target.client("secretsmanager", ingest_env.region)
+    sm.create_secret(Name=new_name("second"), SecretString="y" * 32,
+                     Tags=[{"Key": k, "Value": v} for k, v in HASH_KEY_SECRET_TAGS.items()])
+    with pytest.raises(UsageError, match="2 secrets tagged"):
+        Pseudonymizer.from_secret(ingest_env.target, ingest_env.region)
+
+
+def test_secret_value_forms(ingest_env) -> None:
+    sm = ingest_env.target.client("secretsmanager", ingest_env.region)
+    as_json = sm.create_secret(Name=new_name("json"), SecretString=json.dumps({"key": "j" * 32}))["ARN"]
+    as_binary = sm.create_secret(Name=new_name("bin"), SecretBinary=b"\x01" * 32)["ARN"]
+    bad_json = sm.create_secret(Name=new_name("badjson"), SecretString=json.dumps({"nokey": 1}))["ARN"]
+    load = lambda arn: Pseudonymizer.from_secret_id(ingest_env.target, ingest_env.region, arn)  # noqa: E731
+    assert load(as_json).hash("x") == Pseudonymizer(b"j" * 32).hash("x")
+    assert load(as_binary).hash("x") == Pseudonymizer(b"\x01" * 32).hash("x")
+    with pytest.raises(UsageError, match='string member "key"'):
+        load(bad_json)
+    with pytest.raises(UsageError, match="does not exist"):
+        load("arn:aws:secretsmanager:eu-west-1:123456789012:secret:nope-AbCdEf")

@@ -1,0 +1,98 @@
+"""The header reader: valid encodings parse, every malformed input gets its reason, and
+only the header is read."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from drills.contracts import QuarantineReason
+from drills.ingest.reader import PREFIX_BYTES, HeaderStream, RejectedInput, read_header
+
+from .conftest import ACCESSION, PATIENT_ID, PATIENT_NAME, VALID_SYNTAXES, build_dataset, to_bytes
+
+
+def header_of(data: bytes):
+    return read_header(io.BytesIO(data), len(data))
+
+
+@pytest.mark.parametrize("name", sorted(VALID_SYNTAXES))
+def test_valid_encodings_parse(name: str) -> None:
+    ds = build_dataset(VALID_SYNTAXES[name], modality="MR")
+    header = header_of(to_bytes(ds))
+    assert header.sop_instance_uid == ds.SOPInstanceUID
+    assert header.study_instance_uid == ds.StudyInstanceUID
+    assert header.series_instance_uid == ds.SeriesInstanceUID
+    assert header.sop_class_uid == ds.SOPClassUID
+    assert header.transfer_syntax_uid == VALID_SYNTAXES[name]
+    assert header.modality == "MR"
+    assert header.study_date == "20240102"
+    assert header.patient_id == PATIENT_ID
+    assert header.accession_number == ACCESSION
+
+
+def test_repr_keeps_patient_identifiers_out(make_dicom) -> None:
+    text = repr(header_of(make_dicom()))
+    assert PATIENT_ID not in text and ACCESSION not in text and PATIENT_NAME not in text
+
+
+def test_malformed_inputs_get_their_reason(malformed) -> None:
+    covered = set()
+    for name, (reason, data) in malformed.items():
+        with pytest.raises(RejectedInput) as info:
+            header_of(data)
+        assert info.value.quarantine_reason is reason, f"{name}: {info.value.detail}"
+        assert info.value.reason == reason.value
+        covered.add(reason)
+    assert covered == set(QuarantineReason), "a fixture for every quarantine reason"
+
+
+def test_header_read_stops_before_large_pixel_data() -> None:
+    data = to_bytes(build_dataset(rows=512, columns=1024))        # 1 MiB of pixels
+    header = header_of(data)
+    assert len(data) > 1024 * 1024
+    assert header.header_bytes_read <= PREFIX_BYTES + 4096, header.header_bytes_read
+
+
+@pytest.mark.parametrize("cut", [1, 2, 511, 1024 * 1024 - 8])
+def test_file_cut_inside_large_pixel_data_is_truncated(cut: int) -> None:
+    data = to_bytes(build_dataset(rows=512, columns=1024))
+    with pytest.raises(RejectedInput) as info:
+        header_of(data[:-cut])
+    assert info.value.quarantine_reason is QuarantineReason.TRUNCATED
+    assert info.value.bytes_read < 128 * 1024, "found without reading the pixel data"
+
+
+def test_cut_inside_an_element_header_is_truncated(make_dicom) -> None:
+    data = make_dicom(ImplicitVRLittleEndian)
+    pixel = data.index(struct.pack("<HH", 0x7FE0, 0x0010))
+    with pytest.raises(RejectedInput) as info:
+        header_of(data[: pixel + 5])
+    assert info.value.quarantine_reason is QuarantineReason.TRUNCATED
+
+
+def test_a_header_larger_than_the_prefix_is_read_in_more_blocks() -> None:
+    ds = build_dataset(ExplicitVRLittleEndian)
+    ds.ImageComments = "x" * 900                                  # under DEFER_SIZE: really read
+    ds.add_new(0x00091010, "LO", "private")
+    ds.add_new(0x00091100, "UT", "y" * (200 * 1024))                # skipped by defer_size, inside the header
+    header = header_of(to_bytes(ds))
+    assert header.sop_instance_uid == ds.SOPInstanceUID
+
+
+def test_header_stream_counts_what_it_fetches() -> None:
+    raw = io.BytesIO(bytes(range(256)) * 2048)                    # 512 KiB
+    stream = HeaderStream(raw, len(raw.getvalue()))
+    assert stream.read(4) == bytes([0, 1, 2, 3])
+    assert stream.bytes_fetched == PREFIX_BYTES                   # the first read fetches the prefix
+    stream.seek(400_000)
+    assert stream.read(8) == bytes((400_000 + i) % 256 for i in range(8))
+    assert stream.bytes_fetched == PREFIX_BYTES + 4096            # a seek fetches a small block
+    stream.seek(0)
+    stream.read(16)
+    assert stream.read(0) == b""
+    stream.seek(len(raw.getvalue()) + 10)
+    assert stream.read(8) == b""                                  # past the end reads nothing
