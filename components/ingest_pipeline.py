@@ -157,8 +157,13 @@ class IngestPipeline(pulumi.ComponentResource):
                    "sqs:ChangeMessageVisibility"], self.queue.arn, sid="ConsumeQueue"),
             allow(["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging"],
                   pulumi.Output.concat(self.landing.arn, "/*"), sid="ReadLanding"),
-            allow(["s3:PutObject", "s3:PutObjectTagging"], archive_prefixes, sid="WriteArchive"),
-            allow(["dynamodb:PutItem"], args.index_table_arn, sid="PutIndex"),
+            # drills.ingest writes (multipart for large files), then reads back with
+            # HeadObject/GetObject to confirm checksums and detect duplicates.
+            allow(["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:GetObject",
+                   "s3:GetObjectVersion"], archive_prefixes, sid="WriteArchive"),
+            # drills.ingest.index: GetItem (consistent read) and UpdateItem (upsert + conflict list).
+            allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], args.index_table_arn,
+                  sid="WriteIndex"),
             allow(["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"], args.kms_key_arn, sid="UseKey"),
             allow(["secretsmanager:GetSecretValue"], self.secret.arn, sid="ReadHashKey"),
         ), opts=child_opts(self, site))

@@ -32,6 +32,11 @@ class RegisteredResource:
     outputs: dict[str, Any]
     provider: str | None
     id: str
+    urn: str = ""
+    parent: str = ""
+    protect: bool = False
+    retain_on_delete: bool = False
+    dependencies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -70,6 +75,28 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if self._call is not None:
             return self._call(args)
         return default_call(args)
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """MockMonitor that also records what the engine would see besides inputs:
+    URN, parent, protect, retainOnDelete and dependencies."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self._recording = mocks
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            for resource in reversed(self._recording.resources):
+                if resource.type == request.type and resource.name == request.name and not resource.urn:
+                    resource.urn = response.urn
+                    resource.parent = request.parent
+                    resource.protect = bool(request.protect)
+                    resource.retain_on_delete = bool(request.retainOnDelete)
+                    resource.dependencies = list(request.dependencies)
+                    break
+        return response
 
 
 def default_create(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
@@ -112,7 +139,9 @@ def run_program(project: Project, stack: str, mocks: RecordingMocks | None = Non
     if not main.is_file():
         raise ProjectError(f"{project.root}: no __main__.py")
     config = project.pulumi_config(stack)
-    pulumi.runtime.set_mocks(mocks, project=project.name, stack=stack, preview=preview)
+    pulumi_settings.ROOT.set(None)   # a fresh root Stack per run, so URNs name this stack
+    pulumi.runtime.set_mocks(mocks, project=project.name, stack=stack, preview=preview,
+                             monitor=_RecordingMonitor(mocks))
     pulumi.runtime.set_all_config(config, secret_keys=[])
     exported: dict[str, Any] = {}
 

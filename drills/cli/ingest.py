@@ -20,6 +20,9 @@ from drills.ingest.pseudonym import Pseudonymizer
 from drills.ingest.sources import InputFile, collect
 from drills.ingest.summary import IngestSummary
 
+REPORT_NAME = "ingest-report.json"   # written inside --out when it names a directory
+SHOW_PROBLEMS = 20          # quarantined/conflicting inputs named one per line on stderr
+
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
@@ -27,6 +30,8 @@ from drills.ingest.summary import IngestSummary
 @output_options
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Files uploaded concurrently.")
+@click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
+              help="Skip files whose name or path label matches (repeatable), e.g. 'manifest.json'.")
 def ingest(
     paths: tuple[Path, ...],
     stack: str,
@@ -37,6 +42,7 @@ def ingest(
     out: Path | None,
     as_json: bool,
     workers: int,
+    excludes: tuple[str, ...],
 ) -> None:
     """Archive DICOM files, folders (recursive) and DICOMDIR file sets.
 
@@ -48,7 +54,7 @@ def ingest(
     Exit codes: 0 every input accounted for (quarantine and conflicts are reported, not
     failures), 2 bad arguments or unreadable inputs, 3 infrastructure errors.
     """
-    inputs = collect(paths)
+    inputs = collect(paths, excludes)
     resolved = resolve_target(target, endpoint)
     if target == "embedded" and not resolved.simulated:
         raise UsageError(
@@ -70,6 +76,7 @@ def ingest(
         destination={"region": dest.region, "archiveBucket": dest.archive_bucket, "indexTable": dest.index_table,
                      "stack": stack, "endpoint": resolved.endpoint},
         missing=list(inputs.missing),
+        excluded=inputs.excluded,
     )
     for warning in inputs.warnings:
         say(f"warning: {warning}", fg="yellow")
@@ -90,6 +97,7 @@ def _run(ingestor: Ingestor, files: list[InputFile], summary: IngestSummary, wor
     pending: dict[Future, InputFile] = {}
     queue = iter(files)
     broken = False
+    shown = 0
     with warnings.catch_warnings(), progress, ThreadPoolExecutor(max_workers=workers) as pool:
         # pydicom warns about odd values, quoting them: keep patient data out of the terminal.
         warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
@@ -116,8 +124,13 @@ def _run(ingestor: Ingestor, files: list[InputFile], summary: IngestSummary, wor
                 else:
                     summary.add(result)
                     if result.outcome in (Outcome.QUARANTINED, Outcome.CONFLICT):
-                        label = result.reason.value if result.reason else result.outcome.value
-                        say(f"{result.outcome.value}: {result.source} ({label})", fg="yellow")
+                        shown += 1
+                        if shown <= SHOW_PROBLEMS:
+                            label = result.reason.value if result.reason else result.outcome.value
+                            say(f"{result.outcome.value}: {result.source} ({label})", fg="yellow")
+    if shown > SHOW_PROBLEMS:
+        say(f"... and {shown - SHOW_PROBLEMS} more quarantined or conflicting inputs (see --json or --out)",
+            fg="yellow")
     summary.skipped = sum(1 for _ in queue)
 
 
@@ -141,6 +154,8 @@ def _report(summary: IngestSummary, out: Path | None, as_json: bool) -> None:
     for line in summary.lines():
         say(line)
     if out is not None:
+        if out.is_dir():
+            out = out / REPORT_NAME
         try:
             out.write_text(json.dumps(summary.to_dict(full=True), indent=2, sort_keys=True) + "\n")
         except OSError as exc:

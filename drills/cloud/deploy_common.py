@@ -114,7 +114,8 @@ def _to_shape(value: Any, shape: Any, path: str, ignored: list[str]) -> Any:
         for key, item in value.items():
             if item is None:
                 continue
-            member = members.get(key.lower())
+            # pulumi pluralises list members (``startsWiths``): try the singular too
+            member = members.get(key.lower()) or members.get(key.lower()[:-1] if key.endswith("s") else "")
             if member is None:
                 ignored.append(f"{path}.{key}")
                 continue

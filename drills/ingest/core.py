@@ -127,7 +127,7 @@ class IngestResult:
 class _KeyLocks:
     """Striped locks: one object key is written by one thread of this process at a time."""
 
-    def __init__(self, stripes: int = 64) -> None:
+    def __init__(self, stripes: int = 256) -> None:
         self._locks = [threading.Lock() for _ in range(stripes)]
 
     @contextmanager
@@ -266,7 +266,18 @@ class Ingestor:
         item = self._index.get(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
         if item and item.get("VersionId") == current.version_id and item.get("ContentSHA256") == digest.full_b64:
             return False
-        self._index.record(self._item(header, current, digest))
+        conflict = None
+        if item and item.get("ContentSHA256") not in (None, digest.full_b64):
+            # an earlier CONFLICT wrote its version but not its index update: record it now
+            conflict = {
+                "DetectedAt": self._timestamp(),
+                "PreviousVersionId": str(item.get("VersionId", "")),
+                "PreviousChecksumSHA256": str(item.get("ChecksumSHA256", "")),
+                "PreviousSize": int(item.get("Size", 0)),
+                "VersionId": current.version_id or "null",
+                "ChecksumSHA256": current.checksum_sha256 or "",
+            }
+        self._index.record(self._item(header, current, digest), conflict)
         return True
 
     def _quarantine(

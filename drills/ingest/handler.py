@@ -34,9 +34,16 @@ _ingestors_lock = threading.Lock()
 GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 
 
+_aws_target: Target | None = None
+
+
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda entry point: real AWS, the function's own environment."""
-    return handle(event, context, target=Target(), env=os.environ)
+    """AWS Lambda entry point: real AWS, the function's own environment. The Target (and
+    its clients) lives as long as the execution environment."""
+    global _aws_target
+    if _aws_target is None:
+        _aws_target = Target()
+    return handle(event, context, target=_aws_target, env=os.environ)
 
 
 def handle(event: Mapping[str, Any], context: Any, *, target: Target, env: Mapping[str, str]) -> dict[str, Any]:

@@ -169,10 +169,9 @@ class HeaderStream:
 class _Walker:
     """Check the element structure of a data set by reading element headers only."""
 
-    def __init__(self, stream: BinaryIO, size: int, implicit: bool, little: bool) -> None:
+    def __init__(self, stream: BinaryIO, size: int, little: bool) -> None:
         self.fp = stream
         self.size = size
-        self.implicit = implicit
         self.endian = "<" if little else ">"
         self.pixel_data_seen = False
 
@@ -194,10 +193,11 @@ class _Walker:
             return default
         return not (0x40 < head[4] < 0x5B and 0x40 < head[5] < 0x5B)
 
-    def element(self, implicit: bool) -> tuple[int, bytes | None, int] | None:
-        """Read one element header; None at a clean end of file."""
+    def element(self, implicit: bool, top: bool = False) -> tuple[int, bytes | None, int] | None:
+        """Read one element header; None at a clean end of file (at the top level, fewer
+        than 8 trailing zero bytes count as padding, as pydicom reads them)."""
         first = self.fp.read(8)
-        if not first:
+        if not first or (top and len(first) < 8 and not first.strip(b"\x00")):
             return None
         if len(first) < 8:
             raise _Truncated(f"file ends inside an element header at byte {self.fp.tell()}")
@@ -220,7 +220,7 @@ class _Walker:
             raise _Malformed(f"sequences nested deeper than {MAX_DEPTH}")
         implicit = self._detect_implicit(implicit)
         while True:
-            header = self.element(implicit)
+            header = self.element(implicit, top=not in_item)
             if header is None:
                 if in_item:
                     raise _Truncated("file ends inside a sequence item")
@@ -274,7 +274,7 @@ def _text(raw: object) -> str:
 
 def _meta(stream: HeaderStream) -> tuple[str, int]:
     """Walk the File Meta group (explicit VR little endian): transfer syntax, data set start."""
-    walker = _Walker(stream, stream.size, implicit=False, little=True)
+    walker = _Walker(stream, stream.size, little=True)
     stream.seek(132)
     ts, seen = None, 0
     while True:
@@ -374,10 +374,10 @@ def _check_structure(stream: HeaderStream, start: int, implicit: bool, little: b
     """Walk the data set; True when it carries top-level pixel data."""
     if deflated:
         body = _inflate(stream, start)
-        walker = _Walker(io.BytesIO(body), len(body), implicit=False, little=True)
+        walker = _Walker(io.BytesIO(body), len(body), little=True)
     else:
         stream.seek(start)
-        walker = _Walker(stream, stream.size, implicit, little)
+        walker = _Walker(stream, stream.size, little)
     walker.dataset(implicit, depth=0, in_item=False)
     return walker.pixel_data_seen
 

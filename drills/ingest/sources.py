@@ -8,6 +8,7 @@ relative to the argument it came from, and each file is listed once.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -36,9 +37,14 @@ class Inputs:
     files: list[InputFile] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)      # labels of referenced files not found
     warnings: list[str] = field(default_factory=list)
+    excluded: int = 0
+    exclude: tuple[str, ...] = ()
     _seen: set[Path] = field(default_factory=set, repr=False)
 
     def add(self, path: Path, source: str) -> None:
+        if any(fnmatch.fnmatchcase(path.name, p) or fnmatch.fnmatchcase(source, p) for p in self.exclude):
+            self.excluded += 1
+            return
         resolved = path.resolve()
         if resolved not in self._seen:
             self._seen.add(resolved)
@@ -101,15 +107,16 @@ def _walk(inputs: Inputs, folder: Path) -> None:
                 inputs.add(path, _label(path, folder))
 
 
-def collect(paths: Iterable[Path]) -> Inputs:
-    """The inputs named by ``paths``; UsageError naming the first path that does not exist."""
+def collect(paths: Iterable[Path], exclude: Iterable[str] = ()) -> Inputs:
+    """The inputs named by ``paths``; UsageError naming the first path that does not exist.
+    Files whose name or label matches an ``exclude`` glob are left out (and counted)."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise UsageError("give at least one PATH (a DICOM file, a folder or a DICOMDIR)")
     for path in paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or directory")
-    inputs = Inputs()
+    inputs = Inputs(exclude=tuple(exclude))
     for path in paths:
         if path.is_dir():
             _walk(inputs, path)

@@ -34,6 +34,7 @@ class IngestSummary:
     failures: list[Failure] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     skipped: int = 0
+    excluded: int = 0
     elapsed_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -89,6 +90,7 @@ class IngestSummary:
             "failures": [vars(f) for f in self.failures],
             "missingFromDicomdir": list(self.missing),
             "notAttempted": self.skipped,
+            "excluded": self.excluded,
             "exitCode": self.exit_code,
         }
         if full:
@@ -102,7 +104,8 @@ class IngestSummary:
         out = [
             f"archived {c['archived']}, duplicate {c['duplicate']}, conflict {c['conflict']}, "
             f"quarantined {c['quarantined']}, failed {c['failed']}"
-            + (f", not attempted {self.skipped}" if self.skipped else ""),
+            + (f", not attempted {self.skipped}" if self.skipped else "")
+            + (f", excluded {self.excluded}" if self.excluded else ""),
             f"{rates['instancesPerSecond']} instances/s, {rates['megabytesPerSecond']} MB/s "
             f"over {rates['elapsedSeconds']} s ({rates['label']})",
         ]

@@ -12,7 +12,6 @@ from typing import Any, Callable
 
 import pytest
 import yaml
-from pulumi.runtime.mocks import MockMonitor
 
 from components.config import PlatformConfig, from_mapping
 from drills.project import Project, find_project
@@ -110,31 +109,14 @@ class Deployment:
 
 
 def deploy(project: Project, stack: str) -> Deployment:
-    """Run the program for ``stack`` and capture each RegisterResource request the mocks see."""
-    captured: list[tuple[Any, str]] = []
-    original = MockMonitor.RegisterResource
-
-    def recording(self: MockMonitor, request: Any) -> Any:
-        response = original(self, request)
-        captured.append((request, response.urn))
-        return response
-
-    MockMonitor.RegisterResource = recording
-    try:
-        result: ProgramResult = run_program(project, stack)
-    finally:
-        MockMonitor.RegisterResource = original
-    by_key = {(r.type, r.name): r for r in result.resources}
+    """Run the program for ``stack``; run_program records URN, parent, protect and dependencies."""
+    result: ProgramResult = run_program(project, stack)
     deployment = Deployment(stack=stack, config=from_mapping(project.stack_config(stack)), outputs=result.outputs)
-    for request, urn in captured:
-        registered = by_key.get((request.type, request.name))
-        if registered is None:      # the root Stack resource is not recorded
-            continue
+    for r in result.resources:
         deployment.resources.append(Resource(
-            urn=urn, type=request.type, name=request.name, parent=request.parent,
-            provider=request.provider, protect=bool(request.protect),
-            retain_on_delete=bool(request.retainOnDelete), dependencies=list(request.dependencies),
-            inputs=registered.inputs, outputs=registered.outputs))
+            urn=r.urn, type=r.type, name=r.name, parent=r.parent, provider=r.provider or "",
+            protect=r.protect, retain_on_delete=r.retain_on_delete, dependencies=list(r.dependencies),
+            inputs=r.inputs, outputs=r.outputs))
     return deployment
 
 

@@ -116,12 +116,15 @@ def test_function_role_is_least_privilege(stack) -> None:
     s = {st["Sid"]: st for st in policy.policy()["Statement"]}
     archive = f"arn:aws:s3:::{bucket(stack, 'archive').name}"
     assert s["WriteArchive"]["Resource"] == [f"{archive}/dicom/*", f"{archive}/quarantine/*"], policy.urn
-    assert set(s["WriteArchive"]["Action"]) == {"s3:PutObject", "s3:PutObjectTagging"}
+    assert set(s["WriteArchive"]["Action"]) == {"s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload",
+                                                 "s3:GetObject", "s3:GetObjectVersion"}
+    actions = [a for st in s.values() for a in st["Action"]]
+    assert not [a for a in actions if a.startswith(("s3:Delete", "dynamodb:Delete")) or "Bypass" in a], policy.urn
     assert s["ReadLanding"]["Resource"] == f"arn:aws:s3:::{bucket(stack, 'landing').name}/*"
     assert not any(a.startswith("s3:Put") or a.startswith("s3:Delete") for a in s["ReadLanding"]["Action"])
     (table,) = stack.all("aws:dynamodb/table:Table")
-    assert s["PutIndex"] == {"Sid": "PutIndex", "Effect": "Allow", "Action": ["dynamodb:PutItem"],
-                             "Resource": table.outputs["arn"]}
+    assert s["WriteIndex"] == {"Sid": "WriteIndex", "Effect": "Allow", "Resource": table.outputs["arn"],
+                               "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]}
     (secret,) = stack.all("aws:secretsmanager/secret:Secret")
     assert s["ReadHashKey"]["Resource"] == secret.outputs["arn"]
     for st in s.values():

@@ -10,6 +10,8 @@ What happens, following the S3 user guide (REFERENCE.md "S3 replication"):
   scheduled on the virtual clock after a lag drawn from ``replication_lag``. When it lands
   the source becomes COMPLETED and the copy (same version id) reports REPLICA. With several
   destinations the source is COMPLETED only when every copy landed, FAILED if one failed.
+  The rule is chosen when the version is written: a later configuration change does not
+  affect copies already queued. Rules with and without RTC draw from the same lag.
 - Live replication is event-driven: objects that existed before a rule, and objects
   written while a rule was Disabled, are never copied later (no catch-up on re-enable).
 - SSE-KMS objects are only replicated by a rule with

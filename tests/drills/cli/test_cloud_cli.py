@@ -217,7 +217,8 @@ def _drkit() -> list[str]:
 def test_serve_prints_its_endpoint_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, **FAKE_ENV}
     env.pop("DRKIT_ENDPOINT", None)
-    proc = subprocess.Popen([*_drkit(), "cloud", "serve", "--port", "0"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*_drkit(), "cloud", "serve", "--port", "0", "--clock-speed", "0.5", "--seed", "7"],
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
         first = proc.stdout.readline()          # blocks until the server listens (or exits)
@@ -227,7 +228,8 @@ def test_serve_prints_its_endpoint_and_stops_on_sigterm(tmp_path: Path) -> None:
         status = subprocess.run([*_drkit(), "cloud", "status", "--endpoint", endpoint, "--json"],
                                 capture_output=True, text=True, env=env, timeout=60)
         assert status.returncode == 0, status.stderr
-        assert json.loads(status.stdout)["clock"]["label"] == "simulated"
+        clock = json.loads(status.stdout)["clock"]
+        assert clock["label"] == "simulated" and clock["speed"] == 0.5
         proc.send_signal(signal.SIGTERM)
         rest, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err

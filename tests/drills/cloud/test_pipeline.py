@@ -327,4 +327,4 @@ def test_an_infrastructure_failure_ends_in_the_dlq_after_max_receive_count(cloud
     cloud.clock.advance(3 * 31)
     assert depth(cloud, p.queue_url) == 0 and depth(cloud, p.dlq_url) == 1
     body = cloud.target.client("sqs", REGION).receive_message(QueueUrl=p.dlq_url)["Messages"][0]["Body"]
-    assert "incoming/ct.dcm" in body
+    assert unquote(json.loads(body)["Records"][0]["s3"]["object"]["key"]) == "incoming/ct.dcm"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import io
 import json
 
@@ -16,7 +17,6 @@ from drills.contracts import (
     INDEX_SORT_KEY,
     MODALITY_TAG,
     SPECIALTY_TAG,
-    QuarantineReason,
     archive_key,
     quarantine_key,
     quarantine_reason_key,
@@ -74,7 +74,6 @@ def test_index_item_is_complete_and_free_of_patient_identifiers(ingest_env) -> N
     assert item["Key"] == result.key
     assert item["StudyDate"] == "20240102"
     assert item["TransferSyntaxUID"] == ExplicitVRLittleEndian
-    import hmac
     assert item["PatientIdHash"] == hmac.new(HASH_KEY.encode(), PATIENT_ID.encode(), hashlib.sha256).hexdigest()
     assert item["AccessionHash"] == hmac.new(HASH_KEY.encode(), ACCESSION.encode(), hashlib.sha256).hexdigest()
     assert item["IngestedAt"].endswith("Z")
@@ -235,3 +234,29 @@ def test_multipart_upload_records_a_composite_checksum(ingest_env) -> None:
     assert other.ingest_bytes(data, "big-third.dcm").outcome is Outcome.DUPLICATE
     assert len(ingest_env.versions(result.key)) == 1
 
+
+
+def test_conflict_whose_index_update_failed_is_recorded_on_retry(ingest_env, monkeypatch) -> None:
+    ds = build_dataset()
+    original = to_bytes(ds)
+    ds.ImageComments = "changed"
+    changed = to_bytes(ds)
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(original, "a.dcm")
+
+    real_record = ingestor._index.record
+
+    def failing_record(*args, **kwargs):
+        raise InfraError("index unavailable")
+
+    monkeypatch.setattr(ingestor._index, "record", failing_record)
+    with pytest.raises(InfraError, match="index unavailable"):
+        ingestor.ingest_bytes(changed, "a.dcm")          # the new version is written, the index is not
+    monkeypatch.setattr(ingestor._index, "record", real_record)
+
+    retry = ingestor.ingest_bytes(changed, "a.dcm")     # e.g. SQS redelivery
+    assert retry.outcome is Outcome.DUPLICATE and "repaired" in retry.detail
+    item = ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert item["VersionId"] == retry.version_id != first.version_id
+    assert item["ConflictCount"] == 1
+    assert item["Conflicts"][0]["PreviousVersionId"] == first.version_id

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import struct
 import subprocess
 import threading
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,7 +140,7 @@ def test_c_store_hands_the_exact_data_set_to_the_ingestor(
         assoc.release()
     assert len(fake.calls) == len(files)
     for call, (modality, path) in zip(fake.calls, files.items()):
-        received = dcmread(__import__("io").BytesIO(call.data))
+        received = dcmread(io.BytesIO(call.data))
         original = originals[modality]
         assert received.SOPInstanceUID == original.SOPInstanceUID, modality
         assert received.file_meta.MediaStorageSOPInstanceUID == original.SOPInstanceUID
@@ -255,40 +255,9 @@ def test_stop_is_idempotent_and_frees_the_port(fake: FakeIngestor) -> None:
 # --------------------------------------------------------------------------- the real Ingestor (moto)
 
 
-@pytest.fixture
-def moto_archive(monkeypatch: pytest.MonkeyPatch):
-    """An archive bucket (versioned, Object Lock) and a study index in moto, plus an Ingestor."""
-    from moto import mock_aws
-
-    from drills.aws import Target
-    from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY
-    from drills.ingest.core import IngestDestination, Ingestor
-    from drills.ingest.pseudonym import Pseudonymizer
-
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        target, region = Target(), "us-east-1"
-        bucket, table = f"archive-{uuid.uuid4().hex[:12]}", f"index-{uuid.uuid4().hex[:8]}"
-        s3 = target.client("s3", region)
-        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        target.client("dynamodb", region).create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": INDEX_PARTITION_KEY, "KeyType": "HASH"},
-                       {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": INDEX_PARTITION_KEY, "AttributeType": "S"},
-                                  {"AttributeName": INDEX_SORT_KEY, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dest = IngestDestination(target=target, region=region, archive_bucket=bucket, index_table=table)
-        yield Ingestor(dest, Pseudonymizer(b"k" * 32)), s3, bucket
-
-
-def test_round_trip_into_the_archive(moto_archive, synth_set: Manifest) -> None:
-    ingestor, s3, bucket = moto_archive
+def test_round_trip_into_the_archive(ingest_env, synth_set: Manifest) -> None:
+    """The real Ingestor on moto (``ingest_env`` from this directory's conftest)."""
+    ingestor, s3, bucket = ingest_env.ingestor(), ingest_env.s3, ingest_env.archive_bucket
     files = {m: p for m, p in one_per_modality(synth_set).items() if m in ("CT", "ECG", "SM", "OP")}
     originals = {m: dcmread(p) for m, p in files.items()}
     broken = Dataset()                      # a SOP instance without Study/Series UIDs
@@ -311,7 +280,7 @@ def test_round_trip_into_the_archive(moto_archive, synth_set: Manifest) -> None:
         key = archive_key(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
         stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert dataset_body(stored) == dataset_body(files[modality].read_bytes()), modality
-        assert dcmread(__import__("io").BytesIO(stored)).SOPInstanceUID == ds.SOPInstanceUID
+        assert dcmread(io.BytesIO(stored)).SOPInstanceUID == ds.SOPInstanceUID
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/")["Contents"]
     assert len(listed) == 2  # the bytes and their reason
 
@@ -342,7 +311,7 @@ def test_dcmtk_storescu_stores_every_modality(gateway: Gateway, fake: FakeIngest
         capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    received = {dcmread(__import__("io").BytesIO(c.data)).SOPInstanceUID: c for c in fake.calls}
+    received = {dcmread(io.BytesIO(c.data)).SOPInstanceUID: c for c in fake.calls}
     for modality, path in files.items():
         original = dcmread(path, stop_before_pixels=True)
         call = received[original.SOPInstanceUID]

@@ -96,3 +96,11 @@ def test_header_stream_counts_what_it_fetches() -> None:
     assert stream.read(0) == b""
     stream.seek(len(raw.getvalue()) + 10)
     assert stream.read(8) == b""                                  # past the end reads nothing
+
+
+def test_trailing_zero_padding_is_accepted_other_trailing_bytes_are_not(make_dicom) -> None:
+    data = make_dicom()
+    assert header_of(data + b"\0" * 3).sop_instance_uid
+    with pytest.raises(RejectedInput) as info:
+        header_of(data + b"\x01\x02\x03")
+    assert info.value.quarantine_reason is QuarantineReason.TRUNCATED

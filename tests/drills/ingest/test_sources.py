@@ -75,3 +75,12 @@ def test_unreadable_dicomdir(tmp_path: Path) -> None:
     walked = collect([tmp_path / "media"])          # in a folder walk: a warning, files still listed
     assert [f.source for f in walked.files] == ["media/x.dcm"]
     assert walked.warnings and "DICOMDIR" in walked.warnings[0]
+
+
+def test_exclude_globs_match_names_and_labels(tmp_path: Path) -> None:
+    (tmp_path / "set" / "keep").mkdir(parents=True)
+    for name in ("manifest.json", "keep/a.dcm", "keep/b.dcm"):
+        (tmp_path / "set" / name).write_bytes(b"x")
+    inputs = collect([tmp_path / "set"], exclude=["manifest.json", "set/keep/b.*"])
+    assert [f.source for f in inputs.files] == ["set/keep/a.dcm"]
+    assert inputs.excluded == 2
