@@ -30,7 +30,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench.ingest_throughput
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -49,7 +49,8 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: DrkitError becomes a message and its exit code, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="drkit", standalone_mode=False)
+        # standalone_mode=False makes click *return* the code of ctx.exit(n) instead of exiting.
+        rc = cli.main(args=argv, prog_name="drkit", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -64,4 +65,4 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(rc if isinstance(rc, int) else 0)

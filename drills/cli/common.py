@@ -7,7 +7,6 @@ into a ``drills.aws.Target``.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Callable
 import click
 
 from drills.aws import Target
+from drills.contracts import StackOutputs
 from drills.errors import UsageError
 
 TARGETS = ("embedded", "aws")
@@ -26,8 +26,8 @@ def target_options(fn: Callable) -> Callable:
         click.option("--stack", default="dev", show_default=True, help="Stack name (stacks/Pulumi.<stack>.yaml)."),
         click.option("--target", type=click.Choice(TARGETS), default="embedded", show_default=True,
                      help="Embedded cloud (moto + simulation) or real AWS."),
-        click.option("--endpoint", metavar="URL", default=None,
-                     help="Embedded cloud endpoint (from `drkit cloud serve`); none starts one in-process."),
+        click.option("--endpoint", metavar="URL", default=None, envvar="DRKIT_ENDPOINT",
+                     help="Embedded cloud endpoint from `drkit cloud serve` (env DRKIT_ENDPOINT)."),
         click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Stack outputs JSON (`pulumi stack output --json` or `drkit up --outputs`)."),
         click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -50,6 +50,25 @@ def resolve_target(target: str, endpoint: str | None) -> Target:
             raise UsageError("--endpoint is for the embedded cloud; drop it with --target aws")
         return Target(endpoint=None)
     return Target(endpoint=endpoint.rstrip("/") if endpoint else None)
+
+
+def deployed_stack(command: str, target: str, endpoint: str | None,
+                   outputs_file: Path | None) -> tuple[Target, StackOutputs]:
+    """The Target and stack outputs of an already deployed stack, for commands that write
+    into it (ingest, gateway). Explains what is missing instead of guessing."""
+    resolved = resolve_target(target, endpoint)
+    if target == "embedded" and not resolved.simulated:
+        raise UsageError(
+            f"drkit {command} on the embedded cloud needs --endpoint URL from `drkit cloud serve` "
+            "and --outputs FILE from `drkit up`",
+            hint="or use --target aws with --outputs from `pulumi stack output --json`",
+        )
+    if outputs_file is None:
+        raise UsageError(
+            f"drkit {command} needs --outputs FILE: the stack outputs from `drkit up` "
+            "(embedded) or `pulumi stack output --json` (AWS)",
+        )
+    return resolved, StackOutputs.load(outputs_file)
 
 
 def emit_json(document: Any) -> None:

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import click
 
-from drills.cli.common import resolve_target, say, target_options
-from drills.contracts import StackOutputs
-from drills.errors import UsageError
+from drills.cli.common import deployed_stack, say, target_options
 
 
 @click.command("gateway")
@@ -28,7 +26,8 @@ from drills.errors import UsageError
 @click.option("--ae-title", default="DRKIT", show_default=True, help="This gateway's AE title (1-16 characters).")
 @click.option("--allow-calling", "allow_calling", multiple=True, metavar="AE",
               help="Accept only these calling AE titles (repeatable; default: any).")
-@click.option("--max-associations", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--max-associations", type=click.IntRange(1, 100), default=10, show_default=True,
+              help="Associations served at the same time.")
 @click.option("--json", "as_json", is_flag=True,
               help="JSON Lines on stdout: the listening address, then the counts on exit.")
 @target_options
@@ -49,8 +48,11 @@ def gateway(
 
     Each instance is stored and indexed before the sender hears success; instances that
     cannot be archived are quarantined and answered 0xC000; when the archive cannot be
-    written the answer is 0xA700 (retry). Runs until Ctrl-C. Needs the stack outputs
-    (--outputs) and, on the embedded cloud, its --endpoint.
+    written the answer is 0xA700 (retry). Runs until Ctrl-C or SIGTERM. Needs the stack
+    outputs (--outputs) and, on the embedded cloud, its --endpoint.
+
+    Exit codes: 0 stopped, 2 bad arguments or the port is in use, 3 the cloud cannot be
+    reached.
     """
     from drills.ingest.gateway import Gateway, validate_ae_title
 
@@ -90,15 +92,6 @@ def _ingestor(target: str, endpoint: str | None, outputs_file: Path | None):
     from drills.ingest.core import IngestDestination, Ingestor
     from drills.ingest.pseudonym import Pseudonymizer
 
-    resolved = resolve_target(target, endpoint)
-    if target == "embedded" and not resolved.simulated:
-        raise UsageError(
-            "drkit gateway on the embedded cloud needs --endpoint URL from `drkit cloud serve` "
-            "and --outputs FILE from `drkit up`",
-            hint="or use --target aws with --outputs from `pulumi stack output --json`",
-        )
-    if outputs_file is None:
-        raise UsageError("drkit gateway needs --outputs FILE: the stack outputs from `drkit up` "
-                         "(embedded) or `pulumi stack output --json` (AWS)")
-    dest = IngestDestination.from_outputs(StackOutputs.load(outputs_file), resolved)
+    resolved, outputs = deployed_stack("gateway", target, endpoint, outputs_file)
+    dest = IngestDestination.from_outputs(outputs, resolved)
     return Ingestor(dest, Pseudonymizer.from_secret(resolved, dest.region))

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from drills.cli.common import emit_json, output_options, resolve_target, say, target_options
-from drills.contracts import StackOutputs
+from drills.cli.common import deployed_stack, emit_json, output_options, say, target_options
 from drills.errors import InfraError, UsageError
-from drills.ingest.core import IngestDestination, Ingestor, Outcome
+from drills.ingest.batch import ingest_files
+from drills.ingest.core import IngestDestination, Ingestor
 from drills.ingest.pseudonym import Pseudonymizer
-from drills.ingest.sources import InputFile, collect
+from drills.ingest.sources import collect
 from drills.ingest.summary import IngestSummary
 
 REPORT_NAME = "ingest-report.json"   # written inside --out when it names a directory
-SHOW_PROBLEMS = 20          # quarantined/conflicting inputs named one per line on stderr
 
 
 @click.command("ingest")
@@ -55,19 +50,7 @@ def ingest(
     failures), 2 bad arguments or unreadable inputs, 3 infrastructure errors.
     """
     inputs = collect(paths, excludes)
-    resolved = resolve_target(target, endpoint)
-    if target == "embedded" and not resolved.simulated:
-        raise UsageError(
-            "drkit ingest on the embedded cloud needs --endpoint URL from `drkit cloud serve` "
-            "and --outputs FILE from `drkit up`",
-            hint="or use --target aws with --outputs from `pulumi stack output --json`",
-        )
-    if outputs_file is None:
-        raise UsageError(
-            "drkit ingest needs --outputs FILE: the stack outputs from `drkit up` "
-            "(embedded) or `pulumi stack output --json` (AWS)",
-        )
-    outputs = StackOutputs.load(outputs_file)
+    resolved, outputs = deployed_stack("ingest", target, endpoint, outputs_file)
     dest = IngestDestination.from_outputs(outputs, resolved)
     ingestor = Ingestor(dest, Pseudonymizer.from_secret(resolved, dest.region))
 
@@ -81,57 +64,10 @@ def ingest(
     for warning in inputs.warnings:
         say(f"warning: {warning}", fg="yellow")
     started = time.monotonic()
-    _run(ingestor, inputs.files, summary, workers)
+    ingest_files(ingestor, inputs.files, summary, workers)
     summary.elapsed_seconds = time.monotonic() - started
     _report(summary, out, as_json)
     _exit(summary)
-
-
-def _run(ingestor: Ingestor, files: list[InputFile], summary: IngestSummary, workers: int) -> None:
-    """Ingest with a bounded pool; stop submitting new work after an infrastructure error."""
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
-    )
-    pending: dict[Future, InputFile] = {}
-    queue = iter(files)
-    broken = False
-    shown = 0
-    with warnings.catch_warnings(), progress, ThreadPoolExecutor(max_workers=workers) as pool:
-        # pydicom warns about odd values, quoting them: keep patient data out of the terminal.
-        warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
-        task = progress.add_task("ingest", total=len(files))
-        while True:
-            while not broken and len(pending) < workers * 2:
-                item = next(queue, None)
-                if item is None:
-                    break
-                pending[pool.submit(ingestor.ingest_file, item.path, item.source)] = item
-            if not pending:
-                break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                item = pending.pop(future)
-                progress.advance(task)
-                try:
-                    result = future.result()
-                except UsageError as exc:
-                    summary.fail(item.source, "input", str(exc))
-                except InfraError as exc:
-                    summary.fail(item.source, "infrastructure", str(exc))
-                    broken = True
-                else:
-                    summary.add(result)
-                    if result.outcome in (Outcome.QUARANTINED, Outcome.CONFLICT):
-                        shown += 1
-                        if shown <= SHOW_PROBLEMS:
-                            label = result.reason.value if result.reason else result.outcome.value
-                            say(f"{result.outcome.value}: {result.source} ({label})", fg="yellow")
-    if shown > SHOW_PROBLEMS:
-        say(f"... and {shown - SHOW_PROBLEMS} more quarantined or conflicting inputs (see --json or --out)",
-            fg="yellow")
-    summary.skipped = sum(1 for _ in queue)
 
 
 def _exit(summary: IngestSummary) -> None:

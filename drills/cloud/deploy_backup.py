@@ -42,7 +42,7 @@ def vault_lock(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     backup = ctx.client("backup", spec.region)
     backup.put_backup_vault_lock_configuration(**kwargs)
     arn = backup.describe_backup_vault(BackupVaultName=name)["BackupVaultArn"]
-    ctx.record(spec, name)
+    ctx.record(spec, name, reused=ctx.existed(name))
     return name, outputs(spec, id=name, backupVaultArn=arn)
 
 

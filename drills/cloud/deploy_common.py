@@ -194,6 +194,7 @@ class DeployContext:
         self.bucket_regions: dict[str, str] = {}
         self.queue_regions: dict[str, str] = {}      # queue URL -> region
         self._names: dict[tuple[str, str], str] = {}  # (style, physical) -> logical name
+        self._existing: set[str] = set()              # physical ids found from an earlier deploy
         self._deferred: list[_Deferred] = []
 
     # -- clients
@@ -236,7 +237,15 @@ class DeployContext:
 
     # -- ledger
     def record(self, spec: Spec, physical_id: str, *, reused: bool = False, region: str | None = None) -> None:
+        """Ledger entry; ``reused``: it existed before this deploy (made by an earlier one)."""
+        if reused:
+            self._existing.add(physical_id)
         self.created.append(DeployedResource(spec.type, spec.name, physical_id, region or spec.region, reused))
+
+    def existed(self, physical_id: str) -> bool:
+        """Whether a parent (bucket, role, queue, vault) was found from an earlier deploy: its
+        sub-configurations are then re-applied onto it, and listed as reused."""
+        return physical_id in self._existing
 
     def declare(self, spec: Spec, reason: str) -> None:
         self.declared.append(DeclaredResource(spec.type, spec.name, reason))

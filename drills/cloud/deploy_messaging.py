@@ -75,7 +75,7 @@ def _queue_client(ctx: DeployContext, spec: Spec, url: str):
 def queue_policy(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     url = str(spec.get("queueUrl"))
     _queue_client(ctx, spec, url).set_queue_attributes(QueueUrl=url, Attributes={"Policy": str(spec.get("policy"))})
-    ctx.record(spec, url)
+    ctx.record(spec, url, reused=ctx.existed(url))
     return url, outputs(spec, id=url)
 
 
@@ -83,7 +83,7 @@ def redrive_policy(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]
     url = str(spec.get("queueUrl"))
     _queue_client(ctx, spec, url).set_queue_attributes(
         QueueUrl=url, Attributes={"RedrivePolicy": str(spec.get("redrivePolicy"))})
-    ctx.record(spec, url)
+    ctx.record(spec, url, reused=ctx.existed(url))
     return url, outputs(spec, id=url)
 
 
@@ -116,7 +116,7 @@ def topic_policy(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     arn = str(spec.get("arn"))
     ctx.client("sns", arn_region(arn) or spec.region).set_topic_attributes(
         TopicArn=arn, AttributeName="Policy", AttributeValue=str(spec.get("policy")))
-    ctx.record(spec, arn)
+    ctx.record(spec, arn, reused=ctx.existed(arn))
     return arn, outputs(spec, id=arn, owner=ctx.account_id)
 
 
@@ -130,7 +130,7 @@ def topic_subscription(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, A
         TopicArn=topic_arn, Protocol=spec.get("protocol"), Endpoint=spec.get("endpoint"),
         Attributes=attributes, ReturnSubscriptionArn=True)
     arn = resp["SubscriptionArn"]
-    ctx.record(spec, arn)
+    ctx.record(spec, arn, reused=ctx.existed(topic_arn))
     return arn, outputs(spec, id=arn, arn=arn, ownerId=ctx.account_id)
 
 
@@ -246,7 +246,9 @@ def event_source_mapping(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str,
         settings["ScalingConfig"] = api_param("lambda", "CreateEventSourceMapping", "ScalingConfig",
                                               spec.get("scalingConfig"))
     enabled = as_bool(spec.get("enabled"), True)
-    existing = lam.list_event_source_mappings(EventSourceArn=source, FunctionName=fn).get("EventSourceMappings", [])
+    fn_name = fn.rsplit(":function:", 1)[-1].split(":")[0]
+    existing = [m for m in lam.list_event_source_mappings(EventSourceArn=source).get("EventSourceMappings", [])
+                if m.get("FunctionArn", "").rsplit(":function:", 1)[-1].split(":")[0] == fn_name]
     if existing:
         meta = lam.update_event_source_mapping(UUID=existing[0]["UUID"], Enabled=enabled, **settings)
         reused = True

@@ -105,15 +105,16 @@ def trail(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
                               ("enableLogFileValidation", "EnableLogFileValidation", False),
                               ("isOrganizationTrail", "IsOrganizationTrail", False)):
         kwargs[api] = as_bool(spec.get(key), default)
-    try:
+    try:                 # moto lets CreateTrail make a duplicate: look first
+        ct.get_trail(Name=name)
+        arn = ct.update_trail(**kwargs)["TrailARN"]
+        reused = True
+    except ClientError as exc:
+        if error_code(exc) != "TrailNotFoundException":
+            raise
         arn = ct.create_trail(**kwargs, **({"TagsList": tag_list(spec.get("tags"))} if spec.get("tags") else {}))[
             "TrailARN"]
         reused = False
-    except ClientError as exc:
-        if error_code(exc) != "TrailAlreadyExistsException":
-            raise
-        arn = ct.update_trail(**kwargs)["TrailARN"]
-        reused = True
     ignored: list[str] = []
     if spec.get("advancedEventSelectors"):
         ct.put_event_selectors(TrailName=name, AdvancedEventSelectors=api_param(

@@ -132,7 +132,7 @@ def role_policy(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     ctx.client("iam", spec.region).put_role_policy(RoleName=role_name, PolicyName=name,
                                                    PolicyDocument=str(spec.get("policy")))
     pid = f"{role_name}:{name}"
-    ctx.record(spec, pid)
+    ctx.record(spec, pid, reused=ctx.existed(role_name))
     return pid, outputs(spec, id=pid, name=name, role=role_name)
 
 
@@ -171,7 +171,7 @@ def role_policy_attachment(ctx: DeployContext, spec: Spec) -> tuple[str, dict[st
                               "(MOTO_IAM_LOAD_MANAGED_POLICIES is off); the attachment is not emulated")
             return pid, outputs(spec, id=pid)
         raise
-    ctx.record(spec, pid)
+    ctx.record(spec, pid, reused=ctx.existed(role_name))
     return pid, outputs(spec, id=pid)
 
 

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[3]
 def shared_target(ingest_env, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--target aws`` resolves as usual, then reuses the session's moto Target (its boto3
     clients are built already; moto intercepts them either way)."""
-    import drills.cli.ingest as command
+    import drills.cli.common as command
 
     real = command.resolve_target
 
