@@ -138,14 +138,20 @@ class SecureBucket(pulumi.ComponentResource):
         if args.enforce_kms_key and args.kms_key_arn is not None:
             # A PutObject without encryption headers is fine: default encryption applies this
             # bucket's key (and bucket key). Deny only a request that asks for something else.
+            # IAM evaluates "...IfExists" as TRUE when the key is absent, so these statements use
+            # the plain operator plus "Null": "false" (the header is present) instead.
+            sse, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
             statements += [
                 {"Sid": "DenyNonKmsEncryption", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
                  "Resource": objects,
-                 "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}},
+                 "Condition": {"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}}},
                 {"Sid": "DenyOtherKmsKeys", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
                  "Resource": objects,
-                 "Condition": {"StringNotEqualsIfExists": {
-                     "s3:x-amz-server-side-encryption-aws-kms-key-id": args.kms_key_arn}}},
+                 "Condition": {"StringNotEquals": {key_id: args.kms_key_arn}, "Null": {key_id: "false"}}},
+                # aws:kms without a key id would encrypt with the AWS managed aws/s3 key.
+                {"Sid": "DenyKmsWithoutKeyId", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                 "Resource": objects,
+                 "Condition": {"StringEquals": {sse: "aws:kms"}, "Null": {key_id: "true"}}},
             ]
         for d in args.deliveries:
             if d.read_acl:

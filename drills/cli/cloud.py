@@ -67,7 +67,10 @@ def _on_sigterm(signum: int, frame: Any) -> None:
               help="Virtual seconds per real second; 0 = the clock moves only when told.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for simulated lag and failures.")
 def serve(port: int, host: str, clock_speed: float, seed: int) -> None:
-    """Serve an embedded cloud until Ctrl-C; prints `endpoint: URL` on stdout."""
+    """Serve an embedded cloud until Ctrl-C or SIGTERM.
+
+    Prints one line on stdout, `endpoint: URL`; hints go to stderr. Exit 2 if the port is busy.
+    """
     from drills.cloud.server import EmbeddedCloud
     from drills.cloud.simulation import SimSettings
 
@@ -172,9 +175,22 @@ def outage(state: str, region: str, endpoint: str | None, as_json: bool) -> None
 
 
 # ---------------------------------------------------------------------------- replication
+def _tags(values: tuple[str, ...]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for value in values:
+        key, sep, tag_value = value.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--tag {value!r}: expected KEY=VALUE")
+        tags[key] = tag_value
+    return tags
+
+
 @cloud.command()
 @click.argument("action", type=click.Choice(["pause", "resume"]))
-@click.option("--bucket", required=True, help="Source bucket (name or ARN).")
+@click.option("--bucket", "buckets", multiple=True, help="Source bucket, name or ARN (repeatable).")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="Select source buckets by tag, as FIS does (repeatable; all must match).")
+@click.option("--source-region", default=None, help="With --tag: only buckets in this region.")
 @click.option("--duration", default=None, metavar="ISO8601", help="Pause length, e.g. PT15M (pause only).")
 @click.option("--prefix", "prefixes", multiple=True, help="Only rules with this prefix (repeatable; pause only).")
 @click.option("--region", default=None, help="Only rules replicating into this region (pause only).")
@@ -182,23 +198,30 @@ def outage(state: str, region: str, endpoint: str | None, as_json: bool) -> None
               help="Only rules replicating into this bucket (repeatable; pause only).")
 @endpoint_option
 @json_option
-def replication(action: str, bucket: str, duration: str | None, prefixes: tuple[str, ...], region: str | None,
+def replication(action: str, buckets: tuple[str, ...], tags: tuple[str, ...], source_region: str | None,
+                duration: str | None, prefixes: tuple[str, ...], region: str | None,
                 destinations: tuple[str, ...], endpoint: str | None, as_json: bool) -> None:
-    """Pause or resume S3 replication of a bucket (like FIS bucket-pause-replication)."""
+    """Pause or resume S3 replication, FIS-style.
+
+    Like aws:s3:bucket-pause-replication: objects written during a pause replicate after it.
+    """
     client = ControlClient(endpoint)
+    selected = _tags(tags)
     if action == "resume":
         if duration or prefixes or region or destinations:
-            raise UsageError("resume takes only --bucket")
-        result = client.resume_replication(bucket)
-        _report(result, as_json, f"replication of {bucket} resumed; {result.get('released', 0)} held version(s) "
-                                 "released")
+            raise UsageError("resume takes only --bucket, --tag and --source-region")
+        result = client.resume_replication(list(buckets), selected, source_region)
+        _report(result, as_json, f"replication resumed ({result.get('resumedPauses', 0)} pause(s) ended); "
+                                 f"{result.get('released', 0)} held version(s) released")
         return
-    result = client.pause_replication(bucket, duration, list(prefixes), region, list(destinations))
-    if not result.get("resolvedTargets", 1):
+    result = client.pause_replication(list(buckets), duration, list(prefixes), region, list(destinations),
+                                      selected, source_region)
+    if not result.get("resolvedTargets"):
         say(f"warning: {result.get('message', 'no replication rule matched')}", fg="yellow")
-    until = f" until {result['until']} (simulated)" if result.get("until") else " until resumed"
-    _report(result, as_json, f"replication of {bucket} paused{until}; rules: "
-                             f"{', '.join(result.get('pausedRules', [])) or 'none'}")
+    until = f"until {result['until']} (simulated)" if result.get("until") else "until resumed"
+    targets = "; ".join(f"{t.get('bucket')} (rules: {', '.join(t.get('pausedRules', []))})"
+                        for t in result.get("targets", []))
+    _report(result, as_json, f"replication paused {until}: {targets or 'nothing'}")
 
 
 # ---------------------------------------------------------------------------- generic
@@ -208,7 +231,10 @@ def replication(action: str, bucket: str, duration: str | None, prefixes: tuple[
 @click.argument("params", required=False, default=None, metavar="[JSON]")
 @endpoint_option
 def control(behaviour: str, action: str, params: str | None, endpoint: str | None) -> None:
-    """Call BEHAVIOUR's ACTION with a JSON object; prints the answer as JSON on stdout."""
+    """Call any behaviour's control action.
+
+    BEHAVIOUR's ACTION gets the JSON object (default {}); its answer goes to stdout as JSON.
+    """
     body: Any = {}
     if params:
         try:

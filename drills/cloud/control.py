@@ -93,10 +93,12 @@ class ControlClient:
     def outage(self, region: str, down: bool) -> dict[str, Any]:
         return self.call("outage", "down" if down else "up", {"region": region})
 
-    def pause_replication(self, bucket: str, duration: str | None = None, prefixes: list[str] | None = None,
-                          region: str | None = None,
-                          destination_buckets: list[str] | None = None) -> dict[str, Any]:
-        params: dict[str, Any] = {"bucket": bucket}
+    def pause_replication(self, buckets: list[str] | None = None, duration: str | None = None,
+                          prefixes: list[str] | None = None, region: str | None = None,
+                          destination_buckets: list[str] | None = None, tags: dict[str, str] | None = None,
+                          source_region: str | None = None) -> dict[str, Any]:
+        """Like FIS ``aws:s3:bucket-pause-replication``: target buckets by name/ARN or by tags."""
+        params = _replication_targets(buckets, tags, source_region)
         if duration:
             params["duration"] = duration
         if prefixes:
@@ -107,8 +109,9 @@ class ControlClient:
             params["destinationBuckets"] = list(destination_buckets)
         return self.call("replication", "pause", params)
 
-    def resume_replication(self, bucket: str) -> dict[str, Any]:
-        return self.call("replication", "resume", {"bucket": bucket})
+    def resume_replication(self, buckets: list[str] | None = None, tags: dict[str, str] | None = None,
+                           source_region: str | None = None) -> dict[str, Any]:
+        return self.call("replication", "resume", _replication_targets(buckets, tags, source_region))
 
     # -- transport
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -136,6 +139,22 @@ class ControlClient:
         if not isinstance(document, dict):
             raise InfraError(f"{url} answered {type(document).__name__}, expected a JSON object")
         return document
+
+
+def _replication_targets(buckets: list[str] | None, tags: dict[str, str] | None,
+                         source_region: str | None) -> dict[str, Any]:
+    if not buckets and not tags:
+        raise UsageError("name the source bucket(s) (--bucket) or select them by tag (--tag KEY=VALUE)")
+    params: dict[str, Any] = {}
+    if buckets and len(buckets) == 1:
+        params["bucket"] = buckets[0]
+    elif buckets:
+        params["buckets"] = list(buckets)
+    if tags:
+        params["tags"] = dict(tags)
+    if source_region:
+        params["sourceRegion"] = source_region
+    return params
 
 
 def _error_message(exc: urllib.error.HTTPError) -> str:

@@ -195,6 +195,7 @@ class DeployContext:
         self.queue_regions: dict[str, str] = {}      # queue URL -> region
         self._names: dict[tuple[str, str], str] = {}  # (style, physical) -> logical name
         self._existing: set[str] = set()              # physical ids found from an earlier deploy
+        self._seen: dict[tuple[str, str], int] = {}   # (type, logical name) -> names issued
         self._deferred: list[_Deferred] = []
 
     # -- clients
@@ -211,11 +212,16 @@ class DeployContext:
             return str(explicit)
         limit, bad = _NAME_RULES[style]
         limit = max_len or limit
+        # The same type and logical name twice in one program (children of two parents): the
+        # second gets its own name, still deterministic (registration order is the program's).
+        seen = self._seen.get((spec.type, spec.name), 0)
+        self._seen[(spec.type, spec.name)] = seen + 1
+        seed = (self.stack, spec.name) if seen == 0 else (self.stack, spec.name, str(seen))
         if prefix_key and spec.inputs.get(prefix_key):
-            stem, rand = str(spec.inputs[prefix_key]), short_hash(self.stack, spec.name, "prefix", length=26)
+            stem, rand = str(spec.inputs[prefix_key]), short_hash(*seed, "prefix", length=26)
             sep = ""
         else:
-            stem, rand, sep = spec.name, short_hash(self.stack, spec.name), "-" if style != "underscore" else "_"
+            stem, rand, sep = spec.name, short_hash(*seed), "-" if style != "underscore" else "_"
         if style == "bucket":
             stem = stem.lower()
         stem = re.sub(bad, "-" if style != "underscore" else "_", stem)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from drills.cloud.deploy_common import (DeployContext, Handler, Spec, api_param, as_bool, error_code, outputs,
                                         short_hash, tag_list)
+from drills.errors import UsageError
 
 # Codes meaning "a prerequisite the program declares is not there yet": retried after the program ran.
 _NEEDS_VERSIONING = ("InvalidRequest", "InvalidBucketState")
@@ -24,8 +26,23 @@ def _s3(ctx: DeployContext, spec: Spec, bucket: str | None = None):
     return ctx.client("s3", region)
 
 
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_BUCKET_RESERVED = (("xn--", "sthree-", "amzn-s3-demo-"), ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
+
+
+def check_bucket_name(name: str, where: str) -> str:
+    """S3's naming rules for general purpose buckets (moto accepts names S3 refuses)."""
+    if (not _BUCKET_NAME.match(name) or ".." in name or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name)
+            or name.startswith(_BUCKET_RESERVED[0]) or name.endswith(_BUCKET_RESERVED[1])):
+        raise UsageError(f"{where}: bucket name {name!r} is invalid: S3 refuses it (InvalidBucketName)",
+                         hint="3-63 characters: lowercase letters, digits, dots and hyphens, starting and "
+                              "ending with a letter or digit")
+    return name
+
+
 def bucket(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
-    name = ctx.physical_name(spec, key="bucket", prefix_key="bucketPrefix", style="bucket")
+    name = check_bucket_name(ctx.physical_name(spec, key="bucket", prefix_key="bucketPrefix", style="bucket"),
+                             spec.label)
     s3 = ctx.client("s3", spec.region)
     reused = _bucket_exists(s3, name)
     if not reused:

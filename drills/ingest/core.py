@@ -17,6 +17,15 @@ the caller knows the input was not stored.
 Instances are identified by (Study, Series, SOP Instance UID) — the archive key. Writes for
 one key are serialized within a process; two processes racing on one key can each write a
 version (nothing is lost, both versions stay), and the index then names the last writer.
+
+Requests per new instance: one conditional PutObject (``If-None-Match: *``; a 412 means
+the key has a current version, and only then does ingest HEAD it to tell DUPLICATE from
+CONFLICT) and its share of a group-committed index write (drills.ingest.index). Multipart
+uploads HEAD first (s3transfer cannot make them conditional). Every call returns only
+after its index item is written: an ARCHIVED result is always indexed. When the index
+write fails, the call raises InfraError naming the archived key and version, so the
+caller knows exactly which instance is archived but not indexed (re-ingesting it repairs
+the index: the DUPLICATE path writes a missing item).
 """
 
 from __future__ import annotations
@@ -220,18 +229,23 @@ class Ingestor:
 
     def _archive(self, body: Path | BinaryIO, header: DicomHeader, digest: Digest, source: str) -> IngestResult:
         key = archive_key(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
+        specialty = specialty_for(header.modality)
+        tags = {SPECIALTY_TAG: specialty.value, MODALITY_TAG: header.modality or "unknown"}
         with self._locks.hold(key):
+            if digest.part_size is None:
+                created = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE,
+                                          if_absent=True)
+                if created is not None:
+                    return self._archived(source, header, created, digest)
             current = self._store.head(key)
             if current is not None and self._same_bytes(current, digest, header):
                 repaired = self._repair_index(current, header, digest)
                 detail = "already archived" + ("; index item repaired" if repaired else "")
                 return self._result(Outcome.DUPLICATE, source, header, current, detail)
-            specialty = specialty_for(header.modality)
-            tags = {SPECIALTY_TAG: specialty.value, MODALITY_TAG: header.modality or "unknown"}
             stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
+            assert stored is not None   # only a conditional put returns None
             if current is None:
-                self._index.record(self._item(header, stored, digest))
-                return self._result(Outcome.ARCHIVED, source, header, stored)
+                return self._archived(source, header, stored, digest)
             conflict = {
                 "DetectedAt": self._timestamp(),
                 "PreviousVersionId": current.version_id or "null",
@@ -240,12 +254,31 @@ class Ingestor:
                 "VersionId": stored.version_id or "null",
                 "ChecksumSHA256": stored.checksum_sha256 or "",
             }
-            self._index.record(self._item(header, stored, digest), conflict)
+            with self._unindexed_on_failure(source, stored):
+                self._index.record(self._item(header, stored, digest), conflict)
             detail = (
                 f"SOP Instance UID already archived with different bytes: new version "
                 f"{stored.version_id} written, previous version {current.version_id} kept"
             )
             return self._result(Outcome.CONFLICT, source, header, stored, detail)
+
+    def _archived(self, source: str, header: DicomHeader, stored: StoredObject, digest: Digest) -> IngestResult:
+        """Index a newly written instance (group commit) and report it ARCHIVED."""
+        with self._unindexed_on_failure(source, stored):
+            self._index.add(self._item(header, stored, digest))
+        return self._result(Outcome.ARCHIVED, source, header, stored)
+
+    @staticmethod
+    @contextmanager
+    def _unindexed_on_failure(source: str, stored: StoredObject) -> Iterator[None]:
+        """Say which instance is archived but not indexed when the index write fails."""
+        try:
+            yield
+        except InfraError as exc:
+            raise type(exc)(
+                f"{source}: archived as {stored.key} (version {stored.version_id}) but not indexed: {exc.message}",
+                hint=exc.hint or "ingest it again once the index is reachable: that writes the missing item",
+            ) from exc
 
     def _same_bytes(self, current: StoredObject, digest: Digest, header: DicomHeader) -> bool:
         """Does the current version hold exactly these bytes? S3's checksum decides when it

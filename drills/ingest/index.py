@@ -7,28 +7,78 @@ PUT; for multipart objects ``ChecksumSHA256`` is S3's COMPOSITE value), ``Checks
 and, once an instance was re-sent with different bytes, ``Conflicts`` (a list of maps:
 DetectedAt, PreviousVersionId, PreviousChecksumSHA256, PreviousSize, VersionId,
 ChecksumSHA256) with ``ConflictCount``. The item always describes the latest version.
+
+Writes:
+
+- ``record`` — one UpdateItem that SETs the attributes (creating the item if needed) and,
+  given a conflict, appends it to ``Conflicts`` atomically. Used for conflicts and repairs.
+- ``add`` — a newly archived instance, by *group commit*: concurrent callers queue their
+  items and one of them writes the queue; each call returns only once its own item is
+  written, or raises InfraError for that item alone. Nothing is held back after a call
+  returns, so there is nothing to flush at exit and a crash cannot lose more than the
+  calls in flight (whose callers never saw success). One or two items go out as
+  ``PutItem`` with ``attribute_not_exists`` (an existing item falls back to ``record``, so
+  its ``Conflicts`` survive). Three or more: one ``BatchGetItem`` (strongly consistent)
+  finds the items that exist already, those go through ``record``, the rest through
+  ``BatchWriteItem`` (25 a request), retrying ``UnprocessedKeys``/``UnprocessedItems`` with
+  backoff; what is still unprocessed after ``MAX_ATTEMPTS`` fails with InfraError.
+
+Trade-off of the batched path: BatchWriteItem cannot carry a condition, so between the
+BatchGetItem and the BatchWriteItem (one round trip) another *process* could create the
+same item; its attributes, including a Conflicts entry, would then be replaced by ours.
+S3 keeps both versions and the item names the last index writer — the guarantee the ingest
+core already documents for two processes racing on one key — and re-ingesting the newer
+bytes repairs the item and records the conflict. Within one process, per-key locks in the
+core rule the race out. TransactWriteItems would make this exact on AWS, but moto 5.2
+deep-copies the whole table per transaction and restores that copy on a cancellation,
+losing concurrent writes, so it is not used.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from drills.aws import Target
 from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY, index_sort_key
-from drills.ingest.failures import AWS_ERRORS, infra_error
+from drills.errors import InfraError
+from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
+
+BATCH_WRITE_LIMIT = 25          # BatchWriteItem's maximum items per request
+MAX_GROUP = 100                 # items one group commit takes from the queue (BatchGetItem's limit)
+SINGLE_PUT_MAX = 2              # up to this many queued items go out as conditional PutItems
+MAX_ATTEMPTS = 8                # requests per batch before unprocessed items fail
+BACKOFF_BASE = 0.05             # seconds; doubles per attempt, capped at BACKOFF_CAP
+BACKOFF_CAP = 2.0
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
 
+@dataclass
+class _Pending:
+    """One queued item and, once written (or not), its outcome."""
+
+    item: dict[str, Any]
+    done: bool = False
+    error: InfraError | None = field(default=None)
+
+
 class StudyIndex:
     """Reads and writes index items with the low-level DynamoDB client."""
 
-    def __init__(self, target: Target, region: str, table: str) -> None:
+    def __init__(self, target: Target, region: str, table: str, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.table = table
         self._ddb = target.client("dynamodb", region)
+        self._sleep = sleep
+        self._queue: list[_Pending] = []
+        self._flushing = False
+        self._cond = threading.Condition()
 
     @staticmethod
     def key(study_uid: str, series_uid: str, sop_uid: str) -> dict[str, Any]:
@@ -64,17 +114,164 @@ class StudyIndex:
             names.update({"#conf": "Conflicts", "#count": "ConflictCount"})
             values.update({":conf": _serialize([dict(conflict)]), ":empty": {"L": []}, ":one": {"N": "1"}})
             expression += ", #conf = list_append(if_not_exists(#conf, :empty), :conf) ADD #count :one"
-        key = {
-            INDEX_PARTITION_KEY: {"S": attributes[INDEX_PARTITION_KEY]},
-            INDEX_SORT_KEY: {"S": attributes[INDEX_SORT_KEY]},
-        }
         try:
             self._ddb.update_item(
                 TableName=self.table,
-                Key=key,
+                Key=_item_key(attributes),
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
         except AWS_ERRORS as exc:
             raise infra_error(exc, f"write index item to {self.table}") from exc
+
+    # -- group commit of new items
+    def add(self, attributes: Mapping[str, Any]) -> None:
+        """Index a newly archived instance; returns once its item is written (see the
+        module docstring). An item that exists already is updated, keeping its Conflicts."""
+        pending = _Pending(dict(attributes))
+        with self._cond:
+            self._queue.append(pending)
+            while not pending.done:
+                if self._flushing or not self._queue:
+                    self._cond.wait()
+                    continue
+                self._flushing = True
+                group = self._take_group()
+                self._cond.release()
+                try:
+                    self._write_group(group)
+                finally:
+                    self._cond.acquire()
+                    for queued in group:
+                        queued.done = True
+                    self._flushing = False
+                    self._cond.notify_all()
+        if pending.error is not None:
+            raise pending.error
+
+    def _take_group(self) -> list[_Pending]:
+        """Up to MAX_GROUP queued items, one per key (a later one for the same key waits
+        for the next group, so writes to one key keep their order)."""
+        group: list[_Pending] = []
+        rest: list[_Pending] = []
+        keys: set[tuple[str, str]] = set()
+        for pending in self._queue:
+            key = _key_id(pending.item)
+            if len(group) < MAX_GROUP and key not in keys:
+                group.append(pending)
+                keys.add(key)
+            else:
+                rest.append(pending)
+        self._queue = rest
+        return group
+
+    def _write_group(self, group: list[_Pending]) -> None:
+        """Write every queued item, setting ``error`` on those that could not be written."""
+        try:
+            if len(group) <= SINGLE_PUT_MAX:
+                for pending in group:
+                    self._put_one(pending)
+                return
+            existing = self._existing([p.item for p in group])
+            fresh = []
+            for pending in group:
+                if _key_id(pending.item) in existing:
+                    self._record_one(pending)
+                else:
+                    fresh.append(pending)
+            for start in range(0, len(fresh), BATCH_WRITE_LIMIT):
+                self._batch_put(fresh[start:start + BATCH_WRITE_LIMIT])
+        except InfraError as exc:       # the existence check failed: nothing was written
+            for pending in group:
+                pending.error = pending.error or exc
+        except BaseException:           # a bug or an interrupt: the leader re-raises it, the
+            # others must not take silence for success
+            for pending in group:
+                pending.error = pending.error or InfraError(
+                    f"write index items to {self.table}: the writing thread failed")
+            raise
+
+    def _put_one(self, pending: _Pending) -> None:
+        try:
+            self._ddb.put_item(
+                TableName=self.table,
+                Item={k: _serialize(v) for k, v in pending.item.items()},
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": INDEX_PARTITION_KEY},
+            )
+        except AWS_ERRORS as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                self._record_one(pending)
+            else:
+                pending.error = infra_error(exc, f"write index item to {self.table}")
+
+    def _record_one(self, pending: _Pending) -> None:
+        try:
+            self.record(pending.item)
+        except InfraError as exc:
+            pending.error = exc
+
+    def _existing(self, items: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        """The keys among ``items`` that already have an index item (consistent read)."""
+        request: dict[str, Any] = {self.table: {
+            "Keys": [_item_key(item) for item in items],
+            "ConsistentRead": True,
+            "ProjectionExpression": "#pk, #sk",
+            "ExpressionAttributeNames": {"#pk": INDEX_PARTITION_KEY, "#sk": INDEX_SORT_KEY},
+        }}
+        found: set[tuple[str, str]] = set()
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                response = self._ddb.batch_get_item(RequestItems=request)
+            except AWS_ERRORS as exc:
+                raise infra_error(exc, f"read index items from {self.table}") from exc
+            for raw in response.get("Responses", {}).get(self.table, []):
+                found.add((raw[INDEX_PARTITION_KEY]["S"], raw[INDEX_SORT_KEY]["S"]))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            self._backoff(attempt)
+        raise InfraError(f"read index items from {self.table}: keys still unprocessed after "
+                         f"{MAX_ATTEMPTS} BatchGetItem requests")
+
+    def _batch_put(self, batch: list[_Pending]) -> None:
+        """BatchWriteItem ``batch`` (≤ 25 items), retrying what DynamoDB leaves unprocessed."""
+        waiting = {_key_id(p.item): p for p in batch}
+        requests = [{"PutRequest": {"Item": {k: _serialize(v) for k, v in p.item.items()}}} for p in batch]
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                response = self._ddb.batch_write_item(RequestItems={self.table: requests})
+            except AWS_ERRORS as exc:
+                error = infra_error(exc, f"write index items to {self.table}")
+                for pending in waiting.values():
+                    pending.error = error
+                return
+            requests = (response.get("UnprocessedItems") or {}).get(self.table, [])
+            if not requests:
+                return
+            unprocessed = {_raw_key_id(r["PutRequest"]["Item"]) for r in requests}
+            waiting = {k: p for k, p in waiting.items() if k in unprocessed}
+            self._backoff(attempt)
+        for pending in waiting.values():
+            pending.error = InfraError(
+                f"write index item to {self.table}: still unprocessed after {MAX_ATTEMPTS} "
+                f"BatchWriteItem requests (throttled?)")
+
+    def _backoff(self, attempt: int) -> None:
+        self._sleep(min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
+
+
+def _item_key(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        INDEX_PARTITION_KEY: {"S": attributes[INDEX_PARTITION_KEY]},
+        INDEX_SORT_KEY: {"S": attributes[INDEX_SORT_KEY]},
+    }
+
+
+def _key_id(attributes: Mapping[str, Any]) -> tuple[str, str]:
+    return str(attributes[INDEX_PARTITION_KEY]), str(attributes[INDEX_SORT_KEY])
+
+
+def _raw_key_id(item: Mapping[str, Any]) -> tuple[str, str]:
+    return item[INDEX_PARTITION_KEY]["S"], item[INDEX_SORT_KEY]["S"]

@@ -5,6 +5,13 @@ single PutObject sends the full-object ``ChecksumSHA256`` we computed, so S3 ver
 bytes it received. At or above it, s3transfer streams the input in parts with
 ``ChecksumAlgorithm=SHA256`` (bounded memory: ``max_concurrency`` parts in flight) and S3
 builds a COMPOSITE checksum, which we check against our own per-part digests.
+
+``put(..., if_absent=True)`` is a conditional write (``If-None-Match: *``): S3 creates the
+object only when the key has no current version and answers 412 PreconditionFailed
+otherwise (409 ConditionalRequestConflict when another conditional write to the key is in
+flight); both return None and nothing is written. It saves the HEAD before every new
+instance. Single PUTs only: s3transfer does not pass ``IfNoneMatch`` through to
+CompleteMultipartUpload, so multipart callers HEAD first.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ MIN_PART = 5 * 1024 * 1024          # S3's smallest part (all but the last)
 DEFAULT_PART = 8 * 1024 * 1024      # boto3's default part size
 MAX_CONCURRENCY = 4                 # parts in flight per multipart upload
 NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchVersion", "405", "MethodNotAllowed"}
+KEY_EXISTS = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _PARTS_RE = re.compile(r"-(\d+)\"?$")
 
 
@@ -101,9 +109,14 @@ class ArchiveStore:
         *,
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
-    ) -> StoredObject:
+        if_absent: bool = False,
+    ) -> StoredObject | None:
         """Write ``body`` (a path or a seekable file) as a new version of ``key`` and
-        return that version, after checking the checksum S3 reports against ``digest``."""
+        return that version, after checking the checksum S3 reports against ``digest``.
+        With ``if_absent`` (single PUTs only) nothing is written and None is returned
+        when the key already has a current version."""
+        if if_absent and digest.part_size is not None:
+            raise ValueError("if_absent needs a single PUT; HEAD before a multipart upload")
         extra: dict[str, Any] = {"ContentType": content_type, "ChecksumAlgorithm": CHECKSUM_ALGORITHM}
         if tags:
             extra["Tagging"] = urlencode(dict(tags))
@@ -111,11 +124,15 @@ class ArchiveStore:
             extra["ServerSideEncryption"] = "aws:kms"
             extra["SSEKMSKeyId"] = self.kms_key_id
         where = f"s3://{self.bucket}/{key}"
+        if if_absent:
+            extra["IfNoneMatch"] = "*"
         try:
             if digest.part_size is None:
                 return self._put_single(key, body, digest, extra)
             return self._put_multipart(key, body, digest, extra)
         except AWS_ERRORS as exc:
+            if if_absent and error_code(exc) in KEY_EXISTS:
+                return None
             raise infra_error(exc, f"upload {where}") from exc
         except OSError as exc:
             raise InfraError(f"upload {where}: reading the input failed ({exc})") from exc

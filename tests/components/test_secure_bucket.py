@@ -92,11 +92,18 @@ def test_drkit_written_buckets_refuse_other_keys_but_not_absent_headers(prod, pu
     sse = prod.for_bucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", b)
     key = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
     other_key = by_sid["DenyOtherKmsKeys"]
-    # IfExists: a PutObject with no SSE header is allowed and gets the default key + bucket key.
-    assert other_key["Condition"] == {"StringNotEqualsIfExists": {
-        "s3:x-amz-server-side-encryption-aws-kms-key-id": key}}, b.urn
-    assert by_sid["DenyNonKmsEncryption"]["Condition"] == {"StringNotEqualsIfExists": {
-        "s3:x-amz-server-side-encryption": "aws:kms"}}, b.urn
+    # No "...IfExists" (true when the header is absent): deny only when the header is present
+    # and names something else. The embedded cloud's bucket-policy evaluator tests the effect.
+    assert other_key["Condition"] == {
+        "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key},
+        "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"}}, b.urn
+    assert by_sid["DenyNonKmsEncryption"]["Condition"] == {
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption": "false"}}, b.urn
+    assert by_sid["DenyKmsWithoutKeyId"]["Condition"] == {
+        "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"}}, b.urn
+    assert not any("IfExists" in op for s in policy["Statement"] for op in s.get("Condition", {})), b.urn
     assert other_key["Action"] == "s3:PutObject" and other_key["Effect"] == "Deny", b.urn
 
 

@@ -158,7 +158,7 @@ def test_replication_pause_and_resume(cloud: EmbeddedCloud, replicated: str) -> 
                          "--region", "us-west-2", "--endpoint", cloud.endpoint, "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert result["pausedRules"] == ["all"] and result["until"]
+    assert result["targets"] == [{"bucket": replicated, "pausedRules": ["all"]}] and result["until"]
     assert replicated in cloud.sim["replication"].status()["paused"]
     code, _, err = run("cloud", "replication", "resume", "--bucket", replicated, "--endpoint", cloud.endpoint)
     assert code == 0, err
@@ -175,13 +175,30 @@ def test_replication_pause_that_matches_nothing_warns(cloud: EmbeddedCloud, repl
 
 @pytest.mark.parametrize("args", [
     ["pause", "--duration", "10 minutes"],       # not ISO-8601: refused by the control API
-    ["resume", "--duration", "PT10M"],           # resume takes only --bucket
+    ["resume", "--duration", "PT10M"],           # resume takes only --bucket / --tag
+    ["pause", "--tag", "no-equals-sign"],
 ])
 def test_replication_bad_arguments_exit_2(cloud: EmbeddedCloud, replicated: str, args: list[str]) -> None:
     code, _, err = run("cloud", "replication", *args, "--bucket", replicated, "--endpoint", cloud.endpoint)
     assert code == 2
     assert "Traceback" not in err
     assert not cloud.sim["replication"].status()["paused"].get(replicated)
+
+
+def test_replication_pause_by_tag(cloud: EmbeddedCloud, replicated: str) -> None:
+    cloud.target.client("s3", "us-east-1").put_bucket_tagging(
+        Bucket=replicated, Tagging={"TagSet": [{"Key": "drill", "Value": "yes"}]})
+    code, out, err = run("cloud", "replication", "pause", "--tag", "drill=yes", "--source-region", "us-east-1",
+                         "--endpoint", cloud.endpoint)
+    assert code == 0, err
+    assert f"{replicated} (rules: all)" in err and "until resumed" in err
+    assert cloud.sim["replication"].status()["paused"].get(replicated)
+
+
+def test_replication_needs_a_target(cloud: EmbeddedCloud) -> None:
+    code, _, err = run("cloud", "replication", "pause", "--endpoint", cloud.endpoint)
+    assert code == 2
+    assert "--bucket" in err and "--tag" in err
 
 
 # ---------------------------------------------------------------- generic control
@@ -214,7 +231,8 @@ def _drkit() -> list[str]:
 
 
 @pytest.mark.slow
-def test_serve_prints_its_endpoint_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_serve_prints_its_endpoint_and_stops_cleanly(tmp_path: Path, stop_signal: int) -> None:
     env = {**os.environ, **FAKE_ENV}
     env.pop("DRKIT_ENDPOINT", None)
     proc = subprocess.Popen([*_drkit(), "cloud", "serve", "--port", "0", "--clock-speed", "0.5", "--seed", "7"],
@@ -230,7 +248,7 @@ def test_serve_prints_its_endpoint_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert status.returncode == 0, status.stderr
         clock = json.loads(status.stdout)["clock"]
         assert clock["label"] == "simulated" and clock["speed"] == 0.5
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)
         rest, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         assert rest == ""                        # nothing but the endpoint line on stdout
