@@ -106,7 +106,8 @@ def demo(stack: str, studies: int, seed: int, out: Path, project_dir: Path | Non
         "pipeline": pipeline,
         "replication": {"lagSeconds": replication["lag"], "replica": check.to_dict(), "label": SIMULATED},
         "index": index,
-        "verdict": "verified" if check.checked and check.verified == check.checked else "deviated",
+        "verdict": "verified" if check.checked and check.verified == check.checked
+        and not check.source_not_completed else "deviated",
     }
     (out / "demo.json").write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     _show_result(document, out)
