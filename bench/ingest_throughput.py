@@ -1,6 +1,7 @@
 """Ingest throughput: the Ingestor against a plain boto3 upload of the same files.
 
-    python -m bench.ingest_throughput [--studies 40] [--scale 1] [--workers 8] [--json]
+    python -m bench.ingest_throughput [--studies 40] [--scale 1] [--workers 8] [--rounds 3]
+                                      [--request-costs 120] [--json]
 
 1. ``drkit synth`` writes a mixed data set (the same one ``drkit run`` ingests);
 2. an embedded cloud (``drkit cloud serve`` in its own process, so server and client do
@@ -9,11 +10,14 @@
 3. local: ``read_header`` + ``digest_stream`` of every file, no network (the CPU the
    Ingestor adds per instance);
 4. raw: ``put_object`` of every file into the plain bucket, ``--workers`` threads;
-5. ingest: ``Ingestor.ingest_file`` of every file, same threads (HEAD, checksummed PUT,
-   index UpdateItem per instance).
+5. ingest: ``Ingestor.ingest_file`` of every file, same threads (conditional checksummed
+   PUT, group-committed index write per instance);
+6. request costs: each request kind ingest can send, timed alone on the same cloud with
+   the same threads (``--request-costs`` requests each; 0 skips it).
 
-Reports instances/s, MB/s, the ingest overhead over the raw upload, requests per instance
-and header bytes read per instance. Figures from the embedded cloud are labelled
+Reports instances/s, MB/s, the ingest overhead over the raw upload, requests per instance,
+CPU per instance of this process and (cloud in its own process, Linux) of the cloud's
+process, and header bytes read per instance. Figures from the embedded cloud are labelled
 "simulated endpoint (moto on 127.0.0.1)": they measure this machine and moto, not AWS.
 """
 
@@ -35,6 +39,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from botocore.exceptions import ClientError
+
 LABEL = "simulated endpoint (moto on 127.0.0.1)"
 REGION = "us-east-1"
 
@@ -43,13 +49,14 @@ REGION = "us-east-1"
 
 
 @contextmanager
-def embedded_cloud(in_process: bool) -> Iterator[str]:
-    """An embedded cloud's endpoint URL, in this process or in a `drkit cloud serve` child."""
+def embedded_cloud(in_process: bool) -> Iterator[tuple[str, int | None]]:
+    """An embedded cloud's endpoint URL and process id (None when in this process), in this
+    process or in a `drkit cloud serve` child."""
     if in_process:
         from drills.cloud.server import EmbeddedCloud
 
         with EmbeddedCloud() as cloud:
-            yield cloud.endpoint
+            yield cloud.endpoint, None
         return
     proc = subprocess.Popen(
         [sys.executable, "-c", "from drills.cli import main; main()", "cloud", "serve", "--port", "0"],
@@ -59,7 +66,7 @@ def embedded_cloud(in_process: bool) -> Iterator[str]:
         line = proc.stdout.readline().strip()
         if not line.startswith("endpoint: "):
             raise SystemExit(f"drkit cloud serve did not start (said {line!r})")
-        yield line.removeprefix("endpoint: ")
+        yield line.removeprefix("endpoint: "), proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -80,17 +87,34 @@ def _operation(request: Any) -> str:
 # --------------------------------------------------------------------------- the phases
 
 
-def timed(files: list[Path], workers: int, work: Callable[[Path], Any]) -> tuple[float, float, list[Any]]:
-    """Wall seconds, this process's CPU seconds, and the results of ``work`` over ``files``."""
+def process_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) used so far by process ``pid``; None if unknown."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(items: list[Any], workers: int, work: Callable[[Any], Any],
+          server_pid: int | None = None) -> tuple[float, float, float | None, list[Any]]:
+    """Wall seconds, this process's CPU seconds, the cloud process's CPU seconds (None when
+    unknown) and the results of ``work`` over ``items``."""
+    server = process_cpu(server_pid)
     cpu, started = time.process_time(), time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(work, files))
-    return time.perf_counter() - started, time.process_time() - cpu, results
+        results = list(pool.map(work, items))
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server_after = process_cpu(server_pid)
+    server_cpu = server_after - server if server is not None and server_after is not None else None
+    return wall, cpu, server_cpu, results
 
 
-def phase(name: str, runs: list[tuple[float, float]], files: list[Path], total_bytes: int,
+def phase(name: str, runs: list[tuple[float, float, float | None]], files: list[Path], total_bytes: int,
           requests: Counter | None = None) -> dict:
-    """One table row from the median run (wall seconds, client CPU seconds)."""
+    """One table row from the median run (wall seconds, client and server CPU seconds)."""
     seconds = statistics.median(r[0] for r in runs)
     cpu = statistics.median(r[1] for r in runs)
     row: dict[str, Any] = {
@@ -100,7 +124,10 @@ def phase(name: str, runs: list[tuple[float, float]], files: list[Path], total_b
         "instancesPerSecond": round(len(files) / seconds, 1),
         "mbPerSecond": round(total_bytes / seconds / 1e6, 2),
         "clientCpuMsPerInstance": round(cpu / len(files) * 1000, 2),
+        "serverCpuMsPerInstance": None,
     }
+    if all(r[2] is not None for r in runs):
+        row["serverCpuMsPerInstance"] = round(statistics.median(r[2] for r in runs) / len(files) * 1000, 2)
     if requests is not None:
         row["requestsPerInstance"] = {op: round(n / len(files) / len(runs), 2) for op, n in sorted(requests.items())}
     return row
@@ -138,12 +165,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 fp.seek(0)
                 digest_stream(fp, size)
 
-        runs = [timed(files, 1, local)[:2] for _ in range(args.rounds)]
+        runs = [timed(files, 1, local)[:3] for _ in range(args.rounds)]
         results["phases"].append(phase("local: read_header + SHA-256, 1 thread", runs, files, total))
 
         raw_runs, same_put_runs, ingest_runs = [], [], []
         raw_requests, same_put_requests, ingest_requests = Counter(), Counter(), Counter()
-        with embedded_cloud(args.in_process) as endpoint:
+        with embedded_cloud(args.in_process) as (endpoint, server_pid):
             target = Target(endpoint=endpoint)
             s3 = target.client("s3", REGION)
             ddb = target.client("dynamodb", REGION)
@@ -158,7 +185,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     s3.put_object(Bucket=bucket, Key=f"raw/{path.relative_to(manifest.root).as_posix()}",
                                   Body=path.read_bytes())
 
-                raw_runs.append(timed(files, args.workers, raw)[:2])
+                raw_runs.append(timed(files, args.workers, raw, server_pid)[:3])
                 raw_requests += requests
                 requests.clear()
 
@@ -167,18 +194,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                   Body=path.read_bytes(), ChecksumAlgorithm=CHECKSUM_ALGORITHM,
                                   ContentType="application/dicom", Tagging="drkit-specialty=x&drkit-modality=y")
 
-                same_put_runs.append(timed(files, args.workers, same_put)[:2])
+                same_put_runs.append(timed(files, args.workers, same_put, server_pid)[:3])
                 same_put_requests += requests
                 requests.clear()
 
                 dest = IngestDestination(target=target, region=REGION, archive_bucket=archive, index_table=table)
                 ingestor = Ingestor(dest, Pseudonymizer(os.urandom(32)))
-                wall, cpu, outcomes = timed(files, args.workers, ingestor.ingest_file)
-                ingest_runs.append((wall, cpu))
+                wall, cpu, server_cpu, outcomes = timed(files, args.workers, ingestor.ingest_file, server_pid)
+                ingest_runs.append((wall, cpu, server_cpu))
                 ingest_requests += requests
                 counts = Counter(r.outcome for r in outcomes)
                 if counts[Outcome.ARCHIVED] != len(files):
                     raise SystemExit(f"expected every instance archived, got {dict(counts)}")
+                indexed = _count_items(ddb, table)
+                if indexed != len(files):
+                    raise SystemExit(f"expected {len(files)} index items, found {indexed}")
+            if args.request_costs:
+                results["requestCosts"] = request_costs(s3, ddb, args.request_costs, args.workers,
+                                                        INDEX_PARTITION_KEY, INDEX_SORT_KEY, server_pid)
 
         results["phases"] += [
             phase(f"raw put_object, plain bucket, {args.workers} threads", raw_runs, files, total, raw_requests),
@@ -193,6 +226,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "max": max(header_bytes),
             "meanShareOfInstance": round(statistics.mean(h / s for h, s in zip(header_bytes, sizes)), 4),
         }
+        results["machine"]["loadAverageAtEnd"] = [round(x, 2) for x in os.getloadavg()]
         raw_s = results["phases"][1]["seconds"]
         ingest_s = results["phases"][3]["seconds"]
         results["overheadPercent"] = round((ingest_s - raw_s) / raw_s * 100, 1)
@@ -200,6 +234,86 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["clientCpuOverheadPercent"] = round(
             (results["phases"][3]["clientCpuMsPerInstance"] - raw_cpu) / raw_cpu * 100, 1)
         return results
+
+
+def _count_items(ddb: Any, table: str) -> int:
+    count, args = 0, {"TableName": table, "Select": "COUNT"}
+    while True:
+        page = ddb.scan(**args)
+        count += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return count
+        args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def request_costs(s3: Any, ddb: Any, n: int, workers: int, pk: str, sk: str,
+                  server_pid: int | None) -> list[dict[str, Any]]:
+    """Wall and cloud-process CPU milliseconds per request of each request kind ingest
+    sends, ``n`` requests each from ``workers`` threads, on a fresh bucket and table (index
+    items shaped like ingest's)."""
+    _, archive, table = _fresh_buckets(s3, ddb, pk, sk)
+    body = os.urandom(90_000)
+    put_args = {"ChecksumAlgorithm": "SHA256", "ContentType": "application/dicom",
+                "Tagging": "drkit-specialty=x&drkit-modality=y"}
+
+    def item(prefix: str, i: int) -> dict[str, Any]:
+        attrs = {pk: {"S": f"1.2.826.0.1.{prefix}.{i // 7}"}, sk: {"S": f"1.2.826.0.2.{i // 7}/1.2.826.0.3.{i}"}}
+        for name in ("SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality", "Specialty", "StudyDate",
+                     "ChecksumSHA256", "VersionId", "Key", "PatientIdHash", "AccessionHash",
+                     "TransferSyntaxUID", "IngestedAt", "ContentSHA256", "ChecksumType"):
+            attrs[name] = {"S": f"{name}-{i}-" + "x" * 40}
+        attrs["Size"] = {"N": str(90_000 + i)}
+        return attrs
+
+    def key(attrs: dict[str, Any]) -> dict[str, Any]:
+        return {pk: attrs[pk], sk: attrs[sk]}
+
+    def conditional_put(prefix: str) -> Callable[[int], None]:
+        def work(i: int) -> None:
+            try:
+                s3.put_object(Bucket=archive, Key=f"{prefix}/{i}", Body=body, IfNoneMatch="*", **put_args)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "PreconditionFailed":
+                    raise
+        return work
+
+    def update(i: int) -> None:
+        attrs = item("u", i)
+        names = {f"#a{j}": name for j, name in enumerate(a for a in attrs if a not in (pk, sk))}
+        ddb.update_item(TableName=table, Key=key(attrs),
+                        UpdateExpression="SET " + ", ".join(f"{n} = :v{n[2:]}" for n in names),
+                        ExpressionAttributeNames=names,
+                        ExpressionAttributeValues={f":v{n[2:]}": attrs[a] for n, a in names.items()})
+
+    kinds: list[tuple[str, int, Callable[[int], None]]] = [
+        ("s3 PutObject 90 kB (SHA-256, tags)", 1,
+         lambda i: s3.put_object(Bucket=archive, Key=f"plain/{i}", Body=body, **put_args)),
+        ("s3 PutObject If-None-Match: * (new key)", 1, conditional_put("cond")),
+        ("s3 PutObject If-None-Match: * -> 412", 1, conditional_put("cond")),
+        ("s3 HeadObject", 1, lambda i: s3.head_object(Bucket=archive, Key=f"plain/{i}", ChecksumMode="ENABLED")),
+        ("dynamodb UpdateItem (SET 16 attributes)", 1, update),
+        ("dynamodb PutItem attribute_not_exists", 1,
+         lambda i: ddb.put_item(TableName=table, Item=item("p", i), ConditionExpression="attribute_not_exists(#k)",
+                                ExpressionAttributeNames={"#k": pk})),
+        ("dynamodb GetItem (consistent)", 1,
+         lambda i: ddb.get_item(TableName=table, Key=key(item("p", i)), ConsistentRead=True)),
+    ]
+    for k in (4, 8, 25):
+        kinds.append((f"dynamodb BatchGetItem {k} keys (consistent)", k,
+                      lambda i, k=k: ddb.batch_get_item(RequestItems={table: {
+                          "ConsistentRead": True, "Keys": [key(item("p", i * k + j)) for j in range(k)]}})))
+        kinds.append((f"dynamodb BatchWriteItem {k} puts", k,
+                      lambda i, k=k: ddb.batch_write_item(RequestItems={table: [
+                          {"PutRequest": {"Item": item(f"b{k}", i * k + j)}} for j in range(k)]})))
+    rows = []
+    for name, per, work in kinds:
+        count = max(workers * 2, n // per)
+        wall, _, server_cpu, _ = timed(list(range(count)), workers, work, server_pid)
+        rows.append({"request": name, "itemsPerRequest": per, "requests": count,
+                     "msPerRequest": round(wall / count * 1000, 2),
+                     "msPerItem": round(wall / count / per * 1000, 2),
+                     "serverCpuMsPerRequest": None if server_cpu is None else round(server_cpu / count * 1000, 2)})
+    return rows
 
 
 def _fresh_buckets(s3: Any, ddb: Any, pk: str, sk: str) -> tuple[str, str, str]:
@@ -250,12 +364,14 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         f"data set: {data['instances']} instances, {data['studies']} studies, {data['bytes'] / 1e6:.1f} MB "
         f"(mean {data['meanInstanceBytes'] / 1e3:.0f} kB); cloud: {results['cloud']}",
-        f"{'phase':<72} {'s':>7} {'inst/s':>8} {'MB/s':>7} {'cpu ms':>7}  requests/instance",
+        f"{'phase':<72} {'s':>7} {'inst/s':>8} {'MB/s':>7} {'cpu ms':>7} {'srv ms':>7}  requests/instance",
     ]
     for row in results["phases"]:
-        reqs = ", ".join(f"{k} {v}" for k, v in row.get("requestsPerInstance", {}).items())
+        reqs = ", ".join(f"{k.split('.')[-1]} {v}" for k, v in row.get("requestsPerInstance", {}).items())
+        server = row["serverCpuMsPerInstance"]
         lines.append(f"{row['phase']:<72} {row['seconds']:>7.2f} {row['instancesPerSecond']:>8.1f} "
-                     f"{row['mbPerSecond']:>7.2f} {row['clientCpuMsPerInstance']:>7.2f}  {reqs}")
+                     f"{row['mbPerSecond']:>7.2f} {row['clientCpuMsPerInstance']:>7.2f} "
+                     f"{'-' if server is None else f'{server:.2f}':>7}  {reqs}")
     hb = results["headerBytesRead"]
     lines += [
         f"ingest overhead over raw upload: {results['overheadPercent']}% wall clock, "
@@ -263,6 +379,12 @@ def render(results: dict[str, Any]) -> str:
         f"header bytes read per instance: mean {hb['mean']}, max {hb['max']} "
         f"({hb['meanShareOfInstance'] * 100:.1f}% of an instance on average)",
     ]
+    if results.get("requestCosts"):
+        lines.append(f"request costs, {results['workers']} threads ({LABEL}):")
+        for r in results["requestCosts"]:
+            server = r["serverCpuMsPerRequest"]
+            lines.append(f"  {r['request']:<48} {r['msPerRequest']:>7.2f} ms/request {r['msPerItem']:>7.2f} ms/item"
+                         + ("" if server is None else f"  cloud CPU {server:.2f} ms/request"))
     return "\n".join(lines)
 
 
@@ -273,6 +395,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="repeat the timed phases; the median is reported")
+    parser.add_argument("--request-costs", type=int, default=120, metavar="N",
+                        help="time N requests of each kind ingest sends (0: skip)")
     parser.add_argument("--in-process", action="store_true", help="run the embedded cloud in this process")
     parser.add_argument("--json", action="store_true", help="results as JSON on stdout")
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ import io
 import json
 import logging
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from drills.cloud import operations
 from drills.cloud.interceptors import INTERNAL_HEADER, AwsRequest, AwsResponse, Headers
@@ -63,7 +63,12 @@ class SimulationMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         # PATH_INFO is already percent-decoded, as latin-1 text (PEP 3333): S3 keys are UTF-8.
         path = environ.get("PATH_INFO", "/").encode("latin-1", "replace").decode("utf-8", "replace")
-        operation, params = operations.resolve(service, method, path, query, headers, body)
+        # Resolve on the raw (still percent-encoded) path: an encoded "/" inside a parameter
+        # (a table ARN in a Backup URI) must not split it. The resolver decodes parameters.
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        raw_path = (raw.split("?", 1)[0].encode("latin-1", "replace").decode("utf-8", "replace") if raw
+                    else quote(path, safe="/"))
+        operation, params = operations.resolve(service, method, raw_path, query, headers, body)
         return AwsRequest(method=method, path=path, query=query, headers=headers, body=body,
                           service=service, region=region, operation=operation, params=params,
                           internal=headers.get(INTERNAL_HEADER) == "1")

@@ -12,7 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 from typing import Mapping
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import botocore.session
 from botocore.exceptions import UnknownServiceError
@@ -85,7 +85,9 @@ def _routes(service: str) -> tuple[_Route, ...]:
                 elif where == "header":
                     headers.append(shape.serialization.get("name", member).lower())
         literal = sum(1 for s in segments if not s.startswith("{"))
-        score = literal * 10 + len(query_keys) * 100 + len(headers) * 50 + len(segments)
+        # Deprecated operations share URIs with their successors (PutBucketLifecycle vs
+        # PutBucketLifecycleConfiguration): the current one wins a tie.
+        score = literal * 10 + len(query_keys) * 100 + len(headers) * 50 + len(segments) - int(bool(op.deprecated))
         routes.append(_Route(op_name, http.get("method", "GET"), segments, tuple(query_keys), tuple(headers), score))
     # Same URI, same score (GetBucketLifecycle vs GetBucketLifecycleConfiguration): prefer the current name.
     deprecated = {name for name in model.operation_names if model.operation_model(name).deprecated}
@@ -112,7 +114,11 @@ def _match_path(segments: tuple[str, ...], parts: list[str]) -> dict[str, str] |
 
 def resolve(service: str | None, method: str, path: str, query: Mapping[str, list[str]],
             headers: Mapping[str, str], body: bytes) -> tuple[str | None, dict[str, str]]:
-    """Return (operation name, URI parameters) for the request, or (None, {}) if unknown."""
+    """Return (operation name, URI parameters) for the request, or (None, {}) if unknown.
+
+    ``path`` should be the raw (still percent-encoded) path, so that an encoded "/" inside a
+    parameter (a DynamoDB table ARN in a Backup URI) does not split it; parameter values
+    come back decoded."""
     if not service:
         return None, {}
     target = headers.get("x-amz-target")
@@ -146,7 +152,7 @@ def resolve(service: str | None, method: str, path: str, query: Mapping[str, lis
             segs = (segs[0], segs[1])
         params = _match_path(segs, parts)
         if params is not None:
-            return route.operation, params
+            return route.operation, {k: unquote(v) for k, v in params.items()}
     return None, {}
 
 

@@ -59,20 +59,11 @@ class Simulation:
         self.account_id = ACCOUNT_ID
         self.endpoint: str | None = None
         self._internal: Target | None = None
-        self.missing: list[str] = []
-        self.interceptors: list[Interceptor] = [i for i in map(self._load, behaviours) if i is not None]
+        self.interceptors: list[Interceptor] = [self._load(path) for path in behaviours]
 
-    def _load(self, path: str) -> Interceptor | None:
+    def _load(self, path: str) -> Interceptor:
         module_name, cls_name = path.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            # TEMPORARY while behaviours are being written; reported by status().
-            self.missing.append(path)
-            return None
-        return getattr(module, cls_name)(self)
+        return getattr(importlib.import_module(module_name), cls_name)(self)
 
     def __getitem__(self, name: str) -> Interceptor:
         for interceptor in self.interceptors:
@@ -114,7 +105,6 @@ class Simulation:
                       "pending": len(self.clock.pending()),
                       "failures": [{"at": t.isoformat(), "task": l, "error": e} for t, l, e in self.clock.failures]},
             "behaviours": {i.name: i.status() for i in self.interceptors},
-            "missingBehaviours": list(self.missing),
         }
 
     def reset(self) -> None:
