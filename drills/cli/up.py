@@ -82,12 +82,15 @@ def _show(result, verbose: bool) -> None:
             created.add_row(rtype, str(counts[(rtype, False)]), str(counts[(rtype, True)]))
     console.print(created)
     if result.declared_only:
-        declared = Table(title="declared only (not emulated by the embedded cloud)", title_justify="left")
-        for col in ("type", "name", "reason"):
-            declared.add_column(col, overflow="fold")
+        console.print("declared only (the embedded cloud cannot hold these; each is listed with why):",
+                      style="bold", highlight=False)
+        by_reason: dict[str, list[str]] = {}
         for d in result.declared_only:
-            declared.add_row(d.type, d.name, d.reason)
-        console.print(declared)
+            by_reason.setdefault(d.reason, []).append(f"{d.type} {d.name}")
+        for reason, resources in by_reason.items():
+            console.print(f"  {reason}:", highlight=False)
+            for resource in resources:
+                console.print(f"    - {resource}", highlight=False)
     for note in result.notes:
         console.print(f"note: {note}", style="yellow", highlight=False)
     fresh = sum(1 for r in result.created if not r.reused)

@@ -196,6 +196,7 @@ class DeployContext:
         self._names: dict[tuple[str, str], str] = {}  # (style, physical) -> logical name
         self._existing: set[str] = set()              # physical ids found from an earlier deploy
         self._seen: dict[tuple[str, str], int] = {}   # (type, logical name) -> names issued
+        self._grouped: dict[str, list[str]] = {}      # note -> the resources it concerns
         self._deferred: list[_Deferred] = []
 
     # -- clients
@@ -256,9 +257,15 @@ class DeployContext:
     def declare(self, spec: Spec, reason: str) -> None:
         self.declared.append(DeclaredResource(spec.type, spec.name, reason))
 
-    def note(self, message: str) -> None:
-        if message not in self.notes:
-            self.notes.append(message)
+    def note(self, message: str, subject: str | None = None) -> None:
+        """A remark for the deploy's reader; notes sharing a message list their subjects once."""
+        if subject is None:
+            if message not in self.notes:
+                self.notes.append(message)
+            return
+        subjects = self._grouped.setdefault(message, [])
+        if subject not in subjects:
+            subjects.append(subject)
 
     def note_ignored(self, spec: Spec, ignored: Iterable[str]) -> None:
         ignored = list(ignored)
@@ -296,6 +303,9 @@ class DeployContext:
                     item.last_error = exc
                     left.append(item)
             pending = left
+        for message, subjects in self._grouped.items():
+            self.note(f"{message}: {', '.join(subjects)}")
+        self._grouped = {}
         for item in pending:
             err = item.last_error.response.get("Error", {})
             detail = f"{err.get('Code')}: {err.get('Message')}"

@@ -152,8 +152,8 @@ def logging(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
             return
         ctx.sim.s3_backend().get_bucket(bucket_name).logging = {
             "TargetBucket": target, "TargetPrefix": str(conf.get("targetPrefix") or "")}
-        ctx.note(f"{spec.label}: stored through moto's backend (moto's PutBucketLogging crashes on the target "
-                 "bucket's Principal \"*\" policy statement)")
+        ctx.note("bucket logging stored through moto's backend (moto's PutBucketLogging crashes on a target "
+                 "bucket policy statement with Principal \"*\")", subject=bucket_name)
 
     # moto checks the target bucket's policy for the log-delivery grant, which the program may
     # declare later than the logging itself: retry at the end, then report what moto said.

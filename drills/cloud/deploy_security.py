@@ -36,6 +36,10 @@ def key(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
         meta = kms.create_key(**kwargs)["KeyMetadata"]
     if as_bool(spec.get("enableKeyRotation")):
         kms.enable_key_rotation(KeyId=meta["KeyId"])
+    if as_bool(spec.get("multiRegion")):
+        ctx.note("moto 5.2 creates and replicates multi-Region keys, but Decrypt with them fails "
+                 "(AccessDeniedException) in every region; S3 SSE-KMS in moto never calls KMS, so objects "
+                 "stay readable", subject=meta["KeyId"])
     ctx.record(spec, meta["KeyId"], reused=reused)
     return meta["KeyId"], outputs(spec, id=meta["KeyId"], keyId=meta["KeyId"], arn=meta["Arn"],
                                   multiRegion=as_bool(spec.get("multiRegion")),
@@ -84,14 +88,14 @@ def alias(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     target = str(spec.get("targetKeyId"))
     try:
         kms.create_alias(AliasName=name, TargetKeyId=target)
-        reused = False
     except ClientError as exc:
+        # Also when moto's ReplicateKey copied the primary's aliases (AWS keeps aliases regional).
         if error_code(exc) != "AlreadyExistsException":
             raise
         kms.update_alias(AliasName=name, TargetKeyId=target)
-        reused = True
-    target_arn = kms.describe_key(KeyId=target)["KeyMetadata"]["Arn"]
-    ctx.record(spec, name, reused=reused)
+    meta = kms.describe_key(KeyId=target)["KeyMetadata"]
+    target_arn = meta["Arn"]
+    ctx.record(spec, name, reused=ctx.existed(meta["KeyId"]))
     return name, outputs(spec, id=name, name=name, arn=f"arn:aws:kms:{spec.region}:{ctx.account_id}:{name}",
                          targetKeyArn=target_arn)
 

@@ -42,6 +42,10 @@ MAX_INFLATED = 256 * 1024 * 1024  # deflated data sets are checked up to this si
 MAX_READ = MAX_INFLATED           # one header read larger than this is refused
 MAX_DEPTH = 32                    # nesting of undefined-length sequences/items
 
+_TAG_LONG = {True: struct.Struct("<HHL"), False: struct.Struct(">HHL")}
+_SHORT = {True: struct.Struct("<H"), False: struct.Struct(">H")}
+_LONG = {True: struct.Struct("<L"), False: struct.Struct(">L")}
+
 UNDEFINED = 0xFFFFFFFF
 ITEM = 0xFFFEE000
 ITEM_DELIMITER = 0xFFFEE00D
@@ -189,8 +193,10 @@ class _Walker:
     def __init__(self, stream: BinaryIO, size: int, little: bool) -> None:
         self.fp = stream
         self.size = size
-        self.endian = "<" if little else ">"
         self.pixel_data_at: int | None = None     # where the first top-level Pixel Data element starts
+        self._tag_long = _TAG_LONG[little]         # (group, element, 32-bit length)
+        self._short = _SHORT[little]
+        self._long = _LONG[little]
 
     @property
     def pixel_data_seen(self) -> bool:
@@ -209,8 +215,7 @@ class _Walker:
         self.fp.seek(pos)
         if len(head) < 6:
             return default
-        tag = struct.unpack(f"{self.endian}HH", head[:4])
-        if tag[0] == 0xFFFE:
+        if self._tag_long.unpack_from(head.ljust(8, b"\0"))[0] == 0xFFFE:
             return default
         return not (0x40 < head[4] < 0x5B and 0x40 < head[5] < 0x5B)
 
@@ -222,18 +227,18 @@ class _Walker:
             return None
         if len(first) < 8:
             raise _Truncated(f"file ends inside an element header at byte {self.fp.tell()}")
-        group, elem = struct.unpack(f"{self.endian}HH", first[:4])
+        group, elem, long_length = self._tag_long.unpack(first)
         tag = group << 16 | elem
         if group == 0xFFFE or implicit:
-            return tag, None, struct.unpack(f"{self.endian}L", first[4:])[0]
+            return tag, None, long_length
         vr = first[4:6]
         if vr in ENCODED_VR:
             if vr in LONG_VRS:
-                return tag, vr, struct.unpack(f"{self.endian}L", self._read_exact(4))[0]
-            return tag, vr, struct.unpack(f"{self.endian}H", first[6:])[0]
+                return tag, vr, self._long.unpack(self._read_exact(4))[0]
+            return tag, vr, self._short.unpack_from(first, 6)[0]
         if not (b"AA" <= vr <= b"ZZ"):                   # implicit VR inside explicit data
-            return tag, None, struct.unpack(f"{self.endian}L", first[4:])[0]
-        return tag, vr, struct.unpack(f"{self.endian}H", first[6:])[0]
+            return tag, None, long_length
+        return tag, vr, self._short.unpack_from(first, 6)[0]
 
     def dataset(self, implicit: bool, depth: int, in_item: bool) -> None:
         """Walk elements until EOF (top level) or the item delimiter (inside an item)."""
@@ -261,7 +266,7 @@ class _Walker:
                     raise _Malformed(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) has undefined length")
                 self.items(implicit, depth + 1)
             else:
-                self.skip(length, f"({tag >> 16:04X},{tag & 0xFFFF:04X})")
+                self.skip(length, tag)
 
     def items(self, implicit: bool, depth: int) -> None:
         """Walk the items of an undefined-length sequence or encapsulated pixel data."""
@@ -279,9 +284,12 @@ class _Walker:
             else:
                 self.skip(length, "item")
 
-    def skip(self, length: int, what: str) -> None:
+    def skip(self, length: int, what: str | int) -> None:
+        """Seek past a value of ``length`` bytes; ``what`` names it (a tag or a word)."""
         end = self.fp.tell() + length
         if end > self.size:
+            if isinstance(what, int):
+                what = f"({what >> 16:04X},{what & 0xFFFF:04X})"
             raise _Truncated(f"{what} declares {length} bytes; the file ends {end - self.size} bytes early")
         self.fp.seek(end)
 
