@@ -11,8 +11,9 @@
    Ingestor adds per instance);
 4. raw: ``put_object`` of every file into the plain bucket, ``--workers`` threads;
 5. ingest: ``Ingestor.ingest_file`` of every file, same threads (conditional checksummed
-   PUT, group-committed index write per instance);
-6. request costs: each request kind ingest can send, timed alone on the same cloud with
+   PUT, group-committed index write per instance), then every index item counted;
+6. re-ingest: the same files again, every one a DUPLICATE (SQS redelivery, a re-run);
+7. request costs: each request kind ingest can send, timed alone on the same cloud with
    the same threads (``--request-costs`` requests each; 0 skips it).
 
 Reports instances/s, MB/s, the ingest overhead over the raw upload, requests per instance,
@@ -168,8 +169,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         runs = [timed(files, 1, local)[:3] for _ in range(args.rounds)]
         results["phases"].append(phase("local: read_header + SHA-256, 1 thread", runs, files, total))
 
-        raw_runs, same_put_runs, ingest_runs = [], [], []
-        raw_requests, same_put_requests, ingest_requests = Counter(), Counter(), Counter()
+        raw_runs, same_put_runs, ingest_runs, duplicate_runs = [], [], [], []
+        raw_requests, same_put_requests, ingest_requests, duplicate_requests = Counter(), Counter(), Counter(), Counter()
         with embedded_cloud(args.in_process) as (endpoint, server_pid):
             target = Target(endpoint=endpoint)
             s3 = target.client("s3", REGION)
@@ -209,6 +210,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 indexed = _count_items(ddb, table)
                 if indexed != len(files):
                     raise SystemExit(f"expected {len(files)} index items, found {indexed}")
+                requests.clear()
+                wall, cpu, server_cpu, again = timed(files, args.workers, ingestor.ingest_file, server_pid)
+                duplicate_runs.append((wall, cpu, server_cpu))
+                duplicate_requests += requests
+                counts = Counter(r.outcome for r in again)
+                if counts[Outcome.DUPLICATE] != len(files):
+                    raise SystemExit(f"expected every instance a duplicate the second time, got {dict(counts)}")
             if args.request_costs:
                 results["requestCosts"] = request_costs(s3, ddb, args.request_costs, args.workers,
                                                         INDEX_PARTITION_KEY, INDEX_SORT_KEY, server_pid)
@@ -218,6 +226,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             phase(f"same PUT as ingest (SHA-256, tags, versioned+locked), {args.workers} threads",
                   same_put_runs, files, total, same_put_requests),
             phase(f"Ingestor.ingest_file, {args.workers} threads", ingest_runs, files, total, ingest_requests),
+            phase(f"Ingestor.ingest_file again (all duplicates), {args.workers} threads", duplicate_runs, files,
+                  total, duplicate_requests),
         ]
         header_bytes = [r.header_bytes_read for r in outcomes]
         sizes = [p.stat().st_size for p in files]
@@ -295,13 +305,14 @@ def request_costs(s3: Any, ddb: Any, n: int, workers: int, pk: str, sk: str,
         ("dynamodb PutItem attribute_not_exists", 1,
          lambda i: ddb.put_item(TableName=table, Item=item("p", i), ConditionExpression="attribute_not_exists(#k)",
                                 ExpressionAttributeNames={"#k": pk})),
-        ("dynamodb GetItem (consistent)", 1,
+        ("dynamodb GetItem (consistent, item present)", 1,
          lambda i: ddb.get_item(TableName=table, Key=key(item("p", i)), ConsistentRead=True)),
     ]
     for k in (4, 8, 25):
-        kinds.append((f"dynamodb BatchGetItem {k} keys (consistent)", k,
+        kinds.append((f"dynamodb BatchGetItem {k} absent keys (as ingest)", k,
                       lambda i, k=k: ddb.batch_get_item(RequestItems={table: {
-                          "ConsistentRead": True, "Keys": [key(item("p", i * k + j)) for j in range(k)]}})))
+                          "ConsistentRead": True, "Keys": [key(item("absent", i * k + j)) for j in range(k)],
+                          "ProjectionExpression": "#p, #s", "ExpressionAttributeNames": {"#p": pk, "#s": sk}}})))
         kinds.append((f"dynamodb BatchWriteItem {k} puts", k,
                       lambda i, k=k: ddb.batch_write_item(RequestItems={table: [
                           {"PutRequest": {"Item": item(f"b{k}", i * k + j)}} for j in range(k)]})))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -25,6 +26,9 @@ from rich.table import Table
 
 from drills.cli.common import emit_json, say, target_options
 from drills.errors import UsageError
+
+if TYPE_CHECKING:
+    from drills.cloud.deploy import DeployResult
 
 
 @click.command("up")
@@ -65,7 +69,7 @@ def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
             "`drkit cloud serve` and run `drkit up --endpoint URL`", fg="yellow")
 
 
-def _show(result, verbose: bool) -> None:
+def _show(result: "DeployResult", verbose: bool) -> None:
     console = Console(stderr=True)
     created = Table(title=f"stack {result.stack}: in the embedded cloud at {result.endpoint}", title_justify="left")
     if verbose:

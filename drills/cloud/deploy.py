@@ -10,6 +10,7 @@ second ``drkit up`` on a long-lived ``drkit cloud serve`` is a no-drift update.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -64,12 +65,14 @@ class DeployResult:
                 "notes": list(self.notes)}
 
 
-def known_regions() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def known_regions() -> frozenset[str]:
+    """Every region botocore knows an S3 endpoint for, in every partition."""
     session = boto3.session.Session()
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("s3", partition_name=partition))
-    return regions
+    return frozenset(regions)
 
 
 def check_region(region: Any, where: str) -> str:
@@ -141,6 +144,8 @@ class _Engine:
                 raise refused(spec, exc) from exc
             except BotoCoreError as exc:
                 raise InfraError(f"{spec.label}: {exc}") from exc
+            except (KeyError, TypeError, ValueError) as exc:   # inputs this deploy cannot map
+                raise InfraError(f"{spec.label}: cannot deploy it offline ({type(exc).__name__}: {exc})") from exc
 
     def _provider(self, args: pulumi.runtime.MockResourceArgs, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         self._count += 1

@@ -233,14 +233,16 @@ class DeployContext:
             if len(name) < 3:
                 name = f"b-{name}"[:limit]
         owner = self._names.setdefault((style, name), spec.name)
-        if owner != spec.name:      # same logical name under different parents: disambiguate
+        if owner != spec.name:      # two logical names trimmed onto one name: disambiguate
             name = f"{stem[:room - 2]}{sep}{short_hash(self.stack, spec.name, spec.type, length=len(rand) + 2)}{suffix}"
             self._names[(style, name)] = spec.name
         return name
 
     def logical_id(self, spec: Spec) -> str:
         """Value of the tag that finds a name-less resource (a KMS key) again on the next deploy."""
-        return f"{self.project}/{self.stack}/{spec.name}"
+        seen = self._seen.get((spec.type, spec.name), 0)
+        self._seen[(spec.type, spec.name)] = seen + 1
+        return f"{self.project}/{self.stack}/{spec.name}" + (f"#{seen}" if seen else "")
 
     # -- ledger
     def record(self, spec: Spec, physical_id: str, *, reused: bool = False, region: str | None = None) -> None:

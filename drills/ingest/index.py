@@ -189,7 +189,8 @@ class StudyIndex:
             # others must not take silence for success
             for pending in group:
                 pending.error = pending.error or InfraError(
-                    f"write index items to {self.table}: the writing thread failed")
+                    f"write index items to {self.table}: the thread writing them failed; "
+                    f"this item may not be written")
             raise
 
     def _put_one(self, pending: _Pending) -> None:
@@ -222,6 +223,8 @@ class StudyIndex:
         }}
         found: set[tuple[str, str]] = set()
         for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                self._backoff(attempt - 1)
             try:
                 response = self._ddb.batch_get_item(RequestItems=request)
             except AWS_ERRORS as exc:
@@ -231,7 +234,6 @@ class StudyIndex:
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 return found
-            self._backoff(attempt)
         raise InfraError(f"read index items from {self.table}: keys still unprocessed after "
                          f"{MAX_ATTEMPTS} BatchGetItem requests")
 
@@ -240,6 +242,8 @@ class StudyIndex:
         waiting = {_key_id(p.item): p for p in batch}
         requests = [{"PutRequest": {"Item": {k: _serialize(v) for k, v in p.item.items()}}} for p in batch]
         for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                self._backoff(attempt - 1)
             try:
                 response = self._ddb.batch_write_item(RequestItems={self.table: requests})
             except AWS_ERRORS as exc:
@@ -252,7 +256,6 @@ class StudyIndex:
                 return
             unprocessed = {_raw_key_id(r["PutRequest"]["Item"]) for r in requests}
             waiting = {k: p for k, p in waiting.items() if k in unprocessed}
-            self._backoff(attempt)
         for pending in waiting.values():
             pending.error = InfraError(
                 f"write index item to {self.table}: still unprocessed after {MAX_ATTEMPTS} "

@@ -6,24 +6,24 @@ through ``Invoke``, answers 200 with an error payload: a silent false success). 
 behaviour takes over every SQS mapping whose function's handler is drkit's
 (``drills.contracts.LAMBDA_HANDLER``) and plays the Lambda poller:
 
-- trigger: an object created in a bucket that notifies a mapped queue (moto has enqueued the
-  S3 event by then), or a message sent to a mapped queue -> a poll ``delaySeconds``
-  (simulated) later on the virtual clock;
+- trigger: a new mapping, an object created in a bucket that notifies a mapped queue (moto
+  has enqueued the S3 event by then), a new notification configuration (S3's test event), or
+  a message sent to a mapped queue -> a poll ``delaySeconds`` (simulated) later on the
+  virtual clock;
 - poll: receive up to the mapping's batch size, build Lambda's SQS event, run
   ``drills.ingest.handler.handle(event, context, target=<embedded>, env=<function env>)``
-  in-process, delete what succeeded, return failures to the queue (ReportBatchItemFailures
-  semantics; a raised exception fails the whole batch) and poll again after the queue's
-  visibility timeout (simulated). moto applies the queue's RedrivePolicy on receive, so a
-  message received more than maxReceiveCount times lands in the dead-letter queue.
-- control ``drain`` processes until the mapped queues are empty (failures retried at once).
+  in-process, delete what succeeded (ReportBatchItemFailures semantics; a raised exception
+  fails the whole batch) and go on until the queue is empty. A failed message stays hidden
+  for the queue's visibility timeout in *simulated* time (moto's own timer runs on real time,
+  so the behaviour hides it longer and releases it when the virtual clock gets there); then
+  it is received again, and moto applies the queue's RedrivePolicy on receive: a message
+  received more than maxReceiveCount times lands in the dead-letter queue.
+- control ``drain`` processes until the mapped queues are empty, retrying failures at once.
 
 The handler's calls are the function's own (not internal): replication and every other
 behaviour apply to what it writes. Settings (``SimSettings.extra["pipeline"]``):
 ``delaySeconds`` (default 2), ``handler`` ("module:function" or a callable with ``handle``'s
 signature; default drkit's ``drills.ingest.handler:handle``).
-Known difference: a failed message is made visible again at once in moto (moto's visibility
-runs on real time); a poll triggered by a new object may pick it up before the simulated
-visibility timeout ends.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ SQS_SENDS = frozenset({"SendMessage", "SendMessageBatch"})
 RETRY_SECONDS = 60.0          # after the queue could not be reached (e.g. a region outage)
 MAX_STALLS = 10
 DRAIN_MAX_BATCHES = 1000
+HIDE_REAL_SECONDS = 36000     # real seconds (SQS caps a message's total at 12 h): "until the clock releases it"
 
 
 @dataclass
@@ -108,6 +109,10 @@ class IngestPipelineEvents(Interceptor):
             self._mappings: dict[str, _Mapping] = {}
             self._pending: dict[str, Any] = {}
             self._stalls: dict[str, int] = {}
+            for _, task in getattr(self, "_hidden", {}).values():
+                task.cancel()
+            self._hidden: dict[int, tuple[list[str], Any]] = {}   # batch no. -> (receipt handles, release task)
+            self._hidden_seq = 0
         self.stats = {"invocations": 0, "messagesSucceeded": 0, "messagesFailed": 0, "handlerErrors": 0,
                       "lastError": None}
 
@@ -117,7 +122,11 @@ class IngestPipelineEvents(Interceptor):
             return resp
         if req.service == "lambda" and req.operation in LAMBDA_CHANGES:
             self.take_over(req.region)
-        elif req.service == "s3" and req.operation in OBJECT_CREATED and req.bucket:
+        elif not self._mappings:
+            return resp
+        elif req.service == "s3" and req.bucket and (req.operation in OBJECT_CREATED
+                                                      or req.operation == "PutBucketNotificationConfiguration"):
+            # (S3 sends an s3:TestEvent to the queues of a new notification configuration)
             for queue_arn in self._notified_queues(req.bucket):
                 self._trigger(queue_arn)
         elif req.service == "sqs" and req.operation in SQS_SENDS:
@@ -130,7 +139,7 @@ class IngestPipelineEvents(Interceptor):
         """Adopt drkit's SQS mappings in ``region``: detach them from moto's own (Docker) invoker."""
         backend = self.sim.backend("lambda", region)
         adopted = []
-        for esm in list(backend._event_source_mappings.values()):
+        for esm in list(backend.list_event_source_mappings(None, None)):
             if ":sqs:" not in esm.event_source_arn:
                 continue
             try:
@@ -147,7 +156,10 @@ class IngestPipelineEvents(Interceptor):
                     if attached is esm:
                         del queue.lambda_event_source_mappings[key]
             with self._sched_lock:
+                fresh = esm.uuid not in self._mappings
                 self._mappings[esm.uuid] = _Mapping(esm.uuid, region, esm.event_source_arn, queue_region, queue_name)
+                if fresh and esm.uuid not in self._pending:    # Lambda starts polling a new mapping at once
+                    self._schedule(esm.uuid, self.delay)
             adopted.append(esm.uuid)
         return adopted
 
@@ -190,14 +202,12 @@ class IngestPipelineEvents(Interceptor):
                 self._stalls[mapping_id] = self._stalls.get(mapping_id, 0) + 1
                 if self._stalls[mapping_id] <= MAX_STALLS:
                     self._schedule(mapping_id, RETRY_SECONDS)
-            elif outcome.get("retryAfter") is not None:
-                self._stalls.pop(mapping_id, None)
-                self._schedule(mapping_id, float(outcome["retryAfter"]))
             else:
                 self._stalls.pop(mapping_id, None)
 
     def _poll(self, mapping_id: str, *, retry_failures: bool, max_batches: int = DRAIN_MAX_BATCHES) -> dict[str, Any]:
-        """Deliver batches until the queue is empty (or a batch fails and ``retry_failures`` is off)."""
+        """Deliver batches until the queue is empty. Failed messages are hidden for the queue's
+        visibility timeout (simulated), or, with ``retry_failures`` (drain), visible again at once."""
         mapping = self._mappings.get(mapping_id)
         if mapping is None:
             return {}
@@ -220,12 +230,11 @@ class IngestPipelineEvents(Interceptor):
                     break
                 done["batches"] += 1
                 failed = self._invoke(esm, fn, mapping, batch)
-                self._settle(sqs, url, batch, failed)
+                handles = self._settle(sqs, url, batch, failed, hide=not retry_failures)
+                if handles:
+                    self._release_later(mapping, url, handles, visibility)
                 done["succeeded"] += len(batch) - len(failed)
                 done["failed"] += len(failed)
-                if failed and not retry_failures:
-                    done["retryAfter"] = visibility
-                    break
         except (ClientError, BotoCoreError) as exc:
             self.stats["lastError"] = f"poll {mapping.queue_name}: {type(exc).__name__}: {exc}"
             done["unreachable"] = True
@@ -272,18 +281,39 @@ class IngestPipelineEvents(Interceptor):
             return set(ids)
         return failed
 
-    def _settle(self, sqs, url: str, batch: list[dict[str, Any]], failed: set[str]) -> None:
+    def _settle(self, sqs, url: str, batch: list[dict[str, Any]], failed: set[str], *, hide: bool) -> list[str]:
+        """Delete what succeeded; hide (or, without ``hide``, show at once) what failed.
+        Returns the receipt handles of hidden messages."""
         done = [m for m in batch if m["MessageId"] not in failed]
-        retry = [m for m in batch if m["MessageId"] in failed]
+        retry = [m["ReceiptHandle"] for m in batch if m["MessageId"] in failed]
         for chunk in _chunks(done):
             sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                                                             for i, m in enumerate(chunk)])
-        for chunk in _chunks(retry):
-            sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(chunk)])
+        _set_visibility(sqs, url, retry, HIDE_REAL_SECONDS if hide else 0)
         self.stats["messagesSucceeded"] += len(done)
         self.stats["messagesFailed"] += len(retry)
+        return retry if hide else []
+
+    def _release_later(self, mapping: _Mapping, url: str, handles: list[str], visibility: int) -> None:
+        """After ``visibility`` simulated seconds, make the failed messages visible and poll."""
+        with self._sched_lock:
+            self._hidden_seq += 1
+            seq = self._hidden_seq
+
+            def release() -> None:
+                with self._sched_lock:
+                    entry = self._hidden.pop(seq, None)
+                if entry is None:
+                    return
+                try:
+                    _set_visibility(self.sim.internal_client("sqs", mapping.queue_region), url, entry[0], 0)
+                except (ClientError, BotoCoreError) as exc:
+                    self.stats["lastError"] = f"release {mapping.queue_name}: {type(exc).__name__}: {exc}"
+                self._scheduled_poll(mapping.uuid)
+
+            task = self.sim.clock.schedule_in(visibility, release,
+                                              label=f"pipeline: visibility timeout ends ({mapping.queue_name})")
+            self._hidden[seq] = (handles, task)
 
     def _handler(self) -> Callable[..., Any]:
         if callable(self.handler):
@@ -320,6 +350,14 @@ class IngestPipelineEvents(Interceptor):
         if queue and not mappings:
             raise ValueError(f"no drkit ingest mapping reads queue {queue!r}")
         totals = {"succeeded": 0, "failed": 0, "batches": 0}
+        with self._sched_lock:                 # a drain does not wait out visibility timeouts
+            hidden, self._hidden = self._hidden, {}
+        for _, task in hidden.values():
+            task.cancel()
+        for mapping in mappings:
+            sqs = self.sim.internal_client("sqs", mapping.queue_region)
+            url = sqs.get_queue_url(QueueName=mapping.queue_name)["QueueUrl"]
+            _set_visibility(sqs, url, [h for handles, _ in hidden.values() for h in handles], 0)
         with self._poll_lock:
             for mapping in mappings:
                 outcome = self._poll(mapping.uuid, retry_failures=True)
@@ -343,7 +381,9 @@ class IngestPipelineEvents(Interceptor):
         with self._sched_lock:
             mappings = list(self._mappings.values())
             pending = len(self._pending)
-        return {**self.stats, "handler": self.handler_path, "pendingPolls": pending,
+        with self._sched_lock:
+            hidden = sum(len(handles) for handles, _ in self._hidden.values())
+        return {**self.stats, "handler": self.handler_path, "pendingPolls": pending, "awaitingRetry": hidden,
                 "mappings": [self._describe(m) for m in mappings],
                 "dlqDepth": sum(d.get("dlqDepth", 0) for d in (self._describe(m) for m in mappings))}
 
@@ -370,6 +410,14 @@ def _queue_url(req: AwsRequest) -> str | None:
         form = parse_qs(req.body.decode(errors="replace")) if req.body else {}
         url = (form.get("QueueUrl") or req.query.get("QueueUrl") or [None])[0]
     return url
+
+
+def _set_visibility(sqs, url: str, handles: list[str], seconds: int) -> None:
+    """Change the visibility of in-flight messages (a handle no longer valid is skipped: the
+    message was deleted or redriven meanwhile)."""
+    for chunk in _chunks(handles):
+        sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": seconds} for i, h in enumerate(chunk)])
 
 
 def _chunks(items: list[Any], size: int = 10) -> list[list[Any]]:

@@ -153,6 +153,14 @@ def unquote(key: str) -> str:
     return unquote_plus(key)
 
 
+def test_a_new_mapping_starts_polling_without_a_new_upload(recording_cloud) -> None:
+    """S3's test event, sent when the notification was configured, is consumed like on AWS."""
+    cloud, recorder = recording_cloud
+    build_pipeline(cloud)
+    cloud.clock.advance(DELAY + 1)
+    assert [is_test_event(r) for r in recorder.records] == [True]
+
+
 def test_batches_respect_the_mapping_batch_size(recording_cloud) -> None:
     cloud, recorder = recording_cloud
     p = build_pipeline(cloud, batch=2)
@@ -229,6 +237,23 @@ def test_reported_failures_return_after_the_visibility_timeout_then_go_to_the_dl
     assert "poison.bin" in dlq[0]["Body"]
     status = cloud.sim["pipeline"].status()
     assert status["dlqDepth"] == 1 and status["messagesFailed"] == 2
+
+
+def test_a_failed_message_waits_out_its_visibility_timeout_while_new_ones_flow(cloud_factory) -> None:
+    recorder = Recorder(decide=lambda r: "poison" not in r["body"])
+    cloud = cloud_factory(SimSettings(extra={"pipeline": {"handler": recorder}}))
+    p = build_pipeline(cloud, max_receive=5, visibility=300)
+    s3 = cloud.target.client("s3", REGION)
+    s3.put_object(Bucket=p.landing, Key="poison.bin", Body=b"x")
+    cloud.clock.advance(DELAY + 1)
+    assert cloud.sim["pipeline"].status()["awaitingRetry"] == 1
+    s3.put_object(Bucket=p.landing, Key="fresh.dcm", Body=b"x")
+    cloud.clock.advance(DELAY + 1)
+    assert recorder.object_keys() == ["poison.bin", "fresh.dcm"]      # poison not retried yet
+    cloud.clock.advance(300)
+    assert recorder.object_keys() == ["poison.bin", "fresh.dcm", "poison.bin"]
+    poison = [r for r in recorder.records if "poison" in r["body"]]
+    assert [r["attributes"]["ApproximateReceiveCount"] for r in poison] == ["1", "2"]
 
 
 def test_a_raising_handler_fails_the_whole_batch(cloud_factory) -> None:

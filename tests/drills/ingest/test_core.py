@@ -260,3 +260,106 @@ def test_conflict_whose_index_update_failed_is_recorded_on_retry(ingest_env, mon
     assert item["VersionId"] == retry.version_id != first.version_id
     assert item["ConflictCount"] == 1
     assert item["Conflicts"][0]["PreviousVersionId"] == first.version_id
+
+
+# --------------------------------------------------------------------------- conditional put + group commit
+
+
+@pytest.fixture
+def s3_calls(ingest_env):
+    """(operation, params) of every S3 call made through the shared client during a test."""
+    calls: list[tuple[str, dict]] = []
+
+    def record(params, model, **_):
+        calls.append((model.name, dict(params)))
+
+    events = ingest_env.s3.meta.events
+    events.register("before-parameter-build.s3", record)
+    yield calls
+    events.unregister("before-parameter-build.s3", record)
+
+
+def test_a_new_instance_is_one_conditional_put_without_a_head(ingest_env, s3_calls) -> None:
+    result = ingest_env.ingestor().ingest_bytes(to_bytes(build_dataset()), "a.dcm")
+    assert result.outcome is Outcome.ARCHIVED
+    assert [op for op, _ in s3_calls] == ["PutObject"]
+    assert s3_calls[0][1]["IfNoneMatch"] == "*"
+
+
+def test_a_resent_instance_takes_the_412_path_to_a_duplicate(ingest_env, s3_calls) -> None:
+    data = to_bytes(build_dataset())
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(data, "a.dcm")
+    s3_calls.clear()
+    again = ingestor.ingest_bytes(data, "a.dcm")
+    assert again.outcome is Outcome.DUPLICATE and again.version_id == first.version_id
+    assert [op for op, _ in s3_calls] == ["PutObject", "HeadObject"]     # refused, then compared
+    assert len(ingest_env.versions(first.key)) == 1
+
+
+def test_bytes_another_writer_put_first_make_a_recorded_conflict(ingest_env) -> None:
+    ds = build_dataset()
+    theirs = to_bytes(ds)
+    ds.ImageComments = "our copy"
+    ours = to_bytes(ds)
+    key = archive_key(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    other = ingest_env.s3.put_object(Bucket=ingest_env.archive_bucket, Key=key, Body=theirs,
+                                     ChecksumAlgorithm="SHA256")          # e.g. another process; no index item
+    result = ingest_env.ingestor().ingest_bytes(ours, "ours.dcm")
+    assert result.outcome is Outcome.CONFLICT and result.version_id != other["VersionId"]
+    assert ingest_env.get(key, other["VersionId"]) == theirs and ingest_env.get(key) == ours
+    item = ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert item["VersionId"] == result.version_id and item["ConflictCount"] == 1
+    assert item["Conflicts"][0]["PreviousVersionId"] == other["VersionId"]
+    assert item["Conflicts"][0]["PreviousChecksumSHA256"] == sha256_b64(theirs)
+
+
+def test_same_bytes_another_writer_put_first_are_a_duplicate_that_gets_indexed(ingest_env) -> None:
+    ds = build_dataset()
+    data = to_bytes(ds)
+    key = archive_key(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    other = ingest_env.s3.put_object(Bucket=ingest_env.archive_bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256")
+    result = ingest_env.ingestor().ingest_bytes(data, "a.dcm")
+    assert result.outcome is Outcome.DUPLICATE and "repaired" in result.detail
+    item = ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert item["VersionId"] == other["VersionId"] and "Conflicts" not in item
+
+
+def test_a_failed_index_write_names_the_archived_instance_and_a_retry_indexes_it(ingest_env, monkeypatch) -> None:
+    ds = build_dataset()
+    data = to_bytes(ds)
+    ingestor = ingest_env.ingestor()
+
+    def failing_add(*_args, **_kwargs):
+        raise InfraError("write index item to t: ThrottlingException")
+
+    monkeypatch.setattr(ingestor._index, "add", failing_add)
+    with pytest.raises(InfraError) as info:
+        ingestor.ingest_bytes(data, "a.dcm")
+    (version,) = [v["VersionId"] for v in ingest_env.versions(archive_key(
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID))]
+    message = str(info.value)
+    assert "a.dcm: archived as dicom/" in message and version in message and "not indexed" in message
+    assert "ThrottlingException" in message
+    monkeypatch.undo()
+    retry = ingestor.ingest_bytes(data, "a.dcm")
+    assert retry.outcome is Outcome.DUPLICATE and "repaired" in retry.detail
+    assert ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)["VersionId"] == version
+
+
+def test_concurrent_ingest_returns_only_indexed_instances(ingest_env) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    datasets = [build_dataset() for _ in range(24)]
+    ingestor = ingest_env.ingestor()
+
+    def ingest(ds):
+        result = ingestor.ingest_bytes(to_bytes(ds), ds.SOPInstanceUID)
+        return result, ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(ingest, datasets))
+    for result, item in outcomes:
+        assert result.outcome is Outcome.ARCHIVED
+        assert item is not None and item["VersionId"] == result.version_id, result.source
+    assert len(ingest_env.index_items()) == 24

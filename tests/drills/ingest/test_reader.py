@@ -104,3 +104,49 @@ def test_trailing_zero_padding_is_accepted_other_trailing_bytes_are_not(make_dic
     with pytest.raises(RejectedInput) as info:
         header_of(data + b"\x01\x02\x03")
     assert info.value.quarantine_reason is QuarantineReason.TRUNCATED
+
+
+def parse_sources(monkeypatch) -> list:
+    """What read_header hands to pydicom, call by call."""
+    from drills.ingest import reader
+
+    sources: list = []
+    real = reader.pydicom.dcmread
+
+    def spy(source, **kwargs):
+        sources.append(type(source).__name__)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(reader.pydicom, "dcmread", spy)
+    return sources
+
+
+def test_a_header_inside_the_prefix_is_parsed_from_memory_without_more_fetches(monkeypatch) -> None:
+    sources = parse_sources(monkeypatch)
+    data = to_bytes(build_dataset(rows=512, columns=1024))        # header in the prefix, 1 MiB of pixels
+    before = header_of(data)
+    assert sources == ["BytesIO"]
+    assert before.header_bytes_read <= PREFIX_BYTES + 4096       # the walk's fetches, nothing for the parse
+
+
+def test_a_header_beyond_the_prefix_is_parsed_through_the_stream(monkeypatch) -> None:
+    sources = parse_sources(monkeypatch)
+    ds = build_dataset(ExplicitVRLittleEndian)
+    ds.add_new(0x00091010, "LO", "private")
+    ds.add_new(0x00091100, "UT", "y" * (200 * 1024))                # skipped by seeking: not in the prefix
+    header = header_of(to_bytes(ds))
+    assert sources == ["HeaderStream"] and header.sop_instance_uid == ds.SOPInstanceUID
+
+
+def test_header_stream_head_serves_only_fetched_bytes() -> None:
+    raw = io.BytesIO(bytes(range(256)) * 1024)                    # 256 KiB
+    stream = HeaderStream(raw, len(raw.getvalue()))
+    assert stream.head(10) is None                                # nothing fetched yet
+    stream.read(8)
+    assert stream.head(100) == raw.getvalue()[:100]
+    stream.seek(200_000)
+    stream.read(8)                                                # the buffer moves on; the head stays
+    fetched = stream.bytes_fetched
+    assert stream.head(PREFIX_BYTES) == raw.getvalue()[:PREFIX_BYTES]
+    assert stream.head(PREFIX_BYTES + 1) is None
+    assert stream.bytes_fetched == fetched

@@ -1,0 +1,71 @@
+"""The stack-output schema is validated field by field; the key layout is fixed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from drills.contracts import (StackOutputs, Specialty, archive_key, index_sort_key, quarantine_key,
+                              quarantine_reason_key, specialty_for)
+from drills.errors import UsageError
+
+VALID = {
+    "schemaVersion": 1, "primaryRegion": "us-east-1", "drRegion": "us-west-2",
+    "archiveBucket": "a", "replicaBucket": "r", "landingBucket": "l", "indexTable": "t",
+    "backupVault": "v", "drBackupVault": "dv", "evidenceBucket": "e",
+    "multiRegionAccessPoint": "arn:aws:s3::123456789012:accesspoint/x.mrap",
+    "objectives": {"rpoMinutes": 15, "rtoMinutes": 240, "restoreHours": 12},
+}
+
+
+def test_valid_outputs_round_trip(tmp_path: Path) -> None:
+    outputs = StackOutputs.from_mapping(VALID)
+    assert outputs.objectives.rtoMinutes == 240.0
+    path = tmp_path / "outputs.json"
+    outputs.write(path)
+    assert StackOutputs.load(path) == outputs
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"archiveBucket": None}, "missing stack output(s): archiveBucket"),
+    ({"schemaVersion": 2}, "schemaVersion 2 is not supported"),
+    ({"replicaBucket": ""}, "'replicaBucket' must be a non-empty string"),
+    ({"objectives": {"rpoMinutes": "soon"}}, "numeric rpoMinutes"),
+])
+def test_invalid_outputs_name_the_field(change: dict, message: str) -> None:
+    data = {**VALID, **change}
+    data = {k: v for k, v in data.items() if v is not None}
+    with pytest.raises(UsageError) as exc:
+        StackOutputs.from_mapping(data)
+    assert message in str(exc.value)
+    assert exc.value.exit_code == 2
+
+
+def test_outputs_file_errors_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such outputs file"):
+        StackOutputs.load(tmp_path / "absent.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(UsageError, match=r"not valid JSON .* line 1"):
+        StackOutputs.load(bad)
+    bad.write_text(json.dumps([1, 2]))
+    with pytest.raises(UsageError, match="expected a JSON object"):
+        StackOutputs.load(bad)
+
+
+def test_key_layout() -> None:
+    assert archive_key("1.2", "1.2.3", "1.2.3.4") == "dicom/1.2/1.2.3/1.2.3.4.dcm"
+    assert quarantine_key("ab") == "quarantine/ab.bin"
+    assert quarantine_reason_key("ab") == "quarantine/ab.json"
+    assert index_sort_key("1.2.3", "1.2.3.4") == "1.2.3/1.2.3.4"
+
+
+@pytest.mark.parametrize("modality, specialty", [
+    ("CT", Specialty.RADIOLOGY), ("mg", Specialty.RADIOLOGY), ("US", Specialty.CARDIOLOGY),
+    ("ECG", Specialty.CARDIOLOGY), ("SM", Specialty.PATHOLOGY), ("XC", Specialty.DERMATOLOGY),
+    ("OP", Specialty.OPHTHALMOLOGY), ("SEG", Specialty.OTHER), (None, Specialty.OTHER),
+])
+def test_specialty_by_modality(modality, specialty) -> None:
+    assert specialty_for(modality) is specialty
