@@ -7,6 +7,7 @@ uses path-style S3 addressing (the endpoint is 127.0.0.1) and fake credentials.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import boto3
 import botocore.config
 import botocore.loaders
+import botocore.model
 import botocore.session
 from botocore.client import BaseClient
 
@@ -29,6 +31,19 @@ def _botocore_session() -> botocore.session.Session:
     session = botocore.session.get_session()
     session.register_component("data_loader", _LOADER)
     return session
+
+
+@functools.lru_cache(maxsize=None)
+def service_model(service: str) -> botocore.model.ServiceModel:
+    """botocore's model of ``service`` (operations, shapes, URIs), loaded once per process.
+
+    Read through a loader of its own: botocore rewrites the S3 model *in place* when it
+    builds an S3 client (it strips ``/{Bucket}`` from request URIs), so the clients' shared
+    loader does not hold the documented model. Raises UnknownServiceError for unknown names."""
+    return _MODEL_SESSION.get_service_model(service)
+
+
+_MODEL_SESSION = botocore.session.get_session()
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,14 @@ class Target:
         return self.endpoint is not None
 
     def session(self) -> boto3.session.Session:
+        """One boto3 session per Target (building clients is serialised by the Target's lock,
+        so the session is never used by two threads at once)."""
+        cached = self._cache.get("session")
+        if cached is None:
+            cached = self._cache["session"] = self._new_session()
+        return cached
+
+    def _new_session(self) -> boto3.session.Session:
         if self.endpoint:
             return boto3.session.Session(
                 aws_access_key_id=EMBEDDED_ACCESS_KEY,
@@ -90,4 +113,4 @@ class Target:
             options["read_timeout"] = 60
         options.update(overrides)
         cfg = botocore.config.Config(**options)
-        return self.session().client(service, endpoint_url=self.endpoint, config=cfg)
+        return self.session().client(service, endpoint_url=self.endpoint, config=cfg)  # under self._lock

@@ -10,7 +10,6 @@ from __future__ import annotations
 import runpy
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import pulumi

@@ -15,7 +15,6 @@ directory), in the shape ``pulumi stack output --json`` gives on AWS. Exit codes
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,8 +44,8 @@ def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
     if target == "aws":
         raise UsageError("drkit up deploys offline into the embedded cloud only",
                          hint="deploy to AWS with `pulumi up`, then `pulumi stack output --json > outputs.json`")
-    if endpoint is None and os.environ.get(ENDPOINT_ENV):
-        endpoint = os.environ[ENDPOINT_ENV]
+    source = click.get_current_context().get_parameter_source("endpoint")
+    if endpoint and source == click.core.ParameterSource.ENVIRONMENT:
         say(f"using the embedded cloud at {endpoint} (${ENDPOINT_ENV})")
     project = find_project(project_dir=project_dir)
     project.stack_config(stack)                         # unknown stack / broken YAML before any cloud starts

@@ -95,19 +95,6 @@ def probe(endpoint: str) -> None:
                                   hint="start one with `drkit cloud serve`, or drop --endpoint") from exc
 
 
-@dataclass(frozen=True)
-class _SharedSessionTarget(Target):
-    """The caller's target, building all its clients from one boto3 session: a fresh session
-    per client re-reads botocore's data files (~0.3 s a client, most of a deploy's time).
-    Clients are built under Target's lock, so the session is never used by two threads."""
-
-    def session(self):  # type: ignore[override]
-        cached = self._cache.get("session")
-        if cached is None:
-            cached = self._cache["session"] = super().session()
-        return cached
-
-
 class _Engine:
     """The mocks' create/call: resolves each resource's region and hands it to its handler."""
 
@@ -239,7 +226,6 @@ def deploy(project: Project, stack: str, target: Target, sim: Any = None) -> Dep
     default_region = config.get("aws:region") or config.get("drkit:primaryRegion") or "us-east-1"
     probe(target.endpoint)
     started = time.monotonic()
-    target = _SharedSessionTarget(endpoint=target.endpoint, profile=target.profile, max_pool=target.max_pool)
     ctx = DeployContext(target, stack, project.name, sim=sim, account_id=_account_id(target),
                         base_dir=project.root)
     engine = _Engine(ctx, str(default_region))

@@ -8,7 +8,6 @@ A handler is ``fn(ctx, spec) -> (physical id, outputs)``; outputs use pulumi-aws
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
@@ -17,11 +16,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-import botocore.session
 from botocore.exceptions import ClientError
 from pulumi.runtime import rpc
 
-from drills.aws import Target
+from drills.aws import Target, service_model
 from drills.errors import InfraError
 
 ACCOUNT_ID = "123456789012"        # moto's account; confirmed through STS at deploy time
@@ -88,9 +86,8 @@ def short_hash(*parts: str, length: int = 7) -> str:
 
 # ----------------------------------------------------------------------------- input shapes
 
-@functools.lru_cache(maxsize=None)
 def _service_model(service: str):
-    return botocore.session.get_session().get_service_model(service)
+    return service_model(service)
 
 
 def api_param(service: str, operation: str, param: str, value: Any, ignored: list[str] | None = None) -> Any:

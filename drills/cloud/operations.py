@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import parse_qs, unquote
 
-import botocore.session
 from botocore.exceptions import UnknownServiceError
+
+from drills.aws import service_model
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
@@ -47,12 +48,9 @@ class _Route:
     score: int
 
 
-@functools.lru_cache(maxsize=None)
 def _model(service: str):
-    session = botocore.session.get_session()
-    name = _SIGNING_TO_MODEL.get(service, service)
     try:
-        return session.get_service_model(name)
+        return service_model(_SIGNING_TO_MODEL.get(service, service))
     except UnknownServiceError:
         return None
 
@@ -85,9 +83,7 @@ def _routes(service: str) -> tuple[_Route, ...]:
                 elif where == "header":
                     headers.append(shape.serialization.get("name", member).lower())
         literal = sum(1 for s in segments if not s.startswith("{"))
-        # Deprecated operations share URIs with their successors (PutBucketLifecycle vs
-        # PutBucketLifecycleConfiguration): the current one wins a tie.
-        score = literal * 10 + len(query_keys) * 100 + len(headers) * 50 + len(segments) - int(bool(op.deprecated))
+        score = literal * 10 + len(query_keys) * 100 + len(headers) * 50 + len(segments)
         routes.append(_Route(op_name, http.get("method", "GET"), segments, tuple(query_keys), tuple(headers), score))
     # Same URI, same score (GetBucketLifecycle vs GetBucketLifecycleConfiguration): prefer the current name.
     deprecated = {name for name in model.operation_names if model.operation_model(name).deprecated}

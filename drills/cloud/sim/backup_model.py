@@ -7,14 +7,13 @@ rest-json wire format), so boto3 parses it exactly as an AWS answer.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
-import botocore.session
 
+from drills.aws import service_model
 from drills.cloud.clock import ScheduledTask
 
 DAY = timedelta(days=1)
@@ -22,9 +21,8 @@ DAY = timedelta(days=1)
 
 # --------------------------------------------------------------------------- shapes
 
-@functools.lru_cache(maxsize=None)
 def _service_model():
-    return botocore.session.get_session().get_service_model("backup")
+    return service_model("backup")
 
 
 def conform(operation: str, document: dict[str, Any]) -> dict[str, Any]:

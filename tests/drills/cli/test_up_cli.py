@@ -20,10 +20,10 @@ FAKE_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", 
             "DRKIT_ENDPOINT": None}
 
 
-def run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+def run(*args: str, cwd: Path | None = None, env: dict[str, str | None] | None = None) -> tuple[int, str, str]:
     """The real entry point (exit-code mapping included) inside CliRunner's isolation."""
     runner = CliRunner()
-    with runner.isolation(env=FAKE_ENV) as (out, err, _):
+    with runner.isolation(env={**FAKE_ENV, **(env or {})}) as (out, err, _):
         import os
         previous = os.getcwd()
         if cwd is not None:
@@ -90,6 +90,15 @@ def test_up_json_and_outputs_file_into_a_running_cloud(project: Path, tmp_path: 
     assert code == 0 and again["outputs"] == document["outputs"]
     assert all(r["reused"] for r in again["created"])
     assert "0 created" in err
+
+
+def test_the_endpoint_may_come_from_the_environment(project: Path, tmp_path: Path, cloud: EmbeddedCloud) -> None:
+    code, _, err = run("up", "--stack", "dev", "--project-dir", str(project), cwd=tmp_path,
+                       env={"DRKIT_ENDPOINT": cloud.endpoint})
+    assert code == 0, err
+    assert f"using the embedded cloud at {cloud.endpoint} ($DRKIT_ENDPOINT)" in err
+    bucket = StackOutputs.load(tmp_path / "outputs.dev.json").archiveBucket
+    assert cloud.target.client("s3", "us-east-1").head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
 @pytest.mark.parametrize("args, message", [

@@ -148,3 +148,12 @@ def test_unknown_requests() -> None:
     assert operations.resolve("no-such-service", "GET", "/", {}, Headers(), b"") == (None, {})
     assert operations.protocol("s3") == "rest-xml" and operations.protocol("dynamodb") == "json"
     assert operations.target_prefix("dynamodb") == "DynamoDB_20120810"
+
+
+def test_resolution_survives_botocore_rewriting_the_s3_model(cloud, client) -> None:
+    """botocore strips /{Bucket} from the S3 model in place when it builds an S3 client; the
+    resolver must keep reading the documented URIs (CreateBucket once resolved to nothing)."""
+    from drills.cloud.operations import resolve
+
+    client("s3").list_buckets()      # an S3 client exists in this process
+    assert resolve("s3", "PUT", "/bucket-one", {}, {}, b"") == ("CreateBucket", {"Bucket": "bucket-one"})
