@@ -7,7 +7,6 @@ account id as a host prefix, which an endpoint on 127.0.0.1 cannot take.
 from __future__ import annotations
 
 import base64
-import json
 import re
 from typing import Any
 
@@ -138,38 +137,16 @@ def logging(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     enabled = api_param("s3", "PutBucketLogging", "BucketLoggingStatus", {"loggingEnabled": conf}, ignored)
     ctx.note_ignored(spec, ignored)
     s3 = _s3(ctx, spec)
-    bucket_name, target = str(spec.get("bucket")), str(conf["targetBucket"])
+    bucket_name = str(spec.get("bucket"))
 
     def apply() -> None:
-        if not _moto_logging_check_crashes(ctx.client("s3", ctx.bucket_regions.get(target, spec.region)), target):
-            s3.put_bucket_logging(Bucket=bucket_name, BucketLoggingStatus=enabled)
-            return
-        # moto 5.2's PutBucketLogging raises AttributeError (HTTP 500) when the target bucket's
-        # policy has a statement whose Principal is "*" (a TLS-only deny): store it directly.
-        if ctx.sim is None:
-            ctx.declare(spec, "moto 5.2 crashes on PutBucketLogging when the target bucket policy has a "
-                              "Principal \"*\" statement; not stored (deploy with an in-process cloud to store it)")
-            return
-        ctx.sim.s3_backend().get_bucket(bucket_name).logging = {
-            "TargetBucket": target, "TargetPrefix": str(conf.get("targetPrefix") or "")}
-        ctx.note("bucket logging stored through moto's backend (moto's PutBucketLogging crashes on a target "
-                 "bucket policy statement with Principal \"*\")", subject=bucket_name)
+        s3.put_bucket_logging(Bucket=bucket_name, BucketLoggingStatus=enabled)
 
     # moto checks the target bucket's policy for the log-delivery grant, which the program may
     # declare later than the logging itself: retry at the end, then report what moto said.
     ctx.attempt(spec, apply, retry_codes=("InvalidTargetBucketForLogging",),
                 fallback="moto refused the server-access-log target")
     return _sub(ctx, spec)
-
-
-def _moto_logging_check_crashes(s3, target: str) -> bool:
-    try:
-        document = json.loads(s3.get_bucket_policy(Bucket=target)["Policy"])
-    except ClientError as exc:
-        if error_code(exc) in ("NoSuchBucketPolicy", "NoSuchBucket"):
-            return False
-        raise
-    return any(not isinstance(st.get("Principal", {}), dict) for st in document.get("Statement", []))
 
 
 def lifecycle(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from drills.aws import Target
+from drills.cloud import moto_fixes
 from drills.cloud.middleware import SimulationMiddleware
 from drills.cloud.simulation import SimSettings, Simulation
 from drills.errors import InfraError, UsageError
@@ -64,7 +65,7 @@ class EmbeddedCloud:
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                             name="drkit-embedded-cloud", daemon=True)
             self._thread.start()
-            _moto_bucket_policies(enabled=False)
+            moto_fixes.apply()
             _active = self
         log.info("embedded cloud listening on %s", self.endpoint)
         return self
@@ -81,7 +82,7 @@ class EmbeddedCloud:
             self._thread = None
             if _active is self:
                 _active = None
-                _moto_bucket_policies(enabled=True)
+                moto_fixes.undo()
 
     def serve_forever(self) -> None:
         """Block serving requests (``drkit cloud serve``); returns after ``stop``/KeyboardInterrupt."""
@@ -127,25 +128,6 @@ def _reset_moto() -> None:
     """Forget every resource moto holds in this process (a fresh cloud)."""
     from moto.moto_api._internal.models import moto_api_backend
     moto_api_backend.reset()
-
-
-_MOTO_GET_PERMISSION = None
-
-
-def _moto_bucket_policies(*, enabled: bool) -> None:
-    """Switch moto's own bucket-policy check on or off. moto ignores policy conditions, so
-    a TLS-only Deny denies everything; the ``bucket_policy`` behaviour evaluates policies
-    with their conditions instead while an embedded cloud runs."""
-    global _MOTO_GET_PERMISSION
-    from moto.iam.access_control import PermissionResult
-    from moto.s3.models import FakeBucket
-
-    if _MOTO_GET_PERMISSION is None:
-        _MOTO_GET_PERMISSION = FakeBucket.get_permission
-    if enabled:
-        FakeBucket.get_permission = _MOTO_GET_PERMISSION
-    else:
-        FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
 
 
 def _probe_bind(host: str, port: int) -> None:

@@ -20,8 +20,11 @@ version (nothing is lost, both versions stay), and the index then names the last
 
 Requests per new instance: one conditional PutObject (``If-None-Match: *``; a 412 means
 the key has a current version, and only then does ingest HEAD it to tell DUPLICATE from
-CONFLICT) and its share of a group-committed index write (drills.ingest.index). Multipart
-uploads HEAD first (s3transfer cannot make them conditional). Every call returns only
+CONFLICT) and its share of a group-committed index write (drills.ingest.index). While most
+of the last 16 keys existed already (a re-ingest, an SQS redelivery storm) ingest HEADs
+first instead, so a duplicate is not uploaded just to be refused; the PUT that follows a
+HEAD that found nothing is still conditional. Multipart uploads HEAD first (s3transfer
+cannot make them conditional). Every call returns only
 after its index item is written: an ARCHIVED result is always indexed. When the index
 write fails, the call raises InfraError naming the archived key and version, so the
 caller knows exactly which instance is archived but not indexed (re-ingesting it repairs
@@ -37,6 +40,7 @@ import shutil
 import tempfile
 import threading
 import zlib
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -133,6 +137,24 @@ class IngestResult:
         }
 
 
+class _RecentKeys:
+    """Whether the last WINDOW single-PUT keys already had a current version."""
+
+    WINDOW = 16
+
+    def __init__(self) -> None:
+        self._seen: deque[bool] = deque(maxlen=self.WINDOW)
+        self._lock = threading.Lock()
+
+    def note(self, *, existed: bool) -> None:
+        with self._lock:
+            self._seen.append(existed)
+
+    def mostly_existing(self) -> bool:
+        with self._lock:
+            return len(self._seen) >= self.WINDOW // 2 and 2 * sum(self._seen) > len(self._seen)
+
+
 class _KeyLocks:
     """Striped locks: one object key is written by one thread of this process at a time."""
 
@@ -178,6 +200,7 @@ class Ingestor:
         self._store = ArchiveStore(dest.target, dest.region, dest.archive_bucket, dest.kms_key_id, multipart_threshold)
         self._index = StudyIndex(dest.target, dest.region, dest.index_table)
         self._locks = _KeyLocks()
+        self._recent = _RecentKeys()
 
     # -- entry points
     def ingest_file(self, path: Path, source: str | None = None) -> IngestResult:
@@ -233,11 +256,11 @@ class Ingestor:
         tags = {SPECIALTY_TAG: specialty.value, MODALITY_TAG: header.modality or "unknown"}
         with self._locks.hold(key):
             if digest.part_size is None:
-                created = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE,
-                                          if_absent=True)
+                created, current = self._put_if_new(key, body, digest, tags)
                 if created is not None:
                     return self._archived(source, header, created, digest)
-            current = self._store.head(key)
+            else:
+                current = self._store.head(key)
             if current is not None and self._same_bytes(current, digest, header):
                 repaired = self._repair_index(current, header, digest)
                 detail = "already archived" + ("; index item repaired" if repaired else "")
@@ -261,6 +284,26 @@ class Ingestor:
                 f"{stored.version_id} written, previous version {current.version_id} kept"
             )
             return self._result(Outcome.CONFLICT, source, header, stored, detail)
+
+    def _put_if_new(
+        self, key: str, body: Path | BinaryIO, digest: Digest, tags: dict[str, str]
+    ) -> tuple[StoredObject | None, StoredObject | None]:
+        """Write ``key`` if it has no current version: (the new version, None), else (None,
+        the current version or None if it went away meanwhile). A conditional PUT asks S3
+        directly; while most recent keys existed already (a re-ingest) a HEAD asks first,
+        so the bytes are not sent just to be refused."""
+        if self._recent.mostly_existing():
+            current = self._store.head(key)
+            self._recent.note(existed=current is not None)
+            if current is not None:
+                return None, current
+            created = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE, if_absent=True)
+        else:
+            created = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE, if_absent=True)
+            self._recent.note(existed=created is None)
+        if created is not None:
+            return created, None
+        return None, self._store.head(key)
 
     def _archived(self, source: str, header: DicomHeader, stored: StoredObject, digest: Digest) -> IngestResult:
         """Index a newly written instance (group commit) and report it ARCHIVED."""

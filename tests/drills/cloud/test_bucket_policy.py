@@ -85,3 +85,17 @@ def test_bucket_without_policy_is_untouched_and_denials_are_counted(cloud) -> No
     with pytest.raises(ClientError):
         s3.put_object(Bucket=bucket, Key="a", Body=b"x", ServerSideEncryption="AES256")
     assert cloud.sim["bucket_policy"].status()["denied"] == 1
+
+
+def test_access_logging_accepts_a_target_whose_policy_has_a_principal_star_statement(cloud) -> None:
+    """moto crashed (HTTP 500) on PutBucketLogging when the target's policy had "Principal": "*"."""
+    s3, logs = make_bucket(cloud)
+    s3.put_bucket_policy(Bucket=logs, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        json.loads(tls_and_key_policy(logs))["Statement"][0],
+        {"Sid": "S3ServerAccessLogDelivery", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{logs}/*"}]}))
+    source = f"drkit-source-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=source)
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": logs,
+                                                                                   "TargetPrefix": "src/"}})
+    assert s3.get_bucket_logging(Bucket=source)["LoggingEnabled"]["TargetBucket"] == logs

@@ -141,3 +141,14 @@ def test_rclone_copy_and_check(cloud, tmp_path: Path, bucket_name) -> None:
     assert "3 matching files" in checked.stderr
     (source / "1.dcm").write_bytes(os.urandom(1501))          # same size, other content
     assert run("check", str(source), remote).returncode != 0  # rclone notices: the endpoint is honest
+
+
+def test_moto_corrections_last_only_while_a_cloud_runs() -> None:
+    from moto.s3.models import FakeBucket
+
+    from drills.cloud.server import EmbeddedCloud
+
+    original = FakeBucket.get_permission
+    with EmbeddedCloud():
+        assert FakeBucket.get_permission is not original      # condition-blind evaluation off
+    assert FakeBucket.get_permission is original               # mock_aws users get moto back

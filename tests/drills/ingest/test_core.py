@@ -363,3 +363,24 @@ def test_concurrent_ingest_returns_only_indexed_instances(ingest_env) -> None:
         assert result.outcome is Outcome.ARCHIVED
         assert item is not None and item["VersionId"] == result.version_id, result.source
     assert len(ingest_env.index_items()) == 24
+
+
+def test_a_re_ingest_heads_first_and_new_instances_switch_back(ingest_env, s3_calls) -> None:
+    ingestor = ingest_env.ingestor()
+    first = [to_bytes(build_dataset()) for _ in range(20)]
+    for n, data in enumerate(first):
+        assert ingestor.ingest_bytes(data, f"{n}.dcm").outcome is Outcome.ARCHIVED
+
+    def ops_of(data: bytes, source: str) -> tuple[Outcome, list[str]]:
+        s3_calls.clear()
+        outcome = ingestor.ingest_bytes(data, source).outcome
+        return outcome, [op + ("?" if params.get("IfNoneMatch") == "*" else "") for op, params in s3_calls]
+
+    again = [ops_of(data, f"again-{n}.dcm") for n, data in enumerate(first)]
+    assert {outcome for outcome, _ in again} == {Outcome.DUPLICATE}
+    assert again[0][1] == ["PutObject?", "HeadObject"]                 # refused, then compared
+    assert all(ops == ["HeadObject"] for _, ops in again[-5:])         # no body sent to be refused
+    fresh = [ops_of(to_bytes(build_dataset()), f"new-{n}.dcm") for n in range(12)]
+    assert {outcome for outcome, _ in fresh} == {Outcome.ARCHIVED}
+    assert fresh[0][1] == ["HeadObject", "PutObject?"]                 # found nothing: still conditional
+    assert all(ops == ["PutObject?"] for _, ops in fresh[-3:])         # back to PUT first
