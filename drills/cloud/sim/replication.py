@@ -62,7 +62,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from drills.cloud.clock import SIMULATED, ScheduledTask
-from drills.cloud.interceptors import AwsRequest, AwsResponse, Interceptor
+from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Interceptor
 from drills.cloud.sim import replication_copy as copier
 from drills.cloud.sim.replication_lag import LagDistribution
 from drills.cloud.sim.replication_rules import (Rule, bucket_name_of, parse_rules, select,
@@ -179,6 +179,8 @@ class S3Replication(Interceptor):
         if req.service != "s3" or not resp.ok or not req.bucket:
             return resp
         op = req.operation
+        if op == "GetBucketReplication":
+            return self._stored_configuration(req, resp)
         if op in ("HeadObject", "GetObject"):
             return self._add_status_header(req, resp)
         if req.internal:
@@ -526,6 +528,21 @@ class S3Replication(Interceptor):
     def reset(self) -> None:
         with self._lock:
             self._init_state()
+
+    def _stored_configuration(self, req: AwsRequest, resp: AwsResponse) -> AwsResponse:
+        """Answer GetBucketReplication with the configuration as stored. moto's own answer
+        drops SourceSelectionCriteria, reports every Filter as Prefix "" and every
+        DeleteMarkerReplication as Disabled — a drill reading it would check the wrong thing."""
+        import xmltodict
+
+        stored = self.sim.s3_backend().get_bucket(req.bucket).replication
+        if not stored:
+            return resp
+        document = {"ReplicationConfiguration": {"@xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+                                                 **{k: v for k, v in stored.items() if not k.startswith("@")}}}
+        body = xmltodict.unparse(document).encode()
+        headers = Headers({k: v for k, v in resp.headers.items() if k != "content-length"})
+        return AwsResponse(status=200, headers=headers, body=body)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -79,3 +79,25 @@ def test_marker_follows_the_winning_rule_for_its_destination():
                                   rule("no-markers", "2", filt={"Prefix": "dicom/"}, dmr="Disabled")]})
     assert select_for_delete_marker(rules, "dicom/a") == {}
     assert select_for_delete_marker(rules, "other/a")["dst"].id == "keep-markers"
+
+
+def test_get_bucket_replication_reports_the_stored_rules(cloud) -> None:
+    """moto reported every Filter as Prefix "" and DeleteMarkerReplication as Disabled, and
+    dropped SourceSelectionCriteria; drills read this configuration, so it must be exact."""
+    s3, west = cloud.target.client("s3", "us-east-1"), cloud.target.client("s3", "us-west-2")
+    s3.create_bucket(Bucket="drkit-rules-src")
+    west.create_bucket(Bucket="drkit-rules-dst", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    for client, bucket in ((s3, "drkit-rules-src"), (west, "drkit-rules-dst")):
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    rule = {"ID": "dicom", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": "dicom/"},
+            "DeleteMarkerReplication": {"Status": "Enabled"},
+            "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"},
+                                        "ReplicaModifications": {"Status": "Enabled"}},
+            "Destination": {"Bucket": "arn:aws:s3:::drkit-rules-dst", "StorageClass": "STANDARD_IA",
+                            "EncryptionConfiguration": {"ReplicaKmsKeyID": "arn:aws:kms:us-west-2:123456789012:key/k"},
+                            "ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
+                            "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}}}
+    s3.put_bucket_replication(Bucket="drkit-rules-src",
+                              ReplicationConfiguration={"Role": "arn:aws:iam::123456789012:role/r", "Rules": [rule]})
+    (got,) = s3.get_bucket_replication(Bucket="drkit-rules-src")["ReplicationConfiguration"]["Rules"]
+    assert got == rule
