@@ -141,8 +141,9 @@ def _through_pipeline(cloud: EmbeddedCloud, outputs: StackOutputs, samples: list
     result = cloud.sim["pipeline"].control("drain", {})
     listing = s3.list_objects_v2(Bucket=outputs.archiveBucket, Prefix="quarantine/").get("Contents", [])
     quarantined = sum(1 for item in listing if item["Key"].endswith(".json"))   # one reason file per input
-    say(f"landing pipeline: {len(samples) + 1} files delivered to the project's ingest handler "
-        f"(S3 -> SQS -> handler, in-process); {quarantined} input(s) quarantined with a reason")
+    say(f"landing pipeline (S3 -> SQS -> the project's ingest handler, in-process): {len(samples)} instances "
+        f"re-sent (already archived: duplicates, no new version) and 1 non-DICOM file; "
+        f"{quarantined} input(s) quarantined with a reason")
     return {"delivered": len(samples) + 1, "drain": result, "quarantined": quarantined}
 
 
