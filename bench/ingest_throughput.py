@@ -170,7 +170,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["phases"].append(phase("local: read_header + SHA-256, 1 thread", runs, files, total))
 
         raw_runs, same_put_runs, ingest_runs, duplicate_runs = [], [], [], []
-        raw_requests, same_put_requests, ingest_requests, duplicate_requests = Counter(), Counter(), Counter(), Counter()
+        raw_requests, same_put_requests = Counter(), Counter()
+        ingest_requests, duplicate_requests = Counter(), Counter()
         with embedded_cloud(args.in_process) as (endpoint, server_pid):
             target = Target(endpoint=endpoint)
             s3 = target.client("s3", REGION)

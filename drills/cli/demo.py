@@ -135,16 +135,24 @@ def _through_pipeline(cloud: EmbeddedCloud, outputs: StackOutputs, samples: list
     """Drop a few instances and one non-DICOM file into the landing bucket; the pipeline
     (S3 -> SQS -> the project's Lambda handler, run in-process) archives or quarantines them."""
     s3 = cloud.target.client("s3", outputs.primaryRegion)
+    versions_before = _dicom_versions(s3, outputs.archiveBucket)
     for n, path in enumerate(samples):
         s3.put_object(Bucket=outputs.landingBucket, Key=f"incoming/demo-{n}.dcm", Body=path.read_bytes())
     s3.put_object(Bucket=outputs.landingBucket, Key="incoming/not-dicom.txt", Body=b"scanner log, not an image\n")
     result = cloud.sim["pipeline"].control("drain", {})
     listing = s3.list_objects_v2(Bucket=outputs.archiveBucket, Prefix="quarantine/").get("Contents", [])
     quarantined = sum(1 for item in listing if item["Key"].endswith(".json"))   # one reason file per input
-    say(f"landing pipeline (S3 -> SQS -> the project's ingest handler, in-process): {len(samples)} instances "
-        f"re-sent (already archived: duplicates, no new version) and 1 non-DICOM file; "
+    new_versions = _dicom_versions(s3, outputs.archiveBucket) - versions_before
+    say(f"landing pipeline (S3 -> SQS -> the project's ingest handler, in-process): {len(samples)} already "
+        f"archived instances re-sent -> {new_versions} new archive version(s); 1 non-DICOM file -> "
         f"{quarantined} input(s) quarantined with a reason")
-    return {"delivered": len(samples) + 1, "drain": result, "quarantined": quarantined}
+    return {"delivered": len(samples) + 1, "drain": result, "quarantined": quarantined,
+            "newArchiveVersions": new_versions}
+
+
+def _dicom_versions(s3, bucket: str) -> int:
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix="dicom/")
+    return sum(len(page.get("Versions", [])) for page in pages)
 
 
 def _check_replica(cloud: EmbeddedCloud, outputs: StackOutputs, results: list[IngestResult]) -> ReplicaCheck:

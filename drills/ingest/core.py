@@ -24,11 +24,13 @@ CONFLICT) and its share of a group-committed index write (drills.ingest.index). 
 of the last 16 keys existed already (a re-ingest, an SQS redelivery storm) ingest HEADs
 first instead, so a duplicate is not uploaded just to be refused; the PUT that follows a
 HEAD that found nothing is still conditional. Multipart uploads HEAD first (s3transfer
-cannot make them conditional). Every call returns only
-after its index item is written: an ARCHIVED result is always indexed. When the index
-write fails, the call raises InfraError naming the archived key and version, so the
-caller knows exactly which instance is archived but not indexed (re-ingesting it repairs
-the index: the DUPLICATE path writes a missing item).
+cannot make them conditional).
+
+Every call returns only after its index item is written: an ARCHIVED result is always
+indexed, and nothing is left to flush at exit. When the index write fails the call raises
+InfraError naming the archived key and version, so the caller knows exactly which instance
+is archived but not indexed; re-ingesting it repairs the index (the DUPLICATE path writes a
+missing or stale item).
 """
 
 from __future__ import annotations
@@ -262,7 +264,8 @@ class Ingestor:
             else:
                 current = self._store.head(key)
             if current is not None and self._same_bytes(current, digest, header):
-                repaired = self._repair_index(current, header, digest)
+                with self._unindexed_on_failure(source, current):
+                    repaired = self._repair_index(current, header, digest)
                 detail = "already archived" + ("; index item repaired" if repaired else "")
                 return self._result(Outcome.DUPLICATE, source, header, current, detail)
             stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)

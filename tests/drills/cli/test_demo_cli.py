@@ -30,6 +30,8 @@ def test_demo_deploys_ingests_and_verifies_every_instance_in_the_replica(tmp_pat
     assert document["replication"]["label"] == "simulated"
     # the one non-DICOM file sent through the landing pipeline is quarantined, not lost
     assert document["pipeline"]["quarantined"] == 1
+    # re-sent instances are duplicates: idempotent ingest writes no new version
+    assert document["pipeline"]["newArchiveVersions"] == 0
     # index items: the ingest core's plus the pipeline's archived samples, synced to the DR table
     primary, dr = document["index"]["items"].values()
     assert primary == dr >= archived
