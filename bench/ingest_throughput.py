@@ -259,8 +259,8 @@ def _count_items(ddb: Any, table: str) -> int:
 
 def request_costs(s3: Any, ddb: Any, n: int, workers: int, pk: str, sk: str,
                   server_pid: int | None) -> list[dict[str, Any]]:
-    """Wall and cloud-process CPU milliseconds per request of each request kind ingest
-    sends, ``n`` requests each from ``workers`` threads, on a fresh bucket and table (index
+    """Wall, client CPU and cloud-process CPU milliseconds per request of each request kind
+    ingest sends, ``n`` requests each from ``workers`` threads, on a fresh bucket and table (index
     items shaped like ingest's)."""
     _, archive, table = _fresh_buckets(s3, ddb, pk, sk)
     body = os.urandom(90_000)
@@ -320,10 +320,11 @@ def request_costs(s3: Any, ddb: Any, n: int, workers: int, pk: str, sk: str,
     rows = []
     for name, per, work in kinds:
         count = max(workers * 2, n // per)
-        wall, _, server_cpu, _ = timed(list(range(count)), workers, work, server_pid)
+        wall, client_cpu, server_cpu, _ = timed(list(range(count)), workers, work, server_pid)
         rows.append({"request": name, "itemsPerRequest": per, "requests": count,
                      "msPerRequest": round(wall / count * 1000, 2),
                      "msPerItem": round(wall / count / per * 1000, 2),
+                     "clientCpuMsPerRequest": round(client_cpu / count * 1000, 2),
                      "serverCpuMsPerRequest": None if server_cpu is None else round(server_cpu / count * 1000, 2)})
     return rows
 
@@ -396,7 +397,8 @@ def render(results: dict[str, Any]) -> str:
         for r in results["requestCosts"]:
             server = r["serverCpuMsPerRequest"]
             lines.append(f"  {r['request']:<48} {r['msPerRequest']:>7.2f} ms/request {r['msPerItem']:>7.2f} ms/item"
-                         + ("" if server is None else f"  cloud CPU {server:.2f} ms/request"))
+                         f"  client CPU {r['clientCpuMsPerRequest']:.2f}"
+                         + ("" if server is None else f", cloud CPU {server:.2f} ms/request"))
     return "\n".join(lines)
 
 

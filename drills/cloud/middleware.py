@@ -9,6 +9,7 @@ by ``drkit cloud`` and by tests.
 from __future__ import annotations
 
 import io
+from http import HTTPStatus
 import json
 import logging
 from typing import Any, Callable, Iterable
@@ -97,9 +98,10 @@ class SimulationMiddleware:
 
     @staticmethod
     def _send(resp: AwsResponse, start_response: Callable) -> Iterable[bytes]:
-        reason = {200: "OK", 204: "No Content", 206: "Partial Content", 301: "Moved Permanently",
-                  304: "Not Modified", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                  409: "Conflict", 500: "Internal Server Error", 503: "Service Unavailable"}.get(resp.status, "OK")
+        try:
+            reason = HTTPStatus(resp.status).phrase
+        except ValueError:
+            reason = "Unknown"
         headers = [(k, v) for k, v in resp.headers.items() if k not in _HOP_BY_HOP and k != "content-length"]
         # A HEAD answer has no body but announces the object's length: keep moto's.
         length = resp.headers.get("content-length") if not resp.body else None

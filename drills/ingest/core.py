@@ -1,8 +1,9 @@
 """Ingest one DICOM instance into the archive and the study index, idempotently.
 
 For every input the result is ARCHIVED, DUPLICATE, CONFLICT or QUARANTINED, and the bytes
-are in the archive bucket; only an infrastructure failure raises (InfraError), and then
-the caller knows the input was not stored.
+are in the archive bucket; only an infrastructure failure raises (InfraError): the input
+was not stored, or — when only the index write failed — the message names the key and
+version that were stored without their index item.
 
 - ARCHIVED: written to ``archive_key(study, series, sop)`` with an S3 SHA-256 checksum,
   the stack's KMS key when given, and the specialty/modality tags; indexed.
@@ -269,7 +270,6 @@ class Ingestor:
                 detail = "already archived" + ("; index item repaired" if repaired else "")
                 return self._result(Outcome.DUPLICATE, source, header, current, detail)
             stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
-            assert stored is not None   # only a conditional put returns None
             if current is None:
                 return self._archived(source, header, stored, digest)
             conflict = {
@@ -295,14 +295,14 @@ class Ingestor:
         the current version or None if it went away meanwhile). A conditional PUT asks S3
         directly; while most recent keys existed already (a re-ingest) a HEAD asks first,
         so the bytes are not sent just to be refused."""
-        if self._recent.mostly_existing():
+        head_first = self._recent.mostly_existing()
+        if head_first:
             current = self._store.head(key)
             self._recent.note(existed=current is not None)
             if current is not None:
                 return None, current
-            created = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE, if_absent=True)
-        else:
-            created = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE, if_absent=True)
+        created = self._store.put_if_absent(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
+        if not head_first:
             self._recent.note(existed=created is None)
         if created is not None:
             return created, None
@@ -322,7 +322,8 @@ class Ingestor:
             yield
         except InfraError as exc:
             raise type(exc)(
-                f"{source}: archived as {stored.key} (version {stored.version_id}) but not indexed: {exc.message}",
+                f"{source}: archived as {stored.key} (version {stored.version_id}) but its index item was not "
+                f"written: {exc.message}",
                 hint=exc.hint or "ingest it again once the index is reachable: that writes the missing item",
             ) from exc
 

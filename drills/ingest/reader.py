@@ -13,8 +13,8 @@ headers), sequential reads past it fetch growing blocks, reads after a seek fetc
 ``bytes_fetched`` is what the header cost, reported per instance as ``header_bytes_read``.
 The structure walk notes where top-level Pixel Data starts; when everything before it is
 still in the bytes fetched from offset 0, pydicom parses those bytes from memory (an
-``io.BytesIO``) instead of through ``HeaderStream``'s Python-level reads, which halves the
-parse time and fetches nothing more.
+``io.BytesIO``) instead of through ``HeaderStream``'s Python-level reads: it fetches
+nothing more, and read_header took about 30 % less CPU on the synthetic data set.
 """
 
 from __future__ import annotations

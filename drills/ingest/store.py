@@ -6,7 +6,7 @@ bytes it received. At or above it, s3transfer streams the input in parts with
 ``ChecksumAlgorithm=SHA256`` (bounded memory: ``max_concurrency`` parts in flight) and S3
 builds a COMPOSITE checksum, which we check against our own per-part digests.
 
-``put(..., if_absent=True)`` is a conditional write (``If-None-Match: *``): S3 creates the
+``put_if_absent`` is a conditional write (``If-None-Match: *``): S3 creates the
 object only when the key has no current version and answers 412 PreconditionFailed
 otherwise (409 ConditionalRequestConflict when another conditional write to the key is in
 flight); both return None and nothing is written. It saves the HEAD before every new
@@ -38,6 +38,10 @@ MAX_CONCURRENCY = 4                 # parts in flight per multipart upload
 NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchVersion", "405", "MethodNotAllowed"}
 KEY_EXISTS = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _PARTS_RE = re.compile(r"-(\d+)\"?$")
+
+
+class _KeyExists(Exception):
+    """A conditional put found a current version (412) or a conditional write in flight (409)."""
 
 
 @dataclass(frozen=True)
@@ -109,30 +113,47 @@ class ArchiveStore:
         *,
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
-        if_absent: bool = False,
-    ) -> StoredObject | None:
+    ) -> StoredObject:
         """Write ``body`` (a path or a seekable file) as a new version of ``key`` and
-        return that version, after checking the checksum S3 reports against ``digest``.
-        With ``if_absent`` (single PUTs only) nothing is written and None is returned
-        when the key already has a current version."""
-        if if_absent and digest.part_size is not None:
-            raise ValueError("if_absent needs a single PUT; HEAD before a multipart upload")
+        return that version, after checking the checksum S3 reports against ``digest``."""
+        return self._write(key, body, digest, self._extra_args(tags, content_type))
+
+    def put_if_absent(
+        self,
+        key: str,
+        body: Path | BinaryIO,
+        digest: Digest,
+        *,
+        tags: Mapping[str, str] | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> StoredObject | None:
+        """``put`` with ``If-None-Match: *``: None (and nothing written) when ``key`` has a
+        current version. Single PUTs only (``digest.part_size`` None)."""
+        if digest.part_size is not None:
+            raise ValueError("put_if_absent needs a single PUT; HEAD before a multipart upload")
+        try:
+            return self._write(key, body, digest, self._extra_args(tags, content_type) | {"IfNoneMatch": "*"})
+        except _KeyExists:
+            return None
+
+    def _extra_args(self, tags: Mapping[str, str] | None, content_type: str) -> dict[str, Any]:
         extra: dict[str, Any] = {"ContentType": content_type, "ChecksumAlgorithm": CHECKSUM_ALGORITHM}
         if tags:
             extra["Tagging"] = urlencode(dict(tags))
         if self.kms_key_id:
             extra["ServerSideEncryption"] = "aws:kms"
             extra["SSEKMSKeyId"] = self.kms_key_id
+        return extra
+
+    def _write(self, key: str, body: Path | BinaryIO, digest: Digest, extra: dict[str, Any]) -> StoredObject:
         where = f"s3://{self.bucket}/{key}"
-        if if_absent:
-            extra["IfNoneMatch"] = "*"
         try:
             if digest.part_size is None:
                 return self._put_single(key, body, digest, extra)
             return self._put_multipart(key, body, digest, extra)
         except AWS_ERRORS as exc:
-            if if_absent and error_code(exc) in KEY_EXISTS:
-                return None
+            if "IfNoneMatch" in extra and error_code(exc) in KEY_EXISTS:
+                raise _KeyExists(where) from exc
             raise infra_error(exc, f"upload {where}") from exc
         except OSError as exc:
             raise InfraError(f"upload {where}: reading the input failed ({exc})") from exc

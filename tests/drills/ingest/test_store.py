@@ -17,8 +17,9 @@ def store(ingest_env) -> ArchiveStore:
     return ArchiveStore(ingest_env.target, ingest_env.region, ingest_env.archive_bucket, None, 8 * 1024 * 1024)
 
 
-def put(store: ArchiveStore, key: str, data: bytes, **kwargs):
-    return store.put(key, io.BytesIO(data), digest_stream(io.BytesIO(data), len(data)), **kwargs)
+def put(store: ArchiveStore, key: str, data: bytes, *, if_absent: bool = False):
+    write = store.put_if_absent if if_absent else store.put
+    return write(key, io.BytesIO(data), digest_stream(io.BytesIO(data), len(data)))
 
 
 def test_conditional_put_creates_a_new_key(store, ingest_env) -> None:
@@ -67,4 +68,4 @@ def test_conditional_put_is_single_part_only(store) -> None:
     data = b"y" * (6 * 1024 * 1024)
     digest = digest_stream(io.BytesIO(data), len(data), 5 * 1024 * 1024)
     with pytest.raises(ValueError, match="single PUT"):
-        store.put("dicom/big", io.BytesIO(data), digest, if_absent=True)
+        store.put_if_absent("dicom/big", io.BytesIO(data), digest)
