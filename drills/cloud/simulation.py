@@ -24,6 +24,7 @@ ACCOUNT_ID = "123456789012"     # moto's default account
 BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.outage:RegionOutage",
     "drills.cloud.sim.bucket_policy:BucketPolicyEnforcement",
+    "drills.cloud.sim.checksums:ChecksumValidation",
     "drills.cloud.sim.object_lock:ObjectLockFidelity",
     "drills.cloud.sim.replication:S3Replication",
     "drills.cloud.sim.lifecycle:LifecycleAndRestore",
