@@ -161,6 +161,13 @@ INDEX_PARTITION_KEY = "StudyInstanceUID"     # S
 INDEX_SORT_KEY = "SeriesSop"                 # S: "<SeriesInstanceUID>/<SOPInstanceUID>"
 
 
+# The table's keys in the shape boto3's CreateTable takes (tests and tools that build an index).
+INDEX_KEY_SCHEMA = [{"AttributeName": INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"}]
+INDEX_ATTRIBUTE_DEFINITIONS = [{"AttributeName": INDEX_PARTITION_KEY, "AttributeType": "S"},
+                               {"AttributeName": INDEX_SORT_KEY, "AttributeType": "S"}]
+
+
 def index_sort_key(series_uid: str, sop_uid: str) -> str:
     return f"{series_uid}/{sop_uid}"
 

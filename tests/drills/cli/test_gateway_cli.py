@@ -16,7 +16,7 @@ from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
 from drills.cli import main
-from drills.contracts import HASH_KEY_SECRET_TAGS, INDEX_PARTITION_KEY, INDEX_SORT_KEY, StackOutputs, archive_key
+from drills.contracts import HASH_KEY_SECRET_TAGS, INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, StackOutputs, archive_key
 from drills.ingest.synth import generate
 
 
@@ -62,10 +62,7 @@ def stack(tmp_path: Path):
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         target.client("dynamodb", region).create_table(
             TableName=table,
-            KeySchema=[{"AttributeName": INDEX_PARTITION_KEY, "KeyType": "HASH"},
-                       {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": INDEX_PARTITION_KEY, "AttributeType": "S"},
-                                  {"AttributeName": INDEX_SORT_KEY, "AttributeType": "S"}],
+            KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
             BillingMode="PAY_PER_REQUEST",
         )
         target.client("secretsmanager", region).create_secret(

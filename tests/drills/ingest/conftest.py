@@ -36,8 +36,8 @@ from pydicom.uid import (
 from drills.aws import Target
 from drills.contracts import (
     HASH_KEY_SECRET_TAGS,
-    INDEX_PARTITION_KEY,
-    INDEX_SORT_KEY,
+    INDEX_ATTRIBUTE_DEFINITIONS,
+    INDEX_KEY_SCHEMA,
     OUTPUTS_SCHEMA_VERSION,
     QuarantineReason,
     StackOutputs,
@@ -158,10 +158,7 @@ def ingest_env(moto_target: Target) -> Iterator[IngestEnv]:
         table = new_name("index")
         target.client("dynamodb", REGION).create_table(
             TableName=table,
-            KeySchema=[{"AttributeName": INDEX_PARTITION_KEY, "KeyType": "HASH"},
-                       {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": INDEX_PARTITION_KEY, "AttributeType": "S"},
-                                  {"AttributeName": INDEX_SORT_KEY, "AttributeType": "S"}],
+            KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
             BillingMode="PAY_PER_REQUEST",
         )
         secret = target.client("secretsmanager", REGION).create_secret(
