@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
@@ -58,7 +57,6 @@ DEFAULTS = {
     "bytesPerSecond": 25 * 1024 * 1024,
     "jitter": 0.1,                      # +/- fraction, drawn with the simulation's seed
 }
-_RESOURCES_PATH = re.compile(r"^/resources/(?P<arn>.+)/recovery-points/?$")
 _VAULT_EMPTY = "Backup vault cannot be deleted because it contains recovery points."
 
 
@@ -106,13 +104,7 @@ class BackupJobs(Interceptor):
     def before(self, req: AwsRequest) -> AwsResponse | None:
         if req.service != "backup":
             return None
-        operation = req.operation
-        if operation is None and req.method == "GET":
-            match = _RESOURCES_PATH.match(req.path)     # a table ARN's "/" defeats the URI template
-            if match:
-                req.params["resourceArn"] = match.group("arn")
-                operation = "ListRecoveryPointsByResource"
-        handler = self._handlers.get(operation or "")
+        handler = self._handlers.get(req.operation or "")
         return handler(req) if handler else None
 
     def after(self, req: AwsRequest, resp: AwsResponse) -> AwsResponse:
