@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from drills.ingest.core import IngestDestination, Ingestor, Outcome
     from drills.ingest.pseudonym import Pseudonymizer
     from drills.ingest.reader import read_header
-    from drills.ingest.synth import generate
+    from drills.synth.dataset import generate
 
     with tempfile.TemporaryDirectory(prefix="drkit-bench-") as scratch:
         manifest = generate(Path(scratch) / "set", args.studies, args.seed, args.scale)

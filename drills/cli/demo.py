@@ -26,7 +26,7 @@ from rich.table import Table
 
 from drills.cli.common import emit_json, say
 from drills.cloud.clock import SIMULATED
-from drills.cloud.deploy import DISCLAIMER, DeployResult, deploy
+from drills.deploy.engine import DISCLAIMER, DeployResult, deploy
 from drills.cloud.server import EmbeddedCloud
 from drills.contracts import StackOutputs
 from drills.errors import InfraError, UsageError
@@ -35,7 +35,7 @@ from drills.ingest.core import IngestDestination, Ingestor, IngestResult, Outcom
 from drills.ingest.pseudonym import Pseudonymizer
 from drills.ingest.sources import collect
 from drills.ingest.summary import IngestSummary
-from drills.ingest.synth import generate
+from drills.synth.dataset import generate
 from drills.project import find_project
 
 # Longer than the simulated replication tail (under RTC's 15 minutes).

@@ -28,7 +28,7 @@ def synth(out: Path, studies: int, seed: int, scale: float, dicomdir: bool, as_j
     dermatology (XC) and ophthalmology (OP). OUT must be absent, empty or an earlier
     synth output (which is replaced).
     """
-    from drills.ingest.synth import check_args, generate  # keeps `drkit --help` fast
+    from drills.synth.dataset import check_args, generate  # keeps `drkit --help` fast
 
     check_args(out, studies, scale)
     with click.progressbar(length=studies, label="synth", file=sys.stderr) as bar:

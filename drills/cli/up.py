@@ -27,7 +27,7 @@ from drills.cli.common import emit_json, say, target_options
 from drills.errors import UsageError
 
 if TYPE_CHECKING:
-    from drills.cloud.deploy import DeployResult
+    from drills.deploy.engine import DeployResult
 
 
 @click.command("up")
@@ -38,7 +38,7 @@ def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
        as_json: bool, verbose: bool) -> None:
     """Deploy STACK offline into the embedded cloud and write its outputs."""
     from drills.cloud.control import ENDPOINT_ENV, resolve_endpoint
-    from drills.cloud.deploy import DISCLAIMER, deploy
+    from drills.deploy.engine import DISCLAIMER, deploy
     from drills.project import find_project
 
     if target == "aws":

@@ -43,7 +43,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from drills.errors import DrkitError, UsageError
 from drills.ingest.core import IngestResult, Outcome
-from drills.ingest.synth import SOP_CLASSES
+from drills.synth.dataset import SOP_CLASSES
 
 log = logging.getLogger(__name__)
 

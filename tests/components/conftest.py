@@ -15,7 +15,7 @@ import yaml
 
 from components.config import PlatformConfig, from_mapping
 from drills.project import Project, find_project
-from drills.pulumi_program import ProgramResult, run_program
+from drills.deploy.program import ProgramResult, run_program
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod", "eu")

@@ -14,7 +14,7 @@ from components.config import (Environment, LockMode, StorageClass, VaultLockMod
 from drills.contracts import Specialty
 from drills.errors import ConfigError, UsageError
 from drills.project import Project
-from drills.pulumi_program import run_program
+from drills.deploy.program import run_program
 
 MINIMAL: dict[str, Any] = {"drkit:primaryRegion": "us-east-1", "drkit:drRegion": "us-west-2"}
 

@@ -7,7 +7,7 @@ import functools
 import pytest
 
 from drills.project import find_project
-from drills.pulumi_program import run_program
+from drills.deploy.program import run_program
 from tests.conftest import REPO_ROOT
 from tests.policies.harness import Stack, hand_built_platform
 

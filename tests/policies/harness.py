@@ -1,6 +1,6 @@
 """Drive the policy pack without a Pulumi engine.
 
-``Stack`` holds resources shaped like ``drills.pulumi_program.RegisteredResource`` (from the
+``Stack`` holds resources shaped like ``drills.deploy.program.RegisteredResource`` (from the
 real program under mocks, or hand-built below) and is the one adapter into the policy SDK's
 own argument objects: stack policies get outputs, resource policies get inputs, both behind
 the SDK's unknown-checking proxy as the engine passes them.
@@ -20,7 +20,7 @@ from pulumi_policy import (PolicyCustomTimeouts, PolicyProviderResource, PolicyR
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from drills.pulumi_program import default_create
+from drills.deploy.program import default_create
 from policies.stackview import BUCKET_TYPES, StackView
 
 PROJECT = "drkit"

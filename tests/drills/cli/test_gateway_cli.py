@@ -17,7 +17,7 @@ from pynetdicom.sop_class import Verification
 
 from drills.cli import main
 from drills.contracts import HASH_KEY_SECRET_TAGS, INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, StackOutputs, archive_key
-from drills.ingest.synth import generate
+from drills.synth.dataset import generate
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

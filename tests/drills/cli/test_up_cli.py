@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from drills.cli import main
 from drills.cloud.server import EmbeddedCloud
 from drills.contracts import StackOutputs
-from tests.drills.cloud.test_deploy import write_mini_project
+from tests.drills.deploy.test_engine import write_mini_project
 
 FAKE_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
             "DRKIT_ENDPOINT": None}

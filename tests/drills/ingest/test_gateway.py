@@ -27,7 +27,7 @@ from drills.ingest.gateway import (
     storage_sop_classes,
     validate_ae_title,
 )
-from drills.ingest.synth import SOP_CLASSES, Manifest, generate
+from drills.synth.dataset import SOP_CLASSES, Manifest, generate
 
 AE_TITLE = "DRKIT_TEST"
 

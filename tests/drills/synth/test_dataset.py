@@ -17,7 +17,7 @@ from pydicom.uid import UID
 
 from drills.contracts import specialty_for
 from drills.errors import UsageError
-from drills.ingest.synth import MANIFEST_NAME, MAX_SCALE, MODALITIES, SOP_CLASSES, Manifest, generate
+from drills.synth.dataset import MANIFEST_NAME, MAX_SCALE, MODALITIES, SOP_CLASSES, Manifest, generate
 
 # Enough studies that the weighted draws (after the one-per-modality opening) also show.
 STUDIES, SEED = 14, 5

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 from botocore.exceptions import ClientError
 
-from drills.cloud.deploy_common import (DeployContext, Handler, Spec, api_param, arn_region, arn_resource, as_bool,
+from drills.deploy.common import (DeployContext, Handler, Spec, api_param, arn_region, arn_resource, as_bool,
                                         as_int, error_code, outputs, tag_list)
 from drills.errors import InfraError
 

@@ -1,4 +1,4 @@
-"""Offline deploy of a fixture Pulumi project (drills.cloud.deploy), checked through plain boto3.
+"""Offline deploy of a fixture Pulumi project (drills.deploy.engine), checked through plain boto3.
 
 The fixture program declares every resource family the deploy supports, in two regions, so
 these tests do not depend on the real program (test_deploy_stacks.py deploys that). One
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from drills.cloud.deploy import DeployResult, deploy
+from drills.deploy.engine import DeployResult, deploy
 from drills.cloud.server import EmbeddedCloud
 from drills.contracts import StackOutputs
 from drills.project import find_project

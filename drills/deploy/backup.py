@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drills.cloud.deploy_common import (DeployContext, Handler, Spec, api_param, as_bool, as_int, error_code,
+from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, as_int, error_code,
                                         outputs, short_hash)
 
 

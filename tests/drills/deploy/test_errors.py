@@ -8,10 +8,10 @@ import socket
 import pytest
 
 from drills.aws import Target
-from drills.cloud.deploy import deploy
+from drills.deploy.engine import deploy
 from drills.errors import ConfigError, EndpointUnreachable, InfraError, ProjectError, UsageError
 from drills.project import find_project
-from tests.drills.cloud.test_deploy import write_mini_project
+from tests.drills.deploy.test_engine import write_mini_project
 
 NOWHERE = Target(endpoint="http://127.0.0.1:9")      # never contacted: the error comes first
 

@@ -24,13 +24,13 @@ import pulumi
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from drills.aws import Target
-from drills.cloud import deploy_backup, deploy_dynamodb, deploy_messaging, deploy_monitoring, deploy_s3, deploy_security
-from drills.cloud.deploy_common import (ACCOUNT_ID, DeclaredResource, DeployContext, DeployedResource, Handler, Spec,
+from drills.deploy import backup as deploy_backup, dynamodb as deploy_dynamodb, messaging as deploy_messaging, monitoring as deploy_monitoring, s3 as deploy_s3, security as deploy_security
+from drills.deploy.common import (ACCOUNT_ID, DeclaredResource, DeployContext, DeployedResource, Handler, Spec,
                                         outputs, refused, short_hash, unwrap)
 from drills.contracts import StackOutputs
 from drills.errors import DrkitError, EndpointUnreachable, InfraError, UsageError
 from drills.project import Project
-from drills.pulumi_program import RecordingMocks, default_call, run_program
+from drills.deploy.program import RecordingMocks, default_call, run_program
 
 HANDLERS: dict[str, Handler] = {
     **deploy_s3.HANDLERS, **deploy_security.HANDLERS, **deploy_messaging.HANDLERS,

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drills.cloud.deploy_common import (DeployContext, Handler, Spec, api_param, as_bool, error_code, outputs,
+from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, error_code, outputs,
                                         short_hash, tag_list)
 from drills.errors import UsageError
 

@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 from pulumi.runtime import rpc
 
 from drills.aws import Target
-from drills.cloud.deploy import check_region, policy_document
-from drills.cloud.deploy_common import DeployContext, Spec, api_param, unwrap
-from drills.cloud.deploy_messaging import build_zip
+from drills.deploy.engine import check_region, policy_document
+from drills.deploy.common import DeployContext, Spec, api_param, unwrap
+from drills.deploy.messaging import build_zip
 from drills.errors import InfraError, UsageError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from drills.cloud.deploy import deploy
+from drills.deploy.engine import deploy
 from drills.cloud.server import EmbeddedCloud
 from drills.contracts import DICOM_PREFIX, LAMBDA_HANDLER, QUARANTINE_PREFIX
 from drills.project import find_project

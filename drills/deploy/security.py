@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drills.cloud.deploy_common import (DeployContext, Handler, Spec, arn_region, arn_resource, as_bool, as_int,
+from drills.deploy.common import (DeployContext, Handler, Spec, arn_region, arn_resource, as_bool, as_int,
                                         error_code, outputs, tag_list)
 
 LOGICAL_TAG = "drkit-logical-id"   # finds a name-less KMS key again on the next deploy

@@ -1,0 +1,1 @@
+"""A synthetic, de-identified enterprise DICOM data set: a data source, not ingest."""
