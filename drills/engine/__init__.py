@@ -1,0 +1,1 @@
+"""The drill engine: scenarios (validated documents), runner, clock, journal, results."""
