@@ -37,6 +37,12 @@ TRANSITION_DEFAULT_VARIES = "varies_by_storage_class"
 """With ``varies_by_storage_class`` small objects may still go to Glacier Flexible Retrieval and Deep Archive."""
 
 RESTORE_TIERS = ("Expedited", "Standard", "Bulk")
+RESTORE_REQUESTS_PER_SECOND = 1000
+"""S3 accepts restore requests for Glacier Flexible Retrieval / Deep Archive at up to 1,000 per
+second per account (storage-class-intro.html, archive classes)."""
+EXPEDITED_TYPICAL_MAX_OBJECTS = 100
+"""Expedited is for "occasional urgent requests for up to hundreds of objects" (retrieval options
+page); larger batches need provisioned capacity or may be refused."""
 
 
 class StorageClass(str, Enum):
