@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from drills.errors import UsageError
-from drills.storage_classes import RESTORE_TIERS, StorageClass
+from drills.storage_classes import FACTS, StorageClass
 
 SHIPPED = "prices.json"
 INSTANT = "Instant"
@@ -122,13 +122,18 @@ def _region(where: "_Where", name: str, raw: Any) -> RegionPrices:
     retrieval: dict[str, dict[str, Retrieval]] = {}
     for cls, tiers in where.mapping(node.get("retrieval"), f"{at}.retrieval").items():
         where.known(cls, _CLASSES, f"{at}.retrieval")
-        allowed = RESTORE_TIERS if StorageClass(cls).archived else (INSTANT,)
+        allowed = tuple(FACTS[StorageClass(cls)].restore_hours) or (INSTANT,)
         retrieval[cls] = {}
         for tier, figures in where.mapping(tiers, f"{at}.retrieval.{cls}").items():
             where.known(tier, allowed, f"{at}.retrieval.{cls}")
             f = where.mapping(figures, f"{at}.retrieval.{cls}.{tier}")
             retrieval[cls][tier] = Retrieval(where.number(f, "perGB", f"{at}.retrieval.{cls}.{tier}"),
                                              where.number(f, "per1000", f"{at}.retrieval.{cls}.{tier}"))
+    for cls in _CLASSES:
+        missing = [t for t in (tuple(FACTS[StorageClass(cls)].restore_hours) or (INSTANT,))
+                   if t not in retrieval.get(cls, {})]
+        if missing:
+            raise where.fail(f"{at}.retrieval.{cls}", f"missing retrieval prices for: {', '.join(missing)}")
     numbers = {k: where.number(node, k, at) for k in _REGION_NUMBERS}
     return RegionPrices(
         region=name, status=where.text(node, "status", at),
