@@ -119,6 +119,7 @@ def render(doc: dict[str, Any]) -> str:
               *_table(header, rows)]
     notes = sorted({n for r in doc["restores"] for t in r["tiers"] for n in t["notes"] if "Expedited" in n})
     lines += [f"  note: {n}" for n in notes]
+    lines += [""] + [f"note: {n}" for n in doc.get("notes", [])]
     if doc["flags"]:
         lines += ["", "Flags:"] + [f"  ! {f}" for f in doc["flags"]]
     return "\n".join(lines)

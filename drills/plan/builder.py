@@ -16,6 +16,7 @@ from drills.plan.projection import PRIMARY, REPLICA, YEAR_DAYS, Scenario, as_dic
 from drills.plan.restore import Slice, estimate, parse_slice, tier_flags
 from drills.plan.units import human_bytes
 from drills.project import Project
+from drills.storage_classes import StorageClass
 
 DEFAULT_GROWTH = 40 * 10**12          # 40 TB a year: the example, labelled "assumed" in output
 DEFAULT_YEARS = 10
@@ -36,8 +37,6 @@ def build(cfg: PlatformConfig, stack: str, *, growth: int | None = None, years: 
     if delete_after_days is not None and delete_after_days < cfg.object_lock.retention_days:
         raise UsageError(f"--delete-after: {delete_after_days} days is shorter than objectLock.retentionDays "
                          f"({cfg.object_lock.retention_days}); locked versions cannot be deleted earlier")
-    if restore_from == REPLICA and cfg.replication.replica_storage_class is None:
-        restore_from = PRIMARY
     mix = mix or mix_module.default_mix()
     table = table or price_module.load()
     for region in (cfg.primary_region, cfg.dr_region):
@@ -67,6 +66,14 @@ def build(cfg: PlatformConfig, stack: str, *, growth: int | None = None, years: 
     flags = tier_flags(scenario.tiers, scenario.replica_class, objective)
     flags += [f"restoring {r['label']} ({human_bytes(r['bytes'])}) cannot meet objectives.restoreHours "
               f"({objective:g} h) with any restore tier" for r in restores if r["objectiveImpossible"]]
+    notes = [
+        "Not modelled: noncurrent versions (images are written once), GET/LIST traffic of normal use, "
+        "volume price tiers, data transfer out of AWS.",
+    ]
+    if cfg.intelligent_tiering is not None and any(
+            c is StorageClass.INTELLIGENT_TIERING for t in scenario.tiers.values() for _, c in t):
+        notes.append("INTELLIGENT_TIERING is priced as its Frequent Access tier; its archive access tiers "
+                     "(drkit:intelligentTiering) are not modelled - objects there would need a restore.")
     total_tiered = tiered_rows[-1]["cumulative"]
     total_standard = standard_rows[-1]["cumulative"]
     return {
@@ -92,6 +99,7 @@ def build(cfg: PlatformConfig, stack: str, *, growth: int | None = None, years: 
                        "savingShare": round(1 - total_tiered / total_standard, 4) if total_standard else None},
         "restores": restores,
         "flags": flags,
+        "notes": notes,
     }
 
 
