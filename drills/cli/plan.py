@@ -66,8 +66,7 @@ def plan(stack: str, project_dir: Path | None, growth: str | None, years: int, m
         (out / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
         written = plots.write(document, out)
         say(f"wrote {out / 'plan.json'}, " + ", ".join(str(p) for p in written))
-    if document["flags"]:
-        raise SystemExit(1)
+    click.get_current_context().exit(1 if document["flags"] else 0)
 
 
 def _money(value: float, currency: str) -> str:
