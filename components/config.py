@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from drills.contracts import DICOM_PREFIX, QUARANTINE_PREFIX, Specialty
 from drills.errors import ConfigError
+from drills.storage_classes import StorageClass, standard_restore_hours
 
 NAMESPACE = "drkit"
 RTC_MINUTES = 15                    # the only value S3 accepts for RTC and its metrics threshold
@@ -47,49 +48,6 @@ class VaultLockMode(str, Enum):
 
     COMPLIANCE = "compliance"
     GOVERNANCE = "governance"
-
-
-class StorageClass(str, Enum):
-    """S3 storage classes, in the order lifecycle transitions may move an object (colder later)."""
-
-    STANDARD = "STANDARD"
-    STANDARD_IA = "STANDARD_IA"
-    INTELLIGENT_TIERING = "INTELLIGENT_TIERING"
-    ONEZONE_IA = "ONEZONE_IA"
-    GLACIER_IR = "GLACIER_IR"
-    GLACIER = "GLACIER"
-    DEEP_ARCHIVE = "DEEP_ARCHIVE"
-
-    @property
-    def rank(self) -> int:
-        """Position in the lifecycle waterfall; a transition must go to a higher rank."""
-        return list(StorageClass).index(self)
-
-    @property
-    def min_storage_days(self) -> int:
-        """Minimum storage duration (REFERENCE.md tier table; One Zone-IA as Standard-IA)."""
-        return _MIN_STORAGE_DAYS[self]
-
-    @property
-    def lifecycle_min_age_days(self) -> int:
-        """AWS refuses lifecycle transitions into the IA classes before an object is 30 days old."""
-        return 30 if self in (StorageClass.STANDARD_IA, StorageClass.ONEZONE_IA) else 0
-
-    @property
-    def first_byte(self) -> str:
-        """How fast a GET answers for this class (REFERENCE.md)."""
-        return _FIRST_BYTE.get(self, "milliseconds")
-
-
-_MIN_STORAGE_DAYS = {
-    StorageClass.STANDARD: 0, StorageClass.STANDARD_IA: 30, StorageClass.INTELLIGENT_TIERING: 0,
-    StorageClass.ONEZONE_IA: 30, StorageClass.GLACIER_IR: 90, StorageClass.GLACIER: 90,
-    StorageClass.DEEP_ARCHIVE: 180,
-}
-_FIRST_BYTE = {StorageClass.GLACIER: "3-5 hours (Standard retrieval)",
-               StorageClass.DEEP_ARCHIVE: "up to 12 hours (Standard retrieval)"}
-# Hours before a restored object in these classes is readable (REFERENCE.md, Standard retrieval).
-_RESTORE_HOURS = {StorageClass.GLACIER: 5, StorageClass.DEEP_ARCHIVE: 12}
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -556,8 +514,8 @@ def _objectives(root: _Node, replication: ReplicationConfig) -> ObjectivesConfig
         raise ConfigError(key_name("objectives.rpoMinutes"),
                           f"S3 replication guarantees (with RTC) 99.99% of objects within {RTC_MINUTES} minutes; "
                           f"an RPO of {cfg.rpo_minutes:g} minutes cannot be met")
-    wait = _RESTORE_HOURS.get(replication.replica_storage_class)
-    if wait is not None and cfg.rto_minutes < wait * 60:
+    wait = standard_restore_hours(replication.replica_storage_class)
+    if wait and cfg.rto_minutes < wait * 60:
         raise ConfigError(key_name("replication.replicaStorageClass"),
                           f"{replication.replica_storage_class.value} replicas need a restore that takes "
                           f"{replication.replica_storage_class.first_byte}; objectives.rtoMinutes "
