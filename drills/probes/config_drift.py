@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from drills.contracts import DICOM_PREFIX, QUARANTINE_PREFIX
 from drills.engine.model import RungResult, Severity
 from drills.errors import InfraError
-from drills.probes.observe import Observation, Unobservable, call, error_code, rule_prefix, rule_tags, scope_under
+from drills.probes.observe import Observation, ResourceMissing, Unobservable, call, error_code, rule_prefix, rule_tags, scope_under
 from drills.probes.rung import RungReport
 
 RUNG, NAME = 9, "configuration-in-force"
@@ -46,11 +46,16 @@ class _Checks:
         return ok
 
     def read(self, what: str, fn: Callable[[], Any]) -> Any:
-        """Run one read; unobservable -> not verified (returns UNSEEN)."""
+        """Run one read; unobservable -> not verified, a missing resource -> a finding (both
+        return UNSEEN and the other checks go on)."""
         try:
             return fn()
         except Unobservable as exc:
             self.report.not_verified(f"{what}: {exc}")
+            return UNSEEN
+        except ResourceMissing as exc:
+            if not any(f.resource == exc.resource and f.code == "resource-missing" for f in self.report.findings):
+                self.report.find("resource-missing", Severity.CRITICAL, exc.resource, exc.message)
             return UNSEEN
 
 
@@ -60,14 +65,14 @@ UNSEEN = object()
 def _bucket(checks: _Checks, obs: Observation, region: str, bucket: str, declared: Any) -> None:
     s3 = obs.target.client("s3", region)
     versioning = checks.read(f"versioning of {bucket}", lambda: call(
-        f"GetBucketVersioning {bucket}", s3.get_bucket_versioning, Bucket=bucket))
+        f"GetBucketVersioning {bucket}", s3.get_bucket_versioning, resource=bucket, Bucket=bucket))
     if versioning is not UNSEEN:
         checks.expect("versioning", bucket, "Enabled", versioning.get("Status", "Disabled"), Severity.CRITICAL)
 
     def lock() -> dict[str, Any]:
         try:
             return call(f"GetObjectLockConfiguration {bucket}", s3.get_object_lock_configuration,
-                        Bucket=bucket).get("ObjectLockConfiguration", {})
+                        resource=bucket, Bucket=bucket).get("ObjectLockConfiguration", {})
         except ClientError as exc:
             if error_code(exc) == "ObjectLockConfigurationNotFoundError":
                 return {}
@@ -131,10 +136,8 @@ def _pitr(checks: _Checks, obs: Observation) -> None:
         def read() -> dict[str, Any]:
             try:
                 return call(f"DescribeContinuousBackups {resource}", ddb.describe_continuous_backups,
-                            TableName=o.indexTable)["ContinuousBackupsDescription"]
+                            resource=resource, TableName=o.indexTable)["ContinuousBackupsDescription"]
             except ClientError as exc:
-                if error_code(exc) in ("TableNotFoundException", "ResourceNotFoundException"):
-                    return {"PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "NO TABLE"}}
                 raise InfraError(f"DescribeContinuousBackups {resource}: {exc}") from exc
 
         described = checks.read(f"point-in-time recovery of {resource}", read)
@@ -151,17 +154,13 @@ def _vaults(checks: _Checks, obs: Observation, declared: Any) -> None:
 
         def read() -> dict[str, Any] | None:
             try:
-                return call(f"DescribeBackupVault {resource}", backup.describe_backup_vault, BackupVaultName=name)
+                return call(f"DescribeBackupVault {resource}", backup.describe_backup_vault, resource=resource,
+                            BackupVaultName=name)
             except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    return None
                 raise InfraError(f"DescribeBackupVault {resource}: {exc}") from exc
 
         vault = checks.read(f"vault lock of {resource}", read)
         if vault is UNSEEN:
-            continue
-        if vault is None:
-            checks.expect("vault-exists", resource, True, False, Severity.CRITICAL)
             continue
         checks.expect("vault-lock", resource,
                       {"locked": True, "minRetentionDays": b.min_retention_days, "maxRetentionDays": b.max_retention_days,

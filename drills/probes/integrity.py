@@ -104,7 +104,10 @@ def default_seed(obs: Observation) -> int:
     return int(obs.clock.now().strftime("%Y%m%d"))
 
 
-def _download(obs: Observation, region: str, bucket: str, item: IndexItem) -> bytes | None:
+COLD = "cold"     # InvalidObjectState: the version sits in Glacier Flexible / Deep Archive
+
+
+def _download(obs: Observation, region: str, bucket: str, item: IndexItem) -> bytes | str | None:
     # Response-checksum validation off: the bytes are hashed here, and a mismatch is a finding.
     s3 = obs.target.client("s3", region, response_checksum_validation="when_required")
     try:
@@ -113,6 +116,8 @@ def _download(obs: Observation, region: str, bucket: str, item: IndexItem) -> by
     except ClientError as exc:
         if error_code(exc) in NOT_FOUND_CODES:
             return None
+        if error_code(exc) == "InvalidObjectState":
+            return COLD
         raise InfraError(f"GetObject s3://{bucket}: {exc}") from exc
 
 
@@ -153,7 +158,7 @@ def check_sample(obs: Observation, per_specialty: int = DEFAULT_SAMPLE, seed: in
         report.not_verified("no indexed, archived instance to sample")
         return report.result()
 
-    def fetch(job: tuple[str, IndexItem]) -> tuple[str, IndexItem, bytes | None]:
+    def fetch(job: tuple[str, IndexItem]) -> tuple[str, IndexItem, bytes | str | None]:
         side, item = job
         listing = archive if side == "archive" else replica
         return side, item, _download(obs, listing.region, listing.bucket, item)
@@ -162,11 +167,14 @@ def check_sample(obs: Observation, per_specialty: int = DEFAULT_SAMPLE, seed: in
     bad: dict[str, list[str]] = {"archive": [], "replica": []}
     unreadable: dict[str, list[str]] = {"archive": [], "replica": []}
     missing: list[str] = []
-    verified, downloaded = 0, 0
+    verified, downloaded, cold = 0, 0, 0
     for side, item, body in results:
         label = version_label(item.key, item.version_id)
         if body is None:
             missing.append(f"{side}:{label}")
+            continue
+        if body == COLD:
+            cold += 1
             continue
         downloaded += len(body)
         digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
@@ -180,7 +188,11 @@ def check_sample(obs: Observation, per_specialty: int = DEFAULT_SAMPLE, seed: in
         verified += 1
     report.counts.update(downloads=len(jobs), verified=verified, bytesDownloaded=downloaded,
                          hashMismatch=len(bad["archive"]) + len(bad["replica"]),
-                         unreadable=len(unreadable["archive"]) + len(unreadable["replica"]), missing=len(missing))
+                         unreadable=len(unreadable["archive"]) + len(unreadable["replica"]), missing=len(missing),
+                         coldTier=cold)
+    if cold:
+        report.not_verified(f"{cold} sampled download(s) refused with InvalidObjectState (a Glacier Flexible "
+                            "Retrieval / Deep Archive version needs a restore first)")
     for side, listing in (("archive", archive), ("replica", replica)):
         report.find_labels(f"{side}-bytes-mismatch", Severity.CRITICAL, listing.bucket,
                            f"sampled version(s) in {listing.bucket} whose bytes hash differently from the index's "

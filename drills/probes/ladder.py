@@ -27,10 +27,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drills.aws import Target
 from drills.contracts import DICOM_PREFIX, StackOutputs
-from drills.engine.model import RungResult, Status, worst
+from drills.engine.model import Finding, RungResult, Severity, Status, worst
 from drills.errors import DrkitError, UsageError
 from drills.probes import config_drift, hierarchy, immutability, index_parity, integrity, inventory, replication_state
-from drills.probes.observe import Clock, Observation, Unobservable, WallClock
+from drills.probes.observe import Clock, Observation, ResourceMissing, Unobservable, WallClock
 
 
 @dataclass
@@ -135,6 +135,11 @@ def run_rung(rung: Rung, obs: Observation, options: LadderOptions) -> RungResult
         return rung.run(obs, options)
     except Unobservable as exc:
         return RungResult(rung.number, rung.name, Status.NOT_VERIFIED, reason=str(exc))
+    except ResourceMissing as exc:
+        finding = Finding("resource-missing", Severity.CRITICAL, exc.resource, exc.message,
+                          remediation="restore the resource from the stack (pulumi up) and its data from the "
+                                      "other region or a backup")
+        return RungResult(rung.number, rung.name, Status.FAILED, findings=(finding,), reason=exc.message)
     except (DrkitError, ClientError, BotoCoreError) as exc:
         return RungResult(rung.number, rung.name, Status.ERROR, reason=f"{type(exc).__name__}: {exc}")
 

@@ -33,7 +33,9 @@ SCAN_SEGMENTS = 4         # parallel scan segments of the study index
 UNOBSERVABLE_CODES = frozenset({
     "AccessDenied", "AccessDeniedException", "AllAccessDisabled", "UnauthorizedOperation",
     "NotImplemented", "UnsupportedOperation", "InvalidAction", "UnknownOperationException",
+    "403",                                     # HEAD answers have no body: the bare status code
 })
+MISSING_RESOURCE_CODES = frozenset({"NoSuchBucket", "ResourceNotFoundException", "TableNotFoundException"})
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
 
 
@@ -63,6 +65,16 @@ class Unobservable(DrkitError):
     exit_code = 1
 
 
+class ResourceMissing(DrkitError):
+    """A bucket or table the stack outputs name does not exist: a finding, not a tool error."""
+
+    exit_code = 1
+
+    def __init__(self, resource: str, message: str) -> None:
+        super().__init__(message)
+        self.resource = resource
+
+
 class WallClock:
     """Wall time (UTC), for real AWS and for callers without an engine clock."""
 
@@ -80,14 +92,18 @@ def clock_of(ctx: Any) -> Clock:
     return getattr(ctx, "clock", None) or WallClock()
 
 
-def call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Run one boto3 call; permission refusals become Unobservable, other errors InfraError."""
+def call(what: str, fn: Callable[..., Any], resource: str | None = None, **kwargs: Any) -> Any:
+    """Run one boto3 call. Permission refusals become Unobservable; a missing bucket/table
+    (when ``resource`` names it) ResourceMissing; other AWS errors are re-raised for the
+    caller to interpret; transport errors become InfraError."""
     try:
         return fn(**kwargs)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in UNOBSERVABLE_CODES:
             raise Unobservable(f"{what}: {code} (the drill role may not read this)") from exc
+        if resource and code in MISSING_RESOURCE_CODES:
+            raise ResourceMissing(resource, f"{resource} does not exist ({what}: {code})") from exc
         raise
     except BotoCoreError as exc:
         raise InfraError(f"{what}: {exc}") from exc
@@ -140,7 +156,11 @@ def list_versions(target: Target, region: str, bucket: str, prefix: str) -> Buck
     listing = BucketListing(bucket=bucket, region=region)
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
     while True:
-        page = call(f"ListObjectVersions s3://{bucket}/{prefix}", s3.list_object_versions, **kwargs)
+        try:
+            page = call(f"ListObjectVersions s3://{bucket}/{prefix}", s3.list_object_versions, resource=bucket,
+                        **kwargs)
+        except ClientError as exc:
+            raise InfraError(f"ListObjectVersions s3://{bucket}: {exc}") from exc
         listing.requests += 1
         for item in page.get("Versions", []) or []:
             v = Version(item["Key"], str(item.get("VersionId") or "null"), bool(item.get("IsLatest")),
@@ -223,7 +243,7 @@ def scan_index(target: Target, region: str, table: str) -> tuple[list[IndexItem]
                                   "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
         while True:
             try:
-                page = call(f"Scan {table} ({region})", ddb.scan, **kwargs)
+                page = call(f"Scan {table} ({region})", ddb.scan, resource=f"{table} ({region})", **kwargs)
             except ClientError as exc:
                 raise InfraError(f"Scan {table} ({region}): {exc}") from exc
             requests += 1
@@ -333,7 +353,7 @@ class Observation:
             s3 = self.target.client("s3", self.outputs.primaryRegion)
             try:
                 resp = call(f"GetBucketReplication {self.outputs.archiveBucket}", s3.get_bucket_replication,
-                            Bucket=self.outputs.archiveBucket)
+                            resource=self.outputs.archiveBucket, Bucket=self.outputs.archiveBucket)
             except ClientError as exc:
                 if error_code(exc) == "ReplicationConfigurationNotFoundError":
                     return None

@@ -3,6 +3,7 @@ reported separately with counts, and what cannot be observed is *not verified*, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -73,3 +74,15 @@ def test_exit_codes() -> None:
     assert exit_code([passed, unverified]) == 1
     assert exit_code([passed, error]) == 3
     assert exit_code([]) == 1
+
+
+def test_a_replica_bucket_that_does_not_exist_fails_the_rungs_naming_it(stack) -> None:
+    """ListObjectVersions on a missing bucket answers NoSuchBucket (AWS S3 API reference,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html): a finding,
+    not a tool error."""
+    outputs = dataclasses.replace(stack.outputs, replicaBucket="drkit-no-such-replica")
+    results = {r.rung: r for r in run_ladder(stack.ctx(outputs=outputs), rungs=[1, 9])}
+    assert results[1].status is Status.FAILED
+    assert [(f.code, f.resource) for f in results[1].findings] == [("resource-missing", "drkit-no-such-replica")]
+    missing = [f for f in results[9].findings if f.code == "resource-missing"]
+    assert results[9].status is Status.FAILED and [f.resource for f in missing] == ["drkit-no-such-replica"]
