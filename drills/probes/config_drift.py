@@ -63,7 +63,7 @@ UNSEEN = object()
 
 
 def _bucket(checks: _Checks, obs: Observation, region: str, bucket: str, declared: Any) -> None:
-    s3 = obs.target.client("s3", region)
+    s3 = obs.client("s3", region)
     versioning = checks.read(f"versioning of {bucket}", lambda: call(
         f"GetBucketVersioning {bucket}", s3.get_bucket_versioning, resource=bucket, Bucket=bucket))
     if versioning is not UNSEEN:
@@ -130,7 +130,7 @@ def _replication(checks: _Checks, obs: Observation, declared: Any) -> None:
 def _pitr(checks: _Checks, obs: Observation) -> None:
     o = obs.outputs
     for region in (o.primaryRegion, o.drRegion):
-        ddb = obs.target.client("dynamodb", region)
+        ddb = obs.client("dynamodb", region)
         resource = f"{o.indexTable} ({region})"
 
         def read() -> dict[str, Any]:
@@ -149,7 +149,7 @@ def _pitr(checks: _Checks, obs: Observation) -> None:
 def _vaults(checks: _Checks, obs: Observation, declared: Any) -> None:
     o, b = obs.outputs, declared.backups
     for region, name in ((o.primaryRegion, o.backupVault), (o.drRegion, o.drBackupVault)):
-        backup = obs.target.client("backup", region)
+        backup = obs.client("backup", region)
         resource = f"backup vault {name} ({region})"
 
         def read() -> dict[str, Any] | None:
@@ -172,7 +172,7 @@ def _vaults(checks: _Checks, obs: Observation, declared: Any) -> None:
 
 def _plan(checks: _Checks, obs: Observation, declared: Any) -> None:
     o, b = obs.outputs, declared.backups
-    backup = obs.target.client("backup", o.primaryRegion)
+    backup = obs.client("backup", o.primaryRegion)
 
     def read() -> list[dict[str, Any]]:
         plans, kwargs = [], {}

@@ -109,7 +109,7 @@ COLD = "cold"     # InvalidObjectState: the version sits in Glacier Flexible / D
 
 def _download(obs: Observation, region: str, bucket: str, item: IndexItem) -> bytes | str | None:
     # Response-checksum validation off: the bytes are hashed here, and a mismatch is a finding.
-    s3 = obs.target.client("s3", region, response_checksum_validation="when_required")
+    s3 = obs.client("s3", region, response_checksum_validation="when_required")
     try:
         resp = call(f"GetObject s3://{bucket}", s3.get_object, Bucket=bucket, Key=item.key, VersionId=item.version_id)
         return resp["Body"].read()

@@ -150,9 +150,12 @@ class BucketListing:
         return [v for v in self.versions.values() if v.delete_marker]
 
 
-def list_versions(target: Target, region: str, bucket: str, prefix: str) -> BucketListing:
+ClientFactory = Callable[..., Any]      # (service, region, **config) -> boto3 client
+
+
+def list_versions(clients: ClientFactory, region: str, bucket: str, prefix: str) -> BucketListing:
     """ListObjectVersions under ``prefix``, 1,000 keys per request; nothing is downloaded."""
-    s3 = target.client("s3", region)
+    s3 = clients("s3", region)
     listing = BucketListing(bucket=bucket, region=region)
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
     while True:
@@ -191,8 +194,8 @@ class Head:
     legal_hold: str | None = None
 
 
-def head_version(target: Target, region: str, bucket: str, key: str, version_id: str) -> Head:
-    s3 = target.client("s3", region)
+def head_version(clients: ClientFactory, region: str, bucket: str, key: str, version_id: str) -> Head:
+    s3 = clients("s3", region)
     try:
         resp = call(f"HeadObject s3://{bucket}", s3.head_object, Bucket=bucket, Key=key, VersionId=version_id,
                     ChecksumMode="ENABLED")
@@ -231,9 +234,9 @@ class IndexItem:
     specialty: str
 
 
-def scan_index(target: Target, region: str, table: str) -> tuple[list[IndexItem], int]:
+def scan_index(clients: ClientFactory, region: str, table: str) -> tuple[list[IndexItem], int]:
     """Every item of the study index in ``region`` (parallel scan); returns (items, requests)."""
-    ddb = target.client("dynamodb", region)
+    ddb = clients("dynamodb", region)
     names = {f"#{n}": n for n in INDEX_FIELDS}
 
     def segment(n: int) -> tuple[list[IndexItem], int]:
@@ -279,6 +282,17 @@ class Observation:
         self._lock = threading.Lock()
         self.requests: dict[str, int] = {}
 
+    def client(self, service: str, region: str, **config: Any) -> Any:
+        """A client through the context: the engine's ``DrillContext.client`` honours a drill's
+        region fence (a fenced region cannot be observed: not verified); else the Target's."""
+        through = getattr(self.ctx, "client", None)
+        if not callable(through):
+            return self.target.client(service, region, **config)
+        try:
+            return through(service, region, **config)
+        except DrkitError as exc:           # RegionFenced: the drill took the region away
+            raise Unobservable(f"{region}: {exc}") from exc
+
     def _once(self, name: str, build: Callable[[], Any]) -> Any:
         with self._lock:
             if name in self._cache:
@@ -305,7 +319,7 @@ class Observation:
         """(archive, replica) listings under the scope, listed concurrently."""
         def build() -> tuple[BucketListing, BucketListing]:
             o = self.outputs
-            pair = concurrently(lambda a: list_versions(self.target, a[0], a[1], self.scope),
+            pair = concurrently(lambda a: list_versions(self.client, a[0], a[1], self.scope),
                                 [(o.primaryRegion, o.archiveBucket), (o.drRegion, o.replicaBucket)], workers=2)
             self._count("ListObjectVersions", pair[0].requests + pair[1].requests)
             return pair[0], pair[1]
@@ -318,7 +332,7 @@ class Observation:
             archive, replica = self.listings()
             listing = archive if side == "archive" else replica
             ids = sorted((v.key, v.version_id) for v in listing.objects())
-            heads = concurrently(lambda kv: head_version(self.target, listing.region, listing.bucket, *kv), ids)
+            heads = concurrently(lambda kv: head_version(self.client, listing.region, listing.bucket, *kv), ids)
             self._count("HeadObject", len(ids))
             return dict(zip(ids, heads))
         return self._once(f"heads:{side}", build)
@@ -331,7 +345,7 @@ class Observation:
             known = self.heads("replica")
             wanted = sorted((v.key, v.version_id) for v in archive.objects())
             todo = [kv for kv in wanted if kv not in known]
-            extra = concurrently(lambda kv: head_version(self.target, replica.region, replica.bucket, *kv), todo)
+            extra = concurrently(lambda kv: head_version(self.client, replica.region, replica.bucket, *kv), todo)
             self._count("HeadObject", len(todo))
             found = {kv: known[kv] for kv in wanted if kv in known}
             found.update(zip(todo, extra))
@@ -341,7 +355,7 @@ class Observation:
     # -- index
     def index(self, region: str) -> list[IndexItem]:
         def build() -> list[IndexItem]:
-            items, requests = scan_index(self.target, region, self.outputs.indexTable)
+            items, requests = scan_index(self.client, region, self.outputs.indexTable)
             self._count("Scan", requests)
             return [i for i in items if i.key.startswith(self.scope)]
         return self._once(f"index:{region}", build)
@@ -350,7 +364,7 @@ class Observation:
     def replication_rules(self) -> list[dict[str, Any]] | None:
         """The archive's replication rules in force, or None when it has no configuration."""
         def build() -> list[dict[str, Any]] | None:
-            s3 = self.target.client("s3", self.outputs.primaryRegion)
+            s3 = self.client("s3", self.outputs.primaryRegion)
             try:
                 resp = call(f"GetBucketReplication {self.outputs.archiveBucket}", s3.get_bucket_replication,
                             resource=self.outputs.archiveBucket, Bucket=self.outputs.archiveBucket)

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from drills.engine.model import RungResult, Status
-from drills.errors import UsageError
-from drills.probes.ladder import RUNGS, exit_code, run_ladder, select
+from drills.errors import InfraError, UsageError
+from drills.probes.ladder import RUNGS, LadderContext, exit_code, run_ladder, select
 
 
 def test_every_rung_passes_on_a_healthy_dev_stack(stack) -> None:
@@ -86,3 +86,24 @@ def test_a_replica_bucket_that_does_not_exist_fails_the_rungs_naming_it(stack) -
     assert [(f.code, f.resource) for f in results[1].findings] == [("resource-missing", "drkit-no-such-replica")]
     missing = [f for f in results[9].findings if f.code == "resource-missing"]
     assert results[9].status is Status.FAILED and [f.resource for f in missing] == ["drkit-no-such-replica"]
+
+
+@dataclasses.dataclass
+class FencedContext(LadderContext):
+    """Like the engine's DrillContext: ``client`` refuses a region a drill fenced off."""
+
+    fenced: frozenset = frozenset()
+
+    def client(self, service: str, region: str, **config):
+        if region in self.fenced:
+            raise InfraError(f"{region} is fenced off by the running drill")
+        return self.target.client(service, region, **config)
+
+
+def test_a_region_fenced_by_a_drill_is_not_verified_not_passed(stack) -> None:
+    base = stack.ctx()
+    ctx = FencedContext(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
+                        fenced=frozenset({stack.outputs.drRegion}))
+    results = run_ladder(ctx, rungs=[1, 7])
+    assert [r.status for r in results] == [Status.NOT_VERIFIED, Status.NOT_VERIFIED]
+    assert "fenced off" in results[0].reason and stack.outputs.drRegion in results[0].reason
