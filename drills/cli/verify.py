@@ -61,6 +61,7 @@ def verify(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
     else:
         resolved, outputs = deployed_stack("verify", target, endpoint, outputs_file)
         clock = _ControlClock(resolved.endpoint) if resolved.simulated else WallClock()
+        clock.now()                     # an embedded endpoint that does not answer: exit 3 before any rung
         ctx = LadderContext(target=resolved, outputs=outputs, clock=clock, stack=stack,
                             declared=_declared(stack, project_dir))
         results = _run(ctx, names, sample, seed)

@@ -45,6 +45,17 @@ def test_missing_outputs_file_is_a_usage_error(tmp_path: Path, capsys) -> None:
     assert code == 2 and "no such outputs file" in err
 
 
+def test_an_endpoint_that_does_not_answer_is_an_infrastructure_error(tmp_path: Path, capsys) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({
+        "schemaVersion": 1, "primaryRegion": "us-east-1", "drRegion": "us-west-2", "archiveBucket": "a",
+        "replicaBucket": "r", "landingBucket": "l", "indexTable": "t", "backupVault": "v", "drBackupVault": "dv",
+        "evidenceBucket": "e", "multiRegionAccessPoint": "m",
+        "objectives": {"rpoMinutes": 15, "rtoMinutes": 60, "restoreHours": 4}}))
+    code, out, err = run(capsys, "--endpoint", "http://127.0.0.1:9", "--outputs", str(outputs))
+    assert code == 3 and "does not answer" in err and out == ""
+
+
 def test_negative_sample_is_a_usage_error(capsys) -> None:
     code, _, err = run(capsys, "--sample", "-1")
     assert code == 2 and "--sample" in err
