@@ -6,9 +6,10 @@ Everything goes through boto3 with the Target's cached clients (connection reuse
 use ListObjectVersions (up to 1,000 keys per request, never a download); HEADs and index
 scan segments run on a bounded thread pool.
 
-A call refused for lack of permission (or an API the target does not offer) raises
-``Unobservable``: the rung that needed it is *not verified*, never passed. Any other AWS error
-is wrapped in ``InfraError``.
+A call refused for lack of permission (or an API the target does not offer, or a region a
+drill fenced off) raises ``Unobservable``: the rung that needed it is *not verified*, never
+passed. A bucket or table the outputs name that does not exist raises ``ResourceMissing`` (a
+finding). Any other AWS or transport error becomes ``InfraError`` (the rung is *error*).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-class LadderTarget(Protocol):
+class LadderSubject(Protocol):
     """What a rung needs of its context (``drills.engine.context.DrillContext`` satisfies it).
 
     Optional: ``scope_prefix`` (default ``dicom/``), the key prefix verified; ``declared``, the
