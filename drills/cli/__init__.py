@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "gateway": "drills.cli.gateway:gateway",
     "demo": "drills.cli.demo:demo",
     "plan": "drills.cli.plan:plan",
+    "verify": "drills.cli.verify:verify",
 }
 
 
