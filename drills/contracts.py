@@ -13,6 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
+from drills import jsonio
 from drills.errors import UsageError
 
 # --------------------------------------------------------------------------- stack outputs
@@ -89,7 +90,7 @@ class StackOutputs:
         return asdict(self)
 
     def write(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        Path(path).write_text(jsonio.dump_text(self.to_dict()))
 
 
 # --------------------------------------------------------------------------- archive layout
@@ -153,6 +154,25 @@ MODALITY_SPECIALTY: dict[str, Specialty] = {
 
 def specialty_for(modality: str | None) -> Specialty:
     return MODALITY_SPECIALTY.get((modality or "").upper(), Specialty.OTHER)
+
+
+# --------------------------------------------------------------------------- SOP classes
+
+# The storage SOP class drkit writes per modality (``drkit synth``) and the gateway accepts
+# on top of pynetdicom's list. UIDs from DICOM PS3.4 Annex B.5 (Standard SOP Classes).
+STORAGE_SOP_CLASSES: dict[str, str] = {
+    "CT": "1.2.840.10008.5.1.4.1.1.2",               # CT Image Storage
+    "MR": "1.2.840.10008.5.1.4.1.1.4",               # MR Image Storage
+    "CR": "1.2.840.10008.5.1.4.1.1.1",               # Computed Radiography Image Storage
+    "DX": "1.2.840.10008.5.1.4.1.1.1.1",             # Digital X-Ray Image Storage - For Presentation
+    "MG": "1.2.840.10008.5.1.4.1.1.1.2",             # Digital Mammography X-Ray Image Storage - For Presentation
+    "US": "1.2.840.10008.5.1.4.1.1.3.1",             # Ultrasound Multi-frame Image Storage
+    "XA": "1.2.840.10008.5.1.4.1.1.12.1",            # X-Ray Angiographic Image Storage
+    "ECG": "1.2.840.10008.5.1.4.1.1.9.1.1",          # 12-lead ECG Waveform Storage
+    "SM": "1.2.840.10008.5.1.4.1.1.77.1.6",          # VL Whole Slide Microscopy Image Storage
+    "XC": "1.2.840.10008.5.1.4.1.1.77.1.4",          # VL Photographic Image Storage
+    "OP": "1.2.840.10008.5.1.4.1.1.77.1.5.1",        # Ophthalmic Photography 8 Bit Image Storage
+}
 
 
 # --------------------------------------------------------------------------- study index

@@ -13,8 +13,9 @@ from typing import Any
 import pulumi
 from botocore.exceptions import ClientError
 
+from drills.aws import RESOURCE_NOT_FOUND, error_code
 from drills.deploy.common import (DeployContext, Handler, Spec, api_param, arn_region, arn_resource, as_bool,
-                                        as_int, error_code, outputs, tag_list)
+                                  as_int, outputs, tag_list)
 from drills.errors import InfraError
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024      # Lambda's limit for a zip uploaded directly
@@ -101,7 +102,7 @@ def topic(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
         for attr, value in attributes.items():
             sns.set_topic_attributes(TopicArn=arn, AttributeName=attr, AttributeValue=value)
     except ClientError as exc:
-        if error_code(exc) not in ("NotFound", "NotFoundException"):
+        if error_code(exc) not in RESOURCE_NOT_FOUND:
             raise
         kwargs: dict[str, Any] = {"Name": name, "Attributes": attributes}
         if spec.get("tags"):

@@ -37,7 +37,6 @@ missing or stale item).
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -53,6 +52,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from botocore.exceptions import BotoCoreError
 
+from drills import jsonio
 from drills.aws import Target
 from drills.contracts import (
     INDEX_PARTITION_KEY,
@@ -381,7 +381,7 @@ class Ingestor:
                     "versionId": stored.version_id,
                     "quarantinedAt": self._timestamp(),
                 }
-                document = json.dumps(reason, indent=2, sort_keys=True).encode("utf-8")
+                document = jsonio.dumps(reason).encode("utf-8")
                 self._store.put(
                     quarantine_reason_key(digest.hex),
                     io.BytesIO(document),

@@ -130,7 +130,7 @@ class BackupJobs(Interceptor):
             if "BackupVaultName" in entry:
                 entry["NumberOfRecoveryPoints"] = len(self._vault_points(region, entry["BackupVaultName"]))
         amended = AwsResponse.json_body(doc, status=resp.status)
-        amended.headers.update({k: v for k, v in resp.headers.items() if k != "content-length"})
+        amended.headers.update({k: v for k, v in resp.headers.items() if k.lower() != "content-length"})
         return amended
 
     # ------------------------------------------------------------------ helpers

@@ -371,7 +371,7 @@ class LifecycleAndRestore(Interceptor):
     def control(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         if action == "evaluate":
             return {"now": self.sim.clock.now().isoformat(), "actions": self.evaluate(), "label": SIMULATED}
-        raise KeyError(action)
+        raise self.unknown_action(action)
 
     def status(self) -> dict[str, Any]:
         classes: dict[str, dict[str, int]] = {}

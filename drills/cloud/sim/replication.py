@@ -463,7 +463,7 @@ class S3Replication(Interceptor):
                 before = len(self._injections)
                 self._injections = [i for i in self._injections if bucket is not None and i.bucket != bucket]
                 return {"cleared": before - len(self._injections)}
-        raise KeyError(action)
+        raise self.unknown_action(action)
 
     def inject_failure(self, params: dict[str, Any]) -> dict[str, Any]:
         bucket = _bucket_param(params)
@@ -541,7 +541,7 @@ class S3Replication(Interceptor):
         document = {"ReplicationConfiguration": {"@xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
                                                  **{k: v for k, v in stored.items() if not k.startswith("@")}}}
         body = xmltodict.unparse(document).encode()
-        headers = Headers({k: v for k, v in resp.headers.items() if k != "content-length"})
+        headers = Headers({k: v for k, v in resp.headers.items() if k.lower() != "content-length"})
         return AwsResponse(status=200, headers=headers, body=body)
 
 
