@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drills import jsonio
+from drills.aws import OBJECT_NOT_FOUND, error_code
 from drills.cli.common import emit_json, say
 from drills.cloud.clock import SIMULATED
 from drills.deploy.engine import DISCLAIMER, DeployResult, deploy
@@ -173,7 +174,7 @@ def _check_replica(cloud: EmbeddedCloud, outputs: StackOutputs, results: list[In
             head = replica.head_object(Bucket=outputs.replicaBucket, Key=result.key, VersionId=result.version_id,
                                        ChecksumMode="ENABLED")
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NoSuchVersion"):
+            if error_code(exc) in OBJECT_NOT_FOUND:
                 check.missing.append(label)
                 continue
             raise InfraError(f"cannot read the replica bucket: {exc}") from exc

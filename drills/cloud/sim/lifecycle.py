@@ -42,6 +42,7 @@ import xmltodict
 
 from drills.cloud.clock import SIMULATED, ScheduledTask
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Interceptor, aws_error
+from drills.times import parse_time_or_none
 
 if TYPE_CHECKING:
     from drills.cloud.simulation import Simulation
@@ -92,12 +93,7 @@ def _aware(when: datetime) -> datetime:
 
 
 def _parse_date(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return _aware(value)
-    text = str(value).replace("Z", "+00:00")
-    return _aware(datetime.fromisoformat(text))
+    return parse_time_or_none(value)
 
 
 # --------------------------------------------------------------------------- rules
