@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from botocore.exceptions import ClientError
-from pulumi.runtime import rpc
 
 from drills.aws import Target, error_code, service_model
 from drills.cloud.control import Control, ControlNotFound, DirectControl, HttpControl
+from drills.deploy.pulumi_internals import secret_envelope_value
 from drills.errors import InfraError
 
 ACCOUNT_ID = "123456789012"        # moto's account; confirmed through STS at deploy time
@@ -66,8 +66,9 @@ class DeclaredResource:
 def unwrap(value: Any) -> Any:
     """Inputs with Pulumi's secret envelopes replaced by their values (offline, nothing is secret)."""
     if isinstance(value, Mapping):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return unwrap(value.get("value"))
+        secret, inner = secret_envelope_value(value)
+        if secret:
+            return unwrap(inner)
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [unwrap(v) for v in value]

@@ -12,12 +12,12 @@ import zipfile
 import pulumi
 import pytest
 from botocore.exceptions import ClientError
-from pulumi.runtime import rpc
 
 from drills.aws import Target
 from drills.deploy.engine import check_region, policy_document
 from drills.deploy.common import DeployContext, Spec, api_param, unwrap
 from drills.deploy.messaging import build_zip
+from drills.deploy.pulumi_internals import secret_envelope
 from drills.errors import InfraError, UsageError
 
 
@@ -95,8 +95,7 @@ def test_api_param_maps_plural_list_names() -> None:
 
 
 def test_secret_envelopes_are_unwrapped() -> None:
-    wrapped = {"secretString": {rpc._special_sig_key: rpc._special_secret_sig, "value": "s3cr3t"},
-               "list": [{rpc._special_sig_key: rpc._special_secret_sig, "value": 1}]}
+    wrapped = {"secretString": secret_envelope("s3cr3t"), "list": [secret_envelope(1)]}
     assert unwrap(wrapped) == {"secretString": "s3cr3t", "list": [1]}
 
 
