@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from drills.ingest.package import parse_python
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("drills", "components", "policies", "bench", "__main__.py")
 SIMULATION = ("drills.cloud.sim", "drills.cloud.simulation")
@@ -63,7 +65,7 @@ def module_name(root: Path, path: Path) -> str:
 def imports_of(path: Path, module: str) -> list[tuple[int, str]]:
     """(line, imported module) for every import in ``path``; ``from a import b`` yields
     ``a.b`` too, so ``from drills.cloud import sim`` is seen as importing ``drills.cloud.sim``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = parse_python(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):

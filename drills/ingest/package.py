@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -49,6 +50,21 @@ def source_root() -> Path:
     return Path(list(spec.submodule_search_locations)[0]).resolve().parent
 
 
+def parse_python(path: Path) -> ast.Module:
+    """``ast.parse`` of a source file, with the garbage collector paused: CPython 3.11 before
+    3.11.8 raises "AST constructor recursion depth mismatch" when a collection runs Python
+    finalizers (an unretrieved asyncio future logging, say) in the middle of the conversion
+    (CPython gh-106905)."""
+    source = path.read_text(encoding="utf-8")
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(source, filename=str(path))
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _module_file(root: Path, module: str) -> Path | None:
     base = root.joinpath(*module.split("."))
     if (base / "__init__.py").is_file():
@@ -77,7 +93,7 @@ def import_closure(root: Path, module: str = HANDLER_MODULE) -> tuple[list[str],
         parts = name.split(".")
         todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        for node in ast.walk(parse_python(path)):
             if isinstance(node, ast.Import):
                 imported = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):

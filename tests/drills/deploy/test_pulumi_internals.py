@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from drills.deploy import pulumi_internals
+from drills.ingest.package import parse_python
 from drills.deploy.pulumi_internals import TESTED_PULUMI, check, pulumi_version
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -43,7 +44,7 @@ def _private_pulumi_uses(path: Path) -> list[str]:
     """Private names reached through a pulumi module (``from pulumi.x import _y``,
     ``rpc._special_sig_key`` where ``rpc`` is a pulumi module), imports from the SDK's
     ``pulumi.runtime.*`` submodules, and assignments that patch the ``pulumi`` module."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse_python(path)
     modules: set[str] = set()          # local names bound to pulumi modules
     found: list[str] = []
     for node in ast.walk(tree):
