@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 
 from werkzeug.datastructures import Headers
 
+from drills import jsonio
 from drills.cloud import operations
 from drills.cloud.control_api import UnknownControl
 
@@ -81,7 +82,7 @@ class AwsResponse:
 
     @classmethod
     def json_body(cls, document: Any, status: int = 200) -> "AwsResponse":
-        body = json.dumps(document, default=str).encode()
+        body = jsonio.dumps(document, indent=None).encode()
         return cls(status=status, headers=Headers({"Content-Type": "application/json",
                                                     "x-amzn-RequestId": str(uuid.uuid4())}), body=body)
 
