@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 from botocore.exceptions import ClientError
 
 from drills.aws import Target, error_code, service_model
-from drills.cloud.control import Control, ControlNotFound, DirectControl, HttpControl
+from drills.cloud.control import Control, ControlNotFound, ControlRefused, DirectControl, HttpControl
 from drills.deploy.pulumi_internals import secret_envelope_value
 from drills.errors import InfraError
 
@@ -317,6 +317,8 @@ class DeployContext:
             return self._control.call(behaviour, action, params)
         except ControlNotFound:
             return None
+        except ControlRefused as exc:        # the deploy asked for something the cloud cannot do
+            raise InfraError(f"the embedded cloud refused {behaviour}/{action}: {exc.message}") from exc
 
 
 def _refused(spec: Spec, exc: ClientError) -> InfraError:
