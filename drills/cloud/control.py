@@ -53,6 +53,16 @@ class Control(Protocol):
 
     def call(self, behaviour: str, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]: ...
 
+    def outage(self, region: str, down: bool) -> dict[str, Any]: ...
+
+    def pause_replication(self, buckets: list[str] | None = None, duration: str | None = None,
+                          prefixes: list[str] | None = None, region: str | None = None,
+                          destination_buckets: list[str] | None = None, tags: dict[str, str] | None = None,
+                          source_region: str | None = None) -> dict[str, Any]: ...
+
+    def resume_replication(self, buckets: list[str] | None = None, tags: dict[str, str] | None = None,
+                           source_region: str | None = None) -> dict[str, Any]: ...
+
 
 def resolve_endpoint(endpoint: str | None) -> str:
     """``endpoint`` or $DRKIT_ENDPOINT, checked to be an http(s) URL with a host."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from drills.contracts import (StackOutputs, Specialty, archive_key, index_sort_key, quarantine_key,
+from drills.contracts import (INDEX_ATTRIBUTES, INDEX_PARTITION_KEY, INDEX_SORT_KEY, IndexConflict, IndexItem,
+                              StackOutputs, Specialty, archive_key, index_sort_key, quarantine_key,
                               quarantine_reason_key, specialty_for)
 from drills.errors import UsageError
 
@@ -73,8 +75,7 @@ def test_specialty_by_modality(modality, specialty) -> None:
 
 # --------------------------------------------------------------------------- index item
 
-def _index_item(**overrides):
-    from drills.contracts import IndexItem
+def _index_item(**overrides) -> IndexItem:
     values = dict(study_instance_uid="1.2.3", series_instance_uid="1.2.4", sop_instance_uid="1.2.5",
                   sop_class_uid="1.2.840.10008.5.1.4.1.1.2", modality="CT", specialty="radiology",
                   study_date="20240102", size=1234, checksum_sha256="c2hh", version_id="v1",
@@ -85,9 +86,6 @@ def _index_item(**overrides):
 
 
 def test_index_item_round_trips_through_dynamodb_form() -> None:
-    from decimal import Decimal
-
-    from drills.contracts import INDEX_ATTRIBUTES, INDEX_PARTITION_KEY, INDEX_SORT_KEY, IndexConflict, IndexItem
     item = _index_item()
     raw = item.to_item()
     assert set(raw) == {INDEX_PARTITION_KEY, INDEX_SORT_KEY, *INDEX_ATTRIBUTES}
@@ -106,7 +104,6 @@ def test_index_item_round_trips_through_dynamodb_form() -> None:
 
 
 def test_index_item_names_what_a_stored_item_lacks() -> None:
-    from drills.contracts import INDEX_SORT_KEY, IndexItem
     raw = _index_item().to_item()
     del raw["PatientIdHash"], raw["Size"]
     read = IndexItem.from_item(raw)
