@@ -30,7 +30,10 @@ def parse_iso_duration(text: Any) -> timedelta:
     if not match or value.upper() in ("P", "PT") or value.upper().endswith("T"):
         raise ValueError(f"invalid ISO-8601 duration {text!r}")
     days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is longer than any date can reach") from None
 
 
 def parse_duration(text: Any) -> timedelta:
@@ -38,10 +41,15 @@ def parse_duration(text: Any) -> timedelta:
     value = str(text).strip()
     match = _SIMPLE.match(value)
     if match:
-        return timedelta(seconds=float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()])
+        try:
+            return timedelta(seconds=float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()])
+        except OverflowError:
+            raise ValueError(f"duration {text!r} is longer than any date can reach") from None
     try:
         return parse_iso_duration(value)
-    except ValueError:
+    except ValueError as exc:
+        if "longer than" in str(exc):
+            raise
         raise ValueError(f"invalid duration {text!r}") from None
 
 

@@ -23,6 +23,12 @@ def test_parse_duration_rejects(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["99999999999d", "P99999999999D", "1" * 400 + "s"])
+def test_a_duration_past_the_calendar_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match="longer than any date"):
+        parse_duration(text)
+
+
 @pytest.mark.parametrize("text", ["15m", "90", "P", "PT", "P1DT", None, 600])
 def test_iso_duration_takes_only_iso_8601(text) -> None:
     with pytest.raises(ValueError, match="ISO-8601"):

@@ -62,12 +62,13 @@ def test_clock_advance_moves_the_virtual_clock(drkit, cloud: EmbeddedCloud) -> N
     assert json.loads(out)["now"] == cloud.clock.now().isoformat()
 
 
-@pytest.mark.parametrize("duration", ["soon", "5w", "-3"])
+@pytest.mark.parametrize("duration", ["soon", "5w", "-3", "100000000d", "99999999999d"])
 def test_clock_advance_bad_duration_exits_2(drkit, cloud: EmbeddedCloud, duration: str) -> None:
     start = cloud.clock.now()
     code, out, err = drkit("cloud", "clock", "advance", duration, "--endpoint", cloud.endpoint)
     assert code == 2
-    assert "Traceback" not in err
+    assert "Traceback" not in err and ("invalid duration" in err or "longer than any date" in err
+                                       or "end of the calendar" in err or "No such option" in err), err
     assert cloud.clock.now() == start
 
 
