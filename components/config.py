@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
-from drills.contracts import DICOM_PREFIX, QUARANTINE_PREFIX, Specialty
+from drills.contracts import DICOM_PREFIX, QUARANTINE_PREFIX, Objectives, Specialty
 from drills.errors import ConfigError
 from drills.storage_classes import StorageClass, standard_restore_hours
 
@@ -115,15 +115,6 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
-class ObjectivesConfig:
-    """``drkit:objectives``: recovery objectives the drills measure against."""
-
-    rpo_minutes: float
-    rto_minutes: float
-    restore_hours: float
-
-
-@dataclass(frozen=True)
 class DrillConfig:
     """``drkit:drill``: where drills write canaries and how long a FIS pause lasts."""
 
@@ -187,7 +178,7 @@ class PlatformConfig:
     tiers: tuple[Tier, ...]
     lifecycle: LifecycleConfig
     backups: BackupConfig
-    objectives: ObjectivesConfig
+    objectives: Objectives
     drill: DrillConfig
     logging: LoggingConfig
     intelligent_tiering: IntelligentTieringConfig | None
@@ -504,22 +495,24 @@ def _backups(root: _Node, production: bool, acknowledged: bool) -> BackupConfig:
     return cfg
 
 
-def _objectives(root: _Node, replication: ReplicationConfig) -> ObjectivesConfig:
+def _objectives(root: _Node, replication: ReplicationConfig) -> Objectives:
+    """``drkit:objectives``: the recovery objectives the drills measure against (the contract's
+    ``Objectives``, exported as the ``objectives`` stack output)."""
     node = root.node("objectives")
-    cfg = ObjectivesConfig(rpo_minutes=node.number("rpoMinutes", 15, minimum=0),
-                           rto_minutes=node.number("rtoMinutes", 240, minimum=0),
-                           restore_hours=node.number("restoreHours", 12, minimum=0))
+    cfg = Objectives(rpoMinutes=node.number("rpoMinutes", 15, minimum=0),
+                     rtoMinutes=node.number("rtoMinutes", 240, minimum=0),
+                     restoreHours=node.number("restoreHours", 12, minimum=0))
     node.done()
-    if cfg.rpo_minutes < RTC_MINUTES:
+    if cfg.rpoMinutes < RTC_MINUTES:
         raise ConfigError(key_name("objectives.rpoMinutes"),
                           f"S3 replication guarantees (with RTC) 99.99% of objects within {RTC_MINUTES} minutes; "
-                          f"an RPO of {cfg.rpo_minutes:g} minutes cannot be met")
+                          f"an RPO of {cfg.rpoMinutes:g} minutes cannot be met")
     wait = standard_restore_hours(replication.replica_storage_class)
-    if wait and cfg.rto_minutes < wait * 60:
+    if wait and cfg.rtoMinutes < wait * 60:
         raise ConfigError(key_name("replication.replicaStorageClass"),
                           f"{replication.replica_storage_class.value} replicas need a restore that takes "
                           f"{replication.replica_storage_class.first_byte}; objectives.rtoMinutes "
-                          f"({cfg.rto_minutes:g}) cannot be met")
+                          f"({cfg.rtoMinutes:g}) cannot be met")
     return cfg
 
 

@@ -13,7 +13,6 @@ Exit codes: 0 every archived instance verified in the replica, 1 some were not,
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -24,12 +23,15 @@ from botocore.exceptions import ClientError, FlexibleChecksumError
 from rich.console import Console
 from rich.table import Table
 
+from drills import jsonio
+from drills.aws import OBJECT_NOT_FOUND, error_code
 from drills.cli.common import emit_json, say
 from drills.cloud.clock import SIMULATED
 from drills.deploy.engine import DISCLAIMER, DeployResult, deploy
-from drills.cloud.server import EmbeddedCloud
+from drills.cloud.server import EmbeddedCloud, SimSettings
 from drills.contracts import StackOutputs
 from drills.errors import InfraError, UsageError
+from drills.cli.progress import ingest_progress
 from drills.ingest.batch import ingest_files
 from drills.ingest.core import IngestDestination, Ingestor, IngestResult, Outcome
 from drills.ingest.pseudonym import Pseudonymizer
@@ -77,8 +79,6 @@ def demo(stack: str, studies: int, seed: int, out: Path, project_dir: Path | Non
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; name a directory")
     out.mkdir(parents=True, exist_ok=True)
-    from drills.cloud.simulation import SimSettings
-
     with EmbeddedCloud(settings=SimSettings(seed=seed)) as cloud:
         say(f"embedded cloud on {cloud.endpoint} (moto + simulation; figures are {SIMULATED})", bold=True)
         deployed = deploy(project, stack, cloud.target, cloud.sim)
@@ -96,7 +96,7 @@ def demo(stack: str, studies: int, seed: int, out: Path, project_dir: Path | Non
         say(f"virtual clock advanced {int(REPLICATION_WINDOW.total_seconds() // 60)} min ({SIMULATED})")
         expected = {e.sop_instance_uid: e.sha256 for e in manifest.entries}
         check = _check_replica(cloud, deployed.outputs, summary.results, expected)
-        replication = cloud.sim["replication"].status()
+        replication = cloud.control().status()["behaviours"]["replication"]
         index = _index_counts(cloud, deployed.outputs)
 
     document = {
@@ -111,7 +111,7 @@ def demo(stack: str, studies: int, seed: int, out: Path, project_dir: Path | Non
         "verdict": "verified" if check.checked and check.verified == check.checked
         and not check.source_not_completed else "deviated",
     }
-    (out / "demo.json").write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    (out / "demo.json").write_text(jsonio.dump_text(document))
     _show_result(document, out)
     if as_json:
         emit_json(document)
@@ -124,7 +124,8 @@ def _ingest(cloud: EmbeddedCloud, outputs: StackOutputs, dataset: Path) -> Inges
     ingestor = Ingestor(dest, Pseudonymizer.from_secret(cloud.target, dest.region))
     inputs = collect([dataset], exclude=["manifest.json"])
     summary = IngestSummary(simulated=True, destination={"archiveBucket": dest.archive_bucket})
-    ingest_files(ingestor, inputs.files, summary, workers=8)
+    with ingest_progress(len(inputs.files)) as on_done:
+        ingest_files(ingestor, inputs.files, summary, workers=8, on_done=on_done)
     if summary.failures:
         raise InfraError(f"{len(summary.failures)} instance(s) could not be ingested; first: {summary.failures[0].message}")
     counts = summary.counts
@@ -141,7 +142,7 @@ def _through_pipeline(cloud: EmbeddedCloud, outputs: StackOutputs, samples: list
     for n, path in enumerate(samples):
         s3.put_object(Bucket=outputs.landingBucket, Key=f"incoming/demo-{n}.dcm", Body=path.read_bytes())
     s3.put_object(Bucket=outputs.landingBucket, Key="incoming/not-dicom.txt", Body=b"scanner log, not an image\n")
-    result = cloud.sim["pipeline"].control("drain", {})
+    result = cloud.control().call("pipeline", "drain")
     listing = s3.list_objects_v2(Bucket=outputs.archiveBucket, Prefix="quarantine/").get("Contents", [])
     quarantined = sum(1 for item in listing if item["Key"].endswith(".json"))   # one reason file per input
     new_versions = _dicom_versions(s3, outputs.archiveBucket) - versions_before
@@ -173,7 +174,7 @@ def _check_replica(cloud: EmbeddedCloud, outputs: StackOutputs, results: list[In
             head = replica.head_object(Bucket=outputs.replicaBucket, Key=result.key, VersionId=result.version_id,
                                        ChecksumMode="ENABLED")
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NoSuchVersion"):
+            if error_code(exc) in OBJECT_NOT_FOUND:
                 check.missing.append(label)
                 continue
             raise InfraError(f"cannot read the replica bucket: {exc}") from exc

@@ -48,7 +48,7 @@ def build(cfg: PlatformConfig, stack: str, *, growth: int | None = None, years: 
     tiered_rows = as_dict(project(scenario, mix, growth, years, table))
     standard_rows = as_dict(project(baseline, mix, growth, years, table))
     last_day = years * YEAR_DAYS - 1
-    objective = cfg.objectives.restore_hours
+    objective = cfg.objectives.restoreHours
     region = cfg.dr_region if restore_from == REPLICA else cfg.primary_region
     restores = []
     for text in slices:
@@ -91,7 +91,7 @@ def build(cfg: PlatformConfig, stack: str, *, growth: int | None = None, years: 
                        for s, t in sorted(scenario.tiers.items(), key=lambda kv: kv[0].value)},
         "replicaStorageClass": scenario.replica_class.value if scenario.replica_class else None,
         "backupVaults": list(scenario.backup_vaults),
-        "objectives": {"restoreHours": objective, "rtoMinutes": cfg.objectives.rto_minutes},
+        "objectives": {"restoreHours": objective, "rtoMinutes": cfg.objectives.rtoMinutes},
         "years": tiered_rows,
         "allStandard": {"years": standard_rows},
         "comparison": {"cumulativeTiered": total_tiered, "cumulativeAllStandard": total_standard,

@@ -45,6 +45,7 @@ from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Intercep
 from drills.storage_classes import (ARCHIVE_CLASSES, FACTS, RESTORE_TIERS, TRANSITION_DEFAULT_ALL,
                                     TRANSITION_MIN_OBJECT_BYTES, StorageClass, colder,
                                     transition_allowed_by_size)
+from drills.times import parse_time_or_none
 
 if TYPE_CHECKING:
     from drills.cloud.simulation import Simulation
@@ -93,12 +94,7 @@ def _aware(when: datetime) -> datetime:
 
 
 def _parse_date(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return _aware(value)
-    text = str(value).replace("Z", "+00:00")
-    return _aware(datetime.fromisoformat(text))
+    return parse_time_or_none(value)
 
 
 # --------------------------------------------------------------------------- rules
@@ -367,7 +363,7 @@ class LifecycleAndRestore(Interceptor):
     def control(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         if action == "evaluate":
             return {"now": self.sim.clock.now().isoformat(), "actions": self.evaluate(), "label": SIMULATED}
-        raise KeyError(action)
+        raise self.unknown_action(action)
 
     def status(self) -> dict[str, Any]:
         classes: dict[str, dict[str, int]] = {}
