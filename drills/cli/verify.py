@@ -107,9 +107,9 @@ class _ControlClock:
     kind = "virtual"
 
     def __init__(self, endpoint: str | None) -> None:
-        from drills.cloud.control import ControlClient
+        from drills.cloud.control import HttpControl
 
-        self._control = ControlClient(endpoint or "")
+        self._control = HttpControl(endpoint or "")
 
     def now(self) -> datetime:
         return datetime.fromisoformat(self._control.status()["clock"]["now"].replace("Z", "+00:00"))

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta, timezone
 
-from drills.cloud.control import ControlClient
+from drills.cloud.control import HttpControl
 
 
 @contextmanager
@@ -72,7 +72,7 @@ def _drop_version(stack, key: str, version_id: str) -> None:
 @contextmanager
 def replication_failed(stack, key: str) -> Iterator[str]:
     """A new archive version of ``key`` whose replication fails (control action ``fail``)."""
-    control = ControlClient(stack.cloud.endpoint)
+    control = HttpControl(stack.cloud.endpoint)
     bucket = stack.bucket("archive")
     control.call("replication", "fail", {"bucket": bucket, "key": key})
     version = _new_version(stack, key)
@@ -88,7 +88,7 @@ def replication_failed(stack, key: str) -> Iterator[str]:
 def replication_paused(stack, key: str, minutes: float) -> Iterator[str]:
     """A new archive version of ``key`` written while replication is paused (FIS-style), then
     ``minutes`` of virtual time: it stays PENDING."""
-    control = ControlClient(stack.cloud.endpoint)
+    control = HttpControl(stack.cloud.endpoint)
     bucket = stack.bucket("archive")
     control.pause_replication(buckets=[bucket])
     version = _new_version(stack, key)
