@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "synth": "drills.cli.synth:synth",
     "gateway": "drills.cli.gateway:gateway",
     "demo": "drills.cli.demo:demo",
+    "report": "drills.cli.report:report",
 }
 
 
