@@ -50,6 +50,10 @@ def human_bytes(value: Any) -> str:
     return ""
 
 
+def comparison(op: str) -> str:
+    return {"<=": "≤", ">=": "≥", "<": "<", ">": ">", "==": "="}.get(op, op)
+
+
 def css_class(text: Any) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(text).lower())
 
@@ -82,7 +86,7 @@ def _environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(show=show, human=human_bytes, cls=css_class, control_cls=control_class, kvtable=kv_table)
+    env.filters.update(show=show, cmp=comparison, human=human_bytes, cls=css_class, control_cls=control_class, kvtable=kv_table)
     return env
 
 
