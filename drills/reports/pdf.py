@@ -17,6 +17,14 @@ from drills.errors import InfraError
 PDF_VARIANT = "pdf/a-3b"
 
 
+def _dedupe_associated_files(document, pdf) -> None:
+    """WeasyPrint lists each attachment twice in the catalog's /AF (once from the name tree,
+    once from the file specifications); PDF/A-3 wants each associated file once."""
+    import pydyf
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
+
+
 def render_pdf(html: str, target: Path, attachments: list[tuple[str, bytes, str]]) -> Path:
     """Write ``target``; ``attachments`` are (file name, bytes, description), attached as Data."""
     try:
@@ -33,5 +41,6 @@ def render_pdf(html: str, target: Path, attachments: list[tuple[str, bytes, str]
     # Only inline data: URIs may load — reports are self-contained, nothing is fetched.
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"})
     document = weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None).render()
-    document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=files, uncompressed_pdf=False)
+    document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=files, uncompressed_pdf=False,
+                       finisher=_dedupe_associated_files)
     return target
