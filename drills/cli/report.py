@@ -70,11 +70,11 @@ def render(run_dir: Path, formats: str, key_file: Path | None, upload: bool, out
     if rendered.report["target"]["simulated"]:
         say("target: embedded — every figure simulated, not evidence about AWS", fg="yellow")
     say(f"verdict: {rendered.report['verdict']['result']}")
-    if upload:
-        _upload(rendered.run_dir, outputs_file, endpoint, target)
     main = next((p for p in rendered.paths if p.suffix == ".pdf"), None) or \
         next((p for p in rendered.paths if p.suffix == ".html"), rendered.paths[0])
     click.echo(str(main))
+    if upload:
+        _upload(rendered.run_dir, outputs_file, endpoint, target)
 
 
 def _upload(run_dir: Path, outputs_file: Path, endpoint: str | None, target: str | None) -> None:
