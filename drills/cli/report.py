@@ -51,13 +51,21 @@ def _formats(value: str) -> tuple[str, ...]:
               help="Embedded cloud endpoint, for --upload (omit for AWS).")
 @click.option("--target", type=click.Choice(("embedded", "aws")), default=None,
               help="Where --upload goes (default: embedded with --endpoint, else aws).")
-def render(run_dir: Path, formats: str, key_file: Path | None, upload: bool, outputs_file: Path | None,
-           endpoint: str | None, target: str | None) -> None:
-    """Render RUN_DIR's journal into report.json/html/pdf and sign the run dir."""
+@click.pass_context
+def render(ctx: click.Context, run_dir: Path, formats: str, key_file: Path | None, upload: bool,
+           outputs_file: Path | None, endpoint: str | None, target: str | None) -> None:
+    """Render RUN_DIR's journal into report.json/html/pdf and sign the run dir.
+
+    With --upload and no --format, a run dir that is already signed is uploaded as it is."""
+    from drills.reports.manifest import MANIFEST
     from drills.reports.render import render_run
     chosen = _formats(formats)
     if upload and outputs_file is None:
         raise UsageError("--upload needs --outputs FILE (the stack outputs naming the evidence bucket)")
+    if upload and (run_dir / MANIFEST).is_file() and \
+            ctx.get_parameter_source("formats") == click.core.ParameterSource.DEFAULT:
+        _upload(run_dir, outputs_file, endpoint, target)
+        return
     rendered = render_run(run_dir, chosen, key_file)
     for path in rendered.paths:
         say(f"  wrote {path}")

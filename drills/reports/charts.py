@@ -115,19 +115,23 @@ def trend(report: dict[str, Any]) -> str | None:
         return None
     fig, ax = plt.subplots(figsize=(7.2, 2.6))
     xs = list(range(len(runs)))
-    for key, label, colour in (("rto_minutes", "RTO", ACCENT), ("rpo_minutes", "RPO", WARN)):
+    objectives = {o["key"]: o["value"] for o in report["objectives"]["stack"]}
+    for key, label, colour, objective in (("rto_minutes", "RTO", ACCENT, objectives.get("rtoMinutes")),
+                                          ("rpo_minutes", "RPO", WARN, objectives.get("rpoMinutes"))):
         points = [(x, r[key]) for x, r in zip(xs, runs) if r[key] is not None]
         if points:
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"{label} measured",
                     color=colour)
-    for x, r in zip(xs, runs):
-        ax.annotate("✓" if r["fully_verified"] else "✗", (x, 0), textcoords="offset points", xytext=(0, -2),
-                    ha="center", va="top", color=OK if r["fully_verified"] else BAD, fontsize=9,
-                    annotation_clip=False)
-    ax.set_xticks(xs, [(r["start"] or "")[:10] + ("*" if r["simulated"] else "") for r in runs], fontsize=7)
+        if objective:
+            ax.axhline(objective, color=colour, linestyle="--", linewidth=0.9, alpha=0.7,
+                       label=f"{label} objective ({objective:g} min)")
+    labels = [(r["start"] or "")[:10] + ("*" if r["simulated"] else "") + "\n"
+              + ("fully verified" if r["fully_verified"] else "not fully verified") for r in runs]
+    ax.set_xticks(xs, labels, fontsize=7)
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("minutes")
-    ax.set_xlabel("run start (* simulated)  ✓ fully verified  ✗ not")
-    ax.legend(frameon=False, fontsize=7)
+    ax.set_xlabel("run start (* simulated on the embedded cloud)")
+    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _png(fig)
 
 

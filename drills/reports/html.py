@@ -50,6 +50,15 @@ def human_bytes(value: Any) -> str:
     return ""
 
 
+def stamp(text: Any) -> Markup:
+    """An ISO-8601 UTC time on two lines (date, then time) so narrow table columns stay legible."""
+    text = str(text or "—")
+    if "T" not in text:
+        return Markup(escape(text))
+    date, time = text.split("T", 1)
+    return Markup(f"{escape(date)}<br>{escape(time)}")
+
+
 def comparison(op: str) -> str:
     return {"<=": "≤", ">=": "≥", "<": "<", ">": ">", "==": "="}.get(op, op)
 
@@ -86,7 +95,7 @@ def _environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(show=show, cmp=comparison, human=human_bytes, cls=css_class, control_cls=control_class, kvtable=kv_table)
+    env.filters.update(show=show, cmp=comparison, stamp=stamp, human=human_bytes, cls=css_class, control_cls=control_class, kvtable=kv_table)
     return env
 
 

@@ -91,3 +91,10 @@ def test_upload_from_the_cli(cloud, s3, bucket_name, run_dir, tmp_path, capsys):
     assert code == 0, err
     assert out.splitlines()[-1] == f"s3://{bucket}/drill-runs/{run_dir.name}/"
     assert "under Object Lock GOVERNANCE until" in err
+    # already signed: uploaded as it is, not re-rendered
+    before = (run_dir / "manifest.json").read_bytes()
+    code, out, err = run(["report", str(run_dir), "--upload", "--outputs", str(outputs), "--endpoint", cloud.endpoint],
+                         capsys)
+    assert code == 0, err
+    assert (run_dir / "manifest.json").read_bytes() == before and not (run_dir / "report.pdf").exists()
+    assert out.strip() == f"s3://{bucket}/drill-runs/{run_dir.name}/"

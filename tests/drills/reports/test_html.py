@@ -91,9 +91,11 @@ def test_numbers_from_the_journal_appear(failing_html, failing):
                      "inst-9f8e7d", "412.5", "1,834.2"):
         assert expected in text, expected
     for phase in failing["scenarios"][0]["phases"]:
-        assert f"{phase['name']} {phase['start']} {phase['end']} {show(phase['duration_s'])}" in text
+        assert f"{phase['name']} {phase['start']} {phase['end']} {show(phase['duration_s'])} " \
+               f"{show(phase['duration_s'] / 60)}" in text
     for activity in failing["scenarios"][1]["method"]:
-        assert f"{activity['start']} {activity['end']} insider-deletion · method action {activity['name']} " \
+        start, end = (activity[k].replace("T", " ") for k in ("start", "end"))       # date, line break, time
+        assert f"{start} {end} insider-deletion · method action {activity['name']} " \
                f"{activity['actor']} passed {activity['event']}" in text
 
 
