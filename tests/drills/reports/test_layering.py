@@ -16,7 +16,7 @@ def test_reports_import_nothing_upstream():
     offenders = []
     for path in package.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \\
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{path.name}: {n}" for n in names if n.startswith(FORBIDDEN)]
     assert offenders == []
