@@ -123,3 +123,20 @@ def test_not_verified_is_said_in_words(failing_html):
                                                            "16, 17, 18, 19, … 5 more")])
 def test_show(value, text):
     assert show(value) == text
+
+
+def test_minimal_aborted_journal_still_renders(write_run):
+    """A run aborted before any scenario: the report says what is missing instead of failing."""
+    from tests.drills.reports.journals import seal
+    journal = {"schema": "drkit-journal/1", "run_id": "20261130T120000Z-000000", "start": "2026-11-30T12:00:00Z",
+               "status": "aborted", "target": {"kind": "aws", "endpoint": None, "simulated": False},
+               "scenarios": [], "events": [{"seq": 0, "time": "2026-11-30T12:00:00Z", "type": "run-started",
+                                            "scenario": None, "activity": None, "data": {}}]}
+    run_dir = write_run(seal(journal))
+    render_run(run_dir, ("html",))
+    html = (run_dir / "report.html").read_text()
+    for text in ("The run did not complete (status aborted)", "no scenario measured it",
+                 "The journal records no configuration in force: not verified.",
+                 "No verification rung reported a count of verified instances", "Not included: the journal carries "
+                 "no plan section", "No findings in this run.", "No earlier run in this folder"):
+        assert text in html, text
