@@ -2,6 +2,21 @@
 
 The engine calls ``build_run_reports(run_dir)`` at the end of ``drkit run``; ``drkit report``
 and ``drkit report verify`` are the commands (``drills/cli/report.py``).
+
+What the reports look for in the journal beyond JOURNAL.md's fields (all optional; when
+absent the report says "not recorded" rather than guessing):
+
+- measurements named ``rto``, ``rpo``, ``restore_time`` feed the executive summary; a
+  measurement's ``detail.instances_at_risk`` (opaque labels) is listed as the RPO window;
+- a ladder rung whose ``counts`` has ``verified`` (rung 5 preferred) gives the data-integrity
+  headline "N of <scope.instances> verified";
+- evidence is cited by event id: activities by their ``event``; measurements by the
+  ``measurement`` event whose ``data.name`` matches; findings by the ``finding`` event whose
+  ``data.code`` matches; rungs by a ``rung`` event with ``data.rung``; attempts by an
+  ``attempt`` event with ``data.action``;
+- an activity's ``actor`` (or ``arguments.role``) is the role that ran it; a scenario's
+  ``abort_conditions`` lists its abort conditions; ``stack.declared.drill.intervalDays`` sets
+  when the next drill is due (default 90 days).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ it is not a legal opinion and does not replace the auditor's own test.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -71,7 +72,7 @@ class Journal:
             if rung.get("rung") in numbers:
                 seq = self.event_for("rung", None, rung=rung.get("rung"))
                 found.append({"ref": f"event {seq}" if seq is not None else f"ladder rung {rung.get('rung')}",
-                              "event": seq, "what": f"verification rung {rung.get('rung')} {rung.get('name')}",
+                              "event": seq, "what": clean_text(rung.get("name")),
                               "status": rung.get("status")})
         return found
 
@@ -81,7 +82,7 @@ class Journal:
             text = f"{row.get('resource', '')} {row.get('property', '')}".lower()
             if any(w in text for w in words):
                 found.append({"ref": f"config in force: {clean_text(row.get('property'))}", "event": None,
-                              "what": f"{clean_text(row.get('resource'))} — observed {clean_text(row.get('observed'))}",
+                              "what": f"{clean_text(row.get('resource'))} — observed {_plain(row.get('observed'))}",
                               "status": "failed" if row.get("drift") else "passed"})
         return found
 
@@ -109,6 +110,11 @@ class Journal:
             if "lock" in prop and "mode" in prop:
                 return str(row.get("observed"))
         return None
+
+
+def _plain(value: Any) -> str:
+    """A configuration value as JSON writes it (true, 30, "COMPLIANCE" without quotes)."""
+    return clean_text(value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str))
 
 
 def _ev(seq: int | None, what: str, status: str | None) -> Evidence:
