@@ -39,18 +39,28 @@ def parse(html: str) -> _Links:
     return links
 
 
-@pytest.fixture
-def failing_html(write_run, failing) -> str:
-    run_dir = write_run(failing)
-    render_run(run_dir, ("json", "html"))
-    return (run_dir / "report.html").read_text()
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """report.html of the failing and of the passing journal, rendered once for the module."""
+    from tests.drills.reports import journals
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DRKIT_KEY_DIR", str(tmp_path_factory.mktemp("keys")))
+        pages = {}
+        for name, journal in (("failing", journals.failing_journal()), ("passing", journals.passing_journal())):
+            run_dir = journals.write_run(tmp_path_factory.mktemp(name), journal)
+            render_run(run_dir, ("json", "html"))
+            pages[name] = (run_dir / "report.html").read_text()
+    return pages
 
 
 @pytest.fixture
-def passing_html(write_run, passing) -> str:
-    run_dir = write_run(passing)
-    render_run(run_dir, ("json", "html"))
-    return (run_dir / "report.html").read_text()
+def failing_html(rendered) -> str:
+    return rendered["failing"]
+
+
+@pytest.fixture
+def passing_html(rendered) -> str:
+    return rendered["passing"]
 
 
 def test_every_section_numbered_and_linked_from_the_toc(failing_html):
