@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from drills.errors import UsageError
 from drills.reports import charts as chart_module
 from drills.reports import history, manifest
-from drills.reports.canonical import canonical, file_sha256, pretty, sha256_hex
+from drills.reports.canonical import canonical, file_sha256, sha256_hex
 from drills.reports.html import render_html
 from drills.reports.journal import JOURNAL_FILE, check_chain, load_journal
 from drills.reports.model import build_report
@@ -65,7 +65,7 @@ def render_run(run_dir: Path, formats: Iterable[str] = FORMATS, key: Path | Sign
                                             "previous": previous},
                           artifacts=manifest.artifact_entries(run_dir, inputs))
     written: list[Path] = []
-    report_bytes = pretty(report).encode("utf-8")
+    report_bytes = canonical(report)          # the file is the canonical JSON itself
     json_path = run_dir / REPORT_FILES["json"]
     json_path.write_bytes(report_bytes)
     written.append(json_path)

@@ -56,6 +56,9 @@ def test_verify_names_the_event(run_dir, capsys):
     path.write_text(json.dumps(journal))
     code, _, err = run(["report", "verify", str(run_dir)], capsys)
     assert code == 1 and "first altered event: event 4" in err
+    code, out, _ = run(["report", "verify", str(run_dir), "--json"], capsys)
+    result = json.loads(out)
+    assert code == 1 and result["intact"] is False and "event 4" in result["problems"][0]
 
 
 @pytest.mark.parametrize("argv, message", [

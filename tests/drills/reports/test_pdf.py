@@ -60,6 +60,15 @@ def test_pdfa3b_metadata(reader):
     assert reader.pdf_header.startswith("%PDF-1.7")
 
 
+def test_every_font_is_embedded(run_dir):
+    """PDF/A requires every font to be embedded (ISO 19005-3, 6.2.11.4)."""
+    listing = subprocess.run(["pdffonts", str(run_dir / "report.pdf")], capture_output=True, text=True,
+                             check=True).stdout.splitlines()[2:]
+    assert listing
+    for line in listing:
+        assert line.split()[-5] == "yes", line          # the "emb" column
+
+
 def test_attachments_are_the_run_dir_files(reader, run_dir):
     attachments = reader.attachments
     assert sorted(attachments) == ["journal.json", "report.json"]

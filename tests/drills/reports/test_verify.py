@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from drills.errors import UsageError
 from drills.reports import build_run_reports
+from drills.reports.canonical import canonical
 from drills.reports.manifest import read_manifest
 from drills.reports.render import render_run
 from drills.reports.verify import verify_path, verify_run
@@ -74,6 +75,8 @@ def test_intact_runs_and_folder_verify(chain, folder, public_key):
     manifests = [read_manifest(d) for d in chain]
     assert manifests[0]["previous"] is None
     assert manifests[2]["previous"]["run_id"] == chain[1].name
+    report = (chain[0] / "report.json").read_bytes()
+    assert report == canonical(json.loads(report))          # the file is canonical JSON, byte for byte
     names = [a["name"] for a in manifests[0]["artifacts"]]
     assert names == ["journal.json", "report.html", "report.json"]
     assert manifests[1]["journal"]["chain_head"] == json.loads((chain[1] / "journal.json").read_text())["events"][-1]["hash"]
