@@ -39,6 +39,21 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def brief(detail: Any) -> str:
+    """A measurement's detail in one cell: scalars as they are, long lists as a count."""
+    if not isinstance(detail, dict):
+        return show(detail)
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, list) and (len(value) > 5 or any(isinstance(v, (dict, list)) for v in value)):
+            parts.append(f"{key}: {len(value)} item(s)")
+        elif isinstance(value, dict):
+            parts.append(f"{key}: {len(value)} field(s)")
+        else:
+            parts.append(f"{key}: {show(value)}")
+    return "; ".join(parts) or "—"
+
+
 def human_bytes(value: Any) -> str:
     if not isinstance(value, (int, float)):
         return ""
@@ -95,7 +110,7 @@ def _environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(show=show, cmp=comparison, stamp=stamp, human=human_bytes, cls=css_class, control_cls=control_class, kvtable=kv_table)
+    env.filters.update(show=show, brief=brief, cmp=comparison, stamp=stamp, human=human_bytes, cls=css_class, control_cls=control_class, kvtable=kv_table)
     return env
 
 

@@ -257,13 +257,24 @@ def _lag(samples: Any) -> dict[str, Any] | None:
             "over_threshold": sum(v > RTC_THRESHOLD_S for v in values), "threshold_s": RTC_THRESHOLD_S}
 
 
+AT_RISK_KEYS = ("instances_at_risk", "at_risk", "lost")   # measurement detail keys listing the RPO window
+
+
+def _at_risk(item: Any) -> dict[str, Any]:
+    """One instance at risk: an opaque label, with its bytes and age when the journal has them."""
+    if isinstance(item, dict):
+        return {"label": _s(item.get("label")), "bytes": _num(item.get("bytes")), "age_s": _num(item.get("age_s"))}
+    return {"label": _s(item), "bytes": None, "age_s": None}
+
+
 def _scenario(s: dict[str, Any], simulated: bool) -> dict[str, Any]:
     measurements = [_measurement(m, simulated) for m in s.get("measurements", [])]
     at_risk = []
     for m in measurements:
-        labels = m["detail"].get("instances_at_risk") or m["detail"].get("at_risk") or []
-        if isinstance(labels, list):
-            at_risk.extend(_s(x) for x in labels)
+        for key in AT_RISK_KEYS:
+            items = m["detail"].get(key)
+            if isinstance(items, list):
+                at_risk.extend(_at_risk(item) for item in items)
     return {
         "name": _s(s.get("name")), "title": _s(s.get("title") or s.get("name")), "status": _s(s.get("status")),
         "description": _s(s.get("description")), "test_type": _s(s.get("test_type")),
@@ -293,25 +304,32 @@ def _integrity(journal: dict[str, Any]) -> dict[str, Any]:
     before = [_rung(r) for r in ((journal.get("steady_state_before") or {}).get("rungs") or [])]
     after = [_rung(r) for r in ((journal.get("steady_state_after") or {}).get("rungs") or [])]
     in_scope = _num((journal.get("scope") or {}).get("instances"))
-    # The headline count: the byte-integrity rung (5) if it counts "verified", else the
-    # highest "verified" count any rung reports. Never inferred from a status alone.
-    candidates = [r for r in ladder if isinstance(r["counts"].get("verified"), int)]
-    chosen = next((r for r in candidates if r["rung"] == 5), None) or (
-        max(candidates, key=lambda r: r["counts"]["verified"]) if candidates else None)
+    # The headline count: the byte-integrity rung (5) — its "verified" or "matched" count (stored
+    # SHA-256 equal to the index's) — else the highest "verified" count any rung reports.
+    # Never inferred from a status alone.
+    chosen, count_key = None, None
+    for rung in ladder:
+        if rung["rung"] == 5:
+            count_key = next((k for k in ("verified", "matched") if isinstance(rung["counts"].get(k), int)), None)
+            chosen = rung if count_key else None
+    if chosen is None:
+        candidates = [r for r in ladder if isinstance(r["counts"].get("verified"), int)]
+        chosen = max(candidates, key=lambda r: r["counts"]["verified"]) if candidates else None
+        count_key = "verified"
     open_rungs = [r for r in ladder if r["status"] != "passed"]
     if chosen is None:
         statement = "No verification rung reported a count of verified instances: data integrity not verified."
     else:
-        statement = (f"{chosen['counts']['verified']} of {in_scope} in-scope instances verified "
-                     f"(rung {chosen['rung']} {chosen['name']})")
+        statement = (f"{chosen['counts'][count_key]} of {in_scope} in-scope instances verified "
+                     f"(rung {chosen['rung']} {chosen['name']}, count '{count_key}')")
         if open_rungs:
             statement += "; " + ", ".join(f"rung {r['rung']} {r['name']} {r['status'].replace('_', ' ')}"
                                           for r in open_rungs)
     return {"ladder": ladder, "steady_state_before": before, "steady_state_after": after,
             "not_verified": [r for r in ladder + before + after if r["status"] == "not_verified"],
-            "headline": {"verified": chosen["counts"]["verified"] if chosen else None, "in_scope": in_scope,
+            "headline": {"verified": chosen["counts"][count_key] if chosen else None, "in_scope": in_scope,
                          "rung": chosen["rung"] if chosen else None, "complete": bool(chosen) and not open_rungs
-                         and chosen["counts"]["verified"] == in_scope, "statement": statement}}
+                         and chosen["counts"][count_key] == in_scope, "statement": statement}}
 
 
 def _findings(journal: dict[str, Any], phi_paths: list[str]) -> list[dict[str, Any]]:

@@ -231,7 +231,8 @@ def failing_journal(run_id: str = "20261201T090000Z-cd34ef", offset: float = 864
          activity("probe", "detect-rpo-alarm", o + 30, o + 1300, status="not_verified",
                   error="no ReplicationLatency metric: RTC metrics are off")],
         [("detect", o + 30, o + 1300), ("all verified", o + 2000, o + 3300)],
-        [measurement("rpo", 1980.0, "seconds", 900.0, False, instances_at_risk=["inst-9f8e7d"]),
+        [measurement("rpo", 1980.0, "seconds", 900.0, False, lost_count=1, lost_bytes=40960,
+                     lost=[{"label": "inst-9f8e7d", "bytes": 40960, "age_s": 1980.0}], acknowledged_drill_writes=36),
          measurement("detection_time", None, "seconds", 900.0, None)],
         findings=[finding_missing], lag=[20.0, 300.0, 880.0, 1200.0, 1700.0, 1980.0])
     insider = _scenario(

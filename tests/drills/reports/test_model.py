@@ -41,7 +41,8 @@ def test_numbers_are_the_journals(passing):
     assert [p["name"] for p in failover["phases"]] == ["detect", "fail over", "first study served", "all verified",
                                                       "failback", "protection restored"]
     assert failover["phases"][0]["duration_s"] == 120.0
-    assert failover["instances_at_risk"] == ["inst-0a1b2c", "inst-3d4e5f"]
+    assert failover["instances_at_risk"] == [{"label": "inst-0a1b2c", "bytes": None, "age_s": None},
+                                             {"label": "inst-3d4e5f", "bytes": None, "age_s": None}]
     assert report["scope"]["totals"] == {"studies": 12, "series": 30, "instances": 280, "bytes": 12_345_678}
     assert {r["label"]: r["instances"] for r in report["scope"]["by_modality"]} == {"CT": 150, "MR": 50, "US": 80}
     assert report["scope"]["regions"] == {"primary": "us-east-1", "dr": "us-west-2"}
@@ -75,6 +76,7 @@ def test_failing_run_breach_findings_and_not_verified(failing):
     assert rpo["verdict"] == "breached" and rpo["worst"]["value"] == 1980.0
     detection = next(m for m in report["scenarios"][0]["measurements"] if m["name"] == "detection_time")
     assert detection["verdict"] == "not measured"
+    assert report["scenarios"][0]["instances_at_risk"] == [{"label": "inst-9f8e7d", "bytes": 40960, "age_s": 1980.0}]
     headline = report["data_integrity"]["headline"]
     assert (headline["verified"], headline["in_scope"], headline["complete"]) == (277, 280, False)
     assert "rung 6 sample-reparse not verified" in headline["statement"]
@@ -86,6 +88,20 @@ def test_failing_run_breach_findings_and_not_verified(failing):
     attempts = report["scenarios"][1]["attempts"]
     assert attempts[0] == {"action": "DeleteObjectVersion", "outcome": "denied", "error_code": "AccessDenied", "count": 3}
     assert report["configuration"]["drift_count"] == 1
+
+
+def test_headline_from_the_checksum_rungs_matched_count(passing):
+    """The ladder's checksum rung counts versions whose stored SHA-256 matched the index ("matched")."""
+    journal = copy.deepcopy(passing)
+    journal["ladder"]["rungs"][4]["counts"] = {"indexItems": 280, "matched": 279, "archiveMismatch": 1}
+    journal["ladder"]["rungs"][4]["status"] = "failed"
+    headline = build(journal)["data_integrity"]["headline"]
+    assert (headline["verified"], headline["rung"], headline["complete"]) == (279, 5, False)
+    assert headline["statement"].startswith("279 of 280 in-scope instances verified (rung 5 byte-integrity, count "
+                                            "'matched'); rung 5 byte-integrity failed")
+    journal["ladder"]["rungs"][4]["counts"] = {}
+    headline = build(journal)["data_integrity"]["headline"]      # no rung reports a count: not verified
+    assert headline["verified"] is None and headline["statement"].startswith("No verification rung reported")
 
 
 def test_not_verified_alone_is_not_a_pass(passing):

@@ -94,7 +94,7 @@ def test_no_seeded_patient_data_in_json_html_manifest_or_output(seeded_run):
     assert suspect["severity"] == "high" and "$.scenarios[0].patient_name" in suspect["evidence"]["paths"]
     assert report["integrity"]["journal_attached"] is False
     # the whitelisted neighbours still render
-    assert report["scenarios"][0]["instances_at_risk"] == ["inst-0a1b2c", WITHHELD]
+    assert [x["label"] for x in report["scenarios"][0]["instances_at_risk"]] == ["inst-0a1b2c", WITHHELD]
     assert report["findings"][0]["message"] == WITHHELD
 
 
