@@ -87,11 +87,14 @@ class Journal:
         return found
 
     def attempts(self) -> list[Evidence]:
+        """Attempts made in attack scenarios (a fenced client's refused calls in a failover are not)."""
         found = []
         for scenario in self.j.get("scenarios", []):
+            if not _ATTACK(scenario):
+                continue
             for attempt in scenario.get("attempts") or []:
                 seq = self.event_for("attempt", scenario["name"], action=attempt.get("action"))
-                found.append(_ev(seq, f"{scenario['name']}: attacker {attempt.get('action')} "
+                found.append(_ev(seq, f"{scenario['name']}: attempted {attempt.get('action')}, "
                                       f"{attempt.get('outcome')} ({attempt.get('error_code') or 'no error code'})",
                                  "passed" if attempt.get("outcome") == "denied" else "failed"))
         return found
@@ -130,6 +133,7 @@ def _has(*words: str) -> Callable[[dict], bool]:
 
 
 _ANY = lambda s: True  # noqa: E731
+_ATTACK = _has("attack", "ransom", "insider", "deletion", "loss", "tamper")
 
 
 @dataclass(frozen=True)
@@ -181,8 +185,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("SOC 2", "A1.3", "Recovery plan procedures are tested",
             lambda j: j.measurements(("rto", "rpo", "restore_time")) + j.rungs(tuple(range(1, 10)))),
     Control("SOC 2", "CC7.5", "Recovery from identified security incidents",
-            lambda j: j.attempts() + j.activities(_has("attack", "ransom", "insider", "deletion", "loss"),
-                                                  parts=("method", "rollbacks"))),
+            lambda j: j.attempts() + j.activities(_ATTACK, parts=("method", "rollbacks"))),
     Control("ISO 22301", "8.5", "Exercise programme — exercises, post-exercise reports",
             lambda j: j.run_record() + j.activities(_ANY, parts=("method",))),
     Control("SEC", "17a-4(f)", "Non-rewriteable, non-erasable records (COMPLIANCE-mode Object Lock)",

@@ -74,7 +74,7 @@ def _verdict(journal: dict[str, Any], rungs: list[dict[str, Any]]) -> dict[str, 
         result = "error"
     elif "failed" in statuses or journal.get("deviated"):
         result = "failed"
-    elif "not_verified" in statuses or not statuses:
+    elif "not_verified" in statuses or not statuses or not rungs:
         result = "not verified"
     elif journal.get("exit_code") not in (0, None):
         result = "failed"
@@ -85,7 +85,9 @@ def _verdict(journal: dict[str, Any], rungs: list[dict[str, Any]]) -> dict[str, 
     statement = {
         "passed": "Every scenario passed and every verification rung passed.",
         "failed": "At least one scenario or verification rung failed: an objective was breached or a deviation observed.",
-        "not verified": "Nothing failed, but something could not be verified — this is not a pass.",
+        "not verified": ("Nothing failed, but the final verification ladder did not run: data integrity is not "
+                         "verified — this is not a pass." if not rungs and statuses else
+                         "Nothing failed, but something could not be verified — this is not a pass."),
         "error": "An activity broke (tool or infrastructure error); the affected results are not evidence.",
         "incomplete": f"The run did not complete (status {_s(journal.get('status'))}); results cover only what ran.",
     }[result]

@@ -206,3 +206,19 @@ def test_nan_and_garbage_are_refused(folder):
         load_journal(run)
     with pytest.raises(UsageError, match="no journal.json"):
         load_journal(folder)
+
+
+def test_no_final_ladder_is_not_a_pass(passing):
+    """Scenarios passed, but the final verification did not run: the report does not call it a pass."""
+    journal = dict(passing, ladder=None)
+    verdict = build(journal)["verdict"]
+    assert verdict["result"] == "not verified" and "final verification ladder did not run" in verdict["statement"]
+
+
+def test_a_fenced_clients_refusals_are_not_attack_evidence(passing):
+    journal = copy.deepcopy(passing)
+    journal["scenarios"][0]["attempts"] = [{"action": "s3:HeadBucket in us-east-1", "outcome": "denied",
+                                            "error_code": "ConnectionClosedError", "count": 1}]
+    controls = {c["id"]: c for c in build(journal)["controls"]}
+    assert controls["CC7.5"]["evidence"] == [] and controls["CC7.5"]["status"] == "no supporting evidence in this run"
+    assert build(journal)["scenarios"][0]["attempts"][0]["error_code"] == "ConnectionClosedError"
