@@ -89,7 +89,7 @@ def test_charts_are_embedded_pngs(failing_html):
     imgs = parse(failing_html).imgs
     assert len(imgs) == 3      # lag, timeline, objectives (one run in the folder: no trend yet)
     assert all(src.startswith("data:image/png;base64,") for src in imgs)
-    assert "Chart not drawn: trend across runs" in failing_html
+    assert "Chart not drawn (Trend across runs): the journal has no data for it." in failing_html
 
 
 def test_numbers_from_the_journal_appear(failing_html, failing):
