@@ -104,14 +104,18 @@ def test_watermark_on_every_page(reader, run_dir):
 
 
 def test_pages_are_not_blank(run_dir, tmp_path):
-    subprocess.run(["pdftoppm", "-r", "20", "-gray", str(run_dir / "report.pdf"), str(tmp_path / "p")], check=True)
+    """Each page has dark ink in its body (between the running header and footer); the light
+    watermark alone does not count."""
+    subprocess.run(["pdftoppm", "-r", "30", "-gray", str(run_dir / "report.pdf"), str(tmp_path / "p")], check=True)
     images = sorted(tmp_path.glob("p-*.pgm"))
-    assert images
+    assert len(images) >= 10
     for image in images:
         raw = image.read_bytes()
-        pixels = raw[raw.index(b"255\n") + 4:]           # PGM body after the header
-        dark = sum(1 for b in pixels if b < 200)
-        assert dark / len(pixels) > 0.01, f"{image.name} is blank"
+        _, size, _, body = raw.split(b"\n", 3)             # P5, "width height", 255, pixels
+        width, height = (int(v) for v in size.split())
+        rows = body[int(height * 0.10) * width:int(height * 0.90) * width]
+        dark = sum(1 for b in rows if b < 160)
+        assert dark >= 20, f"{image.name} has no content between its header and footer"   # a text line: ~100
 
 
 def test_manifest_covers_the_pdf(run_dir):
