@@ -66,3 +66,27 @@ def test_bucket_without_default_retention_is_refused(cloud, s3, bucket_name, wri
     missing = dataclasses.replace(outputs_for(name), evidenceBucket=bucket_name("absent"))
     with pytest.raises(InfraError, match="cannot read its Object Lock configuration"):
         upload_run(run_dir, missing, cloud.target)
+
+
+@pytest.mark.slow
+def test_upload_into_the_deployed_dev_stacks_evidence_bucket(write_run, passing, tmp_path):
+    """The dev stack's own EvidenceVault (Object Lock default retention, KMS-only bucket policy),
+    deployed offline into the embedded cloud, takes the signed run dir, every object locked."""
+    from pathlib import Path
+
+    from drills.cloud.server import EmbeddedCloud
+    from drills.deploy.engine import deploy
+    from drills.project import find_project
+
+    root = Path(__file__).resolve().parents[3]
+    run_dir = write_run(passing)
+    build_run_reports(run_dir, ("json",))
+    with EmbeddedCloud() as cloud:
+        outputs = deploy(find_project(project_dir=root), "dev", cloud.target, cloud.sim).outputs
+        s3 = cloud.target.client("s3", outputs.primaryRegion)
+        default = s3.get_object_lock_configuration(Bucket=outputs.evidenceBucket)["ObjectLockConfiguration"]["Rule"]
+        stored = upload_run(run_dir, outputs, cloud.target)
+        assert stored.mode == default["DefaultRetention"]["Mode"]
+        for key in stored.keys:
+            head = s3.head_object(Bucket=outputs.evidenceBucket, Key=key)
+            assert head["ObjectLockMode"] == stored.mode and head["ServerSideEncryption"] == "aws:kms"
