@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "demo": "drills.cli.demo:demo",
     "plan": "drills.cli.plan:plan",
     "verify": "drills.cli.verify:verify",
+    "report": "drills.cli.report:report",
 }
 
 
