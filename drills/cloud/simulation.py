@@ -31,6 +31,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.lifecycle:LifecycleAndRestore",
     "drills.cloud.sim.backup:BackupJobs",
     "drills.cloud.sim.dynamodb_replicas:DynamoDBReplicas",
+    "drills.cloud.sim.dynamodb_pitr:DynamoDBPointInTime",
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
 )
 
