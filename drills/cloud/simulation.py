@@ -30,6 +30,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.replication:S3Replication",
     "drills.cloud.sim.lifecycle:LifecycleAndRestore",
     "drills.cloud.sim.backup:BackupJobs",
+    "drills.cloud.sim.dynamodb_requests:DynamoDBRequestRules",
     "drills.cloud.sim.dynamodb_replicas:DynamoDBReplicas",
     "drills.cloud.sim.dynamodb_pitr:DynamoDBPointInTime",
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
