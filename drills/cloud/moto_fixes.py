@@ -11,7 +11,8 @@ Each one replaces a moto behaviour that contradicts AWS, and is undone when the 
   Statements whose principal is not a mapping cannot grant the log-delivery service anyway,
   so they are skipped.
 - S3 copies, listings and request checks: ``drills.cloud.sim.copies`` (CopyObject into an
-  Object Lock bucket, copy conditions) and ``drills.cloud.sim.listing`` (a sorted key index).
+  Object Lock bucket, copy conditions), ``drills.cloud.sim.listing`` (a sorted key index),
+  ``drills.cloud.sim.object_parts`` (checksum values for every algorithm).
 """
 
 from __future__ import annotations
@@ -55,15 +56,17 @@ def apply() -> None:
 
 
 def _apply_sim_patches() -> None:
-    from drills.cloud.sim import copies, listing
+    from drills.cloud.sim import copies, listing, object_parts
     copies.install()
     listing.install()
+    object_parts.install()
 
 
 def _undo_sim_patches() -> None:
-    from drills.cloud.sim import copies, listing
+    from drills.cloud.sim import copies, listing, object_parts
     copies.uninstall()
     listing.uninstall()
+    object_parts.uninstall()
 
 
 def undo() -> None:
