@@ -23,6 +23,7 @@ ACCOUNT_ID = "123456789012"     # moto's default account
 # "module:Class", in the order the middleware calls them.
 BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.outage:RegionOutage",
+    "drills.cloud.sim.bad_requests:BadRequests",
     "drills.cloud.sim.bucket_policy:BucketPolicyEnforcement",
     "drills.cloud.sim.checksums:ChecksumValidation",
     "drills.cloud.sim.object_lock:ObjectLockFidelity",
