@@ -29,6 +29,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.object_lock:ObjectLockFidelity",
     "drills.cloud.sim.listing:ObjectListing",
     "drills.cloud.sim.object_parts:ObjectParts",
+    "drills.cloud.sim.default_encryption:DefaultEncryption",
     "drills.cloud.sim.replication:S3Replication",
     "drills.cloud.sim.lifecycle:LifecycleAndRestore",
     "drills.cloud.sim.backup:BackupJobs",

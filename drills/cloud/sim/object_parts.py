@@ -6,6 +6,10 @@
   when the upload used an additional checksum algorithm, the part's checksum
   (``ChecksumCRC32`` ...), with ``IsTruncated`` / ``NextPartNumberMarker``. The parts
   are the ones named by CompleteMultipartUpload, recorded on the version when it completes.
+- UploadPartCopy: a ``x-amz-copy-source-range`` beyond the source object is refused (400
+  InvalidArgument "Range specified is not valid for source object of size: N"; moto copies
+  what there is), and the ``CopyPartResult`` carries the part's checksum when the upload
+  has a checksum algorithm (API_UploadPartCopy, CopyPartResult; moto gives none).
 - moto computes a CRC32C (and, without awscrt, a CRC64NVME) as a CRC32 and stores it under
   the CRC32C label — e.g. a CopyObject with ``ChecksumAlgorithm=CRC32C``. ``install``
   makes moto use ``checksum_value`` below, which computes every algorithm S3 offers
@@ -21,8 +25,9 @@ import threading
 import xml.etree.ElementTree as ET
 import zlib
 from typing import Any, Callable
+from urllib.parse import parse_qs, unquote, urlparse
 
-from drills.cloud.interceptors import AwsRequest, AwsResponse, Interceptor
+from drills.cloud.interceptors import AwsRequest, AwsResponse, Interceptor, aws_error
 
 MAX_PARTS = 1000
 _originals: dict[str, Callable[..., Any]] = {}
@@ -84,11 +89,41 @@ class ObjectParts(Interceptor):
         self._lock = threading.Lock()
         self._uploads: dict[str, dict[int, tuple[int, str | None, str | None]]] = {}
 
+    def before(self, req: AwsRequest) -> AwsResponse | None:
+        if req.service != "s3" or req.operation != "UploadPartCopy":
+            return None
+        match = re.fullmatch(r"\s*bytes=(\d+)-(\d+)\s*", req.headers.get("x-amz-copy-source-range") or "")
+        source = self._copy_source(req)
+        if match is None or source is None:
+            return None
+        first, last = int(match.group(1)), int(match.group(2))
+        if first > last or last >= source.size:
+            return aws_error(req, 400, "InvalidArgument",
+                             f"Range specified is not valid for source object of size: {source.size}")
+        return None
+
+    def _copy_source(self, req: AwsRequest) -> Any:
+        parsed = urlparse(req.headers.get("x-amz-copy-source") or "")
+        bucket, _, key = unquote(parsed.path).lstrip("/").partition("/")
+        version_id = parse_qs(parsed.query).get("versionId", [None])[0]
+        store = self.sim.s3_backend().buckets.get(bucket)
+        versions = store.keys.getlist(key, default=[]) if store is not None and key else []
+        if version_id is None:
+            found = versions[-1] if versions else None
+        else:
+            found = next((v for v in versions if str(v.version_id) == version_id), None)
+        return found if found is not None and hasattr(found, "size") and hasattr(found, "lock_mode") else None
+
     def after(self, req: AwsRequest, resp: AwsResponse) -> AwsResponse:
         if req.service != "s3" or not resp.ok:
             return resp
         if req.operation in ("UploadPart", "UploadPartCopy"):
-            self._record_part(req)
+            recorded = self._record_part(req)
+            if req.operation == "UploadPartCopy" and recorded is not None and recorded[1] and recorded[2]:
+                algorithm, value = recorded[1], recorded[2]
+                if f"<Checksum{algorithm}>".encode() not in resp.body:
+                    resp.body = resp.body.replace(b"</CopyPartResult>", f"<Checksum{algorithm}>{value}"
+                                                  f"</Checksum{algorithm}></CopyPartResult>".encode())
         elif req.operation == "CompleteMultipartUpload":
             self._record_parts(req, resp)
         elif req.operation == "AbortMultipartUpload":
@@ -99,7 +134,7 @@ class ObjectParts(Interceptor):
             return self._add_parts(req, resp)
         return resp
 
-    def _record_part(self, req: AwsRequest) -> None:
+    def _record_part(self, req: AwsRequest) -> tuple[int, str | None, str | None] | None:
         """Size and checksum of a part as uploaded (moto discards part data on completion)."""
         bucket = self.sim.s3_backend().buckets.get(req.bucket or "")
         upload_id = _upload_id(req)
@@ -107,15 +142,16 @@ class ObjectParts(Interceptor):
         try:
             number = int((req.query.get("partNumber") or ["0"])[0])
         except ValueError:
-            return
+            return None
         part = multipart.parts.get(number) if multipart is not None else None
         if part is None:
-            return
+            return None
         algorithm = (multipart.metadata or {}).get("x-amz-checksum-algorithm")
         algorithm = str(algorithm).upper() if algorithm else None
         value = checksum_value(part.value, algorithm).decode() if algorithm else None
         with self._lock:
             self._uploads.setdefault(upload_id, {})[number] = (part.size, algorithm, value)
+        return part.size, algorithm, value
 
     def _version(self, req: AwsRequest, version_id: str | None) -> Any:
         bucket = self.sim.s3_backend().buckets.get(req.bucket or "")

@@ -6,6 +6,7 @@ import base64
 import hashlib
 
 import pytest
+from botocore.exceptions import ClientError
 
 PART = 5 * 1024 * 1024
 
@@ -67,3 +68,38 @@ def test_copy_with_crc32c_stores_a_crc32c(s3, bucket):
     assert result["CopyObjectResult"]["ChecksumCRC32C"] == expected
     head = s3.head_object(Bucket=bucket, Key="dst", ChecksumMode="ENABLED")
     assert head["ChecksumCRC32C"] == expected
+
+
+def test_upload_part_copy_range_beyond_the_source_is_refused(s3, bucket):
+    """UploadPartCopy with x-amz-copy-source-range past the end of the source: 400
+    InvalidArgument (API_UploadPartCopy, x-amz-copy-source-range)."""
+    s3.put_object(Bucket=bucket, Key="small", Body=b"0123456789")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
+    with pytest.raises(ClientError) as err:
+        s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=upload, PartNumber=1,
+                            CopySource={"Bucket": bucket, "Key": "small"}, CopySourceRange="bytes=0-99")
+    assert err.value.response["Error"]["Code"] == "InvalidArgument"
+    ok = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=upload, PartNumber=1,
+                             CopySource={"Bucket": bucket, "Key": "small"}, CopySourceRange="bytes=0-9")
+    assert ok["CopyPartResult"]["ETag"]
+
+
+def test_upload_part_copy_returns_the_part_checksum(s3, bucket):
+    """CopyPartResult carries the part's checksum when the upload has a checksum algorithm
+    (API_UploadPartCopy, CopyPartResult ChecksumSHA256)."""
+    body = b"x" * PART
+    s3.put_object(Bucket=bucket, Key="src", Body=body)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="dst", ChecksumAlgorithm="SHA256")["UploadId"]
+    result = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=upload, PartNumber=1,
+                                 CopySource={"Bucket": bucket, "Key": "src"})["CopyPartResult"]
+    assert result["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+
+def test_objects_get_sse_s3_by_default(s3, bucket):
+    """Every bucket has SSE-S3 as its base encryption: objects written without encryption
+    headers report AES256 and GetBucketEncryption answers the default configuration.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html"""
+    assert s3.put_object(Bucket=bucket, Key="k", Body=b"x")["ServerSideEncryption"] == "AES256"
+    assert s3.head_object(Bucket=bucket, Key="k")["ServerSideEncryption"] == "AES256"
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
