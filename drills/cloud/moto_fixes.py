@@ -12,7 +12,8 @@ Each one replaces a moto behaviour that contradicts AWS, and is undone when the 
   so they are skipped.
 - S3 copies, listings and request checks: ``drills.cloud.sim.copies`` (CopyObject into an
   Object Lock bucket, copy conditions), ``drills.cloud.sim.listing`` (a sorted key index),
-  ``drills.cloud.sim.object_parts`` (checksum values for every algorithm).
+  ``drills.cloud.sim.object_parts`` (checksum values for every algorithm); CloudWatch reads:
+  ``drills.cloud.sim.cloudwatch_fixes`` (GetMetricData namespaces, DescribeAlarmHistory).
 """
 
 from __future__ import annotations
@@ -56,17 +57,19 @@ def apply() -> None:
 
 
 def _apply_sim_patches() -> None:
-    from drills.cloud.sim import copies, listing, object_parts
+    from drills.cloud.sim import cloudwatch_fixes, copies, listing, object_parts
     copies.install()
     listing.install()
     object_parts.install()
+    cloudwatch_fixes.install()
 
 
 def _undo_sim_patches() -> None:
-    from drills.cloud.sim import copies, listing, object_parts
+    from drills.cloud.sim import cloudwatch_fixes, copies, listing, object_parts
     copies.uninstall()
     listing.uninstall()
     object_parts.uninstall()
+    cloudwatch_fixes.uninstall()
 
 
 def undo() -> None:

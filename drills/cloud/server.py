@@ -18,6 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from drills.aws import Target
 from drills.cloud import moto_fixes
 from drills.cloud.middleware import SimulationMiddleware
+from drills.cloud.sim import sqs_clock
 from drills.cloud.simulation import SimSettings, Simulation
 from drills.errors import InfraError, UsageError
 
@@ -66,6 +67,7 @@ class EmbeddedCloud:
                                             name="drkit-embedded-cloud", daemon=True)
             self._thread.start()
             moto_fixes.apply()
+            sqs_clock.install(self.sim.clock.now)
             _active = self
         log.info("embedded cloud listening on %s", self.endpoint)
         return self
@@ -83,6 +85,7 @@ class EmbeddedCloud:
             if _active is self:
                 _active = None
                 moto_fixes.undo()
+                sqs_clock.uninstall()
 
     def serve_forever(self) -> None:
         """Block serving requests (``drkit cloud serve``); returns after ``stop``/KeyboardInterrupt."""
