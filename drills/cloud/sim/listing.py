@@ -164,11 +164,12 @@ def _walk(names: list[str], start: int, prefix: str, delimiter: str | None) -> I
         i += 1
 
 
-def _start(names: list[str], prefix: str, delimiter: str | None, marker: str | None, inclusive: bool) -> int:
+def _start(names: list[str], prefix: str, delimiter: str | None, marker: str | None, inclusive: bool,
+           past_prefix: bool = True) -> int:
     start = bisect_left(names, prefix)
     if marker:
         start = max(start, bisect_left(names, marker) if inclusive else bisect_right(names, marker))
-        if delimiter and marker.startswith(prefix) and marker.endswith(delimiter) \
+        if past_prefix and delimiter and marker.startswith(prefix) and marker.endswith(delimiter) \
                 and marker.find(delimiter, len(prefix)) == len(marker) - len(delimiter):
             start = max(start, bisect_left(names, _after_prefix(marker)))    # the marker is a common prefix
     return start
@@ -202,10 +203,14 @@ def list_versions(store: Any, prefix: str, delimiter: str | None, key_marker: st
     return page
 
 
-def list_current(store: Any, prefix: str, delimiter: str | None, after: str | None, max_keys: int) -> _Page:
+def list_current(store: Any, prefix: str, delimiter: str | None, after: str | None, max_keys: int,
+                 past_prefix: bool = True) -> _Page:
+    """Current objects after ``after``; ``past_prefix``: ``after`` is a continuation point, so a
+    common prefix equal to it was listed already (a plain StartAfter only filters keys)."""
     names = sorted_names(store)
     page = _Page()
-    for name, is_prefix in _walk(names, _start(names, prefix, delimiter, after, False), prefix, delimiter):
+    start = _start(names, prefix, delimiter, after, False, past_prefix)
+    for name, is_prefix in _walk(names, start, prefix, delimiter):
         if is_prefix:
             entry: Any = None
         else:
@@ -303,16 +308,16 @@ class ObjectListing(Interceptor):
         delimiter = _param(req, "delimiter") or None
         start_after = _param(req, "start-after") or None
         token = _param(req, "continuation-token")
-        after = start_after
+        after, from_token = start_after, False
         if token is not None:
             try:
                 after = base64.urlsafe_b64decode(token.encode()).decode("utf-8")
             except (ValueError, UnicodeDecodeError):
                 return aws_error(req, 400, "InvalidArgument", "The continuation token provided is incorrect",
                                  ArgumentName="continuation-token")
-            if start_after and start_after > after:
-                after = start_after
-        page = list_current(bucket.keys, prefix, delimiter, after, max_keys)
+            from_token = not (start_after and start_after > after)
+            after = after if from_token else start_after
+        page = list_current(bucket.keys, prefix, delimiter, after, max_keys, past_prefix=from_token)
         fetch_owner = (_param(req, "fetch-owner") or "").lower() == "true"
         enc = _encoder(encoding)
         parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="{_S3_NS}">',

@@ -114,3 +114,16 @@ def test_index_stays_sorted_as_keys_come_and_go(cloud, s3, versioned):
         s3.delete_object(Bucket=versioned, Key="c", VersionId=version["VersionId"])
     s3.put_object(Bucket=versioned, Key="b", Body=b"x")
     assert listing.sorted_names(store) == ["a", "b", "m", "x"] == sorted(dict.keys(store))
+
+
+def test_list_objects_v2_delimiter_pages_do_not_repeat_a_common_prefix(s3, versioned):
+    """Continuation tokens resume after a common prefix; StartAfter only filters keys
+    (API_ListObjectsV2: "StartAfter is where you want Amazon S3 to start listing from")."""
+    for key in ["a/1", "a/2", "b", "c/1"]:
+        s3.put_object(Bucket=versioned, Key=key, Body=b"x")
+    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=versioned, Delimiter="/",
+                                                               PaginationConfig={"PageSize": 1}))
+    assert [p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])] == ["a/", "c/"]
+    assert [o["Key"] for page in pages for o in page.get("Contents", [])] == ["b"]
+    after = s3.list_objects_v2(Bucket=versioned, Delimiter="/", StartAfter="a/")
+    assert [p["Prefix"] for p in after.get("CommonPrefixes", [])] == ["a/", "c/"]
