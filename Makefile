@@ -31,6 +31,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest_throughput
+	$(BIN)/python -m bench.list_versions
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

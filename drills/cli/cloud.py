@@ -92,6 +92,21 @@ def serve(port: int, host: str, clock_speed: float, seed: int) -> None:
         embedded.stop()
         signal.signal(signal.SIGTERM, previous)
     say("embedded cloud stopped")
+    _exit_now()
+
+
+def _exit_now() -> None:
+    """End the process at once (exit 0): the cloud is stopped and nothing is left to write.
+
+    Tearing down the interpreter would free moto's objects one by one — after heavy traffic
+    (tens of thousands of object versions) that spins a core for seconds to minutes after
+    "stopped" was printed (issue 16)."""
+    import logging
+    import os
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _usage_hint(endpoint: str) -> str:

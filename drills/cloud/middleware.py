@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, quote
 
 from drills import jsonio
 from drills.cloud import control_api, operations
-from drills.cloud.interceptors import INTERNAL_HEADER, AwsRequest, AwsResponse, Headers
+from drills.cloud.interceptors import INTERNAL_HEADER, AwsRequest, AwsResponse, Headers, aws_error
+from drills.cloud.sim.bad_requests import RAW_PATH_PARAM
 from drills.cloud.simulation import Simulation
 
 log = logging.getLogger(__name__)
@@ -35,16 +36,31 @@ class SimulationMiddleware:
         path = environ.get("PATH_INFO", "/")
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, start_response)
+        try:
+            return self._serve(environ, start_response)
+        except ConnectionAbortedError:
+            raise                                # a simulated outage drops the connection
+        except Exception:                        # noqa: BLE001 - every request gets an AWS-shaped answer
+            log.exception("unhandled error in the embedded cloud")
+            return self._send(_internal_error(environ), start_response)
+
+    def _serve(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         req = self._decode(environ)
         if not req.internal:
             self.sim.clock.pump()
         resp: AwsResponse | None = None
-        for interceptor in self.sim.interceptors:
-            resp = interceptor.before(req)
-            if resp is not None:
-                break
-        if resp is None:
-            resp = self._call_moto(environ, req)
+        try:
+            for interceptor in self.sim.interceptors:
+                resp = interceptor.before(req)
+                if resp is not None:
+                    break
+            if resp is None:
+                resp = self._call_moto(environ, req)
+        except ConnectionAbortedError:
+            raise
+        except Exception:                        # noqa: BLE001 - the after hooks still see (and may refine) it
+            log.exception("unhandled error in the embedded cloud (%s %s)", req.service, req.operation)
+            resp = aws_error(req, 500, "InternalError", "We encountered an internal error. Please try again.")
         if resp.drop_connection:
             return self._drop(environ, start_response)
         for interceptor in self.sim.interceptors:
@@ -70,6 +86,8 @@ class SimulationMiddleware:
         raw_path = (raw.split("?", 1)[0].encode("latin-1", "replace").decode("utf-8", "replace") if raw
                     else quote(path, safe="/"))
         operation, params = operations.resolve(service, method, raw_path, query, headers, body)
+        if raw and service == "s3":
+            params[RAW_PATH_PARAM] = raw.split("?", 1)[0]     # as sent: bad_requests checks its UTF-8
         return AwsRequest(method=method, path=path, query=query, headers=headers, body=body,
                           service=service, region=region, operation=operation, params=params,
                           internal=headers.get(INTERNAL_HEADER) == "1")
@@ -131,6 +149,18 @@ class SimulationMiddleware:
         start_response(f"{status} {HTTPStatus(status).phrase}",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
         return [payload]
+
+
+def _internal_error(environ: dict[str, Any]) -> AwsResponse:
+    """500 InternalError in the shape of the request's service (S3's XML when unknown)."""
+    try:
+        headers = Headers({k[5:].replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")})
+        _, service = operations.credential_scope(headers, parse_qs(environ.get("QUERY_STRING", "")))
+    except Exception:                            # noqa: BLE001 - fall back to S3's shape
+        service = None
+    req = AwsRequest(method=environ.get("REQUEST_METHOD", "GET"), path=environ.get("PATH_INFO", "/"), query={},
+                     headers=Headers(), body=b"", service=service or "s3", region=None, operation=None)
+    return aws_error(req, 500, "InternalError", "We encountered an internal error. Please try again.")
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

@@ -10,6 +10,10 @@ Each one replaces a moto behaviour that contradicts AWS, and is undone when the 
   and crashes (HTTP 500) on ``"Principal": "*"`` — which every TLS-only bucket policy has.
   Statements whose principal is not a mapping cannot grant the log-delivery service anyway,
   so they are skipped.
+- S3 copies, listings and request checks: ``drills.cloud.sim.copies`` (CopyObject into an
+  Object Lock bucket, copy conditions), ``drills.cloud.sim.listing`` (a sorted key index),
+  ``drills.cloud.sim.object_parts`` (checksum values for every algorithm); CloudWatch reads:
+  ``drills.cloud.sim.cloudwatch_fixes`` (GetMetricData namespaces, DescribeAlarmHistory).
 """
 
 from __future__ import annotations
@@ -49,10 +53,29 @@ def apply() -> None:
             target_bucket.policy = saved
 
     FakeBucket._log_permissions_enabled_policy = staticmethod(log_permissions_enabled_policy)
+    _apply_sim_patches()
+
+
+def _apply_sim_patches() -> None:
+    from drills.cloud.sim import cloudwatch_fixes, copies, listing, object_parts
+    copies.install()
+    listing.install()
+    object_parts.install()
+    cloudwatch_fixes.install()
+
+
+def _undo_sim_patches() -> None:
+    from drills.cloud.sim import cloudwatch_fixes, copies, listing, object_parts
+    copies.uninstall()
+    listing.uninstall()
+    object_parts.uninstall()
+    cloudwatch_fixes.uninstall()
 
 
 def undo() -> None:
     from moto.s3.models import FakeBucket
+
+    _undo_sim_patches()
 
     if not _originals:
         return

@@ -19,6 +19,7 @@ from drills.aws import Target
 from drills.cloud import moto_fixes
 from drills.cloud.middleware import SimulationMiddleware
 from drills.cloud.control import DirectControl
+from drills.cloud.sim import sqs_clock
 from drills.cloud.simulation import SimSettings, Simulation
 from drills.errors import InfraError, UsageError
 
@@ -69,6 +70,7 @@ class EmbeddedCloud:
                                             name="drkit-embedded-cloud", daemon=True)
             self._thread.start()
             moto_fixes.apply()
+            sqs_clock.install(self.sim.clock.now)
             _active = self
         log.info("embedded cloud listening on %s", self.endpoint)
         return self
@@ -86,6 +88,7 @@ class EmbeddedCloud:
             if _active is self:
                 _active = None
                 moto_fixes.undo()
+                sqs_clock.uninstall()
 
     def serve_forever(self) -> None:
         """Block serving requests (``drkit cloud serve``); returns after ``stop``/KeyboardInterrupt."""

@@ -23,13 +23,19 @@ ACCOUNT_ID = "123456789012"     # moto's default account
 # "module:Class", in the order the middleware calls them.
 BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.outage:RegionOutage",
+    "drills.cloud.sim.bad_requests:BadRequests",
     "drills.cloud.sim.bucket_policy:BucketPolicyEnforcement",
     "drills.cloud.sim.checksums:ChecksumValidation",
     "drills.cloud.sim.object_lock:ObjectLockFidelity",
+    "drills.cloud.sim.listing:ObjectListing",
+    "drills.cloud.sim.object_parts:ObjectParts",
+    "drills.cloud.sim.default_encryption:DefaultEncryption",
     "drills.cloud.sim.replication:S3Replication",
     "drills.cloud.sim.lifecycle:LifecycleAndRestore",
     "drills.cloud.sim.backup:BackupJobs",
+    "drills.cloud.sim.dynamodb_requests:DynamoDBRequestRules",
     "drills.cloud.sim.dynamodb_replicas:DynamoDBReplicas",
+    "drills.cloud.sim.dynamodb_pitr:DynamoDBPointInTime",
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
 )
 
