@@ -39,8 +39,9 @@ RULES: tuple[Rule, ...] = (
          within=("components",), forbidden=("drills.cloud", "drills.deploy", "drills.cli")),
     Rule("ingest never imports the CLI, the emulator, the deployer or the synthetic data source",
          within=("drills.ingest",), forbidden=("drills.cli", "drills.cloud", "drills.deploy", "drills.synth")),
+    # bench.list_versions measures the emulator itself (its listing index on and off).
     Rule("only the emulator and the deployer import the simulation",
-         within=("",), except_within=("drills.cloud", "drills.deploy"), forbidden=SIMULATION),
+         within=("",), except_within=("drills.cloud", "drills.deploy", "bench.list_versions"), forbidden=SIMULATION),
     Rule("drills see the embedded cloud through boto3 and the control protocol client only",
          within=("drills.engine", "drills.probes", "drills.actions", "drills.reports"),
          forbidden=("drills.cloud", "drills.deploy", "drills.cli"), allowed=("drills.cloud.control",)),
