@@ -32,12 +32,15 @@ Failures (S3 reports them as FAILED):
 - destination bucket missing (DstBucketNotFound), unversioned (DstBucketUnversioned),
   without Object Lock when the source has it (DstBucketObjectLockConfigMissing), SSE-KMS
   object but no replica key (DstKmsKeyNotFound): FAILED at the copy attempt;
-- destination region down (``sim["outage"]``): retried with exponential backoff while
-  PENDING; FAILED once the retry window has passed (``DstRegionUnavailable``);
-- source region down: the copy waits (retries, never fails) — nothing leaves a dead region;
+- destination region down (``sim["outage"]``): NOT a failure. "If there's a temporary
+  failure, such as if a bucket or Region is unavailable, replication status doesn't
+  transition to FAILED, but remains PENDING. After the resource is back online, Amazon S3
+  resumes replicating those objects" (S3 user guide, Getting replication status
+  information). The copy is retried with exponential backoff for as long as it takes;
+- source region down: the copy waits the same way — nothing leaves a dead region;
 - injected by the control action ``fail``: FAILED at the copy attempt (``InjectedFailure``).
-Retry settings, ``SimSettings.extra["replication"]``: ``retry_window_minutes`` (60),
-``retry_initial_seconds`` (60), ``retry_max_seconds`` (900). All simulated.
+Retry settings, ``SimSettings.extra["replication"]``: ``retry_initial_seconds`` (60),
+``retry_max_seconds`` (900): the backoff while a region is down. All simulated.
 
 Pause (FIS ``aws:s3:bucket-pause-replication``): "Pauses replication from target source
 buckets to destination buckets ... Existing objects may continue to be replicated for up
@@ -73,7 +76,7 @@ PENDING, COMPLETED, FAILED, REPLICA = "PENDING", "COMPLETED", "FAILED", "REPLICA
 STATUS_HEADER = "x-amz-replication-status"
 _NEW_VERSION_OPS = {"PutObject", "CopyObject", "CompleteMultipartUpload"}
 _METADATA_OPS = {"PutObjectTagging", "DeleteObjectTagging", "PutObjectRetention", "PutObjectLegalHold"}
-_RETRY_DEFAULTS = {"retry_window_minutes": 60.0, "retry_initial_seconds": 60.0, "retry_max_seconds": 900.0}
+_RETRY_DEFAULTS = {"retry_initial_seconds": 60.0, "retry_max_seconds": 900.0}
 _FIS_MIN, _FIS_MAX = timedelta(minutes=1), timedelta(hours=12)
 
 
@@ -98,6 +101,7 @@ class _Target:
     state: str = PENDING
     held: bool = False
     attempts: int = 0
+    waits: int = 0                 # attempts that found the destination region down
     first_attempt: datetime | None = None
     reason: str | None = None
     landed: datetime | None = None
@@ -171,7 +175,7 @@ class S3Replication(Interceptor):
         self._injections: list[_Injection] = []
         self._lags: list[float] = []
         self._not_replicated: dict[str, dict[str, int]] = {}
-        self._metadata_syncs = {"forward": 0, "replicaModifications": 0, "failed": 0}
+        self._metadata_syncs = {"forward": 0, "replicaModifications": 0}
         self._generation = getattr(self, "_generation", 0) + 1   # tasks of an earlier generation do nothing
 
     # ================================================================== hooks
@@ -309,9 +313,9 @@ class S3Replication(Interceptor):
                 return self._schedule(version, target, self._backoff(target))
             target.first_attempt = target.first_attempt or now
             if region_down(self.sim, target.dest_region):
-                window = timedelta(minutes=self.retry["retry_window_minutes"])
-                if now - target.first_attempt >= window:
-                    return self._fail(target, "DstRegionUnavailable")
+                # A temporarily unavailable bucket or Region keeps the object PENDING (S3 user
+                # guide, replication status): retry with backoff until it is back, never FAIL.
+                target.waits += 1
                 return self._schedule(version, target, self._backoff(target))
             s3 = self.sim.s3_backend()
             try:
@@ -344,18 +348,15 @@ class S3Replication(Interceptor):
         return False
 
     def _schedule_sync(self, src: tuple[str, str, str], dst: tuple[str, str, str], kind: str) -> None:
-        started, generation = self.sim.clock.now(), self._generation
+        generation = self._generation
 
         def run() -> None:
-            now = self.sim.clock.now()
             with self._lock:
                 if generation != self._generation:
                     return
                 if any(region_down(self.sim, self._bucket_region(b)) for b in (src[0], dst[0])):
-                    if now - started < timedelta(minutes=self.retry["retry_window_minutes"]):
-                        self.sim.clock.schedule_in(self.retry["retry_initial_seconds"], run, label)
-                    else:
-                        self._metadata_syncs["failed"] += 1
+                    # temporarily unavailable: stays pending, resumes when the region is back
+                    self.sim.clock.schedule_in(self.retry["retry_max_seconds"], run, label)
                     return
                 if copier.sync_metadata(self.sim.s3_backend(), src, dst):
                     self._metadata_syncs[kind] += 1
