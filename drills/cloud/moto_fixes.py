@@ -10,14 +10,74 @@ Each one replaces a moto behaviour that contradicts AWS, and is undone when the 
   and crashes (HTTP 500) on ``"Principal": "*"`` — which every TLS-only bucket policy has.
   Statements whose principal is not a mapping cannot grant the log-delivery service anyway,
   so they are skipped.
+- one clock: moto stamps what it stores (S3 LastModified and delete markers, Object Lock
+  expiry checks, CloudWatch alarm and datapoint times, SNS message Timestamp, Backup vault
+  lock dates, KMS deletion dates) with wall time. While an embedded cloud runs, those
+  modules read the simulation's virtual clock instead (SQS keeps wall time: message
+  visibility is what real threads wait on).
 """
 
 from __future__ import annotations
 
+import datetime
+import importlib
 import json
 from typing import Any, Callable
 
 _originals: dict[str, Callable[..., Any]] = {}
+_clock_originals: dict[tuple[str, str], Any] = {}
+
+# moto module -> the time helpers it imported by name (each replaced while a cloud runs).
+_CLOCK_USERS: dict[str, tuple[str, ...]] = {
+    "moto.s3.models": ("utcnow",),
+    "moto.cloudwatch.models": ("utcnow",),
+    "moto.sns.models": ("utcnow", "unix_time", "iso_8601_datetime_with_milliseconds"),
+    "moto.backup.models": ("utcnow", "unix_time"),
+    "moto.kms.models": ("utcnow", "unix_time"),
+}
+
+
+def use_clock(now: Callable[[], datetime.datetime]) -> None:
+    """Make moto's S3, CloudWatch, SNS, Backup and KMS read ``now`` (aware UTC) as the time."""
+    from moto.core import utils as moto_utils
+
+    def utcnow() -> datetime.datetime:          # moto's convention: naive UTC
+        return now().astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+    def unix_time(value: datetime.datetime | None = None) -> float:
+        return moto_utils.unix_time(value or utcnow())
+
+    def iso_8601_datetime_with_milliseconds(value: datetime.datetime | None = None) -> str:
+        return moto_utils.iso_8601_datetime_with_milliseconds(value or utcnow())
+
+    replacements = {"utcnow": utcnow, "unix_time": unix_time,
+                    "iso_8601_datetime_with_milliseconds": iso_8601_datetime_with_milliseconds}
+    undo_clock()
+    from moto.s3.models import FakeBucket
+    original_init = FakeBucket.__init__
+
+    def bucket_init(self: Any, *args: Any, **kwargs: Any) -> None:   # CreationDate: datetime.now() in moto
+        original_init(self, *args, **kwargs)
+        self.creation_date = now().astimezone(datetime.timezone.utc)
+
+    _clock_originals[("moto.s3.models.FakeBucket", "__init__")] = original_init
+    FakeBucket.__init__ = bucket_init
+    for module_name, names in _CLOCK_USERS.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            if hasattr(module, name):
+                _clock_originals[(module_name, name)] = getattr(module, name)
+                setattr(module, name, replacements[name])
+
+
+def undo_clock() -> None:
+    for (module_name, name), original in list(_clock_originals.items()):
+        if module_name == "moto.s3.models.FakeBucket":
+            from moto.s3.models import FakeBucket
+            FakeBucket.__init__ = original
+        else:
+            setattr(importlib.import_module(module_name), name, original)
+    _clock_originals.clear()
 
 
 def apply() -> None:
@@ -54,6 +114,7 @@ def apply() -> None:
 def undo() -> None:
     from moto.s3.models import FakeBucket
 
+    undo_clock()
     if not _originals:
         return
     FakeBucket.get_permission = _originals.pop("get_permission")

@@ -66,6 +66,7 @@ class EmbeddedCloud:
                                             name="drkit-embedded-cloud", daemon=True)
             self._thread.start()
             moto_fixes.apply()
+            moto_fixes.use_clock(self.sim.clock.now)
             _active = self
         log.info("embedded cloud listening on %s", self.endpoint)
         return self
