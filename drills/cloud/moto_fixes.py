@@ -30,6 +30,7 @@ _clock_originals: dict[tuple[str, str], Any] = {}
 # moto module -> the time helpers it imported by name (each replaced while a cloud runs).
 _CLOCK_USERS: dict[str, tuple[str, ...]] = {
     "moto.s3.models": ("utcnow",),
+    "moto.s3.notifications": ("iso_8601_datetime_with_milliseconds", "unix_time"),
     "moto.cloudwatch.models": ("utcnow",),
     "moto.sns.models": ("utcnow", "unix_time", "iso_8601_datetime_with_milliseconds"),
     "moto.backup.models": ("utcnow", "unix_time"),

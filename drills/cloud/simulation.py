@@ -27,10 +27,12 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.checksums:ChecksumValidation",
     "drills.cloud.sim.object_lock:ObjectLockFidelity",
     "drills.cloud.sim.replication:S3Replication",
+    "drills.cloud.sim.replication_monitoring:ReplicationMonitoring",
     "drills.cloud.sim.lifecycle:LifecycleAndRestore",
     "drills.cloud.sim.backup:BackupJobs",
     "drills.cloud.sim.dynamodb_replicas:DynamoDBReplicas",
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
+    "drills.cloud.sim.cloudwatch_alarms:CloudWatchAlarms",
 )
 
 

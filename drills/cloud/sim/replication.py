@@ -266,6 +266,7 @@ class S3Replication(Interceptor):
             for dest, rule in sorted(chosen.items()):
                 target = _Target(rule=rule, dest_region=self._bucket_region(dest))
                 version.targets[dest] = target
+                self._notify("pending", version, target)
                 if self._paused(version.bucket, rule.id):
                     target.held = True
                     self._held.setdefault(version.bucket, []).append((version, target))
@@ -307,7 +308,7 @@ class S3Replication(Interceptor):
                 return
             target.attempts += 1
             if self._take_injection(version):
-                return self._fail(target, "InjectedFailure")
+                return self._fail(version, target, "InjectedFailure")
             if region_down(self.sim, self._bucket_region(version.bucket)):
                 target.first_attempt = None        # nothing leaves a dead region: wait, never fail
                 return self._schedule(version, target, self._backoff(target))
@@ -325,14 +326,23 @@ class S3Replication(Interceptor):
                     copier.copy_delete_marker(s3, version.bucket, version.key, version.version_id,
                                               target.rule.dest_bucket)
             except copier.ReplicationFailure as failure:
-                return self._fail(target, failure.reason)
+                return self._fail(version, target, failure.reason)
             target.state, target.landed = COMPLETED, now
             self._lags.append((now - version.created).total_seconds())
             self._replicas[(target.rule.dest_bucket, version.key, version.version_id)] = version
+            self._notify("completed", version, target)
 
-    @staticmethod
-    def _fail(target: _Target, reason: str) -> None:
+    def _fail(self, version: _Version, target: _Target, reason: str) -> None:
         target.state, target.reason = FAILED, reason
+        self._notify("failed", version, target)
+
+    def _notify(self, what: str, version: _Version, target: _Target) -> None:
+        """Tell the behaviours that watch replication (metrics, events) what happened:
+        ``pending`` (tracked), ``completed`` or ``failed``. They run in-process, no HTTP."""
+        for interceptor in self.sim.interceptors:
+            watcher = getattr(interceptor, "on_replication", None)
+            if watcher is not None:
+                watcher(what, version, target)
 
     def _take_injection(self, version: _Version) -> bool:
         if version.injected:
