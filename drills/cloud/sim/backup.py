@@ -6,7 +6,8 @@ itself (responses conform to botocore's output shapes) and guards the vault oper
 moto gets wrong. Its semantics, from the AWS Backup documentation:
 
 * ``StartBackupJob`` snapshots the resource at the call (S3: every object version, which
-  needs versioning on; DynamoDB: every item), then CREATED -> RUNNING -> COMPLETED over
+  needs versioning on — except versions in S3 Glacier Flexible Retrieval or Deep Archive,
+  which AWS Backup does not back up; DynamoDB: every item), then CREATED -> RUNNING -> COMPLETED over
   simulated minutes that grow with the size. The recovery point appears at completion.
 * Vault Lock (moto's stored ``MinRetentionDays`` / ``MaxRetentionDays`` / lock date) "fails
   that backup or copy job" whose retention is outside the range: the job ends FAILED with
@@ -99,6 +100,7 @@ class BackupJobs(Interceptor):
             self._lock_dates: dict[tuple[str, str], datetime | None] = {}
             self._tokens: dict[tuple[str, str], str] = {}
             self._blobs = BlobStore()
+            self._not_backed_up: dict[str, int] = {}     # storage class -> versions left out (S3)
 
     # ------------------------------------------------------------------ hooks
     def before(self, req: AwsRequest) -> AwsResponse | None:
@@ -300,6 +302,9 @@ class BackupJobs(Interceptor):
         try:
             if resource_type == "S3":
                 snapshot = capture_bucket(self.sim, name, self._blobs)
+                with self._lock:
+                    for storage_class, count in snapshot.skipped.items():
+                        self._not_backed_up[storage_class] = self._not_backed_up.get(storage_class, 0) + count
                 if snapshot.region != region:
                     return None, f"Bucket {name} is in {snapshot.region}; the backup vault is in {region}"
                 return snapshot, None
@@ -620,6 +625,7 @@ class BackupJobs(Interceptor):
                       "durationMinutes": round(j.duration_minutes(), 1), "message": j.message} for j in jobs],
             "recoveryPointsByVault": vaults,
             "storedBlobs": blobs,
+            "notBackedUp": dict(self._not_backed_up),
             "now": now.isoformat(),
             "label": SIMULATED,
         }
