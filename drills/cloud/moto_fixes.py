@@ -10,6 +10,12 @@ Each one replaces a moto behaviour that contradicts AWS, and is undone when the 
   and crashes (HTTP 500) on ``"Principal": "*"`` — which every TLS-only bucket policy has.
   Statements whose principal is not a mapping cannot grant the log-delivery service anyway,
   so they are skipped.
+- multi-Region KMS keys: moto's ciphertext header has room for a 36-character key id,
+  so ``mrk-`` ids are cut and nothing encrypted under a multi-Region key decrypts, in
+  any Region. The header keeps the id without its prefix; decrypt maps it back, so a
+  replica key decrypts what its primary encrypted (they share key material), as KMS does.
+- KMS DisableKey / EnableKey / ScheduleKeyDeletion / CancelKeyDeletion answer HTTP 500
+  for a key ARN (AWS takes a key id or ARN): the ARN is reduced to the key id first.
 - one clock: moto stamps what it stores (S3 LastModified and delete markers, Object Lock
   expiry checks, CloudWatch alarm and datapoint times, SNS message Timestamp, Backup vault
   lock dates, KMS deletion dates) with wall time. While an embedded cloud runs, those
@@ -87,6 +93,7 @@ def apply() -> None:
 
     if _originals:
         return
+    _patch_multi_region_keys()
     _originals["get_permission"] = FakeBucket.get_permission
     _originals["log_policy"] = FakeBucket._log_permissions_enabled_policy
     FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
@@ -112,11 +119,52 @@ def apply() -> None:
     FakeBucket._log_permissions_enabled_policy = staticmethod(log_permissions_enabled_policy)
 
 
+def _patch_multi_region_keys() -> None:
+    from moto.kms import models as kms_models
+
+    encrypt, decrypt = kms_models.encrypt, kms_models.decrypt
+    _originals["kms_encrypt"], _originals["kms_decrypt"] = encrypt, decrypt
+
+    def mrk_encrypt(master_keys: dict[str, Any], key_id: str, plaintext: bytes,
+                    encryption_context: dict[str, str]) -> bytes:
+        if key_id.startswith("mrk-") and key_id in master_keys:
+            short = key_id[4:]
+            return encrypt(master_keys={short: master_keys[key_id]}, key_id=short, plaintext=plaintext,
+                           encryption_context=encryption_context)
+        return encrypt(master_keys=master_keys, key_id=key_id, plaintext=plaintext,
+                       encryption_context=encryption_context)
+
+    def mrk_decrypt(master_keys: dict[str, Any], ciphertext_blob: bytes,
+                    encryption_context: dict[str, str]) -> tuple[bytes, str]:
+        view = dict(master_keys)
+        view.update({k[4:]: v for k, v in master_keys.items() if k.startswith("mrk-") and k[4:] not in view})
+        plaintext, key_id = decrypt(master_keys=view, ciphertext_blob=ciphertext_blob,
+                                    encryption_context=encryption_context)
+        return plaintext, (f"mrk-{key_id}" if f"mrk-{key_id}" in master_keys else key_id)
+
+    kms_models.encrypt, kms_models.decrypt = mrk_encrypt, mrk_decrypt
+    for name in _KEY_STATE_METHODS:
+        original = getattr(kms_models.KmsBackend, name)
+        _originals[f"kms_{name}"] = original
+
+        def by_id(self: Any, key_id: str, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            return _original(self, self.get_key_id(key_id), *args, **kwargs)
+
+        setattr(kms_models.KmsBackend, name, by_id)
+
+
+_KEY_STATE_METHODS = ("disable_key", "enable_key", "schedule_key_deletion", "cancel_key_deletion")
+
+
 def undo() -> None:
     from moto.s3.models import FakeBucket
 
     undo_clock()
     if not _originals:
         return
+    from moto.kms import models as kms_models
+    kms_models.encrypt, kms_models.decrypt = _originals.pop("kms_encrypt"), _originals.pop("kms_decrypt")
+    for name in _KEY_STATE_METHODS:
+        setattr(kms_models.KmsBackend, name, _originals.pop(f"kms_{name}"))
     FakeBucket.get_permission = _originals.pop("get_permission")
     FakeBucket._log_permissions_enabled_policy = staticmethod(_originals.pop("log_policy"))

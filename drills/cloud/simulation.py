@@ -25,6 +25,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.outage:RegionOutage",
     "drills.cloud.sim.bucket_policy:BucketPolicyEnforcement",
     "drills.cloud.sim.checksums:ChecksumValidation",
+    "drills.cloud.sim.kms_keys:KmsKeyState",
     "drills.cloud.sim.object_lock:ObjectLockFidelity",
     "drills.cloud.sim.replication:S3Replication",
     "drills.cloud.sim.replication_monitoring:ReplicationMonitoring",

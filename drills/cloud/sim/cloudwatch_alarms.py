@@ -163,11 +163,14 @@ class CloudWatchAlarms(Interceptor):
                 self._tick = self.sim.clock.schedule_at(first, self._run, "cloudwatch alarm evaluation")
 
     def _longest_window(self) -> timedelta:
+        """How long a datapoint can still change some alarm's state: until the (aligned)
+        period holding it has left the alarm's widest look-back."""
         longest = 0
         for region in self._regions():
             for alarm in self.sim.backend("cloudwatch", region).alarms.values():
                 try:
-                    longest = max(longest, int(alarm.period or 60) * int(alarm.evaluation_periods or 1))
+                    periods = int(alarm.evaluation_periods or 1) + 1 + EXTRA_RANGE
+                    longest = max(longest, int(alarm.period or 60) * periods)
                 except (TypeError, ValueError):
                     continue
         return timedelta(seconds=longest)

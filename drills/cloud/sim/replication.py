@@ -67,6 +67,7 @@ from typing import Any, Iterable
 from drills.cloud.clock import SIMULATED, ScheduledTask
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Interceptor
 from drills.cloud.sim import replication_copy as copier
+from drills.cloud.sim.kms_keys import key_problem
 from drills.cloud.sim.replication_lag import LagDistribution
 from drills.cloud.sim.replication_rules import (Rule, bucket_name_of, parse_rules, select,
                                                 select_for_delete_marker)
@@ -319,6 +320,9 @@ class S3Replication(Interceptor):
                 target.waits += 1
                 return self._schedule(version, target, self._backoff(target))
             s3 = self.sim.s3_backend()
+            key_failure = self._kms_failure(version, target) if version.kind == "object" else None
+            if key_failure is not None:
+                return self._fail(version, target, key_failure)
             try:
                 if version.kind == "object":
                     copier.copy_version(s3, version.bucket, version.key, version.version_id, target.rule)
@@ -331,6 +335,21 @@ class S3Replication(Interceptor):
             self._lags.append((now - version.created).total_seconds())
             self._replicas[(target.rule.dest_bucket, version.key, version.version_id)] = version
             self._notify("completed", version, target)
+
+    def _kms_failure(self, version: _Version, target: _Target) -> str | None:
+        """SrcKmsKeyInvalidState / DstKmsKeyInvalidState / DstKmsKeyNotFound when an SSE-KMS
+        object's key, or the rule's replica key, cannot be used now (S3 replication failure
+        reasons)."""
+        src = copier.find_version(self.sim.s3_backend(), version.bucket, version.key, version.version_id)
+        if src is None or not str(getattr(src, "encryption", "") or "").startswith("aws:kms"):
+            return None
+        if key_problem(self.sim, src.kms_key_id, self._bucket_region(version.bucket)) is not None:
+            return "SrcKmsKeyInvalidState"
+        replica_key = target.rule.replica_kms_key_id
+        problem = key_problem(self.sim, replica_key, target.dest_region) if replica_key else None
+        if problem is not None:
+            return "DstKmsKeyNotFound" if problem[0] == "NotFoundException" else "DstKmsKeyInvalidState"
+        return None
 
     def _fail(self, version: _Version, target: _Target, reason: str) -> None:
         target.state, target.reason = FAILED, reason
