@@ -70,9 +70,10 @@ class SimulationMiddleware:
         raw_path = (raw.split("?", 1)[0].encode("latin-1", "replace").decode("utf-8", "replace") if raw
                     else quote(path, safe="/"))
         operation, params = operations.resolve(service, method, raw_path, query, headers, body)
+        secure = environ.get("wsgi.url_scheme") == "https" if self.sim.tls else None
         return AwsRequest(method=method, path=path, query=query, headers=headers, body=body,
                           service=service, region=region, operation=operation, params=params,
-                          internal=headers.get(INTERNAL_HEADER) == "1")
+                          internal=headers.get(INTERNAL_HEADER) == "1", secure=secure)
 
     # ------------------------------------------------------------------ moto
     def _call_moto(self, environ: dict[str, Any], req: AwsRequest) -> AwsResponse:

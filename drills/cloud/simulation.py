@@ -62,6 +62,9 @@ class Simulation:
         self.clock = clock or VirtualClock(speed=self.settings.clock_speed)
         self.account_id = ACCOUNT_ID
         self.endpoint: str | None = None
+        self.ca_bundle: str | None = None
+        self.tls = False
+        """Served with TLS (``drkit cloud serve --tls``): plain HTTP is then insecure transport."""
         self._internal: Target | None = None
         self.interceptors: list[Interceptor] = [self._load(path) for path in behaviours]
 
@@ -76,8 +79,10 @@ class Simulation:
         raise KeyError(name)
 
     # -- talking to the embedded cloud from inside the simulation
-    def bind(self, endpoint: str) -> None:
+    def bind(self, endpoint: str, ca_bundle: str | None = None) -> None:
         self.endpoint = endpoint
+        self.ca_bundle = ca_bundle
+        self.tls = endpoint.startswith("https://")
         self._internal = None
 
     def internal_client(self, service: str, region: str, **config: Any):
@@ -86,7 +91,7 @@ class Simulation:
         if self.endpoint is None:
             raise RuntimeError("simulation is not bound to a running endpoint")
         if self._internal is None:
-            self._internal = Target(endpoint=self.endpoint)
+            self._internal = Target(endpoint=self.endpoint, ca_bundle=self.ca_bundle)
         client = self._internal.client(service, region, retries={"max_attempts": 1, "mode": "standard"}, **config)
         if not getattr(client, "_drkit_internal", False):
             client.meta.events.register("before-sign.*.*", _mark_internal)

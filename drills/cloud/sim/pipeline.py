@@ -333,7 +333,7 @@ class IngestPipelineEvents(Interceptor):
     def target(self) -> Target:
         """The embedded cloud as the function sees it (its calls are not internal)."""
         if self._target is None or self._target.endpoint != self.sim.endpoint:
-            self._target = Target(endpoint=self.sim.endpoint)
+            self._target = Target(endpoint=self.sim.endpoint, ca_bundle=self.sim.ca_bundle)
         return self._target
 
     # ------------------------------------------------------------------ control & status

@@ -273,3 +273,30 @@ def test_serve_on_a_busy_port_exits_2() -> None:
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr
     assert proc.stdout == "" and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_serve_tls_writes_its_ca_and_answers_https(tmp_path: Path) -> None:
+    env = {**os.environ, **FAKE_ENV}
+    env.pop("DRKIT_ENDPOINT", None)
+    proc = subprocess.Popen([*_drkit(), "cloud", "serve", "--port", "0", "--tls", "--tls-dir", "certs"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("endpoint: https://127.0.0.1:"), (first, proc.poll())
+        endpoint = first.split(" ", 1)[1].strip()
+        ca = tmp_path / "certs" / "ca.pem"
+        assert ca.is_file()
+        import ssl
+        import urllib.request
+        context = ssl.create_default_context(cafile=str(ca))
+        with urllib.request.urlopen(f"{endpoint}/_drkit/status", timeout=30, context=context) as resp:
+            assert json.loads(resp.read())["clock"]["label"] == "simulated"
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and rest == ""
+        assert f"AWS_CA_BUNDLE={Path('certs') / 'ca.pem'}" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
