@@ -27,6 +27,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.checksums:ChecksumValidation",
     "drills.cloud.sim.kms_keys:KmsKeyState",
     "drills.cloud.sim.object_lock:ObjectLockFidelity",
+    "drills.cloud.sim.delete_markers:DeleteMarkerResponses",
     "drills.cloud.sim.replication:S3Replication",
     "drills.cloud.sim.replication_monitoring:ReplicationMonitoring",
     "drills.cloud.sim.lifecycle:LifecycleAndRestore",

@@ -48,7 +48,8 @@ to one hour after action begins" (FIS actions reference), and "After the scenari
 bucket replication will resume from the point it was paused" (FIS cross-Region scenario,
 Pause S3 Replication). So objects written during a pause stay PENDING and are replicated
 when it ends (unlike a Disabled rule); copies already scheduled when it begins still land.
-Control actions: ``pause`` {bucket | buckets | tags (+ sourceRegion?), duration?, region?,
+Control actions: ``pause`` {bucket | buckets | tags (+ sourceRegion?), duration (required, as
+in FIS: PT1M..PT12H), region?,
 prefixes?, destinationBuckets?} -> {"resolvedTargets": n, ...}: n is 0 when no rule of any
 targeted bucket matches (FIS would skip the action silently; a drill must treat it as a
 failure); ``resume`` {bucket | buckets | tags}; ``fail`` {bucket, prefix|key, count?};
@@ -399,8 +400,11 @@ class S3Replication(Interceptor):
 
     def pause(self, params: dict[str, Any]) -> dict[str, Any]:
         """Pause the matching rules of each target bucket; report how many buckets resolved."""
+        if params.get("duration") in (None, ""):
+            raise ValueError("'duration' is required, as for FIS's aws:s3:bucket-pause-replication: an ISO-8601 "
+                             "duration between PT1M and PT12H, e.g. PT30M (resume ends a pause early)")
         buckets = self._target_buckets(params)
-        duration = _iso_duration(params["duration"]) if params.get("duration") else None
+        duration = _iso_duration(params["duration"])
         region = params.get("region")
         prefixes = _list_param(params, "prefixes")
         destinations = {bucket_name_of(b) for b in _list_param(params, "destinationBuckets")}

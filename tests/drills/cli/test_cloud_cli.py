@@ -168,7 +168,7 @@ def test_replication_pause_and_resume(cloud: EmbeddedCloud, replicated: str) -> 
 
 def test_replication_pause_that_matches_nothing_warns(cloud: EmbeddedCloud, replicated: str) -> None:
     code, _, err = run("cloud", "replication", "pause", "--bucket", replicated, "--prefix", "nothing/",
-                       "--endpoint", cloud.endpoint)
+                       "--duration", "PT10M", "--endpoint", cloud.endpoint)
     assert code == 0, err
     assert "warning" in err and "FIS would skip" in err
 
@@ -177,6 +177,7 @@ def test_replication_pause_that_matches_nothing_warns(cloud: EmbeddedCloud, repl
     ["pause", "--duration", "10 minutes"],       # not ISO-8601: refused by the control API
     ["resume", "--duration", "PT10M"],           # resume takes only --bucket / --tag
     ["pause", "--tag", "no-equals-sign"],
+    ["pause"],                                   # FIS's pause needs a duration
 ])
 def test_replication_bad_arguments_exit_2(cloud: EmbeddedCloud, replicated: str, args: list[str]) -> None:
     code, _, err = run("cloud", "replication", *args, "--bucket", replicated, "--endpoint", cloud.endpoint)
@@ -189,9 +190,9 @@ def test_replication_pause_by_tag(cloud: EmbeddedCloud, replicated: str) -> None
     cloud.target.client("s3", "us-east-1").put_bucket_tagging(
         Bucket=replicated, Tagging={"TagSet": [{"Key": "drill", "Value": "yes"}]})
     code, out, err = run("cloud", "replication", "pause", "--tag", "drill=yes", "--source-region", "us-east-1",
-                         "--endpoint", cloud.endpoint)
+                         "--duration", "PT1H", "--endpoint", cloud.endpoint)
     assert code == 0, err
-    assert f"{replicated} (rules: all)" in err and "until resumed" in err
+    assert f"{replicated} (rules: all)" in err and "(simulated)" in err
     assert cloud.sim["replication"].status()["paused"].get(replicated)
 
 

@@ -60,7 +60,7 @@ def test_pause_holds_new_objects_and_replicates_them_when_it_ends(pair):
 
 def test_explicit_resume_releases_held_objects(pair):
     pair.configure(make_rule(pair.dst))
-    assert replication(pair).control("pause", {"bucket": pair.src})["resolvedTargets"] == 1
+    assert replication(pair).control("pause", {"bucket": pair.src, "duration": "PT12H"})["resolvedTargets"] == 1
     pair.east.put_object(Bucket=pair.src, Key="k", Body=b"1")
     pair.advance(60 * MINUTE)
     assert pair.replica_versions("k") == []
@@ -92,8 +92,9 @@ def test_pause_that_resolves_to_nothing_is_reported_and_changes_nothing(pair):
 
 
 def test_pause_of_a_bucket_without_replication_resolves_to_nothing(pair):
-    assert replication(pair).control("pause", {"bucket": pair.src})["resolvedTargets"] == 0
-    assert replication(pair).control("pause", {"tags": {"DisruptS3": "Allowed"}})["resolvedTargets"] == 0
+    assert replication(pair).control("pause", {"bucket": pair.src, "duration": "PT1H"})["resolvedTargets"] == 0
+    assert replication(pair).control("pause", {"tags": {"DisruptS3": "Allowed"},
+                                               "duration": "PT1H"})["resolvedTargets"] == 0
 
 
 def test_pause_targets_buckets_by_tag_like_fis(pair):
@@ -114,10 +115,11 @@ def test_pause_targets_buckets_by_tag_like_fis(pair):
 def test_bad_pause_requests_are_refused_with_a_clear_message(pair):
     for body, needle in (
         ({"duration": "PT10M"}, "'bucket'"),
-        ({"tags": ["DisruptS3"]}, "'tags'"),
+        ({"tags": ["DisruptS3"], "duration": "PT10M"}, "'tags'"),
         ({"bucket": "b", "duration": "ten minutes"}, "ISO-8601"),
         ({"bucket": "b", "duration": "PT13H"}, "PT12H"),
-        ({"bucket": "b", "prefixes": 3}, "'prefixes'"),
+        ({"bucket": "b", "prefixes": 3, "duration": "PT1H"}, "'prefixes'"),
+        ({"bucket": "b"}, "'duration' is required"),
     ):
         code, result = post(pair.cloud, "replication/pause", body)
         assert code == 400 and needle in result["error"], (body, result)
