@@ -31,6 +31,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.replication:S3Replication",
     "drills.cloud.sim.replication_monitoring:ReplicationMonitoring",
     "drills.cloud.sim.lifecycle:LifecycleAndRestore",
+    "drills.cloud.sim.restore_testing:RestoreTesting",
     "drills.cloud.sim.backup:BackupJobs",
     "drills.cloud.sim.dynamodb_replicas:DynamoDBReplicas",
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
