@@ -21,13 +21,15 @@ evaluating an alarm, "Configuring how CloudWatch alarms treat missing data"):
   in virtual time) and, with actions enabled, the matching actions run: SNS topic ARNs
   receive the alarm notification JSON (AlarmName, NewStateValue, OldStateValue,
   NewStateReason, StateChangeTime, Region, AlarmArn, Trigger ...), delivered by SNS to its
-  subscribers (SQS queues included). Other action types (Auto Scaling, EC2, Systems
+  subscribers (SQS queues included). ``SetAlarmState`` runs the actions of the state it
+  sets when that differs (the next evaluation then corrects the state). Other action types (Auto Scaling, EC2, Systems
   Manager), percentile statistics, metric-math and composite alarms are not emulated:
   such alarms keep their state and are counted under ``notEmulated``.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import threading
@@ -59,19 +61,29 @@ def _naive(when: datetime) -> datetime:
 
 
 class _Series:
-    """moto's datapoints of one region, indexed by metric identity (appended to incrementally)."""
+    """moto's datapoints of one region, indexed by metric identity and kept in time order
+    (read incrementally: moto only appends)."""
 
     def __init__(self) -> None:
         self.seen = 0
-        self.by_metric: dict[tuple, list[Any]] = defaultdict(list)
+        self.by_metric: dict[tuple, tuple[list[datetime], list[Any]]] = defaultdict(lambda: ([], []))
 
     def refresh(self, data: list[Any]) -> None:
         if len(data) < self.seen:            # moto was reset
-            self.seen, self.by_metric = 0, defaultdict(list)
+            self.seen, self.by_metric = 0, defaultdict(lambda: ([], []))
         for datum in data[self.seen:]:
             key = (datum.namespace, datum.name, frozenset((d.name, d.value) for d in datum.dimensions))
-            self.by_metric[key].append(datum)
+            stamps, points = self.by_metric[key]
+            at = _naive(datum.timestamp)
+            index = bisect.bisect_right(stamps, at)
+            stamps.insert(index, at)
+            points.insert(index, datum)
         self.seen = len(data)
+
+    def between(self, key: tuple, start: datetime, end: datetime) -> list[Any]:
+        """Datapoints of the metric with start <= timestamp < end (naive UTC)."""
+        stamps, points = self.by_metric.get(key, ([], []))
+        return points[bisect.bisect_left(stamps, start):bisect.bisect_left(stamps, end)]
 
 
 def _statistic(statistic: str, points: list[Any]) -> float | None:
@@ -121,6 +133,10 @@ class CloudWatchAlarms(Interceptor):
 
     # ------------------------------------------------------------------ hooks
     def before(self, req: AwsRequest) -> AwsResponse | None:
+        if req.service == "monitoring" and req.operation == "SetAlarmState" and req.region:
+            alarms = self.sim.backend("cloudwatch", req.region).alarms
+            with self._lock:
+                self._previous[f"set:{req.region}"] = {name: (a, a.state_value) for name, a in alarms.items()}
         if req.service == "monitoring" and req.operation == "PutMetricAlarm" and req.region:
             alarms = self.sim.backend("cloudwatch", req.region).alarms
             with self._lock:
@@ -147,7 +163,19 @@ class CloudWatchAlarms(Interceptor):
                         alarm.state_value = INSUFFICIENT
                         alarm.state_reason = "Unchecked: Initial alarm creation"
                 self.wake(req.region)
-        elif resp.ok and req.operation in ("PutMetricData", "SetAlarmState"):
+        elif req.operation == "SetAlarmState":
+            with self._lock:
+                before = self._previous.pop(f"set:{req.region}", {})
+            if resp.ok:
+                # "When the updated state differs from the previous value, the action configured
+                # for the appropriate state is invoked" (CloudWatch API reference, SetAlarmState).
+                now = self.sim.clock.now()
+                for name, alarm in self.sim.backend("cloudwatch", req.region).alarms.items():
+                    old = before.get(name)
+                    if old is not None and old[0] is alarm and old[1] != alarm.state_value:
+                        self._run_actions(req.region, alarm, old[1], alarm.state_value, alarm.state_reason, now)
+                self.wake(req.region)
+        elif resp.ok and req.operation == "PutMetricData":
             self.wake(req.region)
         return resp
 
@@ -224,27 +252,24 @@ class CloudWatchAlarms(Interceptor):
             self.not_emulated["comparison"] = self.not_emulated.get("comparison", 0) + 1
             return None
         key = (alarm.namespace, alarm.metric_name, frozenset((d.name, d.value) for d in alarm.dimensions))
-        points = series.by_metric.get(key, [])
-        if alarm.unit:
-            points = [p for p in points if p.unit in (None, alarm.unit)]
         epoch = int(now.timestamp())
         end = epoch - epoch % period                      # end of the last complete period
-        values: list[float | None] = []
-        for i in range(periods, 0, -1):
+
+        def period_value(i: int) -> float | None:        # the i-th period back from ``end`` (1 = last)
             start_dt = _naive(datetime.fromtimestamp(end - i * period, timezone.utc))
             end_dt = _naive(datetime.fromtimestamp(end - (i - 1) * period, timezone.utc))
-            values.append(_statistic(alarm.statistic, [p for p in points if start_dt <= _naive(p.timestamp) < end_dt]))
+            points = series.between(key, start_dt, end_dt)
+            if alarm.unit:
+                points = [p for p in points if p.unit in (None, alarm.unit)]
+            return _statistic(alarm.statistic, points)
+
+        values: list[float | None] = [period_value(i) for i in range(periods, 0, -1)]
         treat = alarm.treat_missing_data or "missing"
         present = [v for v in values if v is not None]
         if treat == "missing" and len(present) < periods:
             # AWS looks back over a wider "evaluation range" for the most recent datapoints;
             # approximated here as EXTRA_RANGE more periods (the exact range is not emulated).
-            older = []
-            for i in range(periods + EXTRA_RANGE, periods, -1):
-                start_dt = _naive(datetime.fromtimestamp(end - i * period, timezone.utc))
-                end_dt = _naive(datetime.fromtimestamp(end - (i - 1) * period, timezone.utc))
-                older.append(_statistic(alarm.statistic,
-                                        [p for p in points if start_dt <= _naive(p.timestamp) < end_dt]))
+            older = [period_value(i) for i in range(periods + EXTRA_RANGE, periods, -1)]
             present = ([v for v in older if v is not None] + present)[-periods:]
         if not present and treat in ("missing", "ignore"):
             if treat == "ignore":
@@ -274,17 +299,19 @@ class CloudWatchAlarms(Interceptor):
         old = alarm.state_value
         alarm.update_state(reason, json.dumps(data), state)   # history + StateUpdatedTimestamp (virtual)
         self.transitions += 1
+        self._run_actions(region, alarm, old, state, reason, now)
+
+    def _run_actions(self, region: str, alarm: Any, old: str, state: str, reason: str, now: datetime) -> None:
         if not alarm.actions_enabled:
             return
         actions = {ALARM: alarm.alarm_actions, OK: alarm.ok_actions, INSUFFICIENT: alarm.insufficient_data_actions}
         for arn in actions.get(state) or []:
             if arn.startswith("arn:aws:sns:"):
-                self._notify(arn, region, alarm, old, state, reason, data, now)
+                self._notify(arn, region, alarm, old, state, reason, now)
             else:
                 self.not_emulated["action"] = self.not_emulated.get("action", 0) + 1
 
-    def _notify(self, arn: str, region: str, alarm: Any, old: str, state: str, reason: str,
-                data: dict[str, Any], now: datetime) -> None:
+    def _notify(self, arn: str, region: str, alarm: Any, old: str, state: str, reason: str, now: datetime) -> None:
         from moto.sns.exceptions import TopicNotFound
 
         message = {

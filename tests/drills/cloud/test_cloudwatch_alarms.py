@@ -166,3 +166,18 @@ def test_replication_pause_drill_sees_its_alarm_go_to_alarm_and_back_to_ok(cloud
             seen.append(current)
     assert seen == ["OK", "ALARM", "OK"]
     assert [m["NewStateValue"] for m in alarm_messages(sqs, queue)] == ["OK", "ALARM", "OK"]
+
+
+def test_set_alarm_state_runs_the_actions_and_evaluation_corrects_it(cloud, cw):
+    """SetAlarmState: "When the updated state differs from the previous value, the action
+    configured for the appropriate state is invoked"; the next evaluation sets the real state.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_SetAlarmState.html"""
+    topic, sqs, queue = subscribed_queue(cloud)
+    put_alarm(cw, actions=[topic], missing="notBreaching")
+    cloud.clock.advance(2 * MINUTE)
+    alarm_messages(sqs, queue)                                    # the INSUFFICIENT_DATA -> OK notice
+    cw.set_alarm_state(AlarmName="a", StateValue="ALARM", StateReason="drill: test the notification path")
+    assert state(cw, "a") == "ALARM"
+    assert [m["NewStateValue"] for m in alarm_messages(sqs, queue)] == ["ALARM"]
+    cloud.clock.advance(2 * MINUTE)
+    assert state(cw, "a") == "OK"
