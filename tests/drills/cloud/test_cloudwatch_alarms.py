@@ -181,3 +181,40 @@ def test_set_alarm_state_runs_the_actions_and_evaluation_corrects_it(cloud, cw):
     assert [m["NewStateValue"] for m in alarm_messages(sqs, queue)] == ["ALARM"]
     cloud.clock.advance(2 * MINUTE)
     assert state(cw, "a") == "OK"
+
+
+@pytest.mark.slow
+def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud):
+    """End to end on the project's own dev stack (deployed offline): during a 45-minute
+    replication pause the ReplicationLatency alarm (> the RPO) goes to ALARM, back to OK
+    once replication caught up, and the alert topic receives the RTC threshold events.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html"""
+    from pathlib import Path
+
+    from drills.deploy.engine import deploy
+    from drills.project import find_project
+
+    root = Path(__file__).resolve().parents[3]
+    if not (root / "__main__.py").is_file():
+        pytest.skip("the Pulumi program (__main__.py) is not there yet")
+    out = deploy(find_project(project_dir=root), "dev", cloud.target, cloud.sim).outputs
+    cw = cloud.target.client("cloudwatch", out.primaryRegion)
+    s3 = cloud.target.client("s3", out.primaryRegion)
+    latency = [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]
+               if a["MetricName"] == "ReplicationLatency" and a["Namespace"] == "AWS/S3"]
+    assert latency, "the dev stack declares a ReplicationLatency alarm"
+    cloud.clock.advance(2 * MINUTE)
+    assert state(cw, latency[0]) == "OK"
+    assert cloud.sim["replication"].control("pause", {"bucket": out.archiveBucket,
+                                                      "duration": "PT45M"})["resolvedTargets"] == 1
+    s3.put_object(Bucket=out.archiveBucket, Key="dicom/1/2/3.dcm", Body=b"x" * 1000, ChecksumAlgorithm="SHA256")
+    seen = []
+    for _ in range(75):
+        cloud.clock.advance(MINUTE)
+        current = state(cw, latency[0])
+        if not seen or seen[-1] != current:
+            seen.append(current)
+    assert seen == ["OK", "ALARM", "OK"]
+    events = cloud.sim["replication_monitoring"].status()["events"]
+    assert events == {"s3:Replication:OperationMissedThreshold": 1,
+                      "s3:Replication:OperationReplicatedAfterThreshold": 1}

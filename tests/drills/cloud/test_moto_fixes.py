@@ -106,3 +106,13 @@ def test_the_clock_is_released_when_the_cloud_stops(cloud_factory) -> None:
     assert models.utcnow() - utcnow() > AHEAD - timedelta(minutes=1)
     cloud.stop()
     assert abs((models.utcnow() - utcnow()).total_seconds()) < 5
+
+
+def test_dynamodb_table_creation_time_is_virtual(ahead, client) -> None:
+    """CreationDateTime is when the table was created (DynamoDB API reference, TableDescription).
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TableDescription.html"""
+    ddb = client("dynamodb")
+    ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}])
+    assert near(ddb.describe_table(TableName="t")["Table"]["CreationDateTime"], ahead.clock.now())
