@@ -16,7 +16,7 @@ Amazon S3 Event Notifications"):
   nothing (alarms see missing data and apply their ``TreatMissingData``).
 - events to the source bucket's notification targets (SNS topics, SQS queues) that
   subscribe to them: ``s3:Replication:OperationFailedReplication`` (metrics enabled);
-  with a ``Metrics.EventThreshold`` (S3 RTC: 15 minutes) also
+  with S3 RTC and its ``Metrics.EventThreshold`` (15 minutes) also
   ``OperationMissedThreshold`` when a copy is still pending at the threshold and
   ``OperationReplicatedAfterThreshold`` when it lands later. The record carries
   ``replicationEventData`` (replicationRuleId, destinationBucket, s3Operation,
@@ -107,7 +107,7 @@ class ReplicationMonitoring(Interceptor):
             state.idle_minutes = 0
             if what == "pending":
                 state.pending[id(target)] = (version.created, version.size)
-                if rule.event_threshold_minutes:
+                if rule.rtc and rule.event_threshold_minutes:
                     due = version.created + timedelta(minutes=rule.event_threshold_minutes)
                     self._threshold_tasks[id(target)] = self.sim.clock.schedule_at(
                         due, lambda v=version, t=target: self._missed_threshold(v, t),
@@ -120,7 +120,7 @@ class ReplicationMonitoring(Interceptor):
                 if what == "completed":
                     latency = (now - version.created).total_seconds()
                     state.landed_latencies.append(latency)
-                    threshold = rule.event_threshold_minutes
+                    threshold = rule.event_threshold_minutes if rule.rtc else None
                     if threshold and latency > threshold * 60:
                         self._event(EVENT_AFTER, version, target, replicationTime=str(int(latency)))
                 elif what == "failed":

@@ -140,3 +140,17 @@ def test_copies_within_the_threshold_raise_no_event(pair):
     pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x")
     pair.advance(20 * MINUTE)
     assert pair.status("k") == "COMPLETED" and received(sqs, queue) == []
+
+
+def test_threshold_events_need_rtc(pair):
+    """Threshold-based events need S3 RTC; metrics alone give only failure events.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html"""
+    pair.configure(make_rule(pair.dst, destination={"Metrics": {"Status": "Enabled",
+                                                                "EventThreshold": {"Minutes": 15}}}))
+    sqs, queue = events_queue(pair)
+    pair.cloud.sim["outage"].control("down", {"region": "us-west-2"})
+    pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x")
+    pair.advance(20 * MINUTE)
+    pair.cloud.sim["outage"].control("up", {"region": "us-west-2"})
+    pair.advance(20 * MINUTE)
+    assert pair.status("k") == "COMPLETED" and received(sqs, queue) == []
