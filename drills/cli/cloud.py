@@ -112,7 +112,7 @@ def _usage_hint(endpoint: str, ca_bundle: str | None = None) -> str:
         f"  awscli: aws --endpoint-url {endpoint} s3 ls   (path-style: aws configure set "
         "default.s3.addressing_style path)",
         f"  boto3:  boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1')",
-        "  steer:  drkit cloud status | clock advance 15m | outage on eu-west-1 | replication pause --bucket B",
+        "  steer:  drkit cloud status | clock advance 15m | outage on eu-west-1 | replication pause --bucket B --duration PT30M",
     ])
 
 
@@ -203,7 +203,8 @@ def _tags(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
               help="Select source buckets by tag, as FIS does (repeatable; all must match).")
 @click.option("--source-region", default=None, help="With --tag: only buckets in this region.")
-@click.option("--duration", default=None, metavar="ISO8601", help="Pause length, e.g. PT15M (pause only).")
+@click.option("--duration", default=None, metavar="ISO8601",
+              help="Pause length, PT1M to PT12H as FIS takes it, e.g. PT15M (required for pause).")
 @click.option("--prefix", "prefixes", multiple=True, help="Only rules with this prefix (repeatable; pause only).")
 @click.option("--region", default=None, help="Only rules replicating into this region (pause only).")
 @click.option("--destination-bucket", "destinations", multiple=True,
