@@ -112,7 +112,8 @@ def _usage_hint(endpoint: str, ca_bundle: str | None = None) -> str:
         f"  awscli: aws --endpoint-url {endpoint} s3 ls   (path-style: aws configure set "
         "default.s3.addressing_style path)",
         f"  boto3:  boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1')",
-        "  steer:  drkit cloud status | clock advance 15m | outage on eu-west-1 | replication pause --bucket B --duration PT30M",
+        "  steer:  drkit cloud status | clock advance 15m | outage on eu-west-1 | "
+        "replication pause --bucket B --duration PT30M",
     ])
 
 
