@@ -18,9 +18,9 @@ Each one replaces a moto behaviour that contradicts AWS, and is undone when the 
   for a key ARN (AWS takes a key id or ARN): the ARN is reduced to the key id first.
 - one clock: moto stamps what it stores (S3 LastModified and delete markers, Object Lock
   expiry checks, CloudWatch alarm and datapoint times, SNS message Timestamp, Backup vault
-  lock dates, KMS deletion dates, DynamoDB table/backup/stream times) with wall time. While an embedded cloud runs, those
-  modules read the simulation's virtual clock instead (SQS keeps wall time: message
-  visibility is what real threads wait on).
+  lock dates, KMS deletion dates, DynamoDB table/backup/stream times) with wall time.
+  While an embedded cloud runs, those modules read the simulation's virtual clock instead
+  (SQS keeps wall time: message visibility is what real threads wait on).
 """
 
 from __future__ import annotations
