@@ -100,11 +100,14 @@ class Target:
     endpoint: base URL of the embedded cloud (``http://127.0.0.1:PORT``); None for real AWS.
     profile: AWS profile name for real AWS; ignored on the embedded cloud.
     max_pool: connection pool size per client (concurrent uploads need more than 10).
+    ca_bundle: CA file to verify an ``https`` embedded cloud (``drkit cloud serve --tls``);
+        None = boto3's default (``AWS_CA_BUNDLE`` or the system store).
     """
 
     endpoint: str | None = None
     profile: str | None = None
     max_pool: int = 32
+    ca_bundle: str | None = None
     _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, hash=False, repr=False)
 
@@ -160,4 +163,5 @@ class Target:
             options["read_timeout"] = 60
         options.update(overrides)
         cfg = botocore.config.Config(**options)
-        return self.session().client(service, endpoint_url=self.endpoint, config=cfg)  # under self._lock
+        return self.session().client(service, endpoint_url=self.endpoint, config=cfg,
+                                     verify=self.ca_bundle)  # under self._lock

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -68,20 +69,26 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 @click.option("--clock-speed", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Virtual seconds per real second; 0 = the clock moves only when told.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for simulated lag and failures.")
-def serve(port: int, host: str, clock_speed: float, seed: int) -> None:
+@click.option("--tls", is_flag=True,
+              help="Serve HTTPS with a self-signed CA (ca.pem in --tls-dir, for AWS_CA_BUNDLE); plain HTTP on the "
+                   "same port then counts as insecure transport (aws:SecureTransport false).")
+@click.option("--tls-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".drkit") / "tls",
+              show_default=True, help="Where --tls writes (and reuses) ca.pem, server.pem and server.key.")
+def serve(port: int, host: str, clock_speed: float, seed: int, tls: bool, tls_dir: Path) -> None:
     """Serve an embedded cloud until Ctrl-C or SIGTERM.
 
     Prints one line on stdout, `endpoint: URL`; hints go to stderr. Exit 2 if the port is busy.
     """
     from drills.cloud.server import EmbeddedCloud, SimSettings
 
-    embedded = EmbeddedCloud(port=port, host=host, settings=SimSettings(seed=seed, clock_speed=clock_speed))
+    embedded = EmbeddedCloud(port=port, host=host, settings=SimSettings(seed=seed, clock_speed=clock_speed),
+                             tls_dir=tls_dir if tls else None)
     embedded.start()          # busy port / foreign address: UsageError (exit 2)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         sys.stdout.write(f"endpoint: {embedded.endpoint}\n")
         sys.stdout.flush()
-        say(_usage_hint(embedded.endpoint))
+        say(_usage_hint(embedded.endpoint, embedded.ca_bundle))
         if host not in _LOOPBACK:
             say(f"warning: listening on {host}: anyone who reaches it can read and change this cloud "
                 "(no authentication)", fg="yellow")
@@ -109,14 +116,20 @@ def _exit_now() -> None:
     os._exit(0)
 
 
-def _usage_hint(endpoint: str) -> str:
+def _usage_hint(endpoint: str, ca_bundle: str | None = None) -> str:
+    plain = endpoint.replace("https://", "http://", 1)
+    tls = [f"  TLS: export AWS_CA_BUNDLE={ca_bundle}  (plain {plain} on the same port counts as insecure "
+           f"transport: TLS-only policies deny it; the control API answers there: {ENDPOINT_ENV}={plain})"] \
+        if ca_bundle else []
     return "\n".join([
         f"embedded cloud (moto + simulation) on {endpoint}; Ctrl-C stops it. Durations are simulated.",
         f"  export {ENDPOINT_ENV}={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        *tls,
         f"  awscli: aws --endpoint-url {endpoint} s3 ls   (path-style: aws configure set "
         "default.s3.addressing_style path)",
         f"  boto3:  boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1')",
-        "  steer:  drkit cloud status | clock advance 15m | outage on eu-west-1 | replication pause --bucket B",
+        "  steer:  drkit cloud status | clock advance 15m | outage on eu-west-1 | "
+        "replication pause --bucket B --duration PT30M",
     ])
 
 
@@ -210,7 +223,8 @@ def _tags(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
               help="Select source buckets by tag, as FIS does (repeatable; all must match).")
 @click.option("--source-region", default=None, help="With --tag: only buckets in this region.")
-@click.option("--duration", default=None, metavar="ISO8601", help="Pause length, e.g. PT15M (pause only).")
+@click.option("--duration", default=None, metavar="ISO8601",
+              help="Pause length, PT1M to PT12H as FIS takes it, e.g. PT15M (required for pause).")
 @click.option("--prefix", "prefixes", multiple=True, help="Only rules with this prefix (repeatable; pause only).")
 @click.option("--region", default=None, help="Only rules replicating into this region (pause only).")
 @click.option("--destination-bucket", "destinations", multiple=True,

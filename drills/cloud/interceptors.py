@@ -45,6 +45,7 @@ class AwsRequest:
     operation: str | None        # botocore operation name: PutObject, PutItem, StartBackupJob ...
     params: dict[str, str] = field(default_factory=dict)   # URI parameters (Bucket, Key, backupVaultName ...)
     internal: bool = False       # sent by the simulation itself (see Simulation.internal_target)
+    secure: bool | None = None   # came over TLS; None when the cloud serves plain HTTP only
 
     @property
     def bucket(self) -> str | None:

@@ -88,9 +88,10 @@ class SimulationMiddleware:
         operation, params = operations.resolve(service, method, raw_path, query, headers, body)
         if raw and service == "s3":
             params[RAW_PATH_PARAM] = raw.split("?", 1)[0]     # as sent: bad_requests checks its UTF-8
+        secure = environ.get("wsgi.url_scheme") == "https" if self.sim.tls else None
         return AwsRequest(method=method, path=path, query=query, headers=headers, body=body,
                           service=service, region=region, operation=operation, params=params,
-                          internal=headers.get(INTERNAL_HEADER) == "1")
+                          internal=headers.get(INTERNAL_HEADER) == "1", secure=secure)
 
     # ------------------------------------------------------------------ moto
     def _call_moto(self, environ: dict[str, Any], req: AwsRequest) -> AwsResponse:

@@ -123,6 +123,9 @@ def resolve(service: str | None, method: str, path: str, query: Mapping[str, lis
     model = _model(service)
     if model is None:
         return None, {}
+    if model.protocol == "smithy-rpc-v2-cbor":           # POST /service/<name>/operation/<Operation>
+        head, _, operation = path.rpartition("/operation/")
+        return (operation or None, {}) if head.startswith("/service/") else (None, {})
     if model.protocol in ("query", "ec2"):
         action = (query.get("Action") or [None])[0]
         if action is None and body:

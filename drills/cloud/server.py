@@ -13,7 +13,9 @@ import socket
 import threading
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer
 
 from drills.aws import Target
 from drills.cloud import moto_fixes
@@ -21,6 +23,7 @@ from drills.cloud.middleware import SimulationMiddleware
 from drills.cloud.control import DirectControl
 from drills.cloud.sim import sqs_clock
 from drills.cloud.simulation import SimSettings, Simulation
+from drills.cloud.tls import SniffingRequestHandler, SniffingWSGIServer, TlsFiles, ensure_certificates, server_context
 from drills.errors import InfraError, UsageError
 
 log = logging.getLogger(__name__)
@@ -34,9 +37,12 @@ _active: "EmbeddedCloud | None" = None
 class EmbeddedCloud:
     """moto + simulation served over HTTP on ``host:port`` (port 0 = a free port)."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", settings: SimSettings | None = None) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", settings: SimSettings | None = None,
+                 tls_dir: Path | str | None = None) -> None:
         self.host = host
         self.requested_port = port
+        self.tls_dir = Path(tls_dir) if tls_dir is not None else None
+        self.tls: TlsFiles | None = None
         self.sim = Simulation(settings)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -45,7 +51,7 @@ class EmbeddedCloud:
     # -- lifecycle
     def start(self) -> "EmbeddedCloud":
         global _active
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         with _active_lock:
             if _active is not None:
@@ -53,10 +59,14 @@ class EmbeddedCloud:
             _reset_moto()
             logging.getLogger("werkzeug").setLevel(logging.WARNING)   # no per-request access log on stderr
             app = SimulationMiddleware(DomainDispatcherApplication(create_backend_app), self.sim)
+            if self.tls_dir is not None:
+                self.tls = ensure_certificates(self.tls_dir, self.host)
             try:
                 _probe_bind(self.host, self.requested_port)   # werkzeug would print and sys.exit(1)
-                self._server = make_server(self.host, self.requested_port, app, threaded=True,
-                                           request_handler=MotoRequestHandler)
+                self._server = SniffingWSGIServer(self.host, self.requested_port, app,
+                                                  handler=SniffingRequestHandler)
+                if self.tls is not None:
+                    self._server.tls_context = server_context(self.tls)
             except OSError as exc:
                 if exc.errno == errno.EADDRINUSE:
                     raise UsageError(f"port {self.requested_port} on {self.host} is already in use",
@@ -65,12 +75,13 @@ class EmbeddedCloud:
                     raise UsageError(f"cannot listen on {self.host}: {exc.strerror}") from exc
                 raise InfraError(f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}") from exc
             self._server.daemon_threads = True
-            self.sim.bind(self.endpoint)
+            self.sim.bind(self.endpoint, str(self.tls.ca) if self.tls else None)
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                             name="drkit-embedded-cloud", daemon=True)
             self._thread.start()
             moto_fixes.apply()
             sqs_clock.install(self.sim.clock.now)
+            moto_fixes.use_clock(self.sim.clock.now)
             _active = self
         log.info("embedded cloud listening on %s", self.endpoint)
         return self
@@ -116,13 +127,20 @@ class EmbeddedCloud:
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The CA file clients need for the TLS endpoint (AWS_CA_BUNDLE), else None."""
+        return str(self.tls.ca) if self.tls is not None else None
 
     @property
     def target(self) -> Target:
         """One Target per running cloud (it caches its boto3 clients)."""
         if self._target is None or self._target.endpoint != self.endpoint:
-            self._target = Target(endpoint=self.endpoint)
+            self._target = Target(endpoint=self.endpoint, ca_bundle=self.ca_bundle)
         return self._target
 
     @property

@@ -26,17 +26,22 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.bad_requests:BadRequests",
     "drills.cloud.sim.bucket_policy:BucketPolicyEnforcement",
     "drills.cloud.sim.checksums:ChecksumValidation",
+    "drills.cloud.sim.kms_keys:KmsKeyState",
     "drills.cloud.sim.object_lock:ObjectLockFidelity",
     "drills.cloud.sim.listing:ObjectListing",
     "drills.cloud.sim.object_parts:ObjectParts",
     "drills.cloud.sim.default_encryption:DefaultEncryption",
+    "drills.cloud.sim.delete_markers:DeleteMarkerResponses",
     "drills.cloud.sim.replication:S3Replication",
+    "drills.cloud.sim.replication_monitoring:ReplicationMonitoring",
     "drills.cloud.sim.lifecycle:LifecycleAndRestore",
+    "drills.cloud.sim.restore_testing:RestoreTesting",
     "drills.cloud.sim.backup:BackupJobs",
     "drills.cloud.sim.dynamodb_requests:DynamoDBRequestRules",
     "drills.cloud.sim.dynamodb_replicas:DynamoDBReplicas",
     "drills.cloud.sim.dynamodb_pitr:DynamoDBPointInTime",
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
+    "drills.cloud.sim.cloudwatch_alarms:CloudWatchAlarms",
 )
 
 
@@ -65,6 +70,9 @@ class Simulation:
         self.clock = clock or VirtualClock(speed=self.settings.clock_speed)
         self.account_id = ACCOUNT_ID
         self.endpoint: str | None = None
+        self.ca_bundle: str | None = None
+        self.tls = False
+        """Served with TLS (``drkit cloud serve --tls``): plain HTTP is then insecure transport."""
         self._internal: Target | None = None
         self.interceptors: list[Interceptor] = [self._load(path) for path in behaviours]
 
@@ -79,8 +87,10 @@ class Simulation:
         raise KeyError(name)
 
     # -- talking to the embedded cloud from inside the simulation
-    def bind(self, endpoint: str) -> None:
+    def bind(self, endpoint: str, ca_bundle: str | None = None) -> None:
         self.endpoint = endpoint
+        self.ca_bundle = ca_bundle
+        self.tls = endpoint.startswith("https://")
         self._internal = None
 
     def internal_client(self, service: str, region: str, **config: Any):
@@ -89,7 +99,7 @@ class Simulation:
         if self.endpoint is None:
             raise RuntimeError("simulation is not bound to a running endpoint")
         if self._internal is None:
-            self._internal = Target(endpoint=self.endpoint)
+            self._internal = Target(endpoint=self.endpoint, ca_bundle=self.ca_bundle)
         client = self._internal.client(service, region, retries={"max_attempts": 1, "mode": "standard"}, **config)
         if not getattr(client, "_drkit_internal", False):
             client.meta.events.register("before-sign.*.*", _mark_internal)

@@ -1,6 +1,7 @@
 """Offline deploy, AWS Backup: vaults with Vault Lock, plans and report plans are created in
-moto; what moto 5.2 lacks (selections, logically air-gapped vaults, restore testing, audit
-frameworks, vault notifications and access policies) is declared only, with that reason."""
+moto, restore testing plans and selections in the simulation; what the embedded cloud lacks
+(backup selections, logically air-gapped vaults, audit frameworks, vault notifications and
+access policies) is declared only, with that reason."""
 
 from __future__ import annotations
 
@@ -158,14 +159,49 @@ def selection(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
 
 
 def restore_testing_plan(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    """Created in the embedded cloud, which runs it on its schedule (drills.cloud.sim.restore_testing)."""
     name = ctx.physical_name(spec, max_len=50, style="underscore")
-    arn = f"arn:aws:backup:{spec.region}:{ctx.account_id}:restore-testing-plan:{name}-{short_hash(name, length=6)}"
-    return _declared(ctx, spec, "restore testing plans", name, name=name, arn=arn)
+    backup = ctx.client("backup", spec.region)
+    ignored: list[str] = []
+    raw = {k: spec.get(k) for k in ("scheduleExpression", "scheduleExpressionTimezone", "startWindowHours",
+                                     "recoveryPointSelection")}
+    body = api_param("backup", "CreateRestoreTestingPlan", "RestoreTestingPlan", raw, ignored)
+    ctx.note_ignored(spec, ignored)
+    try:
+        arn = backup.get_restore_testing_plan(RestoreTestingPlanName=name)["RestoreTestingPlan"]["RestoreTestingPlanArn"]
+        backup.update_restore_testing_plan(RestoreTestingPlanName=name, RestoreTestingPlan=body)
+        reused = True
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        arn = backup.create_restore_testing_plan(
+            RestoreTestingPlan={"RestoreTestingPlanName": name, **body})["RestoreTestingPlanArn"]
+        reused = False
+    ctx.record(spec, name, reused=reused)
+    return name, outputs(spec, id=name, name=name, arn=arn)
 
 
 def restore_testing_selection(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     name = ctx.physical_name(spec, max_len=50, style="underscore")
-    return _declared(ctx, spec, "restore testing selections", f"{spec.get('restoreTestingPlanName')}:{name}", name=name)
+    plan_name = str(spec.get("restoreTestingPlanName"))
+    backup = ctx.client("backup", spec.region)
+    ignored: list[str] = []
+    raw = {k: spec.get(k) for k in ("protectedResourceType", "iamRoleArn", "protectedResourceArns",
+                                     "restoreMetadataOverrides", "validationWindowHours")}
+    body = api_param("backup", "CreateRestoreTestingSelection", "RestoreTestingSelection", raw, ignored)
+    ctx.note_ignored(spec, ignored)
+    pid = f"{plan_name}:{name}"
+    try:
+        backup.get_restore_testing_selection(RestoreTestingPlanName=plan_name, RestoreTestingSelectionName=name)
+        reused = True
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        backup.create_restore_testing_selection(RestoreTestingPlanName=plan_name, RestoreTestingSelection={
+            "RestoreTestingSelectionName": name, **body})
+        reused = False
+    ctx.record(spec, pid, reused=reused)
+    return pid, outputs(spec, id=pid, name=name)
 
 
 def framework(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:

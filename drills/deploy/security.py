@@ -37,10 +37,6 @@ def key(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
         meta = kms.create_key(**kwargs)["KeyMetadata"]
     if as_bool(spec.get("enableKeyRotation")):
         kms.enable_key_rotation(KeyId=meta["KeyId"])
-    if as_bool(spec.get("multiRegion")):
-        ctx.note("moto 5.2 creates and replicates multi-Region keys, but Decrypt with them fails "
-                 "(AccessDeniedException) in every region; S3 SSE-KMS in moto never calls KMS, so objects "
-                 "stay readable", subject=meta["KeyId"])
     ctx.record(spec, meta["KeyId"], reused=reused)
     return meta["KeyId"], outputs(spec, id=meta["KeyId"], keyId=meta["KeyId"], arn=meta["Arn"],
                                   multiRegion=as_bool(spec.get("multiRegion")),

@@ -17,7 +17,8 @@ import json
 import logging
 import os
 import threading
-from typing import Any, Mapping
+from datetime import datetime
+from typing import Any, Callable, Mapping
 from urllib.parse import unquote_plus
 
 from drills.aws import OBJECT_NOT_FOUND, Target
@@ -46,14 +47,18 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context, target=_aws_target, env=os.environ)
 
 
-def handle(event: Mapping[str, Any], context: Any, *, target: Target, env: Mapping[str, str]) -> dict[str, Any]:
-    """Process one SQS batch; return ``{"batchItemFailures": [{"itemIdentifier": id}, …]}``."""
+def handle(event: Mapping[str, Any], context: Any, *, target: Target, env: Mapping[str, str],
+           now: Callable[[], datetime] | None = None) -> dict[str, Any]:
+    """Process one SQS batch; return ``{"batchItemFailures": [{"itemIdentifier": id}, …]}``.
+
+    ``now`` is the clock of the timestamps the ingest writes (``quarantinedAt`` ...): wall
+    time on AWS, the virtual clock on the embedded cloud."""
     failures: list[dict[str, str]] = []
     for record in event.get("Records", []):
         message_id = str(record.get("messageId", ""))
         try:
             for notification in _notifications(record):
-                _ingest_one(notification, record, target, env)
+                _ingest_one(notification, record, target, env, now)
         except (DrkitError, KeyError, TypeError, ValueError) as exc:
             log.error(json.dumps({"event": "ingest-failed", "messageId": message_id,
                                   "error": type(exc).__name__, "message": str(exc)}))
@@ -76,7 +81,8 @@ def _notifications(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [r for r in records if str(r.get("eventName", "")).startswith("ObjectCreated")]
 
 
-def _ingest_one(notification: Mapping[str, Any], record: Mapping[str, Any], target: Target, env: Mapping[str, str]) -> None:
+def _ingest_one(notification: Mapping[str, Any], record: Mapping[str, Any], target: Target, env: Mapping[str, str],
+                now: Callable[[], datetime] | None = None) -> None:
     s3_info = notification["s3"]
     bucket = s3_info["bucket"]["name"]
     key = unquote_plus(s3_info["object"]["key"])
@@ -84,7 +90,7 @@ def _ingest_one(notification: Mapping[str, Any], record: Mapping[str, Any], targ
     region = env.get("AWS_REGION") or notification.get("awsRegion") or record.get("awsRegion")
     if not region:
         raise ConfigError("AWS_REGION", "the ingest function needs a region (environment or event)")
-    ingestor = _ingestor(target, region, env)
+    ingestor = _ingestor(target, region, env, now)
     source = f"s3://{bucket}/{key}"
     args = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
     try:
@@ -102,7 +108,8 @@ def _ingest_one(notification: Mapping[str, Any], record: Mapping[str, Any], targ
                          "reason": result.reason.value if result.reason else None}))
 
 
-def _ingestor(target: Target, region: str, env: Mapping[str, str]) -> Ingestor:
+def _ingestor(target: Target, region: str, env: Mapping[str, str],
+              now: Callable[[], datetime] | None = None) -> Ingestor:
     def required(name: str) -> str:
         value = env.get(name)
         if not value:
@@ -111,12 +118,13 @@ def _ingestor(target: Target, region: str, env: Mapping[str, str]) -> Ingestor:
 
     bucket, table, secret = required(ENV_ARCHIVE_BUCKET), required(ENV_INDEX_TABLE), required(ENV_HASH_KEY_SECRET)
     kms = env.get(ENV_KMS_KEY_ID) or None
-    cache_key = (target, region, bucket, table, secret, kms)
+    cache_key = (target, region, bucket, table, secret, kms, now)
     with _ingestors_lock:
         ingestor = _ingestors.get(cache_key)
         if ingestor is None:
             dest = IngestDestination(target=target, region=region, archive_bucket=bucket, index_table=table,
                                      kms_key_id=kms)
-            ingestor = Ingestor(dest, Pseudonymizer.from_secret_id(target, region, secret))
+            ingestor = Ingestor(dest, Pseudonymizer.from_secret_id(target, region, secret),
+                                **({"now": now} if now is not None else {}))
             _ingestors[cache_key] = ingestor
         return ingestor

@@ -6,7 +6,8 @@ itself (responses conform to botocore's output shapes) and guards the vault oper
 moto gets wrong. Its semantics, from the AWS Backup documentation:
 
 * ``StartBackupJob`` snapshots the resource at the call (S3: every object version, which
-  needs versioning on; DynamoDB: every item), then CREATED -> RUNNING -> COMPLETED over
+  needs versioning on — except versions in S3 Glacier Flexible Retrieval or Deep Archive,
+  which AWS Backup does not back up; DynamoDB: every item), then CREATED -> RUNNING -> COMPLETED over
   simulated minutes that grow with the size. The recovery point appears at completion.
 * Vault Lock (moto's stored ``MinRetentionDays`` / ``MaxRetentionDays`` / lock date) "fails
   that backup or copy job" whose retention is outside the range: the job ends FAILED with
@@ -100,6 +101,7 @@ class BackupJobs(Interceptor):
             self._lock_dates: dict[tuple[str, str], datetime | None] = {}
             self._tokens: dict[tuple[str, str], str] = {}
             self._blobs = BlobStore()
+            self._not_backed_up: dict[str, int] = {}     # storage class -> versions left out (S3)
 
     # ------------------------------------------------------------------ hooks
     def before(self, req: AwsRequest) -> AwsResponse | None:
@@ -301,6 +303,9 @@ class BackupJobs(Interceptor):
         try:
             if resource_type == "S3":
                 snapshot = capture_bucket(self.sim, name, self._blobs)
+                with self._lock:
+                    for storage_class, count in snapshot.skipped.items():
+                        self._not_backed_up[storage_class] = self._not_backed_up.get(storage_class, 0) + count
                 if snapshot.region != region:
                     return None, f"Bucket {name} is in {snapshot.region}; the backup vault is in {region}"
                 return snapshot, None
@@ -543,33 +548,82 @@ class BackupJobs(Interceptor):
         previous = self._idempotent(req, body)
         if previous is not None:
             return self._ok("StartRestoreJob", {"RestoreJobId": previous.job_id})
-        with self._lock:
-            point = self._points.get(body["RecoveryPointArn"])
-        if point is None or point.region != req.region:
-            return self._error(req, "ResourceNotFoundException", f"Recovery point {body['RecoveryPointArn']} not found")
-        metadata = {str(k): str(v) for k, v in body["Metadata"].items()}
         try:
-            if point.resource_type == "S3":
-                target: Any = S3RestoreOptions.from_metadata(metadata, point.snapshot)
-            else:
-                target = metadata.get("targetTableName") or ""
-                if not target:
-                    raise ValueError("Metadata targetTableName is required to restore a DynamoDB recovery point")
+            job = self.start_restore(req.region or "", body["RecoveryPointArn"], body["Metadata"], body["IamRoleArn"])
+        except LookupError as exc:
+            return self._error(req, "ResourceNotFoundException", str(exc))
         except ValueError as exc:
             return self._error(req, "InvalidParameterValueException", str(exc))
+        self._remember(req, body, job)
+        return self._ok("StartRestoreJob", {"RestoreJobId": job.job_id})
+
+    # ------------------------------------------------------------------ for restore testing
+    def start_restore(self, region: str, point_arn: str, metadata: dict[str, Any], iam_role: str,
+                      on_done: Callable[[Job], None] | None = None, **fields: Any) -> Job:
+        """Start a restore job of a recovery point in ``region``; LookupError when there is no
+        such point, ValueError for bad restore metadata. ``fields`` go into the job's document."""
+        with self._lock:
+            point = self._points.get(point_arn)
+        if point is None or point.region != region:
+            raise LookupError(f"Recovery point {point_arn} not found")
+        metadata = {str(k): str(v) for k, v in metadata.items()}
+        if point.resource_type == "S3":
+            target: Any = S3RestoreOptions.from_metadata(metadata, point.snapshot)
+        else:
+            target = metadata.get("targetTableName") or ""
+            if not target:
+                raise ValueError("Metadata targetTableName is required to restore a DynamoDB recovery point")
         now = self._now()
         expected = now + timedelta(seconds=self._options["startDelaySeconds"]) + \
             self._duration(point.size, self._options["restoreMinSeconds"])
         job = Job("restore", new_id(), point.region, now, expected, "PENDING", fields={
             "RecoveryPointArn": point.arn, "SourceResourceArn": point.resource_arn, "BackupVaultArn": point.vault_arn,
-            "BackupSizeInBytes": point.size, "IamRoleArn": body["IamRoleArn"], "ResourceType": point.resource_type,
-            "RecoveryPointCreationDate": point.created})
-        self._remember(req, body, job)
+            "BackupSizeInBytes": point.size, "IamRoleArn": iam_role, "ResourceType": point.resource_type,
+            "RecoveryPointCreationDate": point.created, **fields}, on_done=on_done)
+        with self._lock:
+            self._jobs[job.job_id] = job
         self._schedule(job, self._options["startDelaySeconds"], lambda j: self._complete_restore(j, point, target),
                        f"backup restore job {point.resource_type}")
-        return self._ok("StartRestoreJob", {"RestoreJobId": job.job_id})
+        return job
+
+    def recovery_points(self) -> list[RecoveryPoint]:
+        with self._lock:
+            return list(self._points.values())
+
+    def restore_job(self, job_id: str) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        return job if job is not None and job.kind == "restore" else None
+
+    def delete_restored(self, job: Job) -> str | None:
+        """Delete what a restore job created (bucket with every version, or table); the
+        reason it could not, or None."""
+        arn = str(job.fields.get("CreatedResourceArn") or "")
+        resource = resource_of(arn)
+        if resource is None:
+            return f"nothing to delete ({arn or 'no resource was created'})"
+        kind, name, region = resource
+        if self._region_down(region or job.region):
+            return f"AWS Backup in {region or job.region} is unavailable (simulated region outage)"
+        try:
+            if kind == "S3":
+                s3 = self.sim.s3_backend()
+                bucket = s3.get_bucket(name)
+                bucket.keys.clear()
+                bucket.multiparts.clear()
+                s3.delete_bucket(name)
+            else:
+                self.sim.backend("dynamodb", region or job.region).delete_table(name)
+        except Exception as exc:  # noqa: BLE001 - any moto error is the deletion's failure reason
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def _complete_restore(self, job: Job, point: RecoveryPoint, target: Any) -> None:
+        self._restore_now(job, point, target)
+        if job.on_done is not None:
+            job.on_done(job)
+
+    def _restore_now(self, job: Job, point: RecoveryPoint, target: Any) -> None:
         if self._region_down(point.region):
             self._finish(job, "FAILED", f"AWS Backup in {point.region} is unavailable (simulated region outage)")
             return
@@ -593,7 +647,9 @@ class BackupJobs(Interceptor):
 
     def _list_restore_jobs(self, req: AwsRequest) -> AwsResponse:
         q = _query(req)
-        jobs = self._jobs_of("restore", req.region or "", q, state_key="status")
+        jobs = select(self._jobs_of("restore", req.region or "", q, state_key="status"),
+                      plan=_eq(q.get("restoreTestingPlanArn"),
+                               lambda j: (j.fields.get("CreatedBy") or {}).get("RestoreTestingPlanArn")))
         page, token = paginate(jobs, q.get("maxResults"), q.get("nextToken"))
         return self._ok("ListRestoreJobs", {"RestoreJobs": [j.document(self.sim.account_id) for j in page],
                                             "NextToken": token})
@@ -621,6 +677,7 @@ class BackupJobs(Interceptor):
                       "durationMinutes": round(j.duration_minutes(), 1), "message": j.message} for j in jobs],
             "recoveryPointsByVault": vaults,
             "storedBlobs": blobs,
+            "notBackedUp": dict(self._not_backed_up),
             "now": now.isoformat(),
             "label": SIMULATED,
         }

@@ -170,6 +170,7 @@ class Job:
     completed: datetime | None = None
     message: str | None = None
     tasks: list[ScheduledTask] = field(default_factory=list)
+    on_done: Callable[["Job"], None] | None = None     # called once the job COMPLETED or FAILED
 
     def duration_minutes(self) -> float:
         return (self.expected - self.created).total_seconds() / 60

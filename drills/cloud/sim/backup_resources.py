@@ -62,6 +62,12 @@ class BlobStore:
 
 # --------------------------------------------------------------------------- S3
 
+# "AWS Backup ... doesn't support backups of objects in the S3 Glacier Flexible Retrieval
+# or S3 Glacier Deep Archive storage classes" (AWS Backup developer guide, "Amazon S3
+# backups"; supported: Standard, Standard-IA, One Zone-IA, Glacier Instant Retrieval,
+# Intelligent-Tiering). Such versions are left out of the recovery point.
+NOT_BACKED_UP = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+
 @dataclass(frozen=True)
 class ObjectVersion:
     key: str
@@ -82,6 +88,7 @@ class S3Snapshot:
     region: str
     versions: list[ObjectVersion]         # per key, oldest first
     deleted_keys: set[str]                # keys whose latest version was a delete marker
+    skipped: dict[str, int] = field(default_factory=dict)   # storage class -> versions not backed up
 
     @property
     def size(self) -> int:
@@ -102,9 +109,13 @@ def capture_bucket(sim: "Simulation", bucket_name: str, blobs: BlobStore) -> S3S
         raise ResourceError(f"Versioning must be enabled on bucket {bucket_name} to back it up with AWS Backup")
     versions: list[ObjectVersion] = []
     deleted: set[str] = set()
+    skipped: dict[str, int] = {}
     for key_name, key_versions in bucket.keys.lists():
         for version in list(key_versions):
             if not hasattr(version, "storage_class"):       # a delete marker
+                continue
+            if (version.storage_class or "STANDARD") in NOT_BACKED_UP:
+                skipped[version.storage_class] = skipped.get(version.storage_class, 0) + 1
                 continue
             meta = dict(version.metadata)
             versions.append(ObjectVersion(
@@ -117,7 +128,7 @@ def capture_bucket(sim: "Simulation", bucket_name: str, blobs: BlobStore) -> S3S
                 storage_class=version.storage_class or "STANDARD"))
         if key_versions and not hasattr(key_versions[-1], "storage_class"):
             deleted.add(key_name)
-    return S3Snapshot(bucket_name, bucket.region_name, versions, deleted)
+    return S3Snapshot(bucket_name, bucket.region_name, versions, deleted, skipped)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,12 @@ switches moto's off): explicit ``Deny`` statements that apply to the caller are 
 with their conditions; an explicit deny wins, as in AWS. ``Allow`` statements grant nothing
 extra: the embedded cloud has a single identity (the account root), which IAM already allows.
 
-Request context: ``aws:SecureTransport`` is ``true`` by default — the loopback HTTP endpoint
-stands in for the TLS endpoint every AWS SDK uses (``extra["bucket_policy"]["secure_transport"]
-= False`` makes it plain HTTP, which TLS-only policies must then refuse); S3 keys come from the
-request headers. A Deny whose condition uses an operator the evaluator does not know is applied
+Request context: ``aws:SecureTransport`` is whether the request came over TLS when the cloud
+serves TLS (``drkit cloud serve --tls``: plain HTTP on the same port is then insecure, and
+TLS-only policies refuse it, as on AWS). A plain-HTTP-only cloud counts as TLS by default —
+the loopback endpoint stands in for the TLS endpoint every AWS SDK uses
+(``extra["bucket_policy"]["secure_transport"] = False`` makes it insecure); S3 keys come from
+the request headers. A Deny whose condition uses an operator the evaluator does not know is applied
 (fail closed) and reported in ``status()``.
 """
 
@@ -88,7 +90,7 @@ class BucketPolicyEnforcement(Interceptor):
 
     def context(self, req: AwsRequest) -> dict[str, Any]:
         ctx: dict[str, Any] = {
-            "aws:SecureTransport": "true" if self.secure_transport else "false",
+            "aws:SecureTransport": "true" if (self.secure_transport if req.secure is None else req.secure) else "false",
             "aws:CurrentTime": self.sim.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
             "aws:EpochTime": str(int(self.sim.clock.now().timestamp())),
             "aws:PrincipalAccount": self.sim.account_id,

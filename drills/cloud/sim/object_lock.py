@@ -147,6 +147,7 @@ class ObjectLockFidelity(Interceptor):
             "CopyObject": self._check_lock_headers,
             "CreateMultipartUpload": self._check_lock_headers,
             "PutBucketVersioning": self._put_versioning,
+            "PutObjectLockConfiguration": self._put_lock_configuration,
         }.get(req.operation or "")
         if handler is None:
             return None
@@ -314,6 +315,22 @@ class ObjectLockFidelity(Interceptor):
                 return aws_error(req, 400, "InvalidArgument", f"invalid {UNTIL_HEADER} {until_text!r}")
             if until is not None and until <= self._now() and not req.internal:
                 return aws_error(req, 400, "InvalidArgument", "The retain until date must be in the future!")
+        return None
+
+    def _put_lock_configuration(self, req: AwsRequest, bucket: Any) -> AwsResponse | None:
+        """Object Lock cannot be turned off: ``ObjectLockEnabled`` accepts only ``Enabled``
+        (S3 API reference, ObjectLockConfiguration), so anything else does not validate
+        against the schema -> 400 MalformedXML (moto answers "InvalidBucket")."""
+        try:
+            root = ET.fromstring(req.body) if req.body.strip() else None
+        except ET.ParseError:
+            return None           # moto answers MalformedXML
+        if root is None:
+            return None
+        enabled = _child_text(root, "ObjectLockEnabled")
+        if bucket.object_lock_enabled and enabled != "Enabled":
+            return self._refuse(req, 400, "MalformedXML", "The XML you provided was not well-formed or did not "
+                                                          "validate against our published schema")
         return None
 
     def _put_versioning(self, req: AwsRequest, bucket: Any) -> AwsResponse | None:

@@ -23,7 +23,8 @@ behaviour takes over every SQS mapping whose function's handler is drkit's
 The handler's calls are the function's own (not internal): replication and every other
 behaviour apply to what it writes. Settings (``SimSettings.extra["pipeline"]``):
 ``delaySeconds`` (default 2), ``handler`` ("module:function" or a callable with ``handle``'s
-signature; default drkit's ``drills.ingest.handler:handle``).
+signature; default drkit's ``drills.ingest.handler:handle``). The handler gets
+``now=<the virtual clock>``, so what it stamps (``quarantinedAt``) is simulated time.
 """
 
 from __future__ import annotations
@@ -264,7 +265,7 @@ class IngestPipelineEvents(Interceptor):
                                 str(uuid.uuid4()))
         self.stats["invocations"] += 1
         try:
-            result = self._handler()(event, context, target=self.target, env=env)
+            result = self._handler()(event, context, target=self.target, env=env, now=self.sim.clock.now)
         except Exception as exc:  # noqa: BLE001 - the Lambda runtime's boundary: a raised error fails the batch
             self.stats["handlerErrors"] += 1
             self.stats["lastError"] = f"handler raised {type(exc).__name__}: {str(exc)[:300]}"
@@ -332,7 +333,7 @@ class IngestPipelineEvents(Interceptor):
     def target(self) -> Target:
         """The embedded cloud as the function sees it (its calls are not internal)."""
         if self._target is None or self._target.endpoint != self.sim.endpoint:
-            self._target = Target(endpoint=self.sim.endpoint)
+            self._target = Target(endpoint=self.sim.endpoint, ca_bundle=self.sim.ca_bundle)
         return self._target
 
     # ------------------------------------------------------------------ control & status

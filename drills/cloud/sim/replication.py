@@ -32,12 +32,15 @@ Failures (S3 reports them as FAILED):
 - destination bucket missing (DstBucketNotFound), unversioned (DstBucketUnversioned),
   without Object Lock when the source has it (DstBucketObjectLockConfigMissing), SSE-KMS
   object but no replica key (DstKmsKeyNotFound): FAILED at the copy attempt;
-- destination region down (``sim["outage"]``): retried with exponential backoff while
-  PENDING; FAILED once the retry window has passed (``DstRegionUnavailable``);
-- source region down: the copy waits (retries, never fails) — nothing leaves a dead region;
+- destination region down (``sim["outage"]``): NOT a failure. "If there's a temporary
+  failure, such as if a bucket or Region is unavailable, replication status doesn't
+  transition to FAILED, but remains PENDING. After the resource is back online, Amazon S3
+  resumes replicating those objects" (S3 user guide, Getting replication status
+  information). The copy is retried with exponential backoff for as long as it takes;
+- source region down: the copy waits the same way — nothing leaves a dead region;
 - injected by the control action ``fail``: FAILED at the copy attempt (``InjectedFailure``).
-Retry settings, ``SimSettings.extra["replication"]``: ``retry_window_minutes`` (60),
-``retry_initial_seconds`` (60), ``retry_max_seconds`` (900). All simulated.
+Retry settings, ``SimSettings.extra["replication"]``: ``retry_initial_seconds`` (60),
+``retry_max_seconds`` (900): the backoff while a region is down. All simulated.
 
 Pause (FIS ``aws:s3:bucket-pause-replication``): "Pauses replication from target source
 buckets to destination buckets ... Existing objects may continue to be replicated for up
@@ -45,7 +48,8 @@ to one hour after action begins" (FIS actions reference), and "After the scenari
 bucket replication will resume from the point it was paused" (FIS cross-Region scenario,
 Pause S3 Replication). So objects written during a pause stay PENDING and are replicated
 when it ends (unlike a Disabled rule); copies already scheduled when it begins still land.
-Control actions: ``pause`` {bucket | buckets | tags (+ sourceRegion?), duration?, region?,
+Control actions: ``pause`` {bucket | buckets | tags (+ sourceRegion?), duration (required, as
+in FIS: PT1M..PT12H), region?,
 prefixes?, destinationBuckets?} -> {"resolvedTargets": n, ...}: n is 0 when no rule of any
 targeted bucket matches (FIS would skip the action silently; a drill must treat it as a
 failure); ``resume`` {bucket | buckets | tags}; ``fail`` {bucket, prefix|key, count?};
@@ -63,6 +67,7 @@ from typing import Any, Iterable
 from drills.cloud.clock import SIMULATED, ScheduledTask
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Interceptor
 from drills.cloud.sim import replication_copy as copier
+from drills.cloud.sim.kms_keys import key_problem
 from drills.cloud.sim.replication_lag import LagDistribution
 from drills.cloud.sim.replication_rules import (Rule, bucket_name_of, parse_rules, select,
                                                 select_for_delete_marker)
@@ -73,7 +78,7 @@ PENDING, COMPLETED, FAILED, REPLICA = "PENDING", "COMPLETED", "FAILED", "REPLICA
 STATUS_HEADER = "x-amz-replication-status"
 _NEW_VERSION_OPS = {"PutObject", "CopyObject", "CompleteMultipartUpload"}
 _METADATA_OPS = {"PutObjectTagging", "DeleteObjectTagging", "PutObjectRetention", "PutObjectLegalHold"}
-_RETRY_DEFAULTS = {"retry_window_minutes": 60.0, "retry_initial_seconds": 60.0, "retry_max_seconds": 900.0}
+_RETRY_DEFAULTS = {"retry_initial_seconds": 60.0, "retry_max_seconds": 900.0}
 _FIS_MIN, _FIS_MAX = timedelta(minutes=1), timedelta(hours=12)
 
 
@@ -98,6 +103,7 @@ class _Target:
     state: str = PENDING
     held: bool = False
     attempts: int = 0
+    waits: int = 0                 # attempts that found the destination region down
     first_attempt: datetime | None = None
     reason: str | None = None
     landed: datetime | None = None
@@ -171,7 +177,7 @@ class S3Replication(Interceptor):
         self._injections: list[_Injection] = []
         self._lags: list[float] = []
         self._not_replicated: dict[str, dict[str, int]] = {}
-        self._metadata_syncs = {"forward": 0, "replicaModifications": 0, "failed": 0}
+        self._metadata_syncs = {"forward": 0, "replicaModifications": 0}
         self._generation = getattr(self, "_generation", 0) + 1   # tasks of an earlier generation do nothing
 
     # ================================================================== hooks
@@ -262,6 +268,7 @@ class S3Replication(Interceptor):
             for dest, rule in sorted(chosen.items()):
                 target = _Target(rule=rule, dest_region=self._bucket_region(dest))
                 version.targets[dest] = target
+                self._notify("pending", version, target)
                 if self._paused(version.bucket, rule.id):
                     target.held = True
                     self._held.setdefault(version.bucket, []).append((version, target))
@@ -303,17 +310,20 @@ class S3Replication(Interceptor):
                 return
             target.attempts += 1
             if self._take_injection(version):
-                return self._fail(target, "InjectedFailure")
+                return self._fail(version, target, "InjectedFailure")
             if region_down(self.sim, self._bucket_region(version.bucket)):
                 target.first_attempt = None        # nothing leaves a dead region: wait, never fail
                 return self._schedule(version, target, self._backoff(target))
             target.first_attempt = target.first_attempt or now
             if region_down(self.sim, target.dest_region):
-                window = timedelta(minutes=self.retry["retry_window_minutes"])
-                if now - target.first_attempt >= window:
-                    return self._fail(target, "DstRegionUnavailable")
+                # A temporarily unavailable bucket or Region keeps the object PENDING (S3 user
+                # guide, replication status): retry with backoff until it is back, never FAIL.
+                target.waits += 1
                 return self._schedule(version, target, self._backoff(target))
             s3 = self.sim.s3_backend()
+            key_failure = self._kms_failure(version, target) if version.kind == "object" else None
+            if key_failure is not None:
+                return self._fail(version, target, key_failure)
             try:
                 if version.kind == "object":
                     copier.copy_version(s3, version.bucket, version.key, version.version_id, target.rule)
@@ -321,14 +331,38 @@ class S3Replication(Interceptor):
                     copier.copy_delete_marker(s3, version.bucket, version.key, version.version_id,
                                               target.rule.dest_bucket)
             except copier.ReplicationFailure as failure:
-                return self._fail(target, failure.reason)
+                return self._fail(version, target, failure.reason)
             target.state, target.landed = COMPLETED, now
             self._lags.append((now - version.created).total_seconds())
             self._replicas[(target.rule.dest_bucket, version.key, version.version_id)] = version
+            self._notify("completed", version, target)
 
-    @staticmethod
-    def _fail(target: _Target, reason: str) -> None:
+    def _kms_failure(self, version: _Version, target: _Target) -> str | None:
+        """SrcKmsKeyInvalidState / DstKmsKeyInvalidState / DstKmsKeyNotFound when an SSE-KMS
+        object's key, or the rule's replica key, cannot be used now (S3 replication failure
+        reasons)."""
+        src = copier.find_version(self.sim.s3_backend(), version.bucket, version.key, version.version_id)
+        if src is None or not str(getattr(src, "encryption", "") or "").startswith("aws:kms"):
+            return None
+        if key_problem(self.sim, src.kms_key_id, self._bucket_region(version.bucket)) is not None:
+            return "SrcKmsKeyInvalidState"
+        replica_key = target.rule.replica_kms_key_id
+        problem = key_problem(self.sim, replica_key, target.dest_region) if replica_key else None
+        if problem is not None:
+            return "DstKmsKeyNotFound" if problem[0] == "NotFoundException" else "DstKmsKeyInvalidState"
+        return None
+
+    def _fail(self, version: _Version, target: _Target, reason: str) -> None:
         target.state, target.reason = FAILED, reason
+        self._notify("failed", version, target)
+
+    def _notify(self, what: str, version: _Version, target: _Target) -> None:
+        """Tell the behaviours that watch replication (metrics, events) what happened:
+        ``pending`` (tracked), ``completed`` or ``failed``. They run in-process, no HTTP."""
+        for interceptor in self.sim.interceptors:
+            watcher = getattr(interceptor, "on_replication", None)
+            if watcher is not None:
+                watcher(what, version, target)
 
     def _take_injection(self, version: _Version) -> bool:
         if version.injected:
@@ -344,18 +378,15 @@ class S3Replication(Interceptor):
         return False
 
     def _schedule_sync(self, src: tuple[str, str, str], dst: tuple[str, str, str], kind: str) -> None:
-        started, generation = self.sim.clock.now(), self._generation
+        generation = self._generation
 
         def run() -> None:
-            now = self.sim.clock.now()
             with self._lock:
                 if generation != self._generation:
                     return
                 if any(region_down(self.sim, self._bucket_region(b)) for b in (src[0], dst[0])):
-                    if now - started < timedelta(minutes=self.retry["retry_window_minutes"]):
-                        self.sim.clock.schedule_in(self.retry["retry_initial_seconds"], run, label)
-                    else:
-                        self._metadata_syncs["failed"] += 1
+                    # temporarily unavailable: stays pending, resumes when the region is back
+                    self.sim.clock.schedule_in(self.retry["retry_max_seconds"], run, label)
                     return
                 if copier.sync_metadata(self.sim.s3_backend(), src, dst):
                     self._metadata_syncs[kind] += 1
@@ -369,8 +400,11 @@ class S3Replication(Interceptor):
 
     def pause(self, params: dict[str, Any]) -> dict[str, Any]:
         """Pause the matching rules of each target bucket; report how many buckets resolved."""
+        if params.get("duration") in (None, ""):
+            raise ValueError("'duration' is required, as for FIS's aws:s3:bucket-pause-replication: an ISO-8601 "
+                             "duration between PT1M and PT12H, e.g. PT30M (resume ends a pause early)")
         buckets = self._target_buckets(params)
-        duration = _iso_duration(params["duration"]) if params.get("duration") else None
+        duration = _iso_duration(params["duration"])
         region = params.get("region")
         prefixes = _list_param(params, "prefixes")
         destinations = {bucket_name_of(b) for b in _list_param(params, "destinationBuckets")}

@@ -47,12 +47,15 @@ def _destination(s3: Any, name: str, *, needs_lock: bool) -> Any:
     return dest
 
 
-def _place(dest: Any, key: str, version: Any) -> None:
-    """Keep the key's versions in creation order (the last one is the current version)."""
+def _place(dest: Any, key: str, version: Any, source: Any = None) -> None:
+    """Keep the key's versions in creation order (the last one is the current version).
+    Versions stamped at the same instant (the virtual clock stood still) keep the source
+    bucket's order."""
     versions = [v for v in dest.keys.getlist(key, []) if v is version or str(v.version_id) != str(version.version_id)]
     if version not in versions:
         versions.append(version)
-    dest.keys.setlist(key, sorted(versions, key=lambda v: v.last_modified))
+    order = {str(v.version_id): i for i, v in enumerate(source.keys.getlist(key, []) or [])} if source else {}
+    dest.keys.setlist(key, sorted(versions, key=lambda v: (v.last_modified, order.get(str(v.version_id), -1))))
 
 
 def copy_version(s3: Any, src_bucket: str, key: str, version_id: str, rule: Rule) -> FakeKey:
@@ -88,7 +91,7 @@ def copy_version(s3: Any, src_bucket: str, key: str, version_id: str, rule: Rule
     replica.website_redirect_location = src.website_redirect_location
     if tags:
         s3.tagger.tag_resource(replica.arn, [{"Key": k, "Value": v} for k, v in tags.items()])
-    _place(dest, key, replica)
+    _place(dest, key, replica, source_bucket)
     return replica
 
 
@@ -102,7 +105,7 @@ def copy_delete_marker(s3: Any, src_bucket: str, key: str, version_id: str, dest
     marker = FakeDeleteMarker(key=existing[-1] if existing else src.key)
     marker._version_id = src.version_id
     marker.last_modified = src.last_modified
-    _place(dest, key, marker)
+    _place(dest, key, marker, get_bucket(s3, src_bucket))
     return marker
 
 

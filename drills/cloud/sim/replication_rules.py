@@ -37,6 +37,10 @@ class Rule:
     replica_modifications: bool = False
     delete_marker_replication: bool = False
     rtc: bool = False
+    metrics: bool = False
+    """Destination.Metrics Enabled: CloudWatch replication metrics and failure events."""
+    event_threshold_minutes: int | None = None
+    """Metrics.EventThreshold (RTC: 15): OperationMissedThreshold / ReplicatedAfterThreshold."""
 
     def matches(self, key: str, tags: Mapping[str, str]) -> bool:
         """Does an object with this key and these tags fall under the rule's filter?"""
@@ -109,7 +113,20 @@ def parse_rule(raw: Mapping[str, Any]) -> Rule:
         replica_modifications=_enabled(raw, "SourceSelectionCriteria", "ReplicaModifications"),
         delete_marker_replication=_enabled(raw, "DeleteMarkerReplication"),
         rtc=_enabled(dest, "ReplicationTime"),
+        metrics=_enabled(dest, "Metrics"),
+        event_threshold_minutes=_threshold(dest),
     )
+
+
+def _threshold(dest: Mapping[str, Any]) -> int | None:
+    metrics = dest.get("Metrics")
+    if not _enabled(dest, "Metrics") or not isinstance(metrics, Mapping):
+        return None
+    threshold = metrics.get("EventThreshold")
+    try:
+        return int(threshold.get("Minutes")) if isinstance(threshold, Mapping) else None
+    except (TypeError, ValueError):
+        return None
 
 
 def parse_rules(config: Mapping[str, Any] | None) -> list[Rule]:

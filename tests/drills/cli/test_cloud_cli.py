@@ -133,7 +133,7 @@ def test_replication_pause_and_resume(drkit, cloud: EmbeddedCloud, replicated: s
 
 def test_replication_pause_that_matches_nothing_warns(drkit, cloud: EmbeddedCloud, replicated: str) -> None:
     code, _, err = drkit("cloud", "replication", "pause", "--bucket", replicated, "--prefix", "nothing/",
-                       "--endpoint", cloud.endpoint)
+                         "--duration", "PT10M", "--endpoint", cloud.endpoint)
     assert code == 0, err
     assert "warning" in err and "FIS would skip" in err
 
@@ -142,6 +142,7 @@ def test_replication_pause_that_matches_nothing_warns(drkit, cloud: EmbeddedClou
     ["pause", "--duration", "10 minutes"],       # not ISO-8601: refused by the control API
     ["resume", "--duration", "PT10M"],           # resume takes only --bucket / --tag
     ["pause", "--tag", "no-equals-sign"],
+    ["pause"],                                   # FIS's pause needs a duration
 ])
 def test_replication_bad_arguments_exit_2(drkit, cloud: EmbeddedCloud, replicated: str, args: list[str]) -> None:
     code, _, err = drkit("cloud", "replication", *args, "--bucket", replicated, "--endpoint", cloud.endpoint)
@@ -154,9 +155,9 @@ def test_replication_pause_by_tag(drkit, cloud: EmbeddedCloud, replicated: str) 
     cloud.target.client("s3", "us-east-1").put_bucket_tagging(
         Bucket=replicated, Tagging={"TagSet": [{"Key": "drill", "Value": "yes"}]})
     code, out, err = drkit("cloud", "replication", "pause", "--tag", "drill=yes", "--source-region", "us-east-1",
-                         "--endpoint", cloud.endpoint)
+                           "--duration", "PT1H", "--endpoint", cloud.endpoint)
     assert code == 0, err
-    assert f"{replicated} (rules: all)" in err and "until resumed" in err
+    assert f"{replicated} (rules: all)" in err and "(simulated)" in err
     assert cloud.sim["replication"].status()["paused"].get(replicated)
 
 
@@ -237,3 +238,30 @@ def test_serve_on_a_busy_port_exits_2() -> None:
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr
     assert proc.stdout == "" and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_serve_tls_writes_its_ca_and_answers_https(tmp_path: Path) -> None:
+    env = {**os.environ, **FAKE_ENV}
+    env.pop("DRKIT_ENDPOINT", None)
+    proc = subprocess.Popen([*_drkit(), "cloud", "serve", "--port", "0", "--tls", "--tls-dir", "certs"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("endpoint: https://127.0.0.1:"), (first, proc.poll())
+        endpoint = first.split(" ", 1)[1].strip()
+        ca = tmp_path / "certs" / "ca.pem"
+        assert ca.is_file()
+        import ssl
+        import urllib.request
+        context = ssl.create_default_context(cafile=str(ca))
+        with urllib.request.urlopen(f"{endpoint}/_drkit/status", timeout=30, context=context) as resp:
+            assert json.loads(resp.read())["clock"]["label"] == "simulated"
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and rest == ""
+        assert f"AWS_CA_BUNDLE={Path('certs') / 'ca.pem'}" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)

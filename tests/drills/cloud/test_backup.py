@@ -412,3 +412,29 @@ def test_idempotency_token_returns_the_same_job(cloud, backup, vault, archive):
     again = _start(backup, vault, archive["bucket"], IdempotencyToken="once")
     assert first["BackupJobId"] == again["BackupJobId"]
     assert len(backup.list_backup_jobs()["BackupJobs"]) == 1
+
+
+def test_objects_in_glacier_and_deep_archive_are_not_backed_up(cloud, s3, backup, vault, bucket_name):
+    """AWS Backup for S3 does not back up objects in S3 Glacier Flexible Retrieval or S3
+    Glacier Deep Archive (supported: Standard, Standard-IA, One Zone-IA, Glacier Instant
+    Retrieval, Intelligent-Tiering), so a restore does not bring them back.
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/s3-backups.html"""
+    bucket = bucket_name("archive")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    classes = {"standard.dcm": "STANDARD", "ia.dcm": "STANDARD_IA", "onezone.dcm": "ONEZONE_IA",
+               "instant.dcm": "GLACIER_IR", "tiering.dcm": "INTELLIGENT_TIERING",
+               "flexible.dcm": "GLACIER", "deep.dcm": "DEEP_ARCHIVE"}
+    for key, storage_class in classes.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode() * 100, StorageClass=storage_class)
+    point_arn = _start(backup, vault, bucket)["RecoveryPointArn"]
+    _finish_jobs(cloud)
+    job = backup.list_backup_jobs(ByBackupVaultName=vault)["BackupJobs"][0]
+    assert job["BackupSizeInBytes"] == sum(len(k.encode() * 100) for k, c in classes.items()
+                                           if c not in ("GLACIER", "DEEP_ARCHIVE"))
+    restored = bucket_name("restored")
+    _restore(backup, point_arn, restored, new_bucket=True)
+    _finish_jobs(cloud)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=restored).get("Contents", [])}
+    assert keys == {"standard.dcm", "ia.dcm", "onezone.dcm", "instant.dcm", "tiering.dcm"}
+    assert cloud.sim["backup"].status()["notBackedUp"] == {"GLACIER": 1, "DEEP_ARCHIVE": 1}

@@ -13,7 +13,7 @@ from drills.cloud.simulation import SimSettings
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/expected"
 
 
-def tls_and_key_policy(bucket: str) -> str:
+def tls_and_key_policy(bucket: str, key_arn: str = KEY_ARN) -> str:
     """The statements components/secure_bucket.py writes (TLS only; only the stack's key)."""
     objects = f"arn:aws:s3:::{bucket}/*"
     sse, key = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
@@ -23,17 +23,17 @@ def tls_and_key_policy(bucket: str) -> str:
         {"Sid": "DenyNonKmsEncryption", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "Resource": objects, "Condition": {"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}}},
         {"Sid": "DenyOtherKmsKeys", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-         "Resource": objects, "Condition": {"StringNotEquals": {key: KEY_ARN}, "Null": {key: "false"}}},
+         "Resource": objects, "Condition": {"StringNotEquals": {key: key_arn}, "Null": {key: "false"}}},
         {"Sid": "DenyKmsWithoutKeyId", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "Resource": objects, "Condition": {"StringEquals": {sse: "aws:kms"}, "Null": {key: "true"}}},
     ]})
 
 
-def make_bucket(cloud) -> tuple[object, str]:
+def make_bucket(cloud, key_arn: str = KEY_ARN) -> tuple[object, str]:
     s3 = cloud.target.client("s3", "us-east-1")
     bucket = f"drkit-policy-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_policy(Bucket=bucket, Policy=tls_and_key_policy(bucket))
+    s3.put_bucket_policy(Bucket=bucket, Policy=tls_and_key_policy(bucket, key_arn))
     return s3, bucket
 
 
@@ -49,8 +49,9 @@ def test_header_less_upload_and_reads_are_allowed(cloud) -> None:
 
 
 def test_upload_with_the_expected_key_is_allowed(cloud) -> None:
-    s3, bucket = make_bucket(cloud)
-    s3.put_object(Bucket=bucket, Key="a", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=KEY_ARN)
+    key_arn = cloud.target.client("kms", "us-east-1").create_key()["KeyMetadata"]["Arn"]   # S3 needs a real key
+    s3, bucket = make_bucket(cloud, key_arn)
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key_arn)
 
 
 @pytest.mark.parametrize("extra, sid", [

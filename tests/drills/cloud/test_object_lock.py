@@ -335,3 +335,19 @@ def test_refusals_are_counted_in_status(cloud, s3, locked):
     with pytest.raises(ClientError):
         s3.delete_object(Bucket=bucket, Key=key, VersionId=vid)
     assert cloud.sim.status()["behaviours"]["object_lock"]["refusals"] == {"DeleteObject:AccessDenied": 1}
+
+
+@pytest.mark.parametrize("configuration", [{"ObjectLockEnabled": "Disabled"}, {"ObjectLockEnabled": ""}])
+def test_object_lock_cannot_be_disabled(cloud, s3, bucket_name, configuration):
+    """Object Lock, once enabled, cannot be disabled: ObjectLockEnabled accepts only
+    "Enabled", so S3 answers 400 MalformedXML and the configuration stays.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_ObjectLockConfiguration.html
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html"""
+    bucket = bucket_name()
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as err:
+        s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=configuration)
+    assert err.value.response["Error"]["Code"] == "MalformedXML"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]["ObjectLockEnabled"] == "Enabled"

@@ -74,7 +74,7 @@ class Recorder:
         self.decide = decide
         self.raises = raises
 
-    def __call__(self, event, context, *, target, env):
+    def __call__(self, event, context, *, target, env, now=None):
         self.calls.append((event, context, dict(env)))
         assert target.endpoint, "the handler must get the embedded Target"
         if self.raises:
@@ -320,6 +320,25 @@ def test_the_real_handler_archives_dicom_and_quarantines_the_rest(cloud) -> None
     assert "Item" in item and "PID-1" not in json.dumps(item)
     status = cloud.sim["pipeline"].status()
     assert status["messagesSucceeded"] == 3 and status["dlqDepth"] == 0     # 2 objects + S3 test event
+
+
+def test_the_handler_stamps_quarantine_with_virtual_time(cloud) -> None:
+    """Every timestamp drkit writes on the embedded cloud comes from the virtual clock
+    (DESIGN.md, The embedded cloud); on AWS Lambda the handler's clock is the system clock.
+    Here the virtual clock is 3 days ahead of wall time when the object is quarantined."""
+    from datetime import datetime, timedelta, timezone
+
+    p, archive, _ = real_pipeline(cloud)
+    cloud.clock.advance(timedelta(days=3))
+    s3 = cloud.target.client("s3", REGION)
+    s3.put_object(Bucket=p.landing, Key="incoming/notes.txt", Body=b"this is not DICOM either")
+    cloud.clock.advance(DELAY + 1)
+    reasons = [o["Key"] for o in s3.list_objects_v2(Bucket=archive, Prefix=QUARANTINE_PREFIX)["Contents"]
+               if o["Key"].endswith(".json")]
+    document = json.loads(s3.get_object(Bucket=archive, Key=reasons[0])["Body"].read())
+    stamped = datetime.fromisoformat(document["quarantinedAt"].replace("Z", "+00:00"))
+    assert abs((stamped - cloud.clock.now()).total_seconds()) <= 5
+    assert stamped - datetime.now(timezone.utc) > timedelta(days=2)
 
 
 def test_an_infrastructure_failure_ends_in_the_dlq_after_max_receive_count(cloud) -> None:

@@ -157,10 +157,14 @@ def test_objects_written_while_disabled_are_not_caught_up_after_enable(pair):
     assert len(pair.replica_versions("after-enable")) == 1
 
 
+def _key(pair, region: str, **kwargs) -> str:
+    return pair.cloud.target.client("kms", region).create_key(**kwargs)["KeyMetadata"]["Arn"]
+
+
 def test_sse_kms_objects_need_sse_kms_selection_criteria(pair):
     pair.configure(make_rule(pair.dst))
     pair.east.put_object(Bucket=pair.src, Key="kms", Body=b"1", ServerSideEncryption="aws:kms",
-                         SSEKMSKeyId="arn:aws:kms:us-east-1:123456789012:key/src")
+                         SSEKMSKeyId=_key(pair, "us-east-1"))
     pair.east.put_object(Bucket=pair.src, Key="s3", Body=b"2", ServerSideEncryption="AES256")
     pair.advance(LAG + 1)
     assert pair.replica_versions("kms") == []
@@ -171,11 +175,11 @@ def test_sse_kms_objects_need_sse_kms_selection_criteria(pair):
 
 
 def test_sse_kms_objects_replicate_under_the_replica_key_when_selected(pair):
-    replica_key = "arn:aws:kms:us-west-2:123456789012:key/mrk-replica"
+    replica_key = _key(pair, "us-west-2")
     pair.configure(make_rule(pair.dst, destination={"EncryptionConfiguration": {"ReplicaKmsKeyID": replica_key}},
                              SourceSelectionCriteria={"SseKmsEncryptedObjects": {"Status": "Enabled"}}))
     pair.east.put_object(Bucket=pair.src, Key="kms", Body=b"1", ServerSideEncryption="aws:kms",
-                         SSEKMSKeyId="arn:aws:kms:us-east-1:123456789012:key/src")
+                         SSEKMSKeyId=_key(pair, "us-east-1"))
     pair.advance(LAG + 1)
     head = pair.west.head_object(Bucket=pair.dst, Key="kms")
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == replica_key

@@ -17,7 +17,7 @@ MINUTE = 60
 @pytest.fixture
 def pair(cloud_factory, bucket_name):
     settings = SimSettings(replication_lag={"fixed_seconds": LAG},
-                           extra={"replication": {"retry_window_minutes": 30, "retry_initial_seconds": 60}})
+                           extra={"replication": {"retry_initial_seconds": 60}})
     return make_pair(cloud_factory(settings), bucket_name)
 
 
@@ -60,7 +60,7 @@ def test_pause_holds_new_objects_and_replicates_them_when_it_ends(pair):
 
 def test_explicit_resume_releases_held_objects(pair):
     pair.configure(make_rule(pair.dst))
-    assert replication(pair).control("pause", {"bucket": pair.src})["resolvedTargets"] == 1
+    assert replication(pair).control("pause", {"bucket": pair.src, "duration": "PT12H"})["resolvedTargets"] == 1
     pair.east.put_object(Bucket=pair.src, Key="k", Body=b"1")
     pair.advance(60 * MINUTE)
     assert pair.replica_versions("k") == []
@@ -92,8 +92,9 @@ def test_pause_that_resolves_to_nothing_is_reported_and_changes_nothing(pair):
 
 
 def test_pause_of_a_bucket_without_replication_resolves_to_nothing(pair):
-    assert replication(pair).control("pause", {"bucket": pair.src})["resolvedTargets"] == 0
-    assert replication(pair).control("pause", {"tags": {"DisruptS3": "Allowed"}})["resolvedTargets"] == 0
+    assert replication(pair).control("pause", {"bucket": pair.src, "duration": "PT1H"})["resolvedTargets"] == 0
+    assert replication(pair).control("pause", {"tags": {"DisruptS3": "Allowed"},
+                                               "duration": "PT1H"})["resolvedTargets"] == 0
 
 
 def test_pause_targets_buckets_by_tag_like_fis(pair):
@@ -114,10 +115,11 @@ def test_pause_targets_buckets_by_tag_like_fis(pair):
 def test_bad_pause_requests_are_refused_with_a_clear_message(pair):
     for body, needle in (
         ({"duration": "PT10M"}, "'bucket'"),
-        ({"tags": ["DisruptS3"]}, "'tags'"),
+        ({"tags": ["DisruptS3"], "duration": "PT10M"}, "'tags'"),
         ({"bucket": "b", "duration": "ten minutes"}, "ISO-8601"),
         ({"bucket": "b", "duration": "PT13H"}, "PT12H"),
-        ({"bucket": "b", "prefixes": 3}, "'prefixes'"),
+        ({"bucket": "b", "prefixes": 3, "duration": "PT1H"}, "'prefixes'"),
+        ({"bucket": "b"}, "'duration' is required"),
     ):
         code, result = post(pair.cloud, "replication/pause", body)
         assert code == 400 and needle in result["error"], (body, result)
@@ -129,19 +131,27 @@ def test_unknown_action_is_404(pair):
 
 
 # ------------------------------------------------------------------ region outages
-def test_destination_region_down_fails_after_the_retry_window(pair):
+def test_long_destination_outage_keeps_objects_pending_and_replicates_them_after_recovery(pair):
+    """A 90-minute DR-region outage: the source stays PENDING throughout (never FAILED) and
+    the object replicates once the region is back, with no failure reason recorded.
+
+    AWS: "If there's a temporary failure, such as if a bucket or Region is unavailable,
+    replication status doesn't transition to FAILED, but remains PENDING. After the resource
+    is back online, Amazon S3 resumes replicating those objects."
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html
+    """
     pair.configure(make_rule(pair.dst))
     pair.cloud.sim["outage"].control("down", {"region": "us-west-2"})
-    pair.east.put_object(Bucket=pair.src, Key="k", Body=b"1")
-    pair.advance(20 * MINUTE)
-    assert pair.status("k") == "PENDING"          # still retrying
-    pair.advance(20 * MINUTE)
-    assert pair.status("k") == "FAILED"
+    vid = pair.east.put_object(Bucket=pair.src, Key="k", Body=b"1")["VersionId"]
+    for _ in range(9):
+        pair.advance(10 * MINUTE)
+        assert pair.status("k") == "PENDING"
     pair.cloud.sim["outage"].control("up", {"region": "us-west-2"})
-    pair.advance(60 * MINUTE)
-    assert pair.replica_versions("k") == []       # FAILED stays failed: only Batch Replication retries it
+    pair.advance(20 * MINUTE)            # at most one backoff step (15 min) plus the lag
+    assert pair.replica_versions("k") == [vid]
+    assert pair.status("k") == "COMPLETED"
     state = pair.cloud.sim.status()["behaviours"]["replication"]["buckets"][pair.src]
-    assert state["failureReasons"] == {"DstRegionUnavailable": 1}
+    assert state["failureReasons"] == {} and state["failed"] == 0
 
 
 def test_short_destination_outage_only_delays_replication(pair):

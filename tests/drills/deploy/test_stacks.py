@@ -155,3 +155,18 @@ def test_the_dev_pipeline_archives_and_quarantines_with_the_real_handler(world) 
     status = cloud.sim["pipeline"].status()
     assert status["dlqDepth"] == 0 and status["handlerErrors"] == 0
     assert unquote("incoming/ct+1.dcm") == "incoming/ct 1.dcm"
+
+
+def test_restore_testing_plan_is_created_and_scheduled(world) -> None:
+    """The stack's restore testing plan and selections exist in the embedded cloud and the
+    simulation has scheduled the plan's next run (drills.cloud.sim.restore_testing)."""
+    cloud, _, results = world
+    out = results["dev"].outputs
+    backup = cloud.target.client("backup", out.primaryRegion)
+    plans = backup.list_restore_testing_plans()["RestoreTestingPlans"]
+    names = [p["RestoreTestingPlanName"] for p in plans if p["RestoreTestingPlanName"].startswith("drkit_dev_")]
+    assert len(names) == 1
+    kinds = {s["ProtectedResourceType"] for s in
+             backup.list_restore_testing_selections(RestoreTestingPlanName=names[0])["RestoreTestingSelections"]}
+    assert kinds == {"S3", "DynamoDB"}
+    assert cloud.sim["restore_testing"].status()["plans"][f"{out.primaryRegion}/{names[0]}"]["nextRun"]

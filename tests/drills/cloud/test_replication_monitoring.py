@@ -1,0 +1,156 @@
+"""S3 replication metrics in CloudWatch and replication events (drills.cloud.sim.replication_monitoring)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from drills.cloud.simulation import SimSettings
+from tests.drills.cloud.test_replication import LAG, make_pair, make_rule
+
+MINUTE = 60
+RTC = {"ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
+       "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}}
+METRICS_ONLY = {"Metrics": {"Status": "Enabled"}}
+
+
+@pytest.fixture
+def pair(cloud_factory, bucket_name):
+    return make_pair(cloud_factory(SimSettings(replication_lag={"fixed_seconds": LAG})), bucket_name)
+
+
+def dimensions(pair, rule_id: str = "all") -> list[dict]:
+    return [{"Name": "SourceBucket", "Value": pair.src}, {"Name": "DestinationBucket", "Value": pair.dst},
+            {"Name": "RuleId", "Value": rule_id}]
+
+
+def series(pair, metric: str, statistic: str = "Maximum") -> list[float]:
+    cw = pair.cloud.target.client("cloudwatch", "us-east-1")
+    now = pair.cloud.clock.now()
+    points = cw.get_metric_statistics(Namespace="AWS/S3", MetricName=metric, Dimensions=dimensions(pair),
+                                      StartTime=now - timedelta(hours=3), EndTime=now, Period=60,
+                                      Statistics=[statistic])["Datapoints"]
+    return [p[statistic] for p in sorted(points, key=lambda p: p["Timestamp"])]
+
+
+def events_queue(pair):
+    """An SNS topic subscribed by an SQS queue, as the source bucket's replication-event target."""
+    sns = pair.cloud.target.client("sns", "us-east-1")
+    sqs = pair.cloud.target.client("sqs", "us-east-1")
+    topic = sns.create_topic(Name="replication-events")["TopicArn"]
+    queue = sqs.create_queue(QueueName="replication-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    pair.east.put_bucket_notification_configuration(Bucket=pair.src, NotificationConfiguration={
+        "TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:Replication:*"]}]})
+    return sqs, queue
+
+
+def received(sqs, queue) -> list[dict]:
+    out = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return out
+        for m in got:
+            document = json.loads(json.loads(m["Body"])["Message"])
+            out.extend(document.get("Records", []))          # not the s3:TestEvent
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_pending_operations_and_bytes_are_reported_per_rule_every_minute(pair):
+    """With replication metrics enabled, S3 reports per rule (dimensions SourceBucket,
+    DestinationBucket, RuleId) OperationsPendingReplication, BytesPendingReplication,
+    ReplicationLatency and OperationsFailedReplication, minute by minute.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/metrics-dimensions.html"""
+    pair.configure(make_rule(pair.dst, destination=RTC))
+    pair.cloud.sim["replication"].control("pause", {"bucket": pair.src, "duration": "PT20M"})
+    for i in range(3):
+        pair.east.put_object(Bucket=pair.src, Key=f"k{i}", Body=b"x" * 100)
+    pair.advance(10 * MINUTE)
+    assert max(series(pair, "OperationsPendingReplication")) == 3
+    assert max(series(pair, "BytesPendingReplication")) == 300
+    assert max(series(pair, "ReplicationLatency")) >= 9 * MINUTE      # the destination is that far behind
+    pair.advance(15 * MINUTE)                                          # the pause ended, copies landed
+    assert series(pair, "OperationsPendingReplication")[-1] == 0
+    assert sum(series(pair, "OperationsFailedReplication", "Sum")) == 0
+
+
+def test_failures_are_counted_and_no_metrics_without_the_metrics_block(pair):
+    """OperationsFailedReplication counts failed operations per rule; rules without
+    ``Metrics`` Enabled publish nothing.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html"""
+    pair.configure(make_rule(pair.dst, destination=METRICS_ONLY))
+    pair.cloud.sim["replication"].control("fail", {"bucket": pair.src, "prefix": "bad/", "count": 2})
+    for key in ("bad/1", "bad/2", "ok"):
+        pair.east.put_object(Bucket=pair.src, Key=key, Body=b"x")
+    pair.advance(3 * MINUTE)
+    assert sum(series(pair, "OperationsFailedReplication", "Sum")) == 2
+
+    pair.configure(make_rule(pair.dst, "plain"))
+    pair.east.put_object(Bucket=pair.src, Key="later", Body=b"x")
+    pair.advance(3 * MINUTE)
+    cw = pair.cloud.target.client("cloudwatch", "us-east-1")
+    listed = cw.list_metrics(Namespace="AWS/S3", Dimensions=[{"Name": "RuleId", "Value": "plain"}])["Metrics"]
+    assert listed == []
+
+
+def test_failed_replication_event_reaches_the_notification_topic(pair):
+    """s3:Replication:OperationFailedReplication needs replication metrics (not RTC) and
+    carries the failure reason in replicationEventData.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html"""
+    pair.configure(make_rule(pair.dst, destination=METRICS_ONLY))
+    sqs, queue = events_queue(pair)
+    pair.cloud.sim["replication"].control("fail", {"bucket": pair.src, "key": "k", "count": 1})
+    pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x")
+    pair.advance(LAG + 1)
+    records = received(sqs, queue)
+    assert [r["eventName"] for r in records] == ["Replication:OperationFailedReplication"]
+    data = records[0]["replicationEventData"]
+    assert data["replicationRuleId"] == "all" and data["destinationBucket"] == f"arn:aws:s3:::{pair.dst}"
+    assert data["failureReason"] == "InjectedFailure"
+    assert records[0]["s3"]["object"]["key"] == "k"
+
+
+def test_rtc_threshold_events_during_an_outage(pair):
+    """With S3 RTC, an object not replicated within 15 minutes raises
+    OperationMissedThreshold, and OperationReplicatedAfterThreshold when it finally lands.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html"""
+    pair.configure(make_rule(pair.dst, destination=RTC))
+    sqs, queue = events_queue(pair)
+    pair.cloud.sim["outage"].control("down", {"region": "us-west-2"})
+    pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x")
+    pair.advance(14 * MINUTE)
+    assert received(sqs, queue) == []
+    pair.advance(2 * MINUTE)
+    assert [r["eventName"] for r in received(sqs, queue)] == ["Replication:OperationMissedThreshold"]
+    pair.cloud.sim["outage"].control("up", {"region": "us-west-2"})
+    pair.advance(20 * MINUTE)
+    after = received(sqs, queue)
+    assert [r["eventName"] for r in after] == ["Replication:OperationReplicatedAfterThreshold"]
+    assert int(after[0]["replicationEventData"]["replicationTime"]) > 15 * MINUTE
+
+
+def test_copies_within_the_threshold_raise_no_event(pair):
+    pair.configure(make_rule(pair.dst, destination=RTC))
+    sqs, queue = events_queue(pair)
+    pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x")
+    pair.advance(20 * MINUTE)
+    assert pair.status("k") == "COMPLETED" and received(sqs, queue) == []
+
+
+def test_threshold_events_need_rtc(pair):
+    """Threshold-based events need S3 RTC; metrics alone give only failure events.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html"""
+    pair.configure(make_rule(pair.dst, destination={"Metrics": {"Status": "Enabled",
+                                                                "EventThreshold": {"Minutes": 15}}}))
+    sqs, queue = events_queue(pair)
+    pair.cloud.sim["outage"].control("down", {"region": "us-west-2"})
+    pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x")
+    pair.advance(20 * MINUTE)
+    pair.cloud.sim["outage"].control("up", {"region": "us-west-2"})
+    pair.advance(20 * MINUTE)
+    assert pair.status("k") == "COMPLETED" and received(sqs, queue) == []
