@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "synth": "drills.cli.synth:synth",
     "gateway": "drills.cli.gateway:gateway",
     "demo": "drills.cli.demo:demo",
+    "run": "drills.cli.run:run",
+    "scenarios": "drills.cli.scenarios:scenarios",
 }
 
 

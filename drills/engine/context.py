@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from drills.aws import Target
 from drills.contracts import DICOM_PREFIX, StackOutputs
 from drills.engine.clock import Clock
+from drills.errors import RegionFenced
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class DrillContext:
     dry_run      plan only: nothing that writes may be called
     manifest     instances ingested for this run, when known (None on a plain ``verify``)
     stack        stack name; ``declared`` its config as the stack file declares it (for drift)
+    drill_prefix the stack's ``drkit:drill.prefix``: the only keys drills write or delete
+    fenced       regions a region-outage drill has fenced off (use ``ctx.client``)
     """
 
     target: Target
@@ -80,6 +83,15 @@ class DrillContext:
     manifest: Manifest | None = None
     stack: str | None = None
     declared: Mapping[str, Any] | None = None
+    drill_prefix: str = "drills/"
+    fenced: set[str] = field(default_factory=set)
+
+    def client(self, service: str, region: str, **config: Any):
+        """A client for ``region`` unless a drill fenced it off (AWS region outage: the
+        client-side fence). Raises ``RegionFenced`` for a fenced region."""
+        if region in self.fenced:
+            raise RegionFenced(f"{region} is fenced off by the running drill (simulated region outage)")
+        return self.target.client(service, region, **config)
 
     @property
     def simulated(self) -> bool:

@@ -20,10 +20,12 @@ from typing import Any, Callable
 
 PROVIDER_MODULES = (
     "drills.probes.drill",
+    "drills.probes.replication",
     "drills.actions.canaries",
     "drills.actions.outage",
     "drills.actions.routes",
     "drills.actions.fis",
+    "drills.actions.failback",
 )
 
 

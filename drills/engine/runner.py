@@ -30,11 +30,10 @@ from drills.engine.context import DrillContext
 from drills.engine.journal import Journal
 from drills.engine.model import Finding, Measurement, ProbeResult, Status
 from drills.engine.results import scenario_status
-from drills.engine.scenario import ActivitySpec, Scenario
+from drills.engine.scenario import OBJECTIVE_MEASUREMENTS, ActivitySpec, Scenario
 from drills.errors import DrkitError
 
 EMBEDDED_GUARD_S = 180.0
-_OBJECTIVE_MEASUREMENT = {"rto": "rto", "rpo": "rpo", "restore": "restore_time"}
 
 
 class Interrupted(Exception):
@@ -144,7 +143,7 @@ def _run_one(ctx: DrillContext, scenario: Scenario, journal: Journal,
     else:
         sections["rollbacks"] = [_skip(s, "the method did not run") for s in scenario.rollbacks]
     end = ctx.clock.now()
-    required = [_OBJECTIVE_MEASUREMENT[o] for o in scenario.objectives]
+    required = [OBJECTIVE_MEASUREMENTS[o] for o in scenario.objectives]
     activities = [a for name in ("steady_state_before", "method", "steady_state_after", "rollbacks")
                   for a in sections[name]]
     status = Status.ERROR if interrupted else scenario_status(activities, run.measurements,

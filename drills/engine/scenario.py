@@ -49,6 +49,10 @@ class ScenarioError(UsageError):
         self.field = field_path
 
 
+# objective named in a document -> the measurement a scenario must record for it
+OBJECTIVE_MEASUREMENTS = {"rto": "rto", "rpo": "rpo", "restore": "restore_time",
+                          "detection": "detection_time", "convergence": "convergence_time"}
+
 _TOLERANCE = {
     "type": "object",
     "properties": {"output": {"type": "string", "minLength": 1},
@@ -84,7 +88,7 @@ SCHEMA = {
         "description": {"type": "string", "minLength": 1},
         "tags": {"type": "array", "items": {"type": "string"}},
         "testType": {"enum": ["tabletop", "functional", "full-scale"]},
-        "objectives": {"type": "array", "items": {"enum": ["rto", "rpo", "restore"]}, "uniqueItems": True},
+        "objectives": {"type": "array", "items": {"enum": list(OBJECTIVE_MEASUREMENTS)}, "uniqueItems": True},
         "steadyState": {"type": "array", "items": _ACTIVITY},
         "method": {"type": "array", "items": _ACTIVITY, "minItems": 1},
         "rollbacks": {"type": "array", "items": _ACTIVITY},
