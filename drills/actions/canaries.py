@@ -29,7 +29,7 @@ def canary_prefix(run: Any) -> str:
 
 def _pool(run: Any) -> list[tuple[str, bytes]]:
     """(relative archive path, bytes) of synthetic instances, made once per run."""
-    cache = run.ctx.__dict__.setdefault("_canary_pool", [])
+    cache = run.ctx.cache.setdefault("canary_pool", [])
     if not cache:
         from drills.synth.dataset import generate
         with tempfile.TemporaryDirectory(prefix="drkit-canaries-") as tmp:

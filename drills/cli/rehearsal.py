@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 
 from drills.cloud.server import EmbeddedCloud
 from drills.cloud.simulation import SimSettings
-from drills.contracts import StackOutputs
+from drills.contracts import DICOM_PREFIX, StackOutputs
 from drills.deploy.engine import DeployResult, deploy
 from drills.engine.context import InstanceRecord, Manifest
 from drills.errors import InfraError
@@ -24,11 +24,14 @@ from drills.ingest.core import IngestDestination, Ingestor, Outcome
 from drills.ingest.pseudonym import Pseudonymizer
 from drills.ingest.sources import collect
 from drills.ingest.summary import IngestSummary
+from drills.probes import listing
 from drills.project import Project
 from drills.synth.dataset import generate
 
 # Longer than the simulated replication tail (under RTC's 15 minutes): the steady state.
 REPLICATION_WINDOW = timedelta(minutes=20)
+SETTLE_STEP = timedelta(minutes=10)
+SETTLE_LIMIT = timedelta(hours=48)
 DEFAULT_STUDIES = 16
 
 
@@ -58,8 +61,25 @@ def embedded_rehearsal(project: Project, stack: str, *, studies: int = DEFAULT_S
         say(f"synthetic data set: {len(synth.entries)} instances in {synth.study_count} studies")
         manifest, counts = _ingest(cloud, deployed.outputs, synth)
         say(f"ingested: {counts['archived']} archived, {counts['quarantined']} quarantined")
-        cloud.clock.advance(REPLICATION_WINDOW)
+        waited = _settle_replication(cloud, deployed.outputs)
+        say(f"replication settled after {waited / 60:.0f} min (simulated)")
         yield Rehearsal(cloud, deployed, manifest, counts)
+
+
+def _settle_replication(cloud: EmbeddedCloud, outputs: StackOutputs) -> float:
+    """Advance the virtual clock until every archived version is in the replica (the steady
+    state the drills start from), at least ``REPLICATION_WINDOW``, at most ``SETTLE_LIMIT``."""
+    waited = REPLICATION_WINDOW
+    cloud.clock.advance(REPLICATION_WINDOW)
+    primary = cloud.target.client("s3", outputs.primaryRegion)
+    replica = cloud.target.client("s3", outputs.drRegion)
+    while waited < SETTLE_LIMIT:
+        source = listing.ids(listing.versions(primary, outputs.archiveBucket, DICOM_PREFIX))
+        if source <= listing.ids(listing.versions(replica, outputs.replicaBucket, DICOM_PREFIX)):
+            break
+        cloud.clock.advance(SETTLE_STEP)
+        waited += SETTLE_STEP
+    return waited.total_seconds()
 
 
 def _ingest(cloud: EmbeddedCloud, outputs: StackOutputs, synth: Any) -> tuple[Manifest, dict[str, Any]]:

@@ -69,14 +69,19 @@ def run(scenarios: tuple[str, ...], stack: str, target: str, endpoint: str | Non
         return
     run_id = new_run_id()
     run_dir = out or RUNS_DIR / run_id.split("-")[0]
-    code = _run(chosen, run_id, run_dir, project, stack, target, endpoint, outputs_file, declared,
-                allow_prod, as_json, studies, seed)
+    code = run_drills(chosen, run_id, run_dir, project, stack, target=target, endpoint=endpoint,
+                      outputs_file=outputs_file, declared=declared, allow_prod=allow_prod, as_json=as_json,
+                      studies=studies, seed=seed)
     raise click.exceptions.Exit(code)
 
 
-def _run(chosen: list[Scenario], run_id: str, run_dir: Path, project: Project | None, stack: str, target: str,
-         endpoint: str | None, outputs_file: Path | None, declared: dict[str, Any], allow_prod: bool,
-         as_json: bool, studies: int, seed: int) -> int:
+def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Project | None, stack: str, *,
+               target: str = "embedded", endpoint: str | None = None, outputs_file: Path | None = None,
+               declared: dict[str, Any] | None = None, allow_prod: bool = False, as_json: bool = False,
+               studies: int = 16, seed: int = 7, settings: Any = None) -> int:
+    """Run ``chosen`` and write ``run_dir``; returns the exit code. With no ``outputs_file``:
+    an embedded rehearsal of ``stack`` (``settings``: the simulation's ``SimSettings``)."""
+    declared = declared if declared is not None else _declared(project, stack)
     console = Console(stderr=True)
     progress = lambda text: console.print(f"[dim]{text}[/dim]")   # noqa: E731
     with run_journal(run_id, run_dir) as rj:
@@ -85,7 +90,8 @@ def _run(chosen: list[Scenario], run_id: str, run_dir: Path, project: Project | 
             from drills.cli.rehearsal import embedded_rehearsal
             from drills.cloud.control import ControlClient
             assert project is not None
-            with embedded_rehearsal(project, stack, studies=studies, seed=seed, say=progress) as rehearsal:
+            with embedded_rehearsal(project, stack, studies=studies, seed=seed, settings=settings,
+                                    say=progress) as rehearsal:
                 control = ControlClient(rehearsal.cloud.endpoint)
                 ctx = DrillContext(target=rehearsal.cloud.target, outputs=rehearsal.outputs,
                                    clock=VirtualClock(control), control=control, run_id=run_id,

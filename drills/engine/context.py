@@ -70,6 +70,7 @@ class DrillContext:
     stack        stack name; ``declared`` its config as the stack file declares it (for drift)
     drill_prefix the stack's ``drkit:drill.prefix``: the only keys drills write or delete
     fenced       regions a region-outage drill has fenced off (use ``ctx.client``)
+    cache        per-run memo for providers (e.g. the drill-write pool), shared across scenarios
     """
 
     target: Target
@@ -85,6 +86,7 @@ class DrillContext:
     declared: Mapping[str, Any] | None = None
     drill_prefix: str = "drills/"
     fenced: set[str] = field(default_factory=set)
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str, region: str, **config: Any):
         """A client for ``region`` unless a drill fenced it off (AWS region outage: the

@@ -131,13 +131,17 @@ def _run_one(ctx: DrillContext, scenario: Scenario, journal: Journal,
         else:
             for spec in scenario.method:
                 sections["method"].append(_skip(spec, "steady state did not hold before the method"))
-    except Interrupted:
+    except (Interrupted, KeyboardInterrupt):
         interrupted = True
         journal.event("interrupted", scenario=scenario.name, data={"reason": "Ctrl-C"})
+        for name, specs in (("steady_state_before", scenario.steady_state), ("method", scenario.method),
+                            ("steady_state_after", scenario.steady_state)):
+            done = len(sections[name])
+            sections[name] += [_skip(spec, "interrupted (Ctrl-C)") for spec in specs[done:]]
     if before_ok_or_changed(sections):
         try:
             _section(run, scenario.rollbacks, sections["rollbacks"], on_progress, stop_on=None, rollback=True)
-        except Interrupted:
+        except (Interrupted, KeyboardInterrupt):
             interrupted = True
             journal.event("interrupted", scenario=scenario.name, data={"reason": "Ctrl-C during rollbacks"})
     else:
@@ -186,7 +190,11 @@ def _section(run: ScenarioRun, specs: tuple[ActivitySpec, ...], out: list[dict[s
             continue
         if on_progress:
             on_progress(f"  {'rollback' if rollback else spec.kind} {spec.name}")
-        activity = _run_activity(run, spec)
+        try:
+            activity = _run_activity(run, spec)
+        except Interrupted:
+            out.append(_interrupted(run, spec))
+            raise
         out.append(activity)
         status = Status(activity["status"])
         counts = not (spec.optional and status in (Status.NOT_VERIFIED, Status.FAILED))
@@ -244,8 +252,8 @@ def _call(run: ScenarioRun, provider: registry.Provider, spec: ActivitySpec) -> 
 
     guard = EMBEDDED_GUARD_S if run.ctx.clock.simulated else spec.timeout
     worker = threading.Thread(target=work, name=f"drkit-activity-{spec.name}", daemon=True)
-    worker.start()
     try:
+        worker.start()
         worker.join(guard)
     except KeyboardInterrupt as exc:
         raise Interrupted() from exc
@@ -257,6 +265,17 @@ def _call(run: ScenarioRun, provider: registry.Provider, spec: ActivitySpec) -> 
     if not isinstance(result, ProbeResult):
         return None, f"provider {spec.provider!r} returned {type(result).__name__}, not a ProbeResult"
     return result, None
+
+
+def _interrupted(run: ScenarioRun, spec: ActivitySpec) -> dict[str, Any]:
+    """The activity Ctrl-C cut short: recorded as an error (it may have changed something)."""
+    entry = _skip(spec, "interrupted (Ctrl-C)")
+    now = iso(run.ctx.clock.now())
+    entry.update(status=Status.ERROR.value, end=now, error="interrupted (Ctrl-C)")
+    entry["event"] = run.journal.event("activity-ended", scenario=run.scenario.name, activity=spec.name,
+                                       data={"status": Status.ERROR.value, "error": "interrupted (Ctrl-C)"})
+    run.activity = None
+    return entry
 
 
 def _skip(spec: ActivitySpec, reason: str) -> dict[str, Any]:

@@ -182,7 +182,7 @@ def validate(document: Any, source: str, *, sha256: str = "", builtin: bool = Fa
     errors = sorted(validator.iter_errors(document), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         error = _most_specific(errors[0])
-        raise ScenarioError(source, _field(error.absolute_path), _message(error))
+        raise ScenarioError(source, _field_of(error), _message(error))
     sections = {}
     for section in ("steadyState", "method", "rollbacks"):
         specs = []
@@ -218,14 +218,7 @@ def _activity(item: dict[str, Any], source: str, where: str, section: str) -> Ac
                     key=lambda e: len(e.absolute_path))
     if errors:
         error = _most_specific(errors[0])
-        field_path = _field(error.absolute_path, prefix=f"{where}.arguments")
-        if error.validator == "additionalProperties":
-            extra = sorted(set(error.instance) - set(provider.arguments))
-            field_path = f"{where}.arguments.{extra[0]}" if extra else field_path
-        elif error.validator == "required":
-            missing = [r for r in provider.required if r not in error.instance]
-            field_path = f"{where}.arguments.{missing[0]}" if missing else field_path
-        raise ScenarioError(source, field_path, _message(error))
+        raise ScenarioError(source, _field_of(error, prefix=f"{where}.arguments"), _message(error))
     tol = item.get("tolerance")
     return ActivitySpec(name=item["name"], kind=kind, provider=name, arguments=dict(arguments),
                         timeout=float(item["timeout"]), optional=bool(item.get("optional", False)),
@@ -238,6 +231,20 @@ def _most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationEr
         if best is not None and len(best.absolute_path) >= len(error.absolute_path):
             return best
     return error
+
+
+def _field_of(error: jsonschema.ValidationError, prefix: str = "") -> str:
+    """The field an error is about: a missing or unknown member is named itself."""
+    path = _field(error.absolute_path, prefix)
+    name = None
+    if error.validator == "required" and isinstance(error.instance, dict):
+        name = next((r for r in error.validator_value if r not in error.instance), None)
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        name = next((k for k in sorted(error.instance) if k not in allowed), None)
+    if name is None:
+        return path
+    return f"{path}.{name}" if path else name
 
 
 def _field(path: Any, prefix: str = "") -> str:
