@@ -18,7 +18,6 @@ COMMANDS: dict[str, str] = {
     "ingest": "drills.cli.ingest:ingest",
     "synth": "drills.cli.synth:synth",
     "gateway": "drills.cli.gateway:gateway",
-    "demo": "drills.cli.demo:demo",
     "run": "drills.cli.run:run",
     "scenarios": "drills.cli.scenarios:scenarios",
 }
