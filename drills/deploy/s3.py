@@ -272,11 +272,15 @@ def mrap_routes(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     account = spec.get("accountId", ctx.account_id)
     arn = spec.get("mrap")
     control = ctx.client("s3control", _MRAP_CONTROL_REGION)
-    control.submit_multi_region_access_point_routes(AccountId=account, Mrap=arn, RouteUpdates=[
-        {"Bucket": r["bucket"], "Region": r["region"], "TrafficDialPercentage": as_int(r["trafficDialPercentage"])}
-        for r in spec.get("routes", [])])
+    wanted = [{"Bucket": r["bucket"], "Region": r["region"], "TrafficDialPercentage": as_int(r["trafficDialPercentage"])}
+              for r in spec.get("routes", [])]
+    current = control.get_multi_region_access_point_routes(AccountId=account, Mrap=arn)["Routes"]
+    dials = {r["Bucket"]: r["TrafficDialPercentage"] for r in current}
+    reused = all(dials.get(r["Bucket"]) == r["TrafficDialPercentage"] for r in wanted)
+    if not reused:
+        control.submit_multi_region_access_point_routes(AccountId=account, Mrap=arn, RouteUpdates=wanted)
     pid = f"{account}:{arn}"
-    ctx.record(spec, pid)
+    ctx.record(spec, pid, reused=reused)
     return pid, outputs(spec, id=pid, accountId=account)
 
 
