@@ -68,12 +68,12 @@ def start_pause(run: Any) -> ProbeResult:
     experiment = result.value or {}
     output = _summary(template, experiment)
     status = experiment.get("state", {}).get("status")
-    if status != "running":
-        return ProbeResult(Status.FAILED, output, reason=f"experiment {status or 'did not start'}: "
-                                                         f"{experiment.get('state', {}).get('reason', '')}")
     skipped = [n for n, a in experiment.get("actions", {}).items() if a.get("state", {}).get("status") == "skipped"]
     if skipped:
         return ProbeResult(Status.FAILED, output, reason=f"FIS skipped {skipped}: the targets resolved to nothing")
+    if status != "running":
+        return ProbeResult(Status.FAILED, output, reason=f"experiment {status or 'did not start'}: "
+                                                         f"{experiment.get('state', {}).get('reason', '')}")
     run.state["pause_duration"] = output["duration"]
     return ProbeResult(Status.PASSED, output)
 

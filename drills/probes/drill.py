@@ -100,7 +100,7 @@ def rpo_at_loss(run: Any) -> ProbeResult:
     measure(run, "rpo", window, objective, **detail)
     findings = ()
     if lost:
-        findings = (Finding("acknowledged-writes-not-in-dr", Severity.HIGH if window > objective else Severity.MEDIUM,
+        findings = (Finding("acknowledged-writes-not-in-dr", Severity.HIGH if window > objective else Severity.INFO,
                             out.replicaBucket, f"{len(lost)} acknowledged write(s) were not in the DR region when "
                             f"the primary was lost (oldest {window:.0f} s)", {"labels": [x["label"] for x in lost]}),)
     return ProbeResult(Status.PASSED, {"lost_count": len(lost), "lost_bytes": detail["lost_bytes"],

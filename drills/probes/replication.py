@@ -25,6 +25,7 @@ from drills.probes.common import boto_errors, measure, seconds
 
 _METRICS = ("ReplicationLatency", "OperationsPendingReplication")
 DEFAULT_ALARM_PERIOD_S = 300.0
+POLL_S = 60.0
 
 
 def replication_alarms(run: Any) -> list[dict[str, Any]]:
@@ -68,18 +69,21 @@ def delay_detected(run: Any, detectWithinMinutes: float | None = None) -> ProbeR
     latency = [a for a in alarms if a["MetricName"] == "ReplicationLatency"]
     threshold = float(latency[0]["Threshold"]) if latency else seconds(ctx.outputs.objectives.rpoMinutes)
     period = float(latency[0].get("Period", DEFAULT_ALARM_PERIOD_S)) if latency else DEFAULT_ALARM_PERIOD_S
-    objective = seconds(detectWithinMinutes) if detectWithinMinutes else seconds(ctx.outputs.objectives.rpoMinutes) + period
+    # Default objective: the RPO, plus one alarm period for the datapoint that crosses it, plus
+    # a minute for CloudWatch's evaluation and a minute for this probe's polling.
+    objective = (seconds(detectWithinMinutes) if detectWithinMinutes
+                 else seconds(ctx.outputs.objectives.rpoMinutes) + period + 2 * POLL_S)
     if evaluated and alarms:
         method = "cloudwatch-alarm"
         result = poll(ctx.clock, lambda: [a["AlarmName"] for a in replication_alarms(run) if a["StateValue"] == "ALARM"],
-                      timeout_s=run.timeout_s, interval_s=60)
+                      timeout_s=run.timeout_s, interval_s=POLL_S)
     else:
         method = "replication-status"
         writes = _pause_writes(run)
         if not writes:
             return ProbeResult(Status.NOT_VERIFIED, {"method": method},
                                reason="no object was written during the fault to observe")
-        result = poll(ctx.clock, lambda: _stalled(run, writes, threshold), timeout_s=run.timeout_s, interval_s=60)
+        result = poll(ctx.clock, lambda: _stalled(run, writes, threshold), timeout_s=run.timeout_s, interval_s=POLL_S)
     run.note("detection", {"method": method, "alarms": [a["AlarmName"] for a in alarms],
                            "alarms_evaluated_by_target": evaluated, "latency_threshold_s": threshold,
                            "detected": result.satisfied})
@@ -115,8 +119,9 @@ def _stalled(run: Any, writes: list[dict[str, Any]], threshold: float) -> dict[s
 
 
 @probe("replication-converged", {"intervalSeconds": {"type": "number", "minimum": 1, "maximum": 600}})
-def converged(run: Any, intervalSeconds: float = 30.0) -> ProbeResult:
-    """After the fault ends, every object written during it reaches DR (same version, REPLICA)."""
+def converged(run: Any, intervalSeconds: float = 10.0) -> ProbeResult:
+    """After the fault ends, every object written during it reaches DR (same version, REPLICA).
+    The convergence time is an upper bound: it is observed every ``intervalSeconds``."""
     ctx = run.ctx
     out = ctx.outputs
     end = run.state.get("fault_end_at")
@@ -145,7 +150,8 @@ def converged(run: Any, intervalSeconds: float = 30.0) -> ProbeResult:
     value = (at - end).total_seconds() if result.satisfied else None
     if result.satisfied:
         run.phase("converged", end, at)
-    measure(run, "convergence_time", value, objective, written=len(writes), **{k: len(v) for k, v in groups.items()})
+    measure(run, "convergence_time", value, objective, written=len(writes), resolution_s=intervalSeconds,
+            **{k: len(v) for k, v in groups.items()})
     output = {"written_during_fault": len(writes), **{k: len(v) for k, v in groups.items()},
               "unaccounted": len(writes) - sum(len(v) for v in groups.values())}
     if groups["failed"] or groups["pending"]:
