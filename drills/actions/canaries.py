@@ -85,10 +85,26 @@ def write_canaries(run: Any, count: int, region: str, spacingSeconds: float = 0.
             ctx.clock.wait(spacingSeconds)
     if region == "dr" and first_at is not None:
         run.state.setdefault("dr_ingest_at", first_at)
+    retained = _locked_retention(s3, bucket)
     return ProbeResult(Status.PASSED, {"written": written, "bucket": bucket, "region": region_name,
+                                       "retained_under_object_lock": {"count": written, **retained} if retained else None,
                                        "first": iso(first_at) if first_at else None,
                                        "prefix": canary_prefix(run), "spacing_s": spacingSeconds,
                                        "deleted": len(run.state.get("deleted", []))})
+
+
+def _locked_retention(s3: Any, bucket: str) -> dict[str, Any] | None:
+    """The bucket's default Object Lock retention, if any: drill writes stay until it expires
+    (rollbacks never bypass a lock), so the journal lists them."""
+    try:
+        rule = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"].get("Rule", {})
+    except (ClientError, BotoCoreError):
+        return None
+    retention = rule.get("DefaultRetention")
+    if not retention:
+        return None
+    return {"mode": retention.get("Mode"), "days": retention.get("Days"), "years": retention.get("Years"),
+            "note": "drill writes under this prefix cannot be deleted by rollbacks until their retention ends"}
 
 
 def _delete_first(run: Any, s3: Any, bucket: str) -> None:

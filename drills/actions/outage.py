@@ -18,8 +18,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drills.engine.clock import iso
-from drills.engine.model import ProbeResult, Status
+from drills.engine.clock import iso, poll
+from drills.engine.model import Finding, ProbeResult, Severity, Status
 from drills.engine.registry import action
 from drills.errors import RegionFenced
 
@@ -47,7 +47,7 @@ def region_outage(run: Any, region: str, state: str) -> ProbeResult:
     ctx = run.ctx
     name = _region(run, region)
     output: dict[str, Any] = {"region": name, "state": state,
-                              "mechanism": "embedded outage behaviour" if ctx.target.simulated
+                              "mechanism": "embedded outage behaviour" if ctx.control is not None
                               else "client-side fence + IAM deny"}
     if state == "down":
         if ctx.control is not None:
@@ -55,6 +55,12 @@ def region_outage(run: Any, region: str, state: str) -> ProbeResult:
         else:
             ctx.fenced.add(name)
             output["iam_deny"] = _iam_deny(run, name, put=True)
+            if output["iam_deny"]["applied"]:
+                output["iam_deny"]["effective"] = _deny_effective(run, name)
+                if not output["iam_deny"]["effective"]:
+                    run.finding(Finding("iam-deny-not-effective", Severity.MEDIUM, output["iam_deny"]["role"],
+                                        f"the drill role could still reach {name} after the deny policy was put; "
+                                        "only the client-side fence held", {"policy": output["iam_deny"]["policy"]}))
         run.state["loss_at"] = ctx.clock.now()
         output["at"] = iso(run.state["loss_at"])
         refused, code = _refused(run, name)
@@ -90,6 +96,25 @@ def _refused(run: Any, region: str) -> tuple[bool, str | None]:
     return False, None
 
 
+def _deny_effective(run: Any, region: str, wait_s: float = 120.0) -> bool:
+    """IAM is eventually consistent: try the region (past the fence) until it is refused."""
+    ctx = run.ctx
+    bucket = ctx.outputs.archiveBucket if region == ctx.outputs.primaryRegion else ctx.outputs.replicaBucket
+    s3 = ctx.target.client("s3", region, retries={"max_attempts": 1, "mode": "standard"})
+
+    def denied() -> bool:
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            return exc.response.get("Error", {}).get("Code") in ("AccessDenied", "403")
+        return False
+
+    result = poll(ctx.clock, denied, timeout_s=min(wait_s, run.timeout_s), interval_s=5)
+    run.attempt(f"s3:HeadBucket in {region} (past the client fence)", "denied" if result.satisfied else "succeeded",
+                "AccessDenied" if result.satisfied else None, result.attempts)
+    return result.satisfied
+
+
 def _iam_deny(run: Any, region: str, *, put: bool) -> dict[str, Any]:
     """Put/delete the run's deny-region inline policy on the drill's role (AWS only)."""
     ctx = run.ctx
@@ -101,8 +126,9 @@ def _iam_deny(run: Any, region: str, *, put: bool) -> dict[str, Any]:
     iam = ctx.target.client("iam", "us-east-1")
     name = _policy_name(run, region)
     if put:
+        # Global IAM/STS calls count as us-east-1: leave the drill able to lift its own deny.
         document = {"Version": "2012-10-17", "Statement": [{
-            "Sid": "DrkitDrillRegionOutage", "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Sid": "DrkitDrillRegionOutage", "Effect": "Deny", "NotAction": ["iam:*", "sts:*"], "Resource": "*",
             "Condition": {"StringEquals": {"aws:RequestedRegion": region}}}]}
         iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
     else:

@@ -69,6 +69,8 @@ def run(scenarios: tuple[str, ...], stack: str, target: str, endpoint: str | Non
         return
     run_id = new_run_id()
     run_dir = out or RUNS_DIR / run_id.split("-")[0]
+    if out is None and run_dir.exists():              # two runs in one second: keep both
+        run_dir = RUNS_DIR / run_id
     code = run_drills(chosen, run_id, run_dir, project, stack, target=target, endpoint=endpoint,
                       outputs_file=outputs_file, declared=declared, allow_prod=allow_prod, as_json=as_json,
                       studies=studies, seed=seed)
