@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from drills.engine.clock import iso, poll
 from drills.engine.model import Finding, ProbeResult, Severity, Status
 from drills.engine.registry import action
-from drills.errors import RegionFenced
+from drills.probes.health import region_refused
 
 
 def _region(run: Any, which: str) -> str:
@@ -63,7 +63,7 @@ def region_outage(run: Any, region: str, state: str) -> ProbeResult:
                                         "only the client-side fence held", {"policy": output["iam_deny"]["policy"]}))
         run.state["loss_at"] = ctx.clock.now()
         output["at"] = iso(run.state["loss_at"])
-        refused, code = _refused(run, name)
+        refused, code = region_refused(ctx, name)
         run.attempt(f"s3:HeadBucket in {name}", "denied" if refused else "succeeded", code)
         output["probe_refused"] = refused
         if not refused:
@@ -77,23 +77,6 @@ def region_outage(run: Any, region: str, state: str) -> ProbeResult:
     run.state["recovered_at"] = ctx.clock.now()
     output["at"] = iso(run.state["recovered_at"])
     return ProbeResult(Status.PASSED, output)
-
-
-def _refused(run: Any, region: str) -> tuple[bool, str | None]:
-    """Try the region's bucket once, without retries: is it refused?"""
-    ctx = run.ctx
-    bucket = ctx.outputs.archiveBucket if region == ctx.outputs.primaryRegion else ctx.outputs.replicaBucket
-    try:
-        s3 = ctx.client("s3", region, retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2)
-        s3.head_bucket(Bucket=bucket)
-    except RegionFenced:
-        return True, "ClientFence"
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        return code in ("AccessDenied", "403"), code
-    except BotoCoreError as exc:
-        return True, type(exc).__name__
-    return False, None
 
 
 def _deny_effective(run: Any, region: str, wait_s: float = 120.0) -> bool:

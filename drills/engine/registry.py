@@ -15,7 +15,7 @@ and imported on first lookup.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 PROVIDER_MODULES = (

@@ -15,6 +15,7 @@ from drills.engine.clock import iso, poll
 from drills.engine.model import Finding, ProbeResult, Severity, Status
 from drills.engine.registry import probe
 from drills.probes import listing
+from drills.probes.health import region_refused
 from drills.probes.common import Expected, boto_errors, head_check, measure, seconds
 
 
@@ -56,9 +57,8 @@ def replica_parity(run: Any) -> ProbeResult:
 @probe("detect-outage", {"intervalSeconds": {"type": "number", "minimum": 1, "maximum": 600}})
 def detect_outage(run: Any, intervalSeconds: float = 10.0) -> ProbeResult:
     """Health-check the primary until it fails; the disaster is declared then."""
-    from drills.actions.outage import _refused
     ctx = run.ctx
-    result = poll(ctx.clock, lambda: _refused(run, ctx.outputs.primaryRegion)[0], timeout_s=run.timeout_s,
+    result = poll(ctx.clock, lambda: region_refused(ctx, ctx.outputs.primaryRegion)[0], timeout_s=run.timeout_s,
                   interval_s=intervalSeconds)
     if not result.satisfied:
         return ProbeResult(Status.FAILED, {}, reason="the primary kept answering: no outage to declare")

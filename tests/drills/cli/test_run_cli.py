@@ -69,6 +69,13 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys, monkeypatc
     assert not (tmp_path / "out").exists()
 
 
+def test_scenarios_lists_the_built_ins_one_line_each(capsys) -> None:
+    code, out, _ = _main(["scenarios"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2
+    assert lines[0].startswith("region-failover ") and lines[1].startswith("replication-pause ")
+
+
 # ----------------------------------------------------------------------------- end to end
 
 @pytest.mark.slow
