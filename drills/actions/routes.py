@@ -31,8 +31,8 @@ def mrap_account(arn: str) -> str:
 
 def control_region(run: Any) -> str:
     out = run.ctx.outputs
-    avoid = set(run.ctx.fenced) | set(run.state.get("down_regions", []))
-    if "loss_at" in run.state and "recovered_at" not in run.state:
+    avoid = set(run.ctx.fenced)
+    if "loss_at" in run.state and "recovered_at" not in run.state:      # the primary is down
         avoid.add(out.primaryRegion)
     for region in (out.drRegion, out.primaryRegion, *CONTROL_REGIONS):
         if region in CONTROL_REGIONS and region not in avoid:

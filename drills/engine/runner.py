@@ -138,7 +138,7 @@ def _run_one(ctx: DrillContext, scenario: Scenario, journal: Journal,
                             ("steady_state_after", scenario.steady_state)):
             done = len(sections[name])
             sections[name] += [_skip(spec, "interrupted (Ctrl-C)") for spec in specs[done:]]
-    if before_ok_or_changed(sections):
+    if _method_ran(sections):
         try:
             _section(run, scenario.rollbacks, sections["rollbacks"], on_progress, stop_on=None, rollback=True)
         except (Interrupted, KeyboardInterrupt):
@@ -150,10 +150,7 @@ def _run_one(ctx: DrillContext, scenario: Scenario, journal: Journal,
     required = [OBJECTIVE_MEASUREMENTS[o] for o in scenario.objectives]
     activities = [a for name in ("steady_state_before", "method", "steady_state_after", "rollbacks")
                   for a in sections[name]]
-    status = Status.ERROR if interrupted else scenario_status(activities, run.measurements,
-                                                              required if not interrupted else ())
-    if interrupted:
-        status = Status.ERROR
+    status = Status.ERROR if interrupted else scenario_status(activities, run.measurements, required)
     objectives = ctx.outputs.objectives
     entry = {
         "name": scenario.name, "title": scenario.title, "description": scenario.description,
@@ -174,7 +171,7 @@ def _run_one(ctx: DrillContext, scenario: Scenario, journal: Journal,
     return entry, interrupted
 
 
-def before_ok_or_changed(sections: dict[str, list[dict[str, Any]]]) -> bool:
+def _method_ran(sections: dict[str, list[dict[str, Any]]]) -> bool:
     """Rollbacks run when any method activity ran (something may have changed)."""
     return any(a["status"] != Status.SKIPPED.value for a in sections["method"])
 

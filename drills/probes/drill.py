@@ -20,7 +20,9 @@ from drills.probes.common import Expected, boto_errors, head_check, measure, sec
 
 
 def _scope_expected(run: Any) -> list[Expected]:
-    """The in-scope instances: the run's manifest, else the steady-state snapshot."""
+    """The in-scope instances: the run's manifest (version, stored checksum, SHA-256 of the
+    source bytes), else the steady-state snapshot — then only presence, version and REPLICA
+    status can be checked, and sampled downloads only prove readable bytes."""
     ctx = run.ctx
     if ctx.manifest is not None and len(ctx.manifest):
         return [Expected(i.label, i.key, i.version_id, i.checksum_sha256, i.size, i.sha256_hex)
