@@ -73,10 +73,6 @@ class ControlClient:
     def status(self) -> dict[str, Any]:
         return self._request("GET", "status")
 
-    def clock(self) -> dict[str, Any]:
-        """The virtual clock alone (cheaper than ``status``): {"now", "speed", "label"}."""
-        return self._request("GET", "clock")
-
     def advance(self, seconds: float) -> dict[str, Any]:
         if seconds < 0:
             raise UsageError("the virtual clock never goes backwards: the duration must be >= 0")

@@ -148,8 +148,6 @@ class SimulationMiddleware:
         if parts == ["status"]:
             self.sim.clock.pump()
             return self.sim.status()
-        if parts == ["clock"]:
-            return {"now": self.sim.clock.now().isoformat(), "speed": self.sim.clock.speed, "label": "simulated"}
         if parts == ["clock", "advance"]:
             seconds = float(params.get("seconds", 0))
             ran = self.sim.clock.advance(seconds)

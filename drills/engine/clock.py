@@ -3,7 +3,7 @@
 - ``WallClock`` (AWS): real UTC time; ``wait`` sleeps; ``poll`` retries with exponential
   backoff. Durations are real.
 - ``VirtualClock`` (embedded cloud): the cloud's virtual clock, read and moved through the
-  control protocol (``/_drkit/clock``); ``wait`` *advances* it and never sleeps. Every
+  control protocol (``/_drkit/clock/advance``); ``wait`` *advances* it and never sleeps. Every
   duration it yields is simulated and must be labelled so (``clock.simulated``).
 
 Drills never read ``datetime.now()`` themselves: they ask the clock.
@@ -102,7 +102,8 @@ class VirtualClock:
         self._control = control
 
     def now(self) -> datetime:
-        return parse_time(self._control.clock()["now"])
+        # Advancing by nothing answers the clock's time without the whole status document.
+        return parse_time(self._control.advance(0)["now"])
 
     def wait(self, seconds: float) -> None:
         if seconds > 0:

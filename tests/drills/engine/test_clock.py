@@ -12,11 +12,9 @@ class _Control:
         self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
         self.advanced: list[float] = []
 
-    def clock(self) -> dict:
-        return {"now": self.now.isoformat()}
-
     def advance(self, seconds: float) -> dict:
-        self.advanced.append(seconds)
+        if seconds:
+            self.advanced.append(seconds)
         self.now += timedelta(seconds=seconds)
         return {"now": self.now.isoformat()}
 
