@@ -13,7 +13,7 @@ import yaml
 
 from drills.cli import main
 from drills.cli.run import run_drills
-from drills.cloud.simulation import SimSettings
+from drills.cloud.server import SimSettings
 from drills.engine.journal import load, verify_chain
 from drills.engine.scenario import resolve
 from drills.project import find_project
