@@ -21,7 +21,7 @@ $(PEERS):
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/drkit demo
+	$(BIN)/drkit run
 
 test: $(STAMP) $(PEERS)
 	DRKIT_AWSCLI=$(abspath $(PEERS)) $(BIN)/python -m pytest -q
@@ -32,6 +32,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest_throughput
 	$(BIN)/python -m bench.list_versions
+	$(BIN)/python -m bench.run_e2e
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -60,3 +60,7 @@ class EndpointUnreachable(InfraError):
 
 class SimulationError(InfraError):
     """The embedded cloud's simulation was driven into a state it cannot honour."""
+
+
+class RegionFenced(InfraError):
+    """A drill fenced a region off (the client-side half of a simulated region outage)."""

@@ -42,6 +42,8 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.dynamodb_pitr:DynamoDBPointInTime",
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
     "drills.cloud.sim.cloudwatch_alarms:CloudWatchAlarms",
+    "drills.cloud.sim.fis:FaultInjection",
+    "drills.cloud.sim.mrap:MultiRegionAccessPoints",
 )
 
 

@@ -1,6 +1,6 @@
 """Offline deploy, monitoring and drills: CloudWatch alarms and log groups, CloudTrail trails
-(with their event selectors) in moto; FIS experiment templates are declared only (moto has
-no FIS; on the embedded cloud the simulation injects the faults FIS would)."""
+(with their event selectors) in moto; FIS experiment templates through the FIS API, which the
+embedded cloud's simulation emulates for the actions drkit's drills use."""
 
 from __future__ import annotations
 
@@ -135,12 +135,59 @@ def trail(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
 
 
 def fis_template(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
-    alnum = short_hash(ctx.stack, spec.name, length=14).upper()
-    template_id = f"EXT{alnum}"
-    ctx.declare(spec, "moto has no AWS FIS; declared, not emulated (the simulation injects the fault "
-                      "this template describes, e.g. drills pause replication through the replication behaviour)")
-    return template_id, outputs(spec, id=template_id,
-                                arn=f"arn:aws:fis:{spec.region}:{ctx.account_id}:experiment-template/{template_id}")
+    """Created through the FIS API (the embedded cloud emulates FIS for the actions drills use)."""
+    fis = ctx.client("fis", spec.region)
+    tags = {str(k): str(v) for k, v in (spec.get("tags") or {}).items()}
+    tags.setdefault("drkit-logical-name", spec.name)
+    for summary in fis.list_experiment_templates().get("experimentTemplates", []):
+        if summary.get("tags", {}).get("drkit-logical-name") == spec.name:
+            template_id = summary["id"]
+            ctx.record(spec, template_id, reused=True)
+            return template_id, outputs(spec, id=template_id, arn=summary["arn"])
+    targets = {t["name"]: _fis_target(t) for t in spec.get("targets") or []}
+    actions = {a["name"]: _fis_action(a) for a in spec.get("actions") or []}
+    kwargs: dict[str, Any] = {"clientToken": short_hash(ctx.stack, spec.name, length=32),
+                              "description": spec.get("description") or "", "roleArn": spec.get("roleArn"),
+                              "targets": targets, "actions": actions, "tags": tags,
+                              "stopConditions": [{k: c[k] for k in ("source", "value") if c.get(k)}
+                                                 for c in spec.get("stopConditions") or []]}
+    options = spec.get("experimentOptions") or {}
+    if options:
+        kwargs["experimentOptions"] = {k: v for k, v in options.items()
+                                       if k in ("accountTargeting", "emptyTargetResolutionMode")}
+    template = fis.create_experiment_template(**kwargs)["experimentTemplate"]
+    ctx.record(spec, template["id"])
+    return template["id"], outputs(spec, id=template["id"], arn=template["arn"])
+
+
+def _pairs(value: Any) -> dict[str, str]:
+    """Pulumi's ``[{key, value}]`` lists (or plain maps) as a map."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return {str(p["key"]): str(p["value"]) for p in value or []}
+
+
+def _fis_target(target: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"resourceType": target["resourceType"], "selectionMode": target.get("selectionMode", "ALL")}
+    if target.get("resourceArns"):
+        out["resourceArns"] = list(target["resourceArns"])
+    if target.get("resourceTags"):
+        out["resourceTags"] = _pairs(target["resourceTags"])
+    if target.get("parameters"):
+        out["parameters"] = _pairs(target["parameters"])
+    return out
+
+
+def _fis_action(action: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"actionId": action["actionId"], "parameters": _pairs(action.get("parameters"))}
+    if action.get("description"):
+        out["description"] = action["description"]
+    target = action.get("target")
+    if target:
+        out["targets"] = _pairs([target] if isinstance(target, dict) and "key" in target else target)
+    if action.get("startAfters"):
+        out["startAfter"] = list(action["startAfters"])
+    return out
 
 
 HANDLERS: dict[str, Handler] = {

@@ -1,19 +1,18 @@
 """Offline deploy, S3: buckets and every bucket sub-configuration, created for real in moto.
 
-S3 Multi-Region Access Points (s3control) are declared only: moto's s3control needs the
-account id as a host prefix, which an endpoint on 127.0.0.1 cannot take.
+S3 Multi-Region Access Points and their routes go through the S3 Control API, which the
+embedded cloud's simulation emulates (moto has none); access point policies are declared only.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from drills.aws import BUCKET_NOT_FOUND, error_code
-from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, outputs,
+from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, as_int, outputs,
                                         short_hash, tag_list)
 from drills.errors import UsageError
 
@@ -243,27 +242,57 @@ def notification(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
 
 # ----------------------------------------------------------------------------- declared only
 
-_MRAP_REASON = ("S3 Multi-Region Access Points are not emulated: moto's s3control needs the account id as "
-                "a host prefix, which the embedded endpoint cannot take; drills address the buckets directly")
-
-
 def mrap(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    """Created through S3 Control (the embedded cloud emulates Multi-Region Access Points)."""
     details = spec.get("details", {})
     account = spec.get("accountId", ctx.account_id)
-    # AWS generates the alias (13 lowercase base32 characters + ".mrap"); derive one stably.
-    digest = short_hash(ctx.stack, spec.name, str(details.get("name")), length=16)
-    alias = base64.b32encode(bytes.fromhex(digest)).decode().lower().rstrip("=")[:13] + ".mrap"
-    ctx.declare(spec, _MRAP_REASON)
-    pid = f"{account}:{details.get('name')}"
+    name = str(details.get("name"))
+    control = ctx.client("s3control", _MRAP_CONTROL_REGION)
+    pab = details.get("publicAccessBlock") or {}
+    try:
+        existing = control.get_multi_region_access_point(AccountId=account, Name=name)["AccessPoint"]
+        reused = True
+    except ClientError:
+        existing, reused = None, False
+    if existing is None:
+        control.create_multi_region_access_point(AccountId=account, ClientToken=short_hash(ctx.stack, name, length=32), Details={
+            "Name": name, "Regions": [{"Bucket": r["bucket"]} for r in details.get("regions", [])],
+            "PublicAccessBlock": {api: as_bool(pab.get(key), True) for key, api in (
+                ("blockPublicAcls", "BlockPublicAcls"), ("ignorePublicAcls", "IgnorePublicAcls"),
+                ("blockPublicPolicy", "BlockPublicPolicy"), ("restrictPublicBuckets", "RestrictPublicBuckets"))}})
+        existing = control.get_multi_region_access_point(AccountId=account, Name=name)["AccessPoint"]
+    alias = existing["Alias"]
+    pid = f"{account}:{name}"
+    ctx.record(spec, pid, reused=reused)
     return pid, outputs(spec, id=pid, accountId=account, alias=alias,
                         arn=f"arn:aws:s3::{account}:accesspoint/{alias}",
-                        domainName=f"{alias}.accesspoint.s3-global.amazonaws.com", status="READY")
+                        domainName=f"{alias}.accesspoint.s3-global.amazonaws.com", status=existing["Status"])
 
 
-def mrap_part(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+def mrap_routes(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     account = spec.get("accountId", ctx.account_id)
-    ctx.declare(spec, _MRAP_REASON)
-    target = spec.get("mrap") or spec.get("details", {}).get("name") or spec.name
+    arn = spec.get("mrap")
+    control = ctx.client("s3control", _MRAP_CONTROL_REGION)
+    wanted = [{"Bucket": r["bucket"], "Region": r["region"], "TrafficDialPercentage": as_int(r["trafficDialPercentage"])}
+              for r in spec.get("routes", [])]
+    current = control.get_multi_region_access_point_routes(AccountId=account, Mrap=arn)["Routes"]
+    dials = {r["Bucket"]: r["TrafficDialPercentage"] for r in current}
+    reused = all(dials.get(r["Bucket"]) == r["TrafficDialPercentage"] for r in wanted)
+    if not reused:
+        control.submit_multi_region_access_point_routes(AccountId=account, Mrap=arn, RouteUpdates=wanted)
+    pid = f"{account}:{arn}"
+    ctx.record(spec, pid, reused=reused)
+    return pid, outputs(spec, id=pid, accountId=account)
+
+
+_MRAP_CONTROL_REGION = "us-west-2"    # one of the five Regions that take route changes (API reference)
+_MRAP_POLICY_REASON = "S3 Multi-Region Access Point policies are not emulated; declared, not emulated"
+
+
+def mrap_policy(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    account = spec.get("accountId", ctx.account_id)
+    ctx.declare(spec, _MRAP_POLICY_REASON)
+    target = spec.get("details", {}).get("name") or spec.name
     pid = f"{account}:{target}"
     return pid, outputs(spec, id=pid, accountId=account)
 
@@ -284,6 +313,6 @@ HANDLERS: dict[str, Handler] = {
     "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration": intelligent_tiering,
     "aws:s3/bucketNotification:BucketNotification": notification,
     "aws:s3control/multiRegionAccessPoint:MultiRegionAccessPoint": mrap,
-    "aws:s3control/multiRegionAccessPointRoutes:MultiRegionAccessPointRoutes": mrap_part,
-    "aws:s3control/multiRegionAccessPointPolicy:MultiRegionAccessPointPolicy": mrap_part,
+    "aws:s3control/multiRegionAccessPointRoutes:MultiRegionAccessPointRoutes": mrap_routes,
+    "aws:s3control/multiRegionAccessPointPolicy:MultiRegionAccessPointPolicy": mrap_policy,
 }

@@ -320,8 +320,7 @@ def test_trail_and_alarm(deployed, out) -> None:
 
 def test_what_the_cloud_cannot_hold_is_declared_with_a_reason(deployed) -> None:
     declared = {(d.type.split(":")[-1], d.name): d.reason for d in deployed[1].declared_only}
-    for kind, name in (("MultiRegionAccessPoint", "mrap"), ("ExperimentTemplate", "pause-replication"),
-                       ("Framework", "framework"), ("Selection", "plan-archive"),
+    for kind, name in (("Framework", "framework"), ("Selection", "plan-archive"),
                        ("LogicallyAirGappedVault", "air-gapped"), ("VaultNotifications", "vault-events"),
                        ("BucketIntelligentTieringConfiguration", "archive-it"),
                        ("RolePolicyAttachment", "aws-managed")):
@@ -330,6 +329,20 @@ def test_what_the_cloud_cannot_hold_is_declared_with_a_reason(deployed) -> None:
     assert not {(r.type, r.name) for r in deployed[1].created} & {(d.type, d.name) for d in deployed[1].declared_only}
     assert deployed[1].outputs.multiRegionAccessPoint.endswith(".mrap")
     assert deployed[1].outputs.multiRegionAccessPoint.startswith("arn:aws:s3::123456789012:accesspoint/")
+
+
+def test_access_point_and_fis_template_are_created_through_their_apis(deployed, out) -> None:
+    """CreateMultiRegionAccessPoint / CreateExperimentTemplate, as `pulumi up` would call them."""
+    control = client(deployed, "s3control", "us-west-2")
+    point = control.get_multi_region_access_point(AccountId="123456789012", Name="fixture-mrap")["AccessPoint"]
+    assert out.multiRegionAccessPoint.endswith(point["Alias"])
+    assert {r["Bucket"] for r in point["Regions"]} == {out.archiveBucket, out.replicaBucket}
+    fis = client(deployed, "fis")
+    (summary,) = fis.list_experiment_templates()["experimentTemplates"]
+    template = fis.get_experiment_template(id=summary["id"])["experimentTemplate"]
+    assert template["actions"]["pause"]["actionId"] == "aws:s3:bucket-pause-replication"
+    assert template["targets"]["archive"]["resourceArns"] == [f"arn:aws:s3:::{out.archiveBucket}"]
+    assert template["actions"]["pause"]["targets"] == {"Buckets": "archive"}
 
 
 def test_every_declared_resource_is_accounted_for(deployed) -> None:

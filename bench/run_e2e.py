@@ -1,0 +1,72 @@
+"""`drkit run` end to end on the default data set: is it under a minute on this machine?
+
+    python -m bench.run_e2e [--rounds 3] [--studies 16] [--json]
+
+Each round runs ``drkit run`` in a fresh process exactly as ``make demo`` does (embedded cloud
+started in-process, stack ``dev`` deployed offline, the synthetic data set ingested, every
+built-in scenario run, the run dir written) and measures its wall time from outside. From
+the run's journal it reports the simulated time the drills covered and the exit code; from
+stderr the setup lines. The drills' own durations are simulated (virtual clock): this
+benchmark measures the machine, not AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LIMIT_S = 60.0
+
+
+def one_round(studies: int, out: Path) -> dict:
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    argv = [sys.executable, "-c", "from drills.cli import main; main()", "run", "--out", str(out),
+            "--studies", str(studies)]
+    started = time.monotonic()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    journal = json.loads((out / "journal.json").read_text())
+    return {"wall_s": round(wall, 2), "exit_code": proc.returncode,
+            "simulated_s": journal["duration_s"], "instances": journal["scope"]["instances"],
+            "scenarios": {s["name"]: s["status"] for s in journal["scenarios"]}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--studies", type=int, default=16)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rounds = []
+    with tempfile.TemporaryDirectory(prefix="drkit-bench-run-") as tmp:
+        for n in range(args.rounds):
+            rounds.append(one_round(args.studies, Path(tmp) / f"run-{n}"))
+            print(f"round {n + 1}: {rounds[-1]['wall_s']:.1f} s wall, exit {rounds[-1]['exit_code']}",
+                  file=sys.stderr)
+    walls = [r["wall_s"] for r in rounds]
+    report = {"benchmark": "drkit run end to end (make demo)", "machine": {
+                  "python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.system()},
+              "studies": args.studies, "rounds": rounds, "wall_s": {"median": statistics.median(walls),
+                                                                   "max": max(walls)},
+              "limit_s": LIMIT_S, "under_limit": max(walls) < LIMIT_S,
+              "note": "drill durations are simulated (virtual clock); wall time measures this machine"}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"drkit run, {args.studies} studies, {args.rounds} round(s): median {report['wall_s']['median']:.1f} s, "
+              f"max {report['wall_s']['max']:.1f} s (limit {LIMIT_S:.0f} s) -> "
+              f"{'OK' if report['under_limit'] else 'TOO SLOW'}")
+    sys.exit(0 if report["under_limit"] and all(r["exit_code"] == 0 for r in rounds) else 1)
+
+
+if __name__ == "__main__":
+    main()
