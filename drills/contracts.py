@@ -124,6 +124,7 @@ class QuarantineReason(str, Enum):
     UNREADABLE_TRANSFER_SYNTAX = "unreadable-transfer-syntax"
     MISSING_META = "missing-file-meta"       # no File Meta Information group
     UNREADABLE = "unreadable"                # I/O error or any other parse failure
+    INFLATED_TOO_LARGE = "inflated-too-large"  # a deflated data set inflates beyond the configured bound
 
 
 # --------------------------------------------------------------------------- object tags

@@ -40,6 +40,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import zlib
@@ -71,7 +72,8 @@ from drills.errors import InfraError, UsageError
 from drills.ingest.checksum import COMPOSITE, FULL_OBJECT, READ_CHUNK, Digest, digest_stream
 from drills.ingest.index import StudyIndex
 from drills.ingest.pseudonym import Pseudonymizer
-from drills.ingest.reader import DicomHeader, RejectedInput, read_header
+from drills.ingest.paths import not_regular, printable
+from drills.ingest.reader import DEFAULT_MAX_INFLATED, DicomHeader, RejectedInput, read_header
 from drills.ingest.store import ArchiveStore, StoredObject, part_size_for
 
 DICOM_CONTENT_TYPE = "application/dicom"
@@ -192,10 +194,14 @@ class Ingestor:
         pseudonymizer: Pseudonymizer,
         *,
         multipart_threshold: int = 8 * 1024 * 1024,
+        max_inflated: int = DEFAULT_MAX_INFLATED,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         if multipart_threshold < 1:
             raise UsageError("multipart_threshold must be at least 1 byte")
+        if max_inflated < 1:
+            raise UsageError("max_inflated must be at least 1 byte")
+        self.max_inflated = max_inflated
         self.dest = dest
         self.threshold = multipart_threshold
         self._pseudonymizer = pseudonymizer
@@ -211,11 +217,16 @@ class Ingestor:
         path = Path(path)
         label = source if source is not None else str(path)
         try:
-            fp = path.open("rb")
+            # O_NONBLOCK: a FIFO opened to be refused must not block; no effect on regular files
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
-            raise UsageError(f"{label}: cannot read ({exc.strerror or exc})") from exc
-        with fp:
-            size = os.fstat(fp.fileno()).st_size
+            raise UsageError(f"{printable(label)}: cannot read ({exc.strerror or exc})") from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise UsageError(f"{printable(label)}: {not_regular(info.st_mode)}")
+        with os.fdopen(fd, "rb") as fp:
+            size = info.st_size
             return self._ingest(fp, size, label, upload_path=path)
 
     def ingest_bytes(self, data: bytes, source: str) -> IngestResult:
@@ -239,7 +250,7 @@ class Ingestor:
     def _ingest(self, fp: BinaryIO, size: int, source: str, upload_path: Path | None = None) -> IngestResult:
         body: Path | BinaryIO = upload_path if upload_path is not None else fp
         try:
-            header = read_header(fp, size)
+            header = read_header(fp, size, self.max_inflated)
         except RejectedInput as rejected:
             return self._quarantine(fp, body, size, source, rejected)
         except OSError as exc:

@@ -46,6 +46,7 @@ from drills.ingest.core import IngestDestination, Ingestor
 from drills.ingest.pseudonym import Pseudonymizer
 
 REGION = "eu-west-1"
+DEFLATE_BOMB_BYTES = 80 * 1024 * 1024      # beyond the default bound on inflated data sets
 HASH_KEY = "k" * 32
 PATIENT_ID = "PID-0042-SECRET"
 PATIENT_NAME = "Doe^Jane"
@@ -282,6 +283,27 @@ def _nested_items(depth: int) -> bytes:
     return valid[:meta_end] + nest + valid[meta_end:]
 
 
+def deflate_bomb(inflated_bytes: int) -> bytes:
+    """A deflated-transfer-syntax instance whose data set inflates to ``inflated_bytes``
+    (a valid CT header, then a private OB element of zeros), compressed ~1000:1."""
+    import zlib
+    ds = build_dataset(DeflatedExplicitVRLittleEndian, pixels=False, Rows=None, Columns=None)
+    header = io.BytesIO()
+    ds.save_as(header, implicit_vr=False, little_endian=True)            # data set only
+    file = io.BytesIO()
+    ds.save_as(file, enforce_file_format=True)
+    whole = file.getvalue()
+    meta_end = 144 + struct.unpack("<L", whole[140:144])[0]
+    pad = max(0, inflated_bytes - len(header.getvalue()) - 12)
+    pad -= pad % 2
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = squeeze.compress(header.getvalue() + struct.pack("<HH2sHL", 0x0029, 0x1010, b"OB", 0, pad))
+    zeros = bytes(1024 * 1024)
+    for start in range(0, pad, len(zeros)):
+        body += squeeze.compress(zeros[: min(len(zeros), pad - start)])
+    return whole[:meta_end] + body + squeeze.flush()
+
+
 @pytest.fixture
 def malformed() -> dict[str, tuple[QuarantineReason, bytes]]:
     """One named bad input per QuarantineReason (name -> (expected reason, bytes))."""
@@ -313,6 +335,7 @@ def malformed() -> dict[str, tuple[QuarantineReason, bytes]]:
         "missing-transfer-syntax": (QuarantineReason.MISSING_META, _without_transfer_syntax(valid)),
         "unreadable-nesting": (QuarantineReason.UNREADABLE, _nested_items(40)),
         "unreadable-deflate": (QuarantineReason.UNREADABLE, bytes(corrupt_deflate)),
+        "deflate-bomb": (QuarantineReason.INFLATED_TOO_LARGE, deflate_bomb(DEFLATE_BOMB_BYTES)),
     }
 
 
