@@ -30,6 +30,8 @@ def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str
         "multiRegionAccessPoint": platform.failover.arn,
         "objectives": {"rpoMinutes": config.objectives.rpo_minutes, "rtoMinutes": config.objectives.rto_minutes,
                        "restoreHours": config.objectives.restore_hours},
+        # Two stacks in one account and region each have a hash-key secret: name ours.
+        "hashKeySecretArn": platform.ingest.secret.arn,
     }
     expected = {f.name for f in fields(StackOutputs)}
     if set(outputs) != expected:   # the contract changed and this mapping did not follow

@@ -8,6 +8,7 @@ object tags lifecycle rules filter on, and the quarantine reason codes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from pathlib import Path
@@ -17,7 +18,10 @@ from drills.errors import UsageError
 
 # --------------------------------------------------------------------------- stack outputs
 
-OUTPUTS_SCHEMA_VERSION = 1
+OUTPUTS_SCHEMA_VERSION = 2               # what this drkit writes
+SUPPORTED_OUTPUTS_VERSIONS = (1, 2)      # what it reads: 2 adds hashKeySecretArn (required there)
+OPTIONAL_OUTPUTS = {"hashKeySecretArn": 2}    # output -> first schemaVersion that requires it
+_SECRET_ARN_RE = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9:/_+=.@-]+")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,9 @@ class StackOutputs:
     evidenceBucket: str
     multiRegionAccessPoint: str
     objectives: Objectives
+    hashKeySecretArn: str | None = None
+    """ARN of the Secrets Manager secret holding the identifier hash key (schemaVersion 2;
+    absent in version 1 documents, where ingest falls back to finding it by tag)."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "outputs") -> "StackOutputs":
@@ -52,19 +59,26 @@ class StackOutputs:
         if not isinstance(data, Mapping):
             raise UsageError(f"{source}: expected a JSON object of stack outputs")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
+        if "schemaVersion" not in data:
+            raise UsageError(f"{source}: missing stack output(s): schemaVersion")
+        version = data["schemaVersion"]
+        if isinstance(version, bool) or version not in SUPPORTED_OUTPUTS_VERSIONS:
+            raise UsageError(
+                f"{source}: schemaVersion {version!r} is not supported "
+                f"(this drkit reads {', '.join(map(str, SUPPORTED_OUTPUTS_VERSIONS))})"
+            )
+        required = [n for n in names if OPTIONAL_OUTPUTS.get(n, 0) <= version]
+        missing = [n for n in required if n not in data]
         if missing:
             raise UsageError(f"{source}: missing stack output(s): {', '.join(missing)}")
-        if data["schemaVersion"] != OUTPUTS_SCHEMA_VERSION:
-            raise UsageError(
-                f"{source}: schemaVersion {data['schemaVersion']!r} is not supported "
-                f"(this drkit reads {OUTPUTS_SCHEMA_VERSION})"
-            )
         for name in names:
-            if name in ("schemaVersion", "objectives"):
+            if name in ("schemaVersion", "objectives") or name not in data:
                 continue
             if not isinstance(data[name], str) or not data[name]:
                 raise UsageError(f"{source}: stack output {name!r} must be a non-empty string")
+        arn = data.get("hashKeySecretArn")
+        if arn is not None and not _SECRET_ARN_RE.fullmatch(arn):
+            raise UsageError(f"{source}: stack output 'hashKeySecretArn' is not a Secrets Manager secret ARN")
         obj = data["objectives"]
         try:
             objectives = Objectives(**{f.name: float(obj[f.name]) for f in fields(Objectives)})
@@ -72,7 +86,7 @@ class StackOutputs:
             raise UsageError(
                 f"{source}: stack output 'objectives' needs numeric rpoMinutes, rtoMinutes, restoreHours"
             ) from exc
-        values = {n: data[n] for n in names if n != "objectives"}
+        values = {n: data[n] for n in names if n != "objectives" and n in data}
         return cls(**values, objectives=objectives)
 
     @classmethod
@@ -86,7 +100,10 @@ class StackOutputs:
         return cls.from_mapping(data, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        if document["hashKeySecretArn"] is None:      # a version 1 document has no such output
+            del document["hashKeySecretArn"]
+        return document
 
     def write(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
@@ -200,6 +217,8 @@ ENV_INDEX_TABLE = "DRKIT_INDEX_TABLE"
 ENV_KMS_KEY_ID = "DRKIT_KMS_KEY_ID"          # archive key for SSE-KMS puts
 ENV_HASH_KEY_SECRET = "DRKIT_HASH_KEY_SECRET"  # Secrets Manager secret id holding the HMAC key
 
-# The Secrets Manager secret holding the HMAC key for patient-identifier hashes carries
-# these tags, so `drkit ingest` and the gateway find it without an extra stack output.
+# The Secrets Manager secret holding the HMAC key for patient-identifier hashes is named by
+# the ``hashKeySecretArn`` output (schemaVersion 2). It also carries these tags: with a
+# version 1 outputs document `drkit ingest` and the gateway find it by tag, when only one
+# secret in the account and region carries them.
 HASH_KEY_SECRET_TAGS = {"drkit-purpose": "phi-hash-key"}

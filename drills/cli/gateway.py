@@ -94,4 +94,4 @@ def _ingestor(target: str, endpoint: str | None, outputs_file: Path | None):
 
     resolved, outputs = deployed_stack("gateway", target, endpoint, outputs_file)
     dest = IngestDestination.from_outputs(outputs, resolved)
-    return Ingestor(dest, Pseudonymizer.from_secret(resolved, dest.region))
+    return Ingestor(dest, Pseudonymizer.for_stack(resolved, outputs))
