@@ -83,14 +83,17 @@ def ingest(
     )
     for warning in inputs.warnings:
         say(f"warning: {warning}", fg="yellow")
-    repaired = ingestor.abort_stale_uploads()
-    if repaired:
-        say(f"repair: aborted {repaired} incomplete multipart upload(s) left by an earlier run", fg="yellow")
+    uploads = ingestor.abort_stale_uploads()
+    if uploads.aborted:
+        say(f"repair: aborted {uploads.aborted} incomplete multipart upload(s) left by an earlier run", fg="yellow")
+    if uploads.in_progress:
+        say(f"note: {uploads.in_progress} incomplete multipart upload(s) younger than an hour left alone "
+            "(another writer may be at work; a later run aborts them if abandoned)", fg="yellow")
     started = time.monotonic()
     progress = None if sys.stderr.isatty() else ProgressLines(sys.stderr, summary)
     ingest_files(ingestor, inputs.files, summary, workers, on_progress=progress)
     summary.elapsed_seconds = time.monotonic() - started
-    summary.aborted_uploads = repaired
+    summary.uploads = uploads.to_dict()
     _report(summary, report_path, as_json)
     _exit(summary)
 

@@ -47,7 +47,7 @@ import zlib
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
@@ -56,6 +56,7 @@ from botocore.exceptions import BotoCoreError
 
 from drills.aws import Target
 from drills.contracts import (
+    DICOM_PREFIX,
     INDEX_PARTITION_KEY,
     INDEX_SORT_KEY,
     MODALITY_TAG,
@@ -124,6 +125,7 @@ class IngestResult:
     sop_instance_uid: str | None = None
     study_instance_uid: str | None = None
     modality: str | None = None
+    repair: str = ""          # what an earlier, interrupted run had left undone and this one wrote
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,7 +141,25 @@ class IngestResult:
             "sopInstanceUID": self.sop_instance_uid,
             "studyInstanceUID": self.study_instance_uid,
             "modality": self.modality,
+            "repair": self.repair or None,
         }
+
+
+STALE_UPLOAD_AGE = timedelta(hours=1)   # an incomplete multipart upload older than this was abandoned
+
+
+@dataclass(frozen=True)
+class UploadRepair:
+    """Incomplete multipart uploads found before a run: aborted, or young enough to be in progress."""
+
+    aborted: int
+    in_progress: int
+
+    def __bool__(self) -> bool:
+        return bool(self.aborted or self.in_progress)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"aborted": self.aborted, "leftInProgress": self.in_progress}
 
 
 class _RecentKeys:
@@ -246,6 +266,20 @@ class Ingestor:
                 raise InfraError(f"{source}: the stream ended after {received} of {size} bytes")
             return self._ingest(spool, received, source)
 
+    def abort_stale_uploads(self, older_than: timedelta = STALE_UPLOAD_AGE) -> UploadRepair:
+        """Abort the archive's incomplete multipart uploads (left by a crash) started more than
+        ``older_than`` ago; younger ones may belong to a writer still at work: counted, left alone."""
+        aborted = in_progress = 0
+        cutoff = self._now() - older_than
+        for upload in self._store.incomplete_uploads(DICOM_PREFIX):
+            initiated = upload.get("Initiated")
+            if isinstance(initiated, datetime) and initiated.astimezone(timezone.utc) > cutoff:
+                in_progress += 1
+                continue
+            self._store.abort_upload(upload["Key"], upload["UploadId"])
+            aborted += 1
+        return UploadRepair(aborted, in_progress)
+
     # -- the pipeline
     def _ingest(self, fp: BinaryIO, size: int, source: str, upload_path: Path | None = None) -> IngestResult:
         body: Path | BinaryIO = upload_path if upload_path is not None else fp
@@ -279,7 +313,8 @@ class Ingestor:
                 with self._unindexed_on_failure(source, current):
                     repaired = self._repair_index(current, header, digest)
                 detail = "already archived" + ("; index item repaired" if repaired else "")
-                return self._result(Outcome.DUPLICATE, source, header, current, detail)
+                return self._result(Outcome.DUPLICATE, source, header, current, detail,
+                                    repair="index item" if repaired else "")
             stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
             if current is None:
                 return self._archived(source, header, stored, digest)
@@ -376,29 +411,20 @@ class Ingestor:
     ) -> IngestResult:
         digest = self._digest(fp, size, source)
         key = quarantine_key(digest.hex)
+        reason_key = quarantine_reason_key(digest.hex)
+        repair = ""
         with self._locks.hold(key):
             current = self._store.head(key)
             if current is not None and current.size == size and digest.matches(current.checksum_sha256):
                 stored, detail = current, f"{rejected.detail} (already quarantined)"
+                if self._store.head(reason_key) is None:
+                    # an earlier run crashed between the bytes and their reason: write it now
+                    self._write_reason(reason_key, rejected, source, size, digest, key, stored)
+                    detail = f"{rejected.detail} (already quarantined; reason document rewritten)"
+                    repair = "quarantine reason"
             else:
                 stored, detail = self._store.put(key, body, digest), rejected.detail
-                reason = {
-                    "reason": rejected.quarantine_reason.value,
-                    "detail": rejected.detail,
-                    "source": source,
-                    "size": size,
-                    "sha256": digest.hex,
-                    "key": key,
-                    "versionId": stored.version_id,
-                    "quarantinedAt": self._timestamp(),
-                }
-                document = json.dumps(reason, indent=2, sort_keys=True).encode("utf-8")
-                self._store.put(
-                    quarantine_reason_key(digest.hex),
-                    io.BytesIO(document),
-                    digest_stream(io.BytesIO(document), len(document)),
-                    content_type="application/json",
-                )
+                self._write_reason(reason_key, rejected, source, size, digest, key, stored)
         return IngestResult(
             outcome=Outcome.QUARANTINED,
             source=source,
@@ -409,7 +435,25 @@ class Ingestor:
             checksum_sha256=stored.checksum_sha256,
             reason=rejected.quarantine_reason,
             detail=detail,
+            repair=repair,
         )
+
+    def _write_reason(self, reason_key: str, rejected: RejectedInput, source: str, size: int, digest: Digest,
+                      key: str, stored: StoredObject) -> None:
+        """The JSON reason document beside quarantined bytes (no patient data: codes and sizes)."""
+        reason = {
+            "reason": rejected.quarantine_reason.value,
+            "detail": rejected.detail,
+            "source": printable(source),
+            "size": size,
+            "sha256": digest.hex,
+            "key": key,
+            "versionId": stored.version_id,
+            "quarantinedAt": self._timestamp(),
+        }
+        document = json.dumps(reason, indent=2, sort_keys=True).encode("utf-8")
+        self._store.put(reason_key, io.BytesIO(document), digest_stream(io.BytesIO(document), len(document)),
+                        content_type="application/json")
 
     # -- helpers
     def _timestamp(self) -> str:
@@ -444,7 +488,8 @@ class Ingestor:
 
     @staticmethod
     def _result(
-        outcome: Outcome, source: str, header: DicomHeader, stored: StoredObject, detail: str = ""
+        outcome: Outcome, source: str, header: DicomHeader, stored: StoredObject, detail: str = "",
+        repair: str = "",
     ) -> IngestResult:
         return IngestResult(
             outcome=outcome,
@@ -458,4 +503,5 @@ class Ingestor:
             sop_instance_uid=header.sop_instance_uid,
             study_instance_uid=header.study_instance_uid,
             modality=header.modality or None,
+            repair=repair,
         )

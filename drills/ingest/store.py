@@ -104,6 +104,23 @@ class ArchiveStore:
             raise infra_error(exc, f"read s3://{self.bucket}/{key}") from exc
         return digest.digest()
 
+    def incomplete_uploads(self, prefix: str) -> list[dict[str, Any]]:
+        """Multipart uploads under ``prefix`` that were neither completed nor aborted."""
+        uploads: list[dict[str, Any]] = []
+        try:
+            for page in self._s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
+                uploads.extend(page.get("Uploads", []))
+        except AWS_ERRORS as exc:
+            raise infra_error(exc, f"list incomplete multipart uploads in s3://{self.bucket}/{prefix}") from exc
+        return uploads
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        try:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except AWS_ERRORS as exc:
+            if error_code(exc) != "NoSuchUpload":
+                raise infra_error(exc, f"abort multipart upload of s3://{self.bucket}/{key}") from exc
+
     # -- writing
     def put(
         self,

@@ -40,6 +40,7 @@ class IngestSummary:
     skipped: int = 0                 # not attempted after an infrastructure failure
     left_out: list[Skipped] = field(default_factory=list)   # entries met but not inputs, with reasons
     elapsed_seconds: float = 0.0
+    uploads: dict[str, int] = field(default_factory=dict)   # incomplete multipart uploads found before the run
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, result: IngestResult) -> None:
@@ -58,6 +59,11 @@ class IngestSummary:
     @property
     def by_reason(self) -> dict[str, int]:
         return dict(sorted(Counter(r.reason.value for r in self.results if r.reason).items()))
+
+    @property
+    def repairs(self) -> list[dict[str, str]]:
+        """What this run repaired of an earlier run's crash (index items, quarantine reasons)."""
+        return [{"source": printable(r.source), "repair": r.repair} for r in self.results if r.repair]
 
     @property
     def excluded(self) -> int:
@@ -107,6 +113,8 @@ class IngestSummary:
             "skipped": [s.to_dict() for s in self.left_out if not s.refused],
             "refused": [s.to_dict() for s in self.refused],
             "exitCode": self.exit_code,
+            "incompleteUploads": self.uploads,
+            "repairs": self.repairs,
         }
         if full:
             document["results"] = [r.to_dict() for r in self.results]
@@ -125,6 +133,9 @@ class IngestSummary:
             f"{rates['instancesPerSecond']} instances/s, {rates['megabytesPerSecond']} MB/s "
             f"over {rates['elapsedSeconds']} s ({rates['label']})",
         ]
+        if self.repairs:
+            out.append(f"repaired {len(self.repairs)} item(s) an earlier run left incomplete: "
+                       + ", ".join(f"{k} {v}" for k, v in sorted(Counter(r['repair'] for r in self.repairs).items())))
         reasons = Counter(s.reason for s in self.left_out if not s.refused)
         if reasons:
             out.append("skipped: " + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())))

@@ -101,6 +101,7 @@ class IngestEnv:
             "evidenceBucket": new_name("evidence"),
             "multiRegionAccessPoint": "mrap",
             "objectives": {"rpoMinutes": 15, "rtoMinutes": 60, "restoreHours": 12},
+            "hashKeySecretArn": self.secret_arn,
         })
 
     def write_outputs(self, path: Path) -> Path:

@@ -129,4 +129,8 @@ def test_missing_hash_key_secret_exits_2(ingest_env, shared_target, dataset_dir:
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(document))
     code, _, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir)], capsys)
+    assert code == 2 and "does not exist in ap-south-1" in err
+    del document["hashKeySecretArn"]          # a version 1 document: found by tag, and not there
+    outputs.write_text(json.dumps(document | {"schemaVersion": 1}))
+    code, _, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir)], capsys)
     assert code == 2 and "phi-hash-key" in err

@@ -385,3 +385,45 @@ def test_a_re_ingest_heads_first_and_new_instances_switch_back(ingest_env, s3_ca
     assert {outcome for outcome, _ in fresh} == {Outcome.ARCHIVED}
     assert fresh[0][1] == ["HeadObject", "PutObject?"]                 # found nothing: still conditional
     assert all(ops == ["PutObject?"] for _, ops in fresh[-3:])         # back to PUT first
+
+
+def test_a_quarantine_reason_lost_to_a_crash_is_rewritten_and_reported(ingest_env, malformed) -> None:
+    _, data = malformed["truncated-pixel-data"]
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(data, "a")
+    sha = hashlib.sha256(data).hexdigest()
+    # the crash: bytes quarantined, the reason document never written
+    ingest_env.s3.delete_object(Bucket=ingest_env.archive_bucket, Key=quarantine_reason_key(sha))
+    again = ingestor.ingest_bytes(data, "a")
+    assert again.outcome is Outcome.QUARANTINED and again.version_id == first.version_id
+    assert again.repair == "quarantine reason" and "reason document rewritten" in again.detail
+    assert ingest_env.reason(sha)["reason"] == "truncated"
+    third = ingestor.ingest_bytes(data, "a")
+    assert third.repair == "" and len(ingest_env.versions(first.key)) == 1
+
+
+def test_incomplete_multipart_uploads_are_aborted_when_abandoned_and_left_when_young(ingest_env) -> None:
+    from datetime import datetime, timedelta, timezone
+    s3 = ingest_env.s3
+    s3.create_multipart_upload(Bucket=ingest_env.archive_bucket, Key="dicom/1/2/3.dcm")
+    young = ingest_env.ingestor().abort_stale_uploads()
+    assert (young.aborted, young.in_progress) == (0, 1)
+    later = ingest_env.ingestor(now=lambda: datetime.now(timezone.utc) + timedelta(hours=2))
+    stale = later.abort_stale_uploads()
+    assert (stale.aborted, stale.in_progress) == (1, 0)
+    assert not s3.list_multipart_uploads(Bucket=ingest_env.archive_bucket).get("Uploads")
+
+
+def test_a_fifo_is_refused_without_blocking(ingest_env, tmp_path) -> None:
+    import os
+    os.mkfifo(tmp_path / "pipe.dcm")
+    with pytest.raises(UsageError, match="a FIFO, not a regular file"):
+        ingest_env.ingestor().ingest_file(tmp_path / "pipe.dcm")
+
+
+def test_a_deflate_bomb_is_quarantined_with_its_reason(ingest_env) -> None:
+    from .conftest import deflate_bomb
+    bomb = deflate_bomb(8 * 1024 * 1024)
+    result = ingest_env.ingestor(max_inflated=4 * 1024 * 1024).ingest_bytes(bomb, "bomb.dcm")
+    assert result.outcome is Outcome.QUARANTINED and result.reason.value == "inflated-too-large"
+    assert ingest_env.ingestor().ingest_bytes(bomb, "bomb.dcm").outcome is Outcome.ARCHIVED   # within 64 MiB
