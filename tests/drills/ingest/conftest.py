@@ -289,11 +289,12 @@ def deflate_bomb(inflated_bytes: int) -> bytes:
     (a valid CT header, then a private OB element of zeros), compressed ~1000:1."""
     import zlib
     ds = build_dataset(DeflatedExplicitVRLittleEndian, pixels=False, Rows=None, Columns=None)
-    header = io.BytesIO()
-    ds.save_as(header, implicit_vr=False, little_endian=True)            # data set only
     file = io.BytesIO()
     ds.save_as(file, enforce_file_format=True)
     whole = file.getvalue()
+    del ds.file_meta
+    header = io.BytesIO()
+    ds.save_as(header, implicit_vr=False, little_endian=True)            # data set only, not deflated
     meta_end = 144 + struct.unpack("<L", whole[140:144])[0]
     pad = max(0, inflated_bytes - len(header.getvalue()) - 12)
     pad -= pad % 2

@@ -403,12 +403,16 @@ def test_a_quarantine_reason_lost_to_a_crash_is_rewritten_and_reported(ingest_en
 
 
 def test_incomplete_multipart_uploads_are_aborted_when_abandoned_and_left_when_young(ingest_env) -> None:
-    from datetime import datetime, timedelta, timezone
+    """ListMultipartUploads reports each upload's Initiated time
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html); moto
+    reports a fixed one, so the ingestor's clock is placed relative to what it reports."""
+    from datetime import timedelta
     s3 = ingest_env.s3
     s3.create_multipart_upload(Bucket=ingest_env.archive_bucket, Key="dicom/1/2/3.dcm")
-    young = ingest_env.ingestor().abort_stale_uploads()
+    initiated = s3.list_multipart_uploads(Bucket=ingest_env.archive_bucket)["Uploads"][0]["Initiated"]
+    young = ingest_env.ingestor(now=lambda: initiated + timedelta(minutes=5)).abort_stale_uploads()
     assert (young.aborted, young.in_progress) == (0, 1)
-    later = ingest_env.ingestor(now=lambda: datetime.now(timezone.utc) + timedelta(hours=2))
+    later = ingest_env.ingestor(now=lambda: initiated + timedelta(hours=2))
     stale = later.abort_stale_uploads()
     assert (stale.aborted, stale.in_progress) == (1, 0)
     assert not s3.list_multipart_uploads(Bucket=ingest_env.archive_bucket).get("Uploads")
