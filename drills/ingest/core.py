@@ -71,6 +71,7 @@ from drills.contracts import (
 )
 from drills.errors import InfraError, UsageError
 from drills.ingest.checksum import COMPOSITE, FULL_OBJECT, READ_CHUNK, Digest, digest_stream
+from drills.ingest.identity import dataset_digest
 from drills.ingest.index import StudyIndex
 from drills.ingest.pseudonym import Pseudonymizer
 from drills.ingest.paths import not_regular, printable
@@ -201,6 +202,16 @@ def _checksum_type(stored: StoredObject) -> str:
     return stored.checksum_type or (COMPOSITE if stored.multipart else FULL_OBJECT)
 
 
+@contextmanager
+def _opened(body: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """``body`` as a seekable file: a path is opened (and closed), a file object lent as is."""
+    if isinstance(body, Path):
+        with body.open("rb") as fp:
+            yield fp
+    else:
+        yield body
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -315,6 +326,14 @@ class Ingestor:
                 detail = "already archived" + ("; index item repaired" if repaired else "")
                 return self._result(Outcome.DUPLICATE, source, header, current, detail,
                                     repair="index item" if repaired else "")
+            stored_digest = self._same_data_set(body, current, source) if current is not None else None
+            if current is not None and stored_digest is not None:
+                with self._unindexed_on_failure(source, current):
+                    repaired = self._repair_index(current, header, stored_digest)
+                detail = ("already archived: the same data set in another encoding (file meta, transfer "
+                          "syntax); the bytes first received are kept" + ("; index item repaired" if repaired else ""))
+                return self._result(Outcome.DUPLICATE, source, header, current, detail,
+                                    repair="index item" if repaired else "")
             stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
             if current is None:
                 return self._archived(source, header, stored, digest)
@@ -386,6 +405,25 @@ class Ingestor:
         if item and item.get("VersionId") == current.version_id and item.get("ContentSHA256"):
             return item["ContentSHA256"] == digest.full_b64
         return self._store.sha256_of(current.key, current.version_id) == digest.sha256
+
+    def _same_data_set(self, body: Path | BinaryIO, current: StoredObject, source: str) -> Digest | None:
+        """When the bytes differ: does the current version hold the same data set
+        (drills.ingest.identity)? Its byte digest if so (for the index), else None. Reads the
+        current version once; taken only on this path, never for a new instance."""
+        try:
+            with _opened(body) as fp:
+                size = fp.seek(0, 2)
+                mine = dataset_digest(fp, size, self.max_inflated)
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+                size = self._store.download(current.key, current.version_id, spool)
+                theirs = dataset_digest(spool, size, self.max_inflated)
+                if theirs != mine:
+                    return None
+                return digest_stream(spool, size, part_size_for(size, self.threshold))
+        except RejectedInput:
+            return None
+        except OSError as exc:
+            raise InfraError(f"{source}: reading the input failed ({exc})") from exc
 
     def _repair_index(self, current: StoredObject, header: DicomHeader, digest: Digest) -> bool:
         """Point the index at ``current`` unless it already does; True if it wrote."""

@@ -104,6 +104,21 @@ class ArchiveStore:
             raise infra_error(exc, f"read s3://{self.bucket}/{key}") from exc
         return digest.digest()
 
+    def download(self, key: str, version_id: str | None, fp: BinaryIO) -> int:
+        """Write one version into ``fp`` in chunks; the number of bytes written."""
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            args["VersionId"] = version_id
+        written = 0
+        try:
+            body = self._s3.get_object(**args)["Body"]
+            for chunk in body.iter_chunks(READ_CHUNK):
+                fp.write(chunk)
+                written += len(chunk)
+        except AWS_ERRORS as exc:
+            raise infra_error(exc, f"read s3://{self.bucket}/{key}") from exc
+        return written
+
     def incomplete_uploads(self, prefix: str) -> list[dict[str, Any]]:
         """Multipart uploads under ``prefix`` that were neither completed nor aborted."""
         uploads: list[dict[str, Any]] = []

@@ -431,3 +431,22 @@ def test_a_deflate_bomb_is_quarantined_with_its_reason(ingest_env) -> None:
     result = ingest_env.ingestor(max_inflated=4 * 1024 * 1024).ingest_bytes(bomb, "bomb.dcm")
     assert result.outcome is Outcome.QUARANTINED and result.reason.value == "inflated-too-large"
     assert ingest_env.ingestor().ingest_bytes(bomb, "bomb.dcm").outcome is Outcome.ARCHIVED   # within 64 MiB
+
+
+def test_the_same_data_set_in_another_encoding_is_a_duplicate_and_the_first_bytes_stay(ingest_env) -> None:
+    import copy
+    from pydicom.uid import ImplicitVRLittleEndian
+    ds = build_dataset(ExplicitVRLittleEndian)
+    explicit = to_bytes(ds)
+    implicit_ds = copy.deepcopy(ds)
+    implicit_ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    implicit_ds.file_meta.ImplementationClassUID = "1.2.826.0.1.3680043.9.3811.2.1.0"   # a gateway's wrapper
+    implicit = to_bytes(implicit_ds)
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(explicit, "disk.dcm")
+    again = ingestor.ingest_bytes(implicit, "c-store:MODALITY")
+    assert again.outcome is Outcome.DUPLICATE and "same data set in another encoding" in again.detail
+    assert len(ingest_env.versions(first.key)) == 1 and ingest_env.get(first.key) == explicit
+    changed = copy.deepcopy(implicit_ds)
+    changed.StudyDate = "20240105"
+    assert ingestor.ingest_bytes(to_bytes(changed), "c-store:MODALITY").outcome is Outcome.CONFLICT
