@@ -317,3 +317,30 @@ def test_dcmtk_storescu_stores_every_modality(gateway: Gateway, fake: FakeIngest
         call = received[original.SOPInstanceUID]
         assert call.source == "c-store:DCMTK_SCU"
         assert dataset_body(call.data) == dataset_body(path.read_bytes()), modality
+
+
+@pytest.mark.peer
+def test_a_study_resent_through_storescu_in_explicit_and_implicit_vr_is_all_duplicates(
+        ingest_env, synth_set: Manifest) -> None:
+    """Ingested from disk, then sent by dcmtk's storescu as implicit VR (-xi: storescu
+    re-encodes), then as explicit VR (-xe): one archived version per instance, every re-send
+    a duplicate, the stored bytes those first received."""
+    storescu = _dcmtk_storescu()
+    if storescu is None:
+        pytest.skip("dcmtk's storescu is not installed (apt-get install dcmtk)")
+    first_ct = next(e for e in synth_set.entries if e.modality == "CT")
+    study = [synth_set.root / e.path for e in synth_set.entries if e.study_instance_uid == first_ct.study_instance_uid]
+    ingestor = ingest_env.ingestor()
+    from_disk = [ingestor.ingest_file(p, p.name) for p in study]
+    assert {r.outcome for r in from_disk} == {Outcome.ARCHIVED}
+    with Gateway(ingestor, ae_title=AE_TITLE, port=0) as gw:
+        for syntax in ("-xi", "-xe"):
+            run = subprocess.run([storescu, "--required", syntax, "-aet", "DCMTK_SCU", "-aec", gw.ae_title,
+                                  "127.0.0.1", str(gw.port), *map(str, study)],
+                                 capture_output=True, text=True, timeout=120)
+            assert run.returncode == 0, run.stderr
+        snapshot = gw.stats.snapshot()
+    assert (snapshot["duplicate"], snapshot["conflict"], snapshot["archived"]) == (2 * len(study), 0, 0), snapshot
+    for path, result in zip(study, from_disk):
+        assert len(ingest_env.versions(result.key)) == 1
+        assert ingest_env.get(result.key) == path.read_bytes()
