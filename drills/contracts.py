@@ -179,11 +179,25 @@ INDEX_PARTITION_KEY = "StudyInstanceUID"     # S
 INDEX_SORT_KEY = "SeriesSop"                 # S: "<SeriesInstanceUID>/<SOPInstanceUID>"
 
 
+# SOP Instance UIDs are globally unique: a global secondary index finds every item that
+# claims one (keys only), so a second study or series claiming it is reported as a conflict.
+INDEX_SOP_GSI = "BySOPInstanceUID"
+INDEX_SOP_GSI_KEY = "SOPInstanceUID"         # S
+
 # The table's keys in the shape boto3's CreateTable takes (tests and tools that build an index).
 INDEX_KEY_SCHEMA = [{"AttributeName": INDEX_PARTITION_KEY, "KeyType": "HASH"},
                     {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"}]
 INDEX_ATTRIBUTE_DEFINITIONS = [{"AttributeName": INDEX_PARTITION_KEY, "AttributeType": "S"},
                                {"AttributeName": INDEX_SORT_KEY, "AttributeType": "S"}]
+INDEX_GLOBAL_SECONDARY_INDEXES = [{"IndexName": INDEX_SOP_GSI,
+                                   "KeySchema": [{"AttributeName": INDEX_SOP_GSI_KEY, "KeyType": "HASH"}],
+                                   "Projection": {"ProjectionType": "KEYS_ONLY"}}]
+# The full table (keys and the SOP Instance UID index), as CreateTable keyword arguments.
+INDEX_TABLE_DEFINITION: dict[str, Any] = {
+    "KeySchema": INDEX_KEY_SCHEMA,
+    "AttributeDefinitions": INDEX_ATTRIBUTE_DEFINITIONS + [{"AttributeName": INDEX_SOP_GSI_KEY, "AttributeType": "S"}],
+    "GlobalSecondaryIndexes": INDEX_GLOBAL_SECONDARY_INDEXES,
+}
 
 
 def index_sort_key(series_uid: str, sop_uid: str) -> str:

@@ -8,18 +8,23 @@ version that were stored without their index item.
 - ARCHIVED: written to ``archive_key(study, series, sop)`` with an S3 SHA-256 checksum,
   the stack's KMS key when given, and the specialty/modality tags; indexed.
 - DUPLICATE: the current version of that key already holds these bytes (S3's checksum,
-  else the index's ContentSHA256 for that version, else the bytes themselves decide):
-  nothing is written, a missing or stale index item is repaired.
+  else the index's ContentSHA256 for that version, else the bytes themselves decide) or the
+  same data set in another encoding (drills.ingest.identity: another file meta, transfer
+  syntax — as a gateway re-sends it); nothing is written, the bytes first received stay, a
+  missing or stale index item is repaired.
 - CONFLICT: same key, different bytes. The new bytes become a new version (the bucket is
   versioned, the old version stays); the index item moves to the new version and gains a
-  ``Conflicts`` entry (see drills.ingest.index). Never a silent overwrite.
+  ``Conflicts`` entry (see drills.ingest.index). Never a silent overwrite. Also CONFLICT: a
+  new key whose SOP Instance UID another study or series already claims (SOP Instance UIDs
+  are globally unique; the index's SOP Instance UID GSI finds the claim): archived under its
+  own key, the index item's Conflicts entry has Kind ``SOPInstanceUIDReused`` and OtherKey.
 - QUARANTINED: the bytes go to ``quarantine_key(sha256)`` with a JSON reason beside them.
 
 Instances are identified by (Study, Series, SOP Instance UID) — the archive key. Writes for
 one key are serialized within a process; two processes racing on one key can each write a
 version (nothing is lost, both versions stay), and the index then names the last writer.
 
-Requests per new instance: one conditional PutObject (``If-None-Match: *``; a 412 means
+Requests per new instance: one GSI Query (SOP Instance UID claims), one conditional PutObject (``If-None-Match: *``; a 412 means
 the key has a current version, and only then does ingest HEAD it to tell DUPLICATE from
 CONFLICT) and its share of a group-committed index write (drills.ingest.index). While most
 of the last 16 keys existed already (a re-ingest, an SQS redelivery storm) ingest HEADs
@@ -146,6 +151,7 @@ class IngestResult:
         }
 
 
+SOP_UID_REUSED = "SOPInstanceUIDReused"   # Conflicts entry Kind: another study/series claims the UID
 STALE_UPLOAD_AGE = timedelta(hours=1)   # an incomplete multipart upload older than this was abandoned
 
 
@@ -374,10 +380,28 @@ class Ingestor:
         return None, self._store.head(key)
 
     def _archived(self, source: str, header: DicomHeader, stored: StoredObject, digest: Digest) -> IngestResult:
-        """Index a newly written instance (group commit) and report it ARCHIVED."""
+        """Index a newly written instance (group commit) and report it ARCHIVED — or CONFLICT
+        when another study or series already claims its SOP Instance UID (the bytes stay
+        archived under their own key, nothing is lost; the index item records the clash)."""
         with self._unindexed_on_failure(source, stored):
-            self._index.add(self._item(header, stored, digest))
-        return self._result(Outcome.ARCHIVED, source, header, stored)
+            mine = (header.study_instance_uid, index_sort_key(header.series_instance_uid, header.sop_instance_uid))
+            others = [c for c in self._index.claims(header.sop_instance_uid) or [] if c != mine]
+            if not others:
+                self._index.add(self._item(header, stored, digest))
+                return self._result(Outcome.ARCHIVED, source, header, stored)
+            study, series_sop = others[0]
+            other_key = archive_key(study, series_sop.rsplit("/", 1)[0], header.sop_instance_uid)
+            conflict = {
+                "DetectedAt": self._timestamp(),
+                "Kind": SOP_UID_REUSED,
+                "OtherKey": other_key,
+                "VersionId": stored.version_id or "null",
+                "ChecksumSHA256": stored.checksum_sha256 or "",
+            }
+            self._index.record(self._item(header, stored, digest), conflict)
+        detail = (f"SOP Instance UID already archived under another study or series ({other_key}); "
+                  f"archived here too as {stored.key}, both kept")
+        return self._result(Outcome.CONFLICT, source, header, stored, detail)
 
     @staticmethod
     @contextmanager

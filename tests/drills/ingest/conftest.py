@@ -36,8 +36,7 @@ from pydicom.uid import (
 from drills.aws import Target
 from drills.contracts import (
     HASH_KEY_SECRET_TAGS,
-    INDEX_ATTRIBUTE_DEFINITIONS,
-    INDEX_KEY_SCHEMA,
+    INDEX_TABLE_DEFINITION,
     OUTPUTS_SCHEMA_VERSION,
     QuarantineReason,
     StackOutputs,
@@ -160,7 +159,7 @@ def ingest_env(moto_target: Target) -> Iterator[IngestEnv]:
         table = new_name("index")
         target.client("dynamodb", REGION).create_table(
             TableName=table,
-            KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
+            **INDEX_TABLE_DEFINITION,
             BillingMode="PAY_PER_REQUEST",
         )
         secret = target.client("secretsmanager", REGION).create_secret(

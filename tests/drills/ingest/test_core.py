@@ -450,3 +450,19 @@ def test_the_same_data_set_in_another_encoding_is_a_duplicate_and_the_first_byte
     changed = copy.deepcopy(implicit_ds)
     changed.StudyDate = "20240105"
     assert ingestor.ingest_bytes(to_bytes(changed), "c-store:MODALITY").outcome is Outcome.CONFLICT
+
+
+def test_a_sop_instance_uid_claimed_by_another_study_is_a_reported_conflict(ingest_env) -> None:
+    first_ds = build_dataset()
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(to_bytes(first_ds), "a.dcm")
+    other_study = build_dataset(SOPInstanceUID=first_ds.SOPInstanceUID)        # same UID, new study and series
+    second = ingestor.ingest_bytes(to_bytes(other_study), "b.dcm")
+    assert second.outcome is Outcome.CONFLICT and first.key in second.detail
+    assert ingest_env.get(second.key) == to_bytes(other_study)                  # nothing lost
+    item = ingest_env.index_item(other_study.StudyInstanceUID, other_study.SeriesInstanceUID,
+                                 other_study.SOPInstanceUID)
+    assert item["Conflicts"][0]["Kind"] == "SOPInstanceUIDReused" and item["Conflicts"][0]["OtherKey"] == first.key
+    assert ingestor.ingest_bytes(to_bytes(other_study), "b.dcm").outcome is Outcome.DUPLICATE
+    other_series = build_dataset(SOPInstanceUID=first_ds.SOPInstanceUID, StudyInstanceUID=first_ds.StudyInstanceUID)
+    assert ingestor.ingest_bytes(to_bytes(other_series), "c.dcm").outcome is Outcome.CONFLICT
