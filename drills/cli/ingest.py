@@ -67,6 +67,7 @@ def ingest(
     failures), 2 bad arguments, unreadable or refused inputs, 3 infrastructure errors.
     """
     report_path = _report_path(out)
+    check_endpoint(target, endpoint)
     _warn_unused_stack("ingest")
     inputs = collect(paths, excludes, include_hidden=include_hidden, follow_symlinks=follow_symlinks)
     resolved, outputs = deployed_stack("ingest", target, endpoint, outputs_file)
@@ -119,6 +120,13 @@ class ProgressLines:
             f"{c['duplicate']}, conflict {c['conflict']}, quarantined {c['quarantined']}, failed {c['failed']}; "
             f"{now - self._started:.0f} s\n")
         self._stream.flush()
+
+
+def check_endpoint(target: str, endpoint: str | None) -> None:
+    """A given --endpoint must be an http(s) URL (checked before any work)."""
+    if endpoint and target == "embedded":
+        from drills.cloud.control import resolve_endpoint
+        resolve_endpoint(endpoint)
 
 
 def _warn_unused_stack(command: str) -> None:
