@@ -230,6 +230,7 @@ ENV_ARCHIVE_BUCKET = "DRKIT_ARCHIVE_BUCKET"
 ENV_INDEX_TABLE = "DRKIT_INDEX_TABLE"
 ENV_KMS_KEY_ID = "DRKIT_KMS_KEY_ID"          # archive key for SSE-KMS puts
 ENV_HASH_KEY_SECRET = "DRKIT_HASH_KEY_SECRET"  # Secrets Manager secret id holding the HMAC key
+ENV_MAX_INFLATED_MIB = "DRKIT_MAX_INFLATED_MIB"  # optional: bound on inflated deflated data sets (MiB)
 
 # The Secrets Manager secret holding the HMAC key for patient-identifier hashes is named by
 # the ``hashKeySecretArn`` output (schemaVersion 2). It also carries these tags: with a

@@ -68,7 +68,7 @@ def ingest(
     """
     report_path = _report_path(out)
     check_endpoint(target, endpoint)
-    _warn_unused_stack("ingest")
+    warn_unused_stack("ingest")
     inputs = collect(paths, excludes, include_hidden=include_hidden, follow_symlinks=follow_symlinks)
     resolved, outputs = deployed_stack("ingest", target, endpoint, outputs_file)
     dest = IngestDestination.from_outputs(outputs, resolved)
@@ -129,7 +129,7 @@ def check_endpoint(target: str, endpoint: str | None) -> None:
         resolve_endpoint(endpoint)
 
 
-def _warn_unused_stack(command: str) -> None:
+def warn_unused_stack(command: str) -> None:
     """--stack is shared by every command; ingest and the gateway write into the stack that
     --outputs describes, so a --stack given here is not used (and not reported)."""
     ctx = click.get_current_context()

@@ -283,6 +283,11 @@ class Ingestor:
                 raise InfraError(f"{source}: the stream ended after {received} of {size} bytes")
             return self._ingest(spool, received, source)
 
+    def check_health(self) -> None:
+        """Can instances be archived now? InfraError (naming what failed) when the archive
+        bucket cannot be reached (one HeadBucket)."""
+        self._store.check_bucket()
+
     def abort_stale_uploads(self, older_than: timedelta = STALE_UPLOAD_AGE) -> UploadRepair:
         """Abort the archive's incomplete multipart uploads (left by a crash) started more than
         ``older_than`` ago; younger ones may belong to a writer still at work: counted, left alone."""

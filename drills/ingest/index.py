@@ -114,7 +114,9 @@ class StudyIndex:
                     ExpressionAttributeNames={"#s": INDEX_SOP_GSI_KEY}, ExpressionAttributeValues={":s": {"S": sop_uid}}):
                 found.extend(_raw_key_id(item) for item in page.get("Items", []))
         except AWS_ERRORS as exc:
-            if error_code(exc) == "ValidationException" and INDEX_SOP_GSI in str(exc):
+            # AWS answers ValidationException ("does not have the specified index"), moto
+            # ResourceNotFoundException ("Invalid index: <name>")
+            if error_code(exc) in ("ValidationException", "ResourceNotFoundException") and INDEX_SOP_GSI in str(exc):
                 self._sop_index = False
                 log.warning("index table %s has no %s index: SOP Instance UIDs are not checked across studies "
                             "(re-deploy the stack to add it)", self.table, INDEX_SOP_GSI)

@@ -90,6 +90,13 @@ class ArchiveStore:
             raise infra_error(exc, f"head s3://{self.bucket}/{key}") from exc
         return _stored(key, response)
 
+    def check_bucket(self) -> None:
+        """HeadBucket: InfraError when the archive bucket cannot be reached or read."""
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+        except AWS_ERRORS as exc:
+            raise infra_error(exc, f"head s3://{self.bucket}") from exc
+
     def sha256_of(self, key: str, version_id: str | None) -> bytes:
         """Download one version in chunks and hash it (when S3's checksum cannot decide)."""
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}

@@ -16,7 +16,7 @@ from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
 from drills.cli import main
-from drills.contracts import HASH_KEY_SECRET_TAGS, INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, StackOutputs, archive_key
+from drills.contracts import HASH_KEY_SECRET_TAGS, INDEX_TABLE_DEFINITION, StackOutputs, archive_key
 from drills.synth.dataset import generate
 
 
@@ -62,7 +62,7 @@ def stack(tmp_path: Path):
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         target.client("dynamodb", region).create_table(
             TableName=table,
-            KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
+            **INDEX_TABLE_DEFINITION,
             BillingMode="PAY_PER_REQUEST",
         )
         target.client("secretsmanager", region).create_secret(

@@ -466,3 +466,15 @@ def test_a_sop_instance_uid_claimed_by_another_study_is_a_reported_conflict(inge
     assert ingestor.ingest_bytes(to_bytes(other_study), "b.dcm").outcome is Outcome.DUPLICATE
     other_series = build_dataset(SOPInstanceUID=first_ds.SOPInstanceUID, StudyInstanceUID=first_ds.StudyInstanceUID)
     assert ingestor.ingest_bytes(to_bytes(other_series), "c.dcm").outcome is Outcome.CONFLICT
+
+
+def test_a_table_without_the_sop_instance_index_still_archives(ingest_env) -> None:
+    """An index table created before the GSI existed: archived, the UID not checked (warned)."""
+    from .conftest import new_name
+    from drills.contracts import INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA
+    table = new_name("old-index")
+    ingest_env.ddb.create_table(TableName=table, KeySchema=INDEX_KEY_SCHEMA,
+                                AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS, BillingMode="PAY_PER_REQUEST")
+    dest = IngestDestination(ingest_env.target, ingest_env.region, ingest_env.archive_bucket, table)
+    result = Ingestor(dest, ingest_env.pseudonymizer()).ingest_bytes(to_bytes(build_dataset()), "a.dcm")
+    assert result.outcome is Outcome.ARCHIVED

@@ -344,3 +344,52 @@ def test_a_study_resent_through_storescu_in_explicit_and_implicit_vr_is_all_dupl
     for path, result in zip(study, from_disk):
         assert len(ingest_env.versions(result.key)) == 1
         assert ingest_env.get(result.key) == path.read_bytes()
+
+
+class UnhealthyIngestor(FakeIngestor):
+    def check_health(self) -> None:
+        raise InfraError("head s3://archive: endpoint unreachable")
+
+
+def test_c_echo_reflects_storage_health() -> None:
+    """C-ECHO status 0x0110 Processing failure (PS3.7 9.1.5.1.4) while no C-STORE could be archived."""
+    with Gateway(UnhealthyIngestor(), ae_title=AE_TITLE, port=0) as gw:
+        assoc = associate(gw, [Verification])
+        try:
+            assert assoc.send_c_echo().Status == 0x0110
+        finally:
+            assoc.release()
+
+
+def test_listening_beyond_loopback_without_allow_list_or_tls_is_warned(fake: FakeIngestor) -> None:
+    assert Gateway(fake, host="127.0.0.1").exposure_warnings() == []
+    warnings = Gateway(fake, host="0.0.0.0").exposure_warnings()
+    assert any("--allow-calling" in w for w in warnings) and any("--tls-cert" in w for w in warnings)
+    assert Gateway(fake, host="::1").exposure_warnings() == []
+
+
+def test_tls_gateway_accepts_a_tls_association(fake: FakeIngestor, tmp_path: Path) -> None:
+    import ssl
+    from drills.ingest.gateway import tls_context
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=60)
+    with Gateway(fake, ae_title=AE_TITLE, port=0, ssl_context=tls_context(cert, key)) as gw:
+        client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(cert))
+        scu = AE(ae_title="TLS_SCU")
+        scu.add_requested_context(Verification)
+        assoc = scu.associate("127.0.0.1", gw.port, ae_title=gw.ae_title, tls_args=(client, "localhost"))
+        try:
+            assert assoc.is_established and assoc.send_c_echo().Status == 0x0000
+        finally:
+            assoc.release()
+        plain = AE(ae_title="PLAIN_SCU")
+        plain.add_requested_context(Verification)
+        plain.acse_timeout = plain.network_timeout = 5
+        refused = plain.associate("127.0.0.1", gw.port, ae_title=gw.ae_title)
+        assert not refused.is_established
+    with pytest.raises(UsageError, match="TLS"):
+        tls_context(tmp_path / "none.pem", key)
