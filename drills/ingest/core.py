@@ -246,6 +246,7 @@ class Ingestor:
         self._store = ArchiveStore(dest.target, dest.region, dest.archive_bucket, dest.kms_key_id, multipart_threshold)
         self._index = StudyIndex(dest.target, dest.region, dest.index_table)
         self._locks = _KeyLocks()
+        self._sop_locks = _KeyLocks()
         self._recent = _RecentKeys()
 
     # -- entry points
@@ -388,7 +389,10 @@ class Ingestor:
         """Index a newly written instance (group commit) and report it ARCHIVED — or CONFLICT
         when another study or series already claims its SOP Instance UID (the bytes stay
         archived under their own key, nothing is lost; the index item records the clash)."""
-        with self._unindexed_on_failure(source, stored):
+        # One SOP Instance UID's claim check and index write at a time in this process (two
+        # processes can still race within a GSI's propagation delay: both items are indexed,
+        # and re-ingesting either reports the conflict). Lock order: key, then SOP UID.
+        with self._unindexed_on_failure(source, stored), self._sop_locks.hold(header.sop_instance_uid):
             mine = (header.study_instance_uid, index_sort_key(header.series_instance_uid, header.sop_instance_uid))
             others = [c for c in self._index.claims(header.sop_instance_uid) or [] if c != mine]
             if not others:

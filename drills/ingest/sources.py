@@ -94,6 +94,8 @@ class Inputs:
             return
         resolved = path.resolve()
         first = self._seen.get(resolved)
+        if first == source:        # one entry reached twice (a DICOMDIR, then the folder walk)
+            return
         if first is not None:
             self.skip(source, f"the same file as {printable(first)}, listed already")
             return
@@ -108,6 +110,7 @@ SYMLINK_LOOP = "symlink loop: the folder it points to is being walked already"
 FOLDER_WALKED = "symlinked folder walked already"
 BROKEN_SYMLINK = "broken symlink: its target does not exist"
 SYNTH_MANIFEST = "drkit synth manifest (not DICOM)"
+DICOMDIR_READ = "DICOMDIR read: the files it references are the inputs"
 
 
 def is_dicomdir(path: Path) -> bool:
@@ -141,6 +144,7 @@ def _add_dicomdir(inputs: Inputs, dicomdir: Path, *, strict: bool, label_root: P
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")          # missing references are reported below
             dataset = dcmread(dicomdir)
+            _check_is_dicomdir(dataset)
             fileset = FileSet(dataset)
         present = [Path(instance.path) for instance in fileset]
         records = dataset.get("DirectoryRecordSequence", [])
@@ -152,12 +156,25 @@ def _add_dicomdir(inputs: Inputs, dicomdir: Path, *, strict: bool, label_root: P
         inputs.warnings.append(message + "; its folder is still walked")
         inputs.skip(_label_under(dicomdir, root), "not a readable DICOMDIR", refused=True)
         return
+    inputs.skip(_label_under(dicomdir, root), DICOMDIR_READ)
     for path in present:
         inputs.add(path, _label_under(path, root))
     found = {p.resolve() for p in present}
     for path in referenced:
         if path.resolve() not in found and not path.is_file():
             inputs.missing.append(_label_under(path, root))
+
+
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+def _check_is_dicomdir(dataset) -> None:
+    """pydicom reads garbage after ``DICM`` as an empty file-set: require what PS3.10 does."""
+    sop_class = str(dataset.get("file_meta", {}).get("MediaStorageSOPClassUID", ""))
+    if sop_class != MEDIA_STORAGE_DIRECTORY:
+        raise ValueError("not a Media Storage Directory (no DICOMDIR SOP class in the File Meta group)")
+    if "DirectoryRecordSequence" not in dataset:
+        raise ValueError("no Directory Record Sequence (truncated?)")
 
 
 def _file_id_path(base: Path, file_id: object) -> Path:

@@ -139,9 +139,10 @@ def test_a_fifo_named_on_the_command_line_is_refused_without_opening_it(tmp_path
 
 def test_the_same_file_twice_is_reported_and_an_empty_input_warns(tmp_path: Path) -> None:
     (tmp_path / "a.dcm").write_bytes(b"x")
-    inputs = collect([tmp_path / "a.dcm", tmp_path / "a.dcm"])
+    (tmp_path / "b.dcm").symlink_to(tmp_path / "a.dcm")
+    inputs = collect([tmp_path / "a.dcm", tmp_path / "b.dcm", tmp_path / "a.dcm"])
     assert len(inputs.files) == 1
-    assert [s.reason for s in inputs.skipped] == ["the same file as a.dcm, listed already"]
+    assert [(s.source, s.reason) for s in inputs.skipped] == [("b.dcm", "the same file as a.dcm, listed already")]
     (tmp_path / "empty").mkdir()
     empty = collect([tmp_path / "empty"])
     assert not empty.files and any("nothing to ingest" in w for w in empty.warnings)
