@@ -134,3 +134,49 @@ def test_missing_hash_key_secret_exits_2(ingest_env, shared_target, dataset_dir:
     outputs.write_text(json.dumps(document | {"schemaVersion": 1}))
     code, _, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir)], capsys)
     assert code == 2 and "phi-hash-key" in err
+
+
+def test_unwritable_out_is_refused_before_any_work(ingest_env, shared_target, dataset_dir: Path, tmp_path: Path,
+                                                   capsys) -> None:
+    outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
+    code, _, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), "--out",
+                        str(tmp_path / "no-such-dir" / "r.json"), str(dataset_dir)], capsys)
+    assert code == 2 and "does not exist" in err
+    assert not ingest_env.index_items(), "nothing was ingested"
+
+
+def test_stack_is_not_a_report_label_and_refused_entries_exit_2(ingest_env, shared_target, dataset_dir: Path,
+                                                               tmp_path: Path, capsys) -> None:
+    import os
+    os.mkfifo(dataset_dir / "pipe.dcm")
+    outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
+    code, out, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), "--json", "--stack", "prod",
+                          str(dataset_dir)], capsys)
+    summary = json.loads(out)
+    assert code == 2 and "refused: inbox/pipe.dcm: a FIFO" in err
+    assert "ignores --stack" in err and "stack" not in summary["destination"]
+    assert summary["refused"] == [{"source": "inbox/pipe.dcm", "reason": "a FIFO, not a regular file: not opened",
+                                   "refused": True}]
+    assert summary["counts"]["archived"] == 5
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal() -> None:
+    import io
+
+    from drills.cli.ingest import ProgressLines
+    from drills.ingest.summary import IngestSummary
+
+    stream, now = io.StringIO(), [0.0]
+    progress = ProgressLines(stream, IngestSummary(simulated=True), every=10, clock=lambda: now[0])
+    for done, at in ((1, 1.0), (2, 5.0), (3, 12.0), (4, 13.0), (5, 14.0)):
+        now[0] = at
+        progress(done, 5)
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["ingest: 3/5", "ingest: 5/5"]   # every 10 s, and the end
+
+
+def test_piped_ingest_prints_progress_lines(ingest_env, shared_target, dataset_dir: Path, tmp_path: Path,
+                                           capsys) -> None:
+    outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
+    code, _, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir)], capsys)
+    assert code == 0 and "ingest: 7/7 (100%)" in err
