@@ -24,7 +24,8 @@ Instances are identified by (Study, Series, SOP Instance UID) — the archive ke
 one key are serialized within a process; two processes racing on one key can each write a
 version (nothing is lost, both versions stay), and the index then names the last writer.
 
-Requests per new instance: one GSI Query (SOP Instance UID claims), one conditional PutObject (``If-None-Match: *``; a 412 means
+Requests per new instance: one GSI Query (SOP Instance UID claims, sent beside the PUT, so
+it adds no latency), one conditional PutObject (``If-None-Match: *``; a 412 means
 the key has a current version, and only then does ingest HEAD it to tell DUPLICATE from
 CONFLICT) and its share of a group-committed index write (drills.ingest.index). While most
 of the last 16 keys existed already (a re-ingest, an SQS redelivery storm) ingest HEADs
@@ -49,7 +50,8 @@ import stat
 import tempfile
 import threading
 import zlib
-from collections import deque
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -151,6 +153,8 @@ class IngestResult:
         }
 
 
+LOOKUP_THREADS = 16                      # SOP Instance UID lookups in flight beside the PUTs
+RECENT_CLAIMS = 50_000                   # SOP Instance UIDs this process archived, remembered
 SOP_UID_REUSED = "SOPInstanceUIDReused"   # Conflicts entry Kind: another study/series claims the UID
 STALE_UPLOAD_AGE = timedelta(hours=1)   # an incomplete multipart upload older than this was abandoned
 
@@ -246,7 +250,9 @@ class Ingestor:
         self._store = ArchiveStore(dest.target, dest.region, dest.archive_bucket, dest.kms_key_id, multipart_threshold)
         self._index = StudyIndex(dest.target, dest.region, dest.index_table)
         self._locks = _KeyLocks()
-        self._sop_locks = _KeyLocks()
+        self._claims_lock = threading.Lock()
+        self._recent_claims: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._lookups: ThreadPoolExecutor | None = None
         self._recent = _RecentKeys()
 
     # -- entry points
@@ -327,9 +333,13 @@ class Ingestor:
         tags = {SPECIALTY_TAG: specialty.value, MODALITY_TAG: header.modality or "unknown"}
         with self._locks.hold(key):
             if digest.part_size is None:
+                # the SOP Instance UID lookup runs beside the PUT (a new key needs it), not after it
+                claims = None if self._recent.mostly_existing() else self._lookup_claims(header.sop_instance_uid)
                 created, current = self._put_if_new(key, body, digest, tags)
                 if created is not None:
-                    return self._archived(source, header, created, digest)
+                    return self._archived(source, header, created, digest, claims)
+                if claims is not None:
+                    claims.cancel()
             else:
                 current = self._store.head(key)
             if current is not None and self._same_bytes(current, digest, header):
@@ -385,20 +395,17 @@ class Ingestor:
             return created, None
         return None, self._store.head(key)
 
-    def _archived(self, source: str, header: DicomHeader, stored: StoredObject, digest: Digest) -> IngestResult:
+    def _archived(self, source: str, header: DicomHeader, stored: StoredObject, digest: Digest,
+                  claims: Future | None = None) -> IngestResult:
         """Index a newly written instance (group commit) and report it ARCHIVED — or CONFLICT
         when another study or series already claims its SOP Instance UID (the bytes stay
         archived under their own key, nothing is lost; the index item records the clash)."""
-        # One SOP Instance UID's claim check and index write at a time in this process (two
-        # processes can still race within a GSI's propagation delay: both items are indexed,
-        # and re-ingesting either reports the conflict). Lock order: key, then SOP UID.
-        with self._unindexed_on_failure(source, stored), self._sop_locks.hold(header.sop_instance_uid):
-            mine = (header.study_instance_uid, index_sort_key(header.series_instance_uid, header.sop_instance_uid))
-            others = [c for c in self._index.claims(header.sop_instance_uid) or [] if c != mine]
-            if not others:
+        with self._unindexed_on_failure(source, stored):
+            other = self._other_claim(header, claims)
+            if other is None:
                 self._index.add(self._item(header, stored, digest))
                 return self._result(Outcome.ARCHIVED, source, header, stored)
-            study, series_sop = others[0]
+            study, series_sop = other
             other_key = archive_key(study, series_sop.rsplit("/", 1)[0], header.sop_instance_uid)
             conflict = {
                 "DetectedAt": self._timestamp(),
@@ -411,6 +418,30 @@ class Ingestor:
         detail = (f"SOP Instance UID already archived under another study or series ({other_key}); "
                   f"archived here too as {stored.key}, both kept")
         return self._result(Outcome.CONFLICT, source, header, stored, detail)
+
+    def _lookup_claims(self, sop_uid: str) -> Future:
+        with self._claims_lock:
+            if self._lookups is None:
+                self._lookups = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="drkit-sop-lookup")
+            return self._lookups.submit(self._index.claims, sop_uid)
+
+    def _other_claim(self, header: DicomHeader, claims: Future | None) -> tuple[str, str] | None:
+        """(study, SeriesSop) of another item claiming this SOP Instance UID, else None — from
+        the index's GSI, and from this process's recent claims (the GSI lags its writes)."""
+        uid = header.sop_instance_uid
+        mine = (header.study_instance_uid, index_sort_key(header.series_instance_uid, uid))
+        found = claims.result() if claims is not None else self._index.claims(uid)
+        with self._claims_lock:
+            recent = self._recent_claims.get(uid)
+            if recent is not None and recent != mine:
+                return recent
+            other = next((c for c in found or [] if c != mine), None)
+            if other is None:
+                self._recent_claims[uid] = mine
+                self._recent_claims.move_to_end(uid)
+                while len(self._recent_claims) > RECENT_CLAIMS:
+                    self._recent_claims.popitem(last=False)
+            return other
 
     @staticmethod
     @contextmanager
