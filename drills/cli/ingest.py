@@ -81,6 +81,7 @@ def ingest(
                      "endpoint": resolved.endpoint},
         missing=list(inputs.missing),
         left_out=list(inputs.skipped),
+        warnings=list(inputs.warnings),
     )
     for warning in inputs.warnings:
         say(f"warning: {warning}", fg="yellow")

@@ -41,6 +41,7 @@ class IngestSummary:
     left_out: list[Skipped] = field(default_factory=list)   # entries met but not inputs, with reasons
     elapsed_seconds: float = 0.0
     uploads: dict[str, int] = field(default_factory=dict)   # incomplete multipart uploads found before the run
+    warnings: list[str] = field(default_factory=list)        # e.g. nothing to ingest, an unreadable DICOMDIR
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, result: IngestResult) -> None:
@@ -114,6 +115,7 @@ class IngestSummary:
             "refused": [s.to_dict() for s in self.refused],
             "exitCode": self.exit_code,
             "incompleteUploads": self.uploads,
+            "warnings": list(self.warnings),
             "repairs": self.repairs,
         }
         if full:

@@ -180,3 +180,13 @@ def test_piped_ingest_prints_progress_lines(ingest_env, shared_target, dataset_d
     outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
     code, _, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir)], capsys)
     assert code == 0 and "ingest: 7/7 (100%)" in err
+
+
+def test_an_empty_folder_is_a_warning_not_a_silent_archived_0(ingest_env, shared_target, tmp_path: Path,
+                                                               capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
+    code, out, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), "--json", str(tmp_path / "empty")],
+                         capsys)
+    assert code == 0 and "warning: nothing to ingest" in err
+    assert any("nothing to ingest" in w for w in json.loads(out)["warnings"])
