@@ -36,6 +36,10 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
         ([], "needs --endpoint URL"),
         (["--endpoint", "http://127.0.0.1:9"], "needs --outputs FILE"),
         (["--endpoint", "http://127.0.0.1:9", "--outputs", "/nonexistent/outputs.json"], "no such outputs file"),
+        (["--endpoint", "notaurl", "--outputs", "/nonexistent/outputs.json"], "not an http(s) URL"),
+        (["--tls-cert", "/nonexistent/cert.pem"], "needs both --tls-cert and --tls-key"),
+        (["--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"], "cannot load the TLS"),
+        (["--max-inflated-mib", "0"], "0 is not in the range"),
     ],
 )
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
