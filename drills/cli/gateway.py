@@ -88,6 +88,11 @@ def gateway(
                  allowed_calling=list(allow_calling), max_associations=max_associations, ssl_context=context)
     for warning in gw.exposure_warnings():
         say(f"warning: {warning}", fg="yellow")
+    uploads = ingestor.abort_stale_uploads()       # what a crashed gateway or ingest left behind
+    if uploads.aborted:
+        say(f"repair: aborted {uploads.aborted} incomplete multipart upload(s) left by an earlier run", fg="yellow")
+    if uploads.in_progress:
+        say(f"note: {uploads.in_progress} incomplete multipart upload(s) younger than an hour left alone", fg="yellow")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     gw.start()
