@@ -336,12 +336,10 @@ def _fresh_buckets(s3: Any, ddb: Any, pk: str, sk: str) -> tuple[str, str, str]:
     s3.create_bucket(Bucket=raw_bucket)
     s3.create_bucket(Bucket=archive, ObjectLockEnabledForBucket=True)
     s3.put_bucket_versioning(Bucket=archive, VersioningConfiguration={"Status": "Enabled"})
-    ddb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": pk, "AttributeType": "S"},
-                              {"AttributeName": sk, "AttributeType": "S"}],
-    )
+    from drills.contracts import INDEX_TABLE_DEFINITION   # keys and the SOP Instance UID GSI ingest queries
+
+    assert [k["AttributeName"] for k in INDEX_TABLE_DEFINITION["KeySchema"]] == [pk, sk]
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **INDEX_TABLE_DEFINITION)
     for i in range(20):  # warm up connections and moto's code paths
         s3.put_object(Bucket=raw_bucket, Key=f"warmup/{i}", Body=b"x" * 1024)
     return raw_bucket, archive, table

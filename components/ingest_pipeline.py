@@ -21,7 +21,8 @@ from components.base import (Account, Site, allow, assume_role_policy, child_opt
 from components.config import IngestConfig
 from components.secure_bucket import SecureBucket, SecureBucketArgs, expiry_rule
 from drills.contracts import (DICOM_PREFIX, ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE,
-                              ENV_KMS_KEY_ID, HASH_KEY_SECRET_TAGS, LAMBDA_HANDLER, QUARANTINE_PREFIX)
+                              ENV_KMS_KEY_ID, HASH_KEY_SECRET_TAGS, INDEX_SOP_GSI, LAMBDA_HANDLER,
+                              QUARANTINE_PREFIX)
 
 RUNTIME = "python3.11"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
@@ -148,6 +149,9 @@ class IngestPipeline(pulumi.ComponentResource):
             # drills.ingest.index: GetItem (consistent read) and UpdateItem (upsert + conflict list).
             allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], args.index_table_arn,
                   sid="WriteIndex"),
+            # drills.ingest.index.claims: is a new SOP Instance UID claimed by another study?
+            allow(["dynamodb:Query"], pulumi.Output.concat(args.index_table_arn, "/index/", INDEX_SOP_GSI),
+                  sid="LookUpSopInstanceUids"),
             allow(["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"], args.kms_key_arn, sid="UseKey"),
             allow(["secretsmanager:GetSecretValue"], self.secret.arn, sid="ReadHashKey"),
         ), opts=child_opts(self, site))

@@ -29,6 +29,8 @@ def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str
         # Bucket= and signs with SigV4A (needs awscrt).
         "multiRegionAccessPoint": platform.failover.arn,
         "objectives": asdict(config.objectives),
+        # Two stacks in one account and region each have a hash-key secret: name ours.
+        "hashKeySecretArn": platform.ingest.secret.arn,
     }
     expected = {f.name for f in fields(StackOutputs)}
     if set(outputs) != expected:   # the contract changed and this mapping did not follow

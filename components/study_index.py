@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import Site, child_opts
-from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY
+from drills.contracts import INDEX_PARTITION_KEY, INDEX_SOP_GSI, INDEX_SOP_GSI_KEY, INDEX_SORT_KEY
 
 
 @dataclass
@@ -28,7 +28,8 @@ class StudyIndexArgs:
 
 
 class StudyIndex(pulumi.ComponentResource):
-    """Study index keyed StudyInstanceUID / SeriesSop; on-demand, PITR, KMS, stream, DR replica."""
+    """Study index keyed StudyInstanceUID / SeriesSop, with a keys-only GSI on SOPInstanceUID;
+    on-demand, PITR, KMS, stream, DR replica."""
 
     table: aws.dynamodb.Table
     name: pulumi.Output[str]
@@ -38,8 +39,12 @@ class StudyIndex(pulumi.ComponentResource):
         super().__init__("drkit:study_index:StudyIndex", name, None, opts)
         self.table = aws.dynamodb.Table(
             name,
-            attributes=[{"name": INDEX_PARTITION_KEY, "type": "S"}, {"name": INDEX_SORT_KEY, "type": "S"}],
+            attributes=[{"name": INDEX_PARTITION_KEY, "type": "S"}, {"name": INDEX_SORT_KEY, "type": "S"},
+                        {"name": INDEX_SOP_GSI_KEY, "type": "S"}],
             hash_key=INDEX_PARTITION_KEY, range_key=INDEX_SORT_KEY,
+            # SOP Instance UIDs are globally unique: ingest looks each new one up here
+            global_secondary_indexes=[{"name": INDEX_SOP_GSI, "hash_key": INDEX_SOP_GSI_KEY,
+                                       "projection_type": "KEYS_ONLY"}],
             billing_mode="PAY_PER_REQUEST",
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True, "kms_key_arn": args.kms_key_arn},

@@ -8,6 +8,7 @@ object tags lifecycle rules filter on, and the quarantine reason codes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
@@ -18,7 +19,10 @@ from drills.errors import UsageError
 
 # --------------------------------------------------------------------------- stack outputs
 
-OUTPUTS_SCHEMA_VERSION = 1
+OUTPUTS_SCHEMA_VERSION = 2               # what this drkit writes
+SUPPORTED_OUTPUTS_VERSIONS = (1, 2)      # what it reads: 2 adds hashKeySecretArn (required there)
+OPTIONAL_OUTPUTS = {"hashKeySecretArn": 2}    # output -> first schemaVersion that requires it
+_SECRET_ARN_RE = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9:/_+=.@-]+")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,9 @@ class StackOutputs:
     evidenceBucket: str
     multiRegionAccessPoint: str
     objectives: Objectives
+    hashKeySecretArn: str | None = None
+    """ARN of the Secrets Manager secret holding the identifier hash key (schemaVersion 2;
+    absent in version 1 documents, where ingest falls back to finding it by tag)."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "outputs") -> "StackOutputs":
@@ -53,19 +60,26 @@ class StackOutputs:
         if not isinstance(data, Mapping):
             raise UsageError(f"{source}: expected a JSON object of stack outputs")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
+        if "schemaVersion" not in data:
+            raise UsageError(f"{source}: missing stack output(s): schemaVersion")
+        version = data["schemaVersion"]
+        if isinstance(version, bool) or version not in SUPPORTED_OUTPUTS_VERSIONS:
+            raise UsageError(
+                f"{source}: schemaVersion {version!r} is not supported "
+                f"(this drkit reads {', '.join(map(str, SUPPORTED_OUTPUTS_VERSIONS))})"
+            )
+        required = [n for n in names if OPTIONAL_OUTPUTS.get(n, 0) <= version]
+        missing = [n for n in required if n not in data]
         if missing:
             raise UsageError(f"{source}: missing stack output(s): {', '.join(missing)}")
-        if data["schemaVersion"] != OUTPUTS_SCHEMA_VERSION:
-            raise UsageError(
-                f"{source}: schemaVersion {data['schemaVersion']!r} is not supported "
-                f"(this drkit reads {OUTPUTS_SCHEMA_VERSION})"
-            )
         for name in names:
-            if name in ("schemaVersion", "objectives"):
+            if name in ("schemaVersion", "objectives") or name not in data:
                 continue
             if not isinstance(data[name], str) or not data[name]:
                 raise UsageError(f"{source}: stack output {name!r} must be a non-empty string")
+        arn = data.get("hashKeySecretArn")
+        if arn is not None and not _SECRET_ARN_RE.fullmatch(arn):
+            raise UsageError(f"{source}: stack output 'hashKeySecretArn' is not a Secrets Manager secret ARN")
         obj = data["objectives"]
         try:
             objectives = Objectives(**{f.name: float(obj[f.name]) for f in fields(Objectives)})
@@ -73,7 +87,7 @@ class StackOutputs:
             raise UsageError(
                 f"{source}: stack output 'objectives' needs numeric rpoMinutes, rtoMinutes, restoreHours"
             ) from exc
-        values = {n: data[n] for n in names if n != "objectives"}
+        values = {n: data[n] for n in names if n != "objectives" and n in data}
         return cls(**values, objectives=objectives)
 
     @classmethod
@@ -87,7 +101,10 @@ class StackOutputs:
         return cls.from_mapping(data, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        if document["hashKeySecretArn"] is None:      # a version 1 document has no such output
+            del document["hashKeySecretArn"]
+        return document
 
     def write(self, path: Path) -> None:
         Path(path).write_text(jsonio.dump_text(self.to_dict()))
@@ -125,6 +142,7 @@ class QuarantineReason(str, Enum):
     UNREADABLE_TRANSFER_SYNTAX = "unreadable-transfer-syntax"
     MISSING_META = "missing-file-meta"       # no File Meta Information group
     UNREADABLE = "unreadable"                # I/O error or any other parse failure
+    INFLATED_TOO_LARGE = "inflated-too-large"  # a deflated data set inflates beyond the configured bound
 
 
 # --------------------------------------------------------------------------- object tags
@@ -181,11 +199,25 @@ INDEX_PARTITION_KEY = "StudyInstanceUID"     # S
 INDEX_SORT_KEY = "SeriesSop"                 # S: "<SeriesInstanceUID>/<SOPInstanceUID>"
 
 
+# SOP Instance UIDs are globally unique: a global secondary index finds every item that
+# claims one (keys only), so a second study or series claiming it is reported as a conflict.
+INDEX_SOP_GSI = "BySOPInstanceUID"
+INDEX_SOP_GSI_KEY = "SOPInstanceUID"         # S
+
 # The table's keys in the shape boto3's CreateTable takes (tests and tools that build an index).
 INDEX_KEY_SCHEMA = [{"AttributeName": INDEX_PARTITION_KEY, "KeyType": "HASH"},
                     {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"}]
 INDEX_ATTRIBUTE_DEFINITIONS = [{"AttributeName": INDEX_PARTITION_KEY, "AttributeType": "S"},
                                {"AttributeName": INDEX_SORT_KEY, "AttributeType": "S"}]
+INDEX_GLOBAL_SECONDARY_INDEXES = [{"IndexName": INDEX_SOP_GSI,
+                                   "KeySchema": [{"AttributeName": INDEX_SOP_GSI_KEY, "KeyType": "HASH"}],
+                                   "Projection": {"ProjectionType": "KEYS_ONLY"}}]
+# The full table (keys and the SOP Instance UID index), as CreateTable keyword arguments.
+INDEX_TABLE_DEFINITION: dict[str, Any] = {
+    "KeySchema": INDEX_KEY_SCHEMA,
+    "AttributeDefinitions": INDEX_ATTRIBUTE_DEFINITIONS + [{"AttributeName": INDEX_SOP_GSI_KEY, "AttributeType": "S"}],
+    "GlobalSecondaryIndexes": INDEX_GLOBAL_SECONDARY_INDEXES,
+}
 
 
 def index_sort_key(series_uid: str, sop_uid: str) -> str:
@@ -194,17 +226,21 @@ def index_sort_key(series_uid: str, sop_uid: str) -> str:
 
 @dataclass(frozen=True)
 class IndexConflict:
-    """One ``Conflicts`` entry: the instance was re-sent with different bytes."""
+    """One ``Conflicts`` entry: the instance was re-sent with a different data set, or (``kind``
+    SOP_UID_REUSED) another study or series claims its SOP Instance UID (``other_key``)."""
 
     detected_at: str                  # DetectedAt, UTC ISO-8601
-    previous_version_id: str          # PreviousVersionId
-    previous_checksum_sha256: str     # PreviousChecksumSHA256
-    previous_size: int                # PreviousSize
-    version_id: str                   # VersionId (the new version)
-    checksum_sha256: str              # ChecksumSHA256 (of the new version)
+    previous_version_id: str = ""     # PreviousVersionId
+    previous_checksum_sha256: str = ""  # PreviousChecksumSHA256
+    previous_size: int = 0            # PreviousSize
+    version_id: str = ""              # VersionId (the new version)
+    checksum_sha256: str = ""         # ChecksumSHA256 (of the new version)
+    kind: str = ""                    # Kind: "" (content changed) or SOP_UID_REUSED
+    other_key: str = ""               # OtherKey: the archive key of the other claim
 
     def to_item(self) -> dict[str, Any]:
-        return {attr: getattr(self, name) for name, attr in _CONFLICT_ATTRIBUTES}
+        item = {attr: getattr(self, name) for name, attr in _CONFLICT_ATTRIBUTES}
+        return {k: v for k, v in item.items() if v != "" or k not in _OPTIONAL_CONFLICT_ATTRIBUTES}
 
     @classmethod
     def from_item(cls, raw: Mapping[str, Any]) -> "IndexConflict":
@@ -212,10 +248,12 @@ class IndexConflict:
                       for name, attr in _CONFLICT_ATTRIBUTES})
 
 
+SOP_UID_REUSED = "SOPInstanceUIDReused"   # IndexConflict.kind: another study/series claims the UID
+_OPTIONAL_CONFLICT_ATTRIBUTES = frozenset({"Kind", "OtherKey"})
 _CONFLICT_ATTRIBUTES = (
     ("detected_at", "DetectedAt"), ("previous_version_id", "PreviousVersionId"),
     ("previous_checksum_sha256", "PreviousChecksumSHA256"), ("previous_size", "PreviousSize"),
-    ("version_id", "VersionId"), ("checksum_sha256", "ChecksumSHA256"),
+    ("version_id", "VersionId"), ("checksum_sha256", "ChecksumSHA256"), ("kind", "Kind"), ("other_key", "OtherKey"),
 )
 
 
@@ -312,7 +350,10 @@ ENV_ARCHIVE_BUCKET = "DRKIT_ARCHIVE_BUCKET"
 ENV_INDEX_TABLE = "DRKIT_INDEX_TABLE"
 ENV_KMS_KEY_ID = "DRKIT_KMS_KEY_ID"          # archive key for SSE-KMS puts
 ENV_HASH_KEY_SECRET = "DRKIT_HASH_KEY_SECRET"  # Secrets Manager secret id holding the HMAC key
+ENV_MAX_INFLATED_MIB = "DRKIT_MAX_INFLATED_MIB"  # optional: bound on inflated deflated data sets (MiB)
 
-# The Secrets Manager secret holding the HMAC key for patient-identifier hashes carries
-# these tags, so `drkit ingest` and the gateway find it without an extra stack output.
+# The Secrets Manager secret holding the HMAC key for patient-identifier hashes is named by
+# the ``hashKeySecretArn`` output (schemaVersion 2). It also carries these tags: with a
+# version 1 outputs document `drkit ingest` and the gateway find it by tag, when only one
+# secret in the account and region carries them.
 HASH_KEY_SECRET_TAGS = {"drkit-purpose": "phi-hash-key"}

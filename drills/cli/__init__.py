@@ -4,7 +4,9 @@ lives in its own module and is loaded when it is called."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
 
 import click
 
@@ -40,18 +42,29 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module_name), attr)
 
 
+DEBUG_ENV = "DRKIT_DEBUG"
+_debug = False      # set by --debug: unexpected errors show their traceback
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="drkit")
-def cli() -> None:
+@click.option("--debug", is_flag=True, envvar=DEBUG_ENV,
+              help=f"Show the traceback of an unexpected error (env {DEBUG_ENV}=1).")
+def cli(debug: bool) -> None:
     """drkit: provision, drill and verify a two-region medical-imaging archive.
 
     Exit codes: 0 every objective met, 1 a drill deviated or an objective was
     breached, 2 usage error or invalid input, 3 infrastructure or tool error.
     """
+    global _debug
+    _debug = debug
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: DrkitError becomes a message and its exit code, never a traceback."""
+    """Console entry point: DrkitError becomes a message and its exit code, never a traceback;
+    any other exception is a tool error: exit 3 with one line (the traceback under --debug)."""
+    global _debug
+    _debug = os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes")
     try:
         # standalone_mode=False makes click *return* the code of ctx.exit(n) instead of exiting.
         rc = cli.main(args=argv, prog_name="drkit", standalone_mode=False)
@@ -69,4 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    # The one place any other exception is caught: a bug or an unforeseen library failure is a
+    # tool error (exit 3, DESIGN.md), told in one line, never exit 1 (which means "deviated").
+    except Exception as exc:  # noqa: BLE001
+        if _debug:
+            traceback.print_exc(file=sys.stderr)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        click.secho(f"drkit: internal error: {type(exc).__name__}: {first[:300]}"
+                    + ("" if _debug else " (run with --debug for the traceback)"), err=True, fg="red")
+        sys.exit(3)
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -243,10 +243,12 @@ def replication(action: str, buckets: tuple[str, ...], tags: tuple[str, ...], so
     if action == "resume":
         if duration or prefixes or region or destinations:
             raise UsageError("resume takes only --bucket, --tag and --source-region")
+        _check_buckets_exist(client.endpoint, buckets)
         result = client.resume_replication(list(buckets), selected, source_region)
         _report(result, as_json, f"replication resumed ({result.get('resumedPauses', 0)} pause(s) ended); "
                                  f"{result.get('released', 0)} held version(s) released")
         return
+    _check_buckets_exist(client.endpoint, buckets)
     result = client.pause_replication(list(buckets), duration, list(prefixes), region, list(destinations),
                                       selected, source_region)
     if not result.get("resolvedTargets"):
@@ -255,6 +257,25 @@ def replication(action: str, buckets: tuple[str, ...], tags: tuple[str, ...], so
     targets = "; ".join(f"{t.get('bucket')} (rules: {', '.join(t.get('pausedRules', []))})"
                         for t in result.get("targets", []))
     _report(result, as_json, f"replication paused {until}: {targets or 'nothing'}")
+
+
+def _check_buckets_exist(endpoint: str, buckets: tuple[str, ...]) -> None:
+    """A bucket named by --bucket must exist: FIS fails an experiment whose target ARNs do not
+    resolve (https://docs.aws.amazon.com/fis/latest/userguide/targets.html), and a typo must
+    not look like a pause that merely matched no rule."""
+    from botocore.exceptions import ClientError
+
+    from drills.aws import Target
+
+    s3 = Target(endpoint=endpoint).client("s3", "us-east-1")
+    for bucket in buckets:
+        name = bucket.removeprefix("arn:aws:s3:::")
+        try:
+            s3.head_bucket(Bucket=name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+                raise UsageError(f"--bucket {bucket}: no such bucket in the embedded cloud") from exc
+            raise
 
 
 # ---------------------------------------------------------------------------- generic

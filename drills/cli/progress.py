@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from drills.cli.common import say
 from drills.ingest.batch import OnDone
 from drills.ingest.core import IngestResult, Outcome
+from drills.ingest.paths import printable
 from drills.ingest.sources import InputFile
 
 SHOW_PROBLEMS = 20          # quarantined/conflicting inputs named one per line on stderr
@@ -34,7 +35,7 @@ def ingest_progress(total: int) -> Iterator[OnDone]:
             shown += 1
             if shown <= SHOW_PROBLEMS:
                 label = result.reason.value if result.reason else result.outcome.value
-                say(f"{result.outcome.value}: {result.source} ({label})", fg="yellow")
+                say(f"{result.outcome.value}: {printable(result.source)} ({label})", fg="yellow")
 
     with progress:
         task = progress.add_task("ingest", total=total)

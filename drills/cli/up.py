@@ -49,10 +49,11 @@ def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
         say(f"using the embedded cloud at {endpoint} (${ENDPOINT_ENV})")
     project = find_project(project_dir=project_dir)
     project.stack_config(stack)                         # unknown stack / broken YAML before any cloud starts
-    out_path = outputs_file or Path(f"outputs.{stack}.json")
+    out_path = _writable_outputs(outputs_file or Path(f"outputs.{stack}.json"))
+    endpoint = resolve_endpoint(endpoint) if endpoint else None
     if endpoint:
         from drills.aws import Target
-        result = deploy(project, stack, Target(endpoint=resolve_endpoint(endpoint)))
+        result = deploy(project, stack, Target(endpoint=endpoint))
     else:
         from drills.cloud.server import EmbeddedCloud
         with EmbeddedCloud() as cloud:
@@ -66,6 +67,20 @@ def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
     if not endpoint:
         say("note: this in-process embedded cloud stopped when the command ended; to use the outputs, start "
             "`drkit cloud serve` and run `drkit up --endpoint URL`", fg="yellow")
+
+
+def _writable_outputs(path: Path) -> Path:
+    """``--outputs`` checked before anything is deployed: its folder exists and is writable."""
+    import os
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"--outputs {path}: is a folder; name the outputs file, e.g. {path / 'outputs.json'}")
+    if not folder.is_dir():
+        raise UsageError(f"--outputs {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--outputs {path}: cannot write there")
+    return path
 
 
 def _show(result: "DeployResult", verbose: bool) -> None:

@@ -76,6 +76,7 @@ def _ensure_table(ctx: DeployContext, region: str, kwargs: dict[str, Any], *, pi
             raise
         table = ddb.describe_table(TableName=kwargs["TableName"])["Table"]
         reused = True
+        _add_missing_indexes(ddb, kwargs, table)
     if pitr:
         ddb.update_continuous_backups(TableName=kwargs["TableName"],
                                       PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
@@ -83,6 +84,20 @@ def _ensure_table(ctx: DeployContext, region: str, kwargs: dict[str, Any], *, pi
         ddb.update_time_to_live(TableName=kwargs["TableName"],
                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["attributeName"]})
     return table, reused
+
+
+def _add_missing_indexes(ddb, kwargs: dict[str, Any], table: dict[str, Any]) -> None:
+    """A re-deploy adds the global secondary indexes the program declares and the existing
+    table lacks (UpdateTable, one per call as DynamoDB requires); items are left alone."""
+    present = {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])}
+    definitions = {a["AttributeName"]: a for a in kwargs["AttributeDefinitions"]}
+    for index in kwargs.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in present:
+            continue
+        used = {k["AttributeName"] for k in index["KeySchema"]}
+        ddb.update_table(TableName=kwargs["TableName"],
+                         AttributeDefinitions=[definitions[n] for n in sorted(used) if n in definitions],
+                         GlobalSecondaryIndexUpdates=[{"Create": index}])
 
 
 def table(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:

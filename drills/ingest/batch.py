@@ -20,12 +20,15 @@ OnDone = Callable[[InputFile, "IngestResult | None"], None]
 
 
 def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSummary, workers: int,
-                 on_done: OnDone | None = None) -> None:
+                 on_done: OnDone | None = None,
+                 on_progress: Callable[[int, int], None] | None = None) -> None:
     """Ingest ``files`` with a bounded pool into ``summary``; stop submitting new work after an
-    infrastructure error (what was not attempted is counted in ``summary.skipped``)."""
+    infrastructure error (what was not attempted is counted in ``summary.skipped``).
+    ``on_progress(done, total)`` is called after each finished input."""
     pending: dict[Future, InputFile] = {}
     queue = iter(files)
     broken = False
+    finished = 0
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=workers) as pool:
         # pydicom warns about odd values, quoting them: keep patient data out of the terminal.
         warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
@@ -41,6 +44,7 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
             for future in done:
                 item = pending.pop(future)
                 result: IngestResult | None = None
+                finished += 1
                 try:
                     result = future.result()
                 except UsageError as exc:
@@ -52,4 +56,6 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
                     summary.add(result)
                 if on_done is not None:
                     on_done(item, result)
+                if on_progress is not None:
+                    on_progress(finished, len(files))
     summary.skipped = sum(1 for _ in queue)

@@ -8,18 +8,24 @@ version that were stored without their index item.
 - ARCHIVED: written to ``archive_key(study, series, sop)`` with an S3 SHA-256 checksum,
   the stack's KMS key when given, and the specialty/modality tags; indexed.
 - DUPLICATE: the current version of that key already holds these bytes (S3's checksum,
-  else the index's ContentSHA256 for that version, else the bytes themselves decide):
-  nothing is written, a missing or stale index item is repaired.
+  else the index's ContentSHA256 for that version, else the bytes themselves decide) or the
+  same data set in another encoding (drills.ingest.identity: another file meta, transfer
+  syntax — as a gateway re-sends it); nothing is written, the bytes first received stay, a
+  missing or stale index item is repaired.
 - CONFLICT: same key, different bytes. The new bytes become a new version (the bucket is
   versioned, the old version stays); the index item moves to the new version and gains a
-  ``Conflicts`` entry (see drills.ingest.index). Never a silent overwrite.
+  ``Conflicts`` entry (see drills.ingest.index). Never a silent overwrite. Also CONFLICT: a
+  new key whose SOP Instance UID another study or series already claims (SOP Instance UIDs
+  are globally unique; the index's SOP Instance UID GSI finds the claim): archived under its
+  own key, the index item's Conflicts entry has Kind ``SOPInstanceUIDReused`` and OtherKey.
 - QUARANTINED: the bytes go to ``quarantine_key(sha256)`` with a JSON reason beside them.
 
 Instances are identified by (Study, Series, SOP Instance UID) — the archive key. Writes for
 one key are serialized within a process; two processes racing on one key can each write a
 version (nothing is lost, both versions stay), and the index then names the last writer.
 
-Requests per new instance: one conditional PutObject (``If-None-Match: *``; a 412 means
+Requests per new instance: one GSI Query (SOP Instance UID claims, sent beside the PUT, so
+it adds no latency), one conditional PutObject (``If-None-Match: *``; a 412 means
 the key has a current version, and only then does ingest HEAD it to tell DUPLICATE from
 CONFLICT) and its share of a group-committed index write (drills.ingest.index). While most
 of the last 16 keys existed already (a re-ingest, an SQS redelivery storm) ingest HEADs
@@ -39,13 +45,15 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import zlib
-from collections import deque
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
@@ -55,22 +63,27 @@ from botocore.exceptions import BotoCoreError
 from drills import jsonio
 from drills.aws import Target
 from drills.contracts import (
+    DICOM_PREFIX,
     MODALITY_TAG,
     SPECIALTY_TAG,
     IndexConflict,
     IndexItem,
     QuarantineReason,
+    SOP_UID_REUSED,
     StackOutputs,
     archive_key,
+    index_sort_key,
     quarantine_key,
     quarantine_reason_key,
     specialty_for,
 )
 from drills.errors import InfraError, UsageError
 from drills.ingest.checksum import COMPOSITE, FULL_OBJECT, READ_CHUNK, Digest, digest_stream
+from drills.ingest.identity import dataset_digest
 from drills.ingest.index import StudyIndex
 from drills.ingest.pseudonym import Pseudonymizer
-from drills.ingest.reader import DicomHeader, RejectedInput, read_header
+from drills.ingest.paths import not_regular, printable
+from drills.ingest.reader import DEFAULT_MAX_INFLATED, DicomHeader, RejectedInput, read_header
 from drills.ingest.store import ArchiveStore, StoredObject, part_size_for
 from drills.times import utc_timestamp
 
@@ -122,6 +135,7 @@ class IngestResult:
     sop_instance_uid: str | None = None
     study_instance_uid: str | None = None
     modality: str | None = None
+    repair: str = ""          # what an earlier, interrupted run had left undone and this one wrote
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,7 +151,27 @@ class IngestResult:
             "sopInstanceUID": self.sop_instance_uid,
             "studyInstanceUID": self.study_instance_uid,
             "modality": self.modality,
+            "repair": self.repair or None,
         }
+
+
+LOOKUP_THREADS = 16                      # SOP Instance UID lookups in flight beside the PUTs
+RECENT_CLAIMS = 50_000                   # SOP Instance UIDs this process archived, remembered
+STALE_UPLOAD_AGE = timedelta(hours=1)   # an incomplete multipart upload older than this was abandoned
+
+
+@dataclass(frozen=True)
+class UploadRepair:
+    """Incomplete multipart uploads found before a run: aborted, or young enough to be in progress."""
+
+    aborted: int
+    in_progress: int
+
+    def __bool__(self) -> bool:
+        return bool(self.aborted or self.in_progress)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"aborted": self.aborted, "leftInProgress": self.in_progress}
 
 
 class _RecentKeys:
@@ -179,6 +213,16 @@ def _checksum_type(stored: StoredObject) -> str:
     return stored.checksum_type or (COMPOSITE if stored.multipart else FULL_OBJECT)
 
 
+@contextmanager
+def _opened(body: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """``body`` as a seekable file: a path is opened (and closed), a file object lent as is."""
+    if isinstance(body, Path):
+        with body.open("rb") as fp:
+            yield fp
+    else:
+        yield body
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -192,10 +236,14 @@ class Ingestor:
         pseudonymizer: Pseudonymizer,
         *,
         multipart_threshold: int = 8 * 1024 * 1024,
+        max_inflated: int = DEFAULT_MAX_INFLATED,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         if multipart_threshold < 1:
             raise UsageError("multipart_threshold must be at least 1 byte")
+        if max_inflated < 1:
+            raise UsageError("max_inflated must be at least 1 byte")
+        self.max_inflated = max_inflated
         self.dest = dest
         self.threshold = multipart_threshold
         self._pseudonymizer = pseudonymizer
@@ -203,6 +251,9 @@ class Ingestor:
         self._store = ArchiveStore(dest.target, dest.region, dest.archive_bucket, dest.kms_key_id, multipart_threshold)
         self._index = StudyIndex(dest.target, dest.region, dest.index_table)
         self._locks = _KeyLocks()
+        self._claims_lock = threading.Lock()
+        self._recent_claims: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._lookups: ThreadPoolExecutor | None = None
         self._recent = _RecentKeys()
 
     # -- entry points
@@ -211,11 +262,16 @@ class Ingestor:
         path = Path(path)
         label = source if source is not None else str(path)
         try:
-            fp = path.open("rb")
+            # O_NONBLOCK: a FIFO opened to be refused must not block; no effect on regular files
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
-            raise UsageError(f"{label}: cannot read ({exc.strerror or exc})") from exc
-        with fp:
-            size = os.fstat(fp.fileno()).st_size
+            raise UsageError(f"{printable(label)}: cannot read ({exc.strerror or exc})") from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise UsageError(f"{printable(label)}: {not_regular(info.st_mode)}")
+        with os.fdopen(fd, "rb") as fp:
+            size = info.st_size
             return self._ingest(fp, size, label, upload_path=path)
 
     def ingest_bytes(self, data: bytes, source: str) -> IngestResult:
@@ -235,11 +291,30 @@ class Ingestor:
                 raise InfraError(f"{source}: the stream ended after {received} of {size} bytes")
             return self._ingest(spool, received, source)
 
+    def check_health(self) -> None:
+        """Can instances be archived now? InfraError (naming what failed) when the archive
+        bucket cannot be reached (one HeadBucket)."""
+        self._store.check_bucket()
+
+    def abort_stale_uploads(self, older_than: timedelta = STALE_UPLOAD_AGE) -> UploadRepair:
+        """Abort the archive's incomplete multipart uploads (left by a crash) started more than
+        ``older_than`` ago; younger ones may belong to a writer still at work: counted, left alone."""
+        aborted = in_progress = 0
+        cutoff = self._now() - older_than
+        for upload in self._store.incomplete_uploads(DICOM_PREFIX):
+            initiated = upload.get("Initiated")
+            if isinstance(initiated, datetime) and initiated.astimezone(timezone.utc) > cutoff:
+                in_progress += 1
+                continue
+            self._store.abort_upload(upload["Key"], upload["UploadId"])
+            aborted += 1
+        return UploadRepair(aborted, in_progress)
+
     # -- the pipeline
     def _ingest(self, fp: BinaryIO, size: int, source: str, upload_path: Path | None = None) -> IngestResult:
         body: Path | BinaryIO = upload_path if upload_path is not None else fp
         try:
-            header = read_header(fp, size)
+            header = read_header(fp, size, self.max_inflated)
         except RejectedInput as rejected:
             return self._quarantine(fp, body, size, source, rejected)
         except OSError as exc:
@@ -259,16 +334,29 @@ class Ingestor:
         tags = {SPECIALTY_TAG: specialty.value, MODALITY_TAG: header.modality or "unknown"}
         with self._locks.hold(key):
             if digest.part_size is None:
+                # the SOP Instance UID lookup runs beside the PUT (a new key needs it), not after it
+                claims = None if self._recent.mostly_existing() else self._lookup_claims(header.sop_instance_uid)
                 created, current = self._put_if_new(key, body, digest, tags)
                 if created is not None:
-                    return self._archived(source, header, created, digest)
+                    return self._archived(source, header, created, digest, claims)
+                if claims is not None:
+                    claims.cancel()
             else:
                 current = self._store.head(key)
             if current is not None and self._same_bytes(current, digest, header):
                 with self._unindexed_on_failure(source, current):
                     repaired = self._repair_index(current, header, digest)
                 detail = "already archived" + ("; index item repaired" if repaired else "")
-                return self._result(Outcome.DUPLICATE, source, header, current, detail)
+                return self._result(Outcome.DUPLICATE, source, header, current, detail,
+                                    repair="index item" if repaired else "")
+            stored_digest = self._same_data_set(body, current, source) if current is not None else None
+            if current is not None and stored_digest is not None:
+                with self._unindexed_on_failure(source, current):
+                    repaired = self._repair_index(current, header, stored_digest)
+                detail = ("already archived: the same data set in another encoding (file meta, transfer "
+                          "syntax); the bytes first received are kept" + ("; index item repaired" if repaired else ""))
+                return self._result(Outcome.DUPLICATE, source, header, current, detail,
+                                    repair="index item" if repaired else "")
             stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
             if current is None:
                 return self._archived(source, header, stored, digest)
@@ -308,11 +396,49 @@ class Ingestor:
             return created, None
         return None, self._store.head(key)
 
-    def _archived(self, source: str, header: DicomHeader, stored: StoredObject, digest: Digest) -> IngestResult:
-        """Index a newly written instance (group commit) and report it ARCHIVED."""
+    def _archived(self, source: str, header: DicomHeader, stored: StoredObject, digest: Digest,
+                  claims: Future | None = None) -> IngestResult:
+        """Index a newly written instance (group commit) and report it ARCHIVED — or CONFLICT
+        when another study or series already claims its SOP Instance UID (the bytes stay
+        archived under their own key, nothing is lost; the index item records the clash)."""
         with self._unindexed_on_failure(source, stored):
-            self._index.add(self._item(header, stored, digest).to_item())
-        return self._result(Outcome.ARCHIVED, source, header, stored)
+            other = self._other_claim(header, claims)
+            if other is None:
+                self._index.add(self._item(header, stored, digest).to_item())
+                return self._result(Outcome.ARCHIVED, source, header, stored)
+            study, series_sop = other
+            other_key = archive_key(study, series_sop.rsplit("/", 1)[0], header.sop_instance_uid)
+            conflict = IndexConflict(detected_at=self._timestamp(), kind=SOP_UID_REUSED, other_key=other_key,
+                                     version_id=stored.version_id or "null",
+                                     checksum_sha256=stored.checksum_sha256 or "").to_item()
+            self._index.record(self._item(header, stored, digest).to_item(), conflict)
+        detail = (f"SOP Instance UID already archived under another study or series ({other_key}); "
+                  f"archived here too as {stored.key}, both kept")
+        return self._result(Outcome.CONFLICT, source, header, stored, detail)
+
+    def _lookup_claims(self, sop_uid: str) -> Future:
+        with self._claims_lock:
+            if self._lookups is None:
+                self._lookups = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="drkit-sop-lookup")
+            return self._lookups.submit(self._index.claims, sop_uid)
+
+    def _other_claim(self, header: DicomHeader, claims: Future | None) -> tuple[str, str] | None:
+        """(study, SeriesSop) of another item claiming this SOP Instance UID, else None — from
+        the index's GSI, and from this process's recent claims (the GSI lags its writes)."""
+        uid = header.sop_instance_uid
+        mine = (header.study_instance_uid, index_sort_key(header.series_instance_uid, uid))
+        found = claims.result() if claims is not None else self._index.claims(uid)
+        with self._claims_lock:
+            recent = self._recent_claims.get(uid)
+            if recent is not None and recent != mine:
+                return recent
+            other = next((c for c in found or [] if c != mine), None)
+            if other is None:
+                self._recent_claims[uid] = mine
+                self._recent_claims.move_to_end(uid)
+                while len(self._recent_claims) > RECENT_CLAIMS:
+                    self._recent_claims.popitem(last=False)
+            return other
 
     @staticmethod
     @contextmanager
@@ -341,6 +467,25 @@ class Ingestor:
             return item.content_sha256 == digest.full_b64
         return self._store.sha256_of(current.key, current.version_id) == digest.sha256
 
+    def _same_data_set(self, body: Path | BinaryIO, current: StoredObject, source: str) -> Digest | None:
+        """When the bytes differ: does the current version hold the same data set
+        (drills.ingest.identity)? Its byte digest if so (for the index), else None. Reads the
+        current version once; taken only on this path, never for a new instance."""
+        try:
+            with _opened(body) as fp:
+                size = fp.seek(0, 2)
+                mine = dataset_digest(fp, size, self.max_inflated)
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+                size = self._store.download(current.key, current.version_id, spool)
+                theirs = dataset_digest(spool, size, self.max_inflated)
+                if theirs != mine:
+                    return None
+                return digest_stream(spool, size, part_size_for(size, self.threshold))
+        except RejectedInput:
+            return None
+        except OSError as exc:
+            raise InfraError(f"{source}: reading the input failed ({exc})") from exc
+
     def _repair_index(self, current: StoredObject, header: DicomHeader, digest: Digest) -> bool:
         """Point the index at ``current`` unless it already does; True if it wrote."""
         item = self._index.read(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
@@ -365,29 +510,20 @@ class Ingestor:
     ) -> IngestResult:
         digest = self._digest(fp, size, source)
         key = quarantine_key(digest.hex)
+        reason_key = quarantine_reason_key(digest.hex)
+        repair = ""
         with self._locks.hold(key):
             current = self._store.head(key)
             if current is not None and current.size == size and digest.matches(current.checksum_sha256):
                 stored, detail = current, f"{rejected.detail} (already quarantined)"
+                if self._store.head(reason_key) is None:
+                    # an earlier run crashed between the bytes and their reason: write it now
+                    self._write_reason(reason_key, rejected, source, size, digest, key, stored)
+                    detail = f"{rejected.detail} (already quarantined; reason document rewritten)"
+                    repair = "quarantine reason"
             else:
                 stored, detail = self._store.put(key, body, digest), rejected.detail
-                reason = {
-                    "reason": rejected.quarantine_reason.value,
-                    "detail": rejected.detail,
-                    "source": source,
-                    "size": size,
-                    "sha256": digest.hex,
-                    "key": key,
-                    "versionId": stored.version_id,
-                    "quarantinedAt": self._timestamp(),
-                }
-                document = jsonio.dumps(reason).encode("utf-8")
-                self._store.put(
-                    quarantine_reason_key(digest.hex),
-                    io.BytesIO(document),
-                    digest_stream(io.BytesIO(document), len(document)),
-                    content_type="application/json",
-                )
+                self._write_reason(reason_key, rejected, source, size, digest, key, stored)
         return IngestResult(
             outcome=Outcome.QUARANTINED,
             source=source,
@@ -398,7 +534,25 @@ class Ingestor:
             checksum_sha256=stored.checksum_sha256,
             reason=rejected.quarantine_reason,
             detail=detail,
+            repair=repair,
         )
+
+    def _write_reason(self, reason_key: str, rejected: RejectedInput, source: str, size: int, digest: Digest,
+                      key: str, stored: StoredObject) -> None:
+        """The JSON reason document beside quarantined bytes (no patient data: codes and sizes)."""
+        reason = {
+            "reason": rejected.quarantine_reason.value,
+            "detail": rejected.detail,
+            "source": printable(source),
+            "size": size,
+            "sha256": digest.hex,
+            "key": key,
+            "versionId": stored.version_id,
+            "quarantinedAt": self._timestamp(),
+        }
+        document = jsonio.dumps(reason).encode("utf-8")
+        self._store.put(reason_key, io.BytesIO(document), digest_stream(io.BytesIO(document), len(document)),
+                        content_type="application/json")
 
     # -- helpers
     def _timestamp(self) -> str:
@@ -432,7 +586,8 @@ class Ingestor:
 
     @staticmethod
     def _result(
-        outcome: Outcome, source: str, header: DicomHeader, stored: StoredObject, detail: str = ""
+        outcome: Outcome, source: str, header: DicomHeader, stored: StoredObject, detail: str = "",
+        repair: str = "",
     ) -> IngestResult:
         return IngestResult(
             outcome=outcome,
@@ -446,4 +601,5 @@ class Ingestor:
             sop_instance_uid=header.sop_instance_uid,
             study_instance_uid=header.study_instance_uid,
             modality=header.modality or None,
+            repair=repair,
         )

@@ -12,6 +12,12 @@ for the outcome:
 - the archive could not be written (cloud, network, disk) -> 0xA700 "Out of resources":
   nothing was stored and the sender should retry.
 
+C-ECHO answers Success only while the archive can be written (a HeadBucket, cached for
+HEALTH_TTL seconds), else 0x0110 Processing failure: a modality's echo test reflects whether
+a C-STORE would succeed. Calling AE titles can be limited to an allow-list, and the gateway
+can speak TLS (an ``ssl.SSLContext`` built from a certificate and key, optionally requiring
+client certificates from a CA); listening beyond loopback without both is warned about.
+
 With ``spool=True`` (the default) pynetdicom writes each incoming data set to a temporary
 file as it arrives (``_config.STORE_RECV_CHUNKED_DATASET``, a process-wide switch held
 while any spooling gateway runs) and the Ingestor reads that file in chunks, so memory
@@ -22,8 +28,11 @@ titles, never patient data.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
+import ssl
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +57,8 @@ from drills.ingest.core import IngestResult, Outcome
 log = logging.getLogger(__name__)
 
 SUCCESS = 0x0000
+PROCESSING_FAILURE = 0x0110      # C-ECHO: the archive behind the gateway cannot be written
+HEALTH_TTL = 5.0                 # seconds a storage health check is reused for C-ECHO
 OUT_OF_RESOURCES = 0xA700        # Storage: Refused, out of resources
 CANNOT_UNDERSTAND = 0xC000       # Storage: Error, cannot understand
 STORED = (Outcome.ARCHIVED, Outcome.DUPLICATE, Outcome.CONFLICT)
@@ -61,6 +72,8 @@ class IngestorLike(Protocol):
     def ingest_bytes(self, data: bytes, source: str) -> IngestResult: ...
 
     def ingest_file(self, path: Path, source: str | None = None) -> IngestResult: ...
+
+    def check_health(self) -> None: ...
 
 
 def storage_sop_classes() -> list[str]:
@@ -137,6 +150,7 @@ class Gateway:
         spool: bool = True,
         allowed_calling: list[str] | None = None,
         max_associations: int = 10,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise UsageError(f"--port {port} is out of range (0-65535)")
@@ -148,6 +162,9 @@ class Gateway:
         self.spool = spool
         self.max_associations = max_associations
         self.stats = GatewayStats()
+        self.ssl_context = ssl_context
+        self._health: tuple[float, str | None] = (float("-inf"), None)
+        self._health_lock = threading.Lock()
         self._server: ThreadedAssociationServer | None = None
         self._per_assoc: dict[int, Counter] = {}
         self._per_assoc_lock = threading.Lock()
@@ -167,13 +184,15 @@ class Gateway:
         ae.maximum_associations = self.max_associations
         handlers = [
             (evt.EVT_C_STORE, self._on_store),
+            (evt.EVT_C_ECHO, self._on_echo),
             (evt.EVT_ESTABLISHED, self._on_established),
             (evt.EVT_CONN_CLOSE, self._on_closed),
         ]
         if self.spool:
             _SpoolSwitch.acquire()
         try:
-            self._server = ae.start_server((self.host, self.requested_port), block=False, evt_handlers=handlers)
+            self._server = ae.start_server((self.host, self.requested_port), block=False, evt_handlers=handlers,
+                                           ssl_context=self.ssl_context)
         except OSError as exc:
             if self.spool:
                 _SpoolSwitch.release()
@@ -231,6 +250,41 @@ class Gateway:
         log.info("association from %s (%s:%s) closed: %d received%s", peer.ae_title, peer.address,
                  peer.port, sum(counts.values()), f" ({summary})" if summary else "")
 
+    def exposure_warnings(self) -> list[str]:
+        """What is unsafe about listening where it listens (empty on loopback)."""
+        if is_loopback(self.host):
+            return []
+        missing = []
+        if not self.allowed_calling:
+            missing.append("accepts any calling AE title (add --allow-calling)")
+        if self.ssl_context is None:
+            missing.append("unencrypted DIMSE (add --tls-cert/--tls-key)")
+        return [f"listening on {self.host}, beyond loopback: {m}" for m in missing]
+
+    def storage_problem(self) -> str | None:
+        """None when the archive can be written now, else why not (cached HEALTH_TTL s)."""
+        with self._health_lock:
+            checked, problem = self._health
+            if time.monotonic() - checked < HEALTH_TTL:
+                return problem
+            check = getattr(self.ingestor, "check_health", None)
+            problem = None
+            if check is not None:
+                try:
+                    check()
+                except (DrkitError, BotoCoreError, ClientError, OSError) as exc:
+                    problem = type(exc).__name__
+                    log.debug("storage health check failed: %s", exc)
+            self._health = (time.monotonic(), problem)
+            return problem
+
+    def _on_echo(self, event: evt.Event) -> int:
+        problem = self.storage_problem()
+        if problem is None:
+            return SUCCESS
+        log.warning("C-ECHO answered 0x0110: the archive cannot be written (%s)", problem)
+        return PROCESSING_FAILURE
+
     def _on_store(self, event: evt.Event) -> int | Dataset:
         calling = (event.assoc.requestor.ae_title or "").strip() or "unknown"
         source = f"c-store:{calling}"
@@ -257,6 +311,29 @@ class Gateway:
         if path is None:
             return self.ingestor.ingest_bytes(event.encoded_dataset(), source)
         return self.ingestor.ingest_file(Path(path), source)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_context(cert: Path, key: Path, ca: Path | None = None) -> ssl.SSLContext:
+    """A server-side TLS context (TLS 1.2+); with ``ca``, client certificates are required."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(certfile=str(cert), keyfile=str(key))
+        if ca is not None:
+            context.load_verify_locations(cafile=str(ca))
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot load the TLS certificate, key or CA ({exc})") from exc
+    return context
 
 
 def _status(code: int, comment: str) -> Dataset:

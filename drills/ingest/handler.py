@@ -22,11 +22,13 @@ from typing import Any, Callable, Mapping
 from urllib.parse import unquote_plus
 
 from drills.aws import OBJECT_NOT_FOUND, Target
-from drills.contracts import ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID
+from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID,
+                              ENV_MAX_INFLATED_MIB)
 from drills.errors import ConfigError, DrkitError
 from drills.ingest.core import IngestDestination, Ingestor
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
 from drills.ingest.pseudonym import Pseudonymizer
+from drills.ingest.reader import DEFAULT_MAX_INFLATED
 
 log = logging.getLogger("drkit.ingest.handler")
 
@@ -118,13 +120,28 @@ def _ingestor(target: Target, region: str, env: Mapping[str, str],
 
     bucket, table, secret = required(ENV_ARCHIVE_BUCKET), required(ENV_INDEX_TABLE), required(ENV_HASH_KEY_SECRET)
     kms = env.get(ENV_KMS_KEY_ID) or None
-    cache_key = (target, region, bucket, table, secret, kms, now)
+    max_inflated = _max_inflated(env.get(ENV_MAX_INFLATED_MIB))
+    cache_key = (target, region, bucket, table, secret, kms, now, max_inflated)
     with _ingestors_lock:
         ingestor = _ingestors.get(cache_key)
         if ingestor is None:
             dest = IngestDestination(target=target, region=region, archive_bucket=bucket, index_table=table,
                                      kms_key_id=kms)
-            ingestor = Ingestor(dest, Pseudonymizer.from_secret_id(target, region, secret),
+            ingestor = Ingestor(dest, Pseudonymizer.from_secret_id(target, region, secret), max_inflated=max_inflated,
                                 **({"now": now} if now is not None else {}))
             _ingestors[cache_key] = ingestor
         return ingestor
+
+
+def _max_inflated(value: str | None) -> int:
+    """The bound on inflated deflated data sets: ENV_MAX_INFLATED_MIB (MiB), else the default.
+    A deflate bomb in the landing bucket is quarantined, never inflated past it."""
+    if not value:
+        return DEFAULT_MAX_INFLATED
+    try:
+        mib = int(value)
+    except ValueError:
+        mib = 0
+    if mib < 1:
+        raise ConfigError(ENV_MAX_INFLATED_MIB, f"must be a positive whole number of MiB, not {value!r}")
+    return mib * 2**20

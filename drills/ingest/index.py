@@ -35,6 +35,7 @@ losing concurrent writes, so it is not used.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from typing import Any, Callable, Mapping
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from drills.aws import Target
-from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY, IndexItem, index_sort_key
+from drills.contracts import INDEX_PARTITION_KEY, INDEX_SOP_GSI, INDEX_SOP_GSI_KEY, INDEX_SORT_KEY, IndexItem, index_sort_key
 from drills.errors import InfraError
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
 
@@ -54,6 +55,7 @@ MAX_ATTEMPTS = 8                # requests per batch before unprocessed items fa
 BACKOFF_BASE = 0.05             # seconds; doubles per attempt, capped at BACKOFF_CAP
 BACKOFF_CAP = 2.0
 
+log = logging.getLogger(__name__)
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
@@ -78,6 +80,7 @@ class StudyIndex:
         self._queue: list[_Pending] = []
         self._flushing = False
         self._cond = threading.Condition()
+        self._sop_index = True          # False once the table turned out to lack INDEX_SOP_GSI
 
     @staticmethod
     def key(study_uid: str, series_uid: str, sop_uid: str) -> dict[str, Any]:
@@ -101,6 +104,29 @@ class StudyIndex:
         """The typed item for one instance (strongly consistent read), or None."""
         raw = self.get(study_uid, series_uid, sop_uid)
         return IndexItem.from_item(raw) if raw else None
+
+    def claims(self, sop_uid: str) -> list[tuple[str, str]] | None:
+        """(StudyInstanceUID, SeriesSop) of every item claiming ``sop_uid``, from the keys-only
+        INDEX_SOP_GSI (eventually consistent, as every GSI read); None when the table has no
+        such index (created before it existed: re-deploy the stack to add it)."""
+        if not self._sop_index:
+            return None
+        found: list[tuple[str, str]] = []
+        try:
+            for page in self._ddb.get_paginator("query").paginate(
+                    TableName=self.table, IndexName=INDEX_SOP_GSI, KeyConditionExpression="#s = :s",
+                    ExpressionAttributeNames={"#s": INDEX_SOP_GSI_KEY}, ExpressionAttributeValues={":s": {"S": sop_uid}}):
+                found.extend(_raw_key_id(item) for item in page.get("Items", []))
+        except AWS_ERRORS as exc:
+            # AWS answers ValidationException ("does not have the specified index"), moto
+            # ResourceNotFoundException ("Invalid index: <name>")
+            if error_code(exc) in ("ValidationException", "ResourceNotFoundException") and INDEX_SOP_GSI in str(exc):
+                self._sop_index = False
+                log.warning("index table %s has no %s index: SOP Instance UIDs are not checked across studies "
+                            "(re-deploy the stack to add it)", self.table, INDEX_SOP_GSI)
+                return None
+            raise infra_error(exc, f"look up a SOP Instance UID in {self.table}") from exc
+        return found
 
     def record(self, attributes: Mapping[str, Any], conflict: Mapping[str, Any] | None = None) -> None:
         """Set ``attributes`` on the instance's item (creating it); append ``conflict``

@@ -1,7 +1,9 @@
 """Keyed hashes of patient identifiers (HMAC-SHA256, hex), so the study index never
 holds a PatientID or AccessionNumber yet studies of one patient still group together.
 
-The key lives in a Secrets Manager secret tagged ``HASH_KEY_SECRET_TAGS``. Its value is
+The key lives in a Secrets Manager secret: the one the stack outputs name
+(``hashKeySecretArn``), else — for a schemaVersion 1 outputs document — the one secret
+tagged ``HASH_KEY_SECRET_TAGS`` in the region (refused when several stacks share it). Its value is
 the key itself: SecretBinary as raw bytes, or SecretString as UTF-8 text; a SecretString
 holding a JSON object uses its ``"key"`` member.
 """
@@ -15,7 +17,7 @@ import json
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drills.aws import Target, error_code
-from drills.contracts import HASH_KEY_SECRET_TAGS
+from drills.contracts import HASH_KEY_SECRET_TAGS, StackOutputs
 from drills.errors import InfraError, UsageError
 
 MIN_KEY_BYTES = 16
@@ -37,6 +39,13 @@ class Pseudonymizer:
         if not value:
             return ""
         return hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    @classmethod
+    def for_stack(cls, target: Target, outputs: StackOutputs) -> "Pseudonymizer":
+        """The stack's key: the secret its outputs name, else the one tagged secret."""
+        if outputs.hashKeySecretArn:
+            return cls.from_secret_id(target, outputs.primaryRegion, outputs.hashKeySecretArn)
+        return cls.from_secret(target, outputs.primaryRegion)
 
     @classmethod
     def from_secret(cls, target: Target, region: str) -> "Pseudonymizer":
@@ -62,7 +71,8 @@ class Pseudonymizer:
         if len(found) > 1:
             raise UsageError(
                 f"{len(found)} secrets tagged {wanted} in {region}; drkit cannot tell which key hashes identifiers",
-                hint="keep one hash-key secret per account and region",
+                hint="use outputs with hashKeySecretArn (schemaVersion 2: re-run `drkit up`, or "
+                     "`pulumi up` with this drkit), which names the stack's own secret",
             )
         return cls.from_secret_id(target, region, found[0])
 

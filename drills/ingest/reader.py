@@ -22,12 +22,13 @@ from __future__ import annotations
 import io
 import re
 import struct
+import tempfile
 import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import pydicom
-from pydicom.filereader import ENCODED_VR
+from pydicom.filereader import ENCODED_VR, _at_pixel_data, read_dataset
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
@@ -38,8 +39,10 @@ PREFIX_BYTES = 64 * 1024          # first fetch: parses most headers (REFERENCE.
 MAX_FETCH = 1024 * 1024           # largest block fetched by sequential header reads
 SEEK_FETCH = 4 * 1024             # fetch after a seek (element headers past the pixel data)
 DEFER_SIZE = 1024                 # pydicom skips header values larger than this
-MAX_INFLATED = 256 * 1024 * 1024  # deflated data sets are checked up to this size
-MAX_READ = MAX_INFLATED           # one header read larger than this is refused
+DEFAULT_MAX_INFLATED = 64 * 1024 * 1024   # a deflated data set may inflate to this (configurable)
+INFLATE_IN_MEMORY = 2 * 1024 * 1024       # inflated bytes beyond this spool to a temporary file
+INFLATE_CHUNK = 256 * 1024                # inflated per step (bounds memory per deflate bomb)
+MAX_READ = 256 * 1024 * 1024      # one header read larger than this is refused
 MAX_DEPTH = 32                    # nesting of undefined-length sequences/items
 
 _TAG_LONG = {True: struct.Struct("<HHL"), False: struct.Struct(">HHL")}
@@ -375,41 +378,48 @@ def _transfer_syntax(ts: str) -> tuple[UID, bool, bool, bool]:
     return uid, uid.is_implicit_VR, little, deflated
 
 
-def _inflate(stream: HeaderStream, start: int) -> bytes:
-    """Inflate a deflated data set (PS3.5 A.5), refusing more than MAX_INFLATED bytes."""
-    if stream.size - start > MAX_INFLATED:
-        raise RejectedInput(
-            QuarantineReason.UNREADABLE,
-            f"deflated data sets over {MAX_INFLATED // 2**20} MiB are not checked",
-        )
+def inflate(stream: BinaryIO, start: int, size: int, limit: int) -> tempfile.SpooledTemporaryFile:
+    """Inflate the deflated data set at ``stream[start:size]`` (PS3.5 A.5) into a spooled
+    file (memory up to INFLATE_IN_MEMORY, then disk), positioned at 0. More than ``limit``
+    inflated bytes is a deflate bomb: RejectedInput(INFLATED_TOO_LARGE), after at most
+    ``limit`` bytes were produced, INFLATE_CHUNK at a time."""
     stream.seek(start)
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    out = bytearray()
+    spool = tempfile.SpooledTemporaryFile(max_size=INFLATE_IN_MEMORY)
+    total = 0
     try:
-        while not inflater.eof and (chunk := inflater.unconsumed_tail or stream.read(MAX_FETCH)):
-            out += inflater.decompress(chunk, MAX_INFLATED + 1 - len(out))
-            if len(out) > MAX_INFLATED:
+        while not inflater.eof:
+            chunk = inflater.unconsumed_tail or stream.read(min(INFLATE_CHUNK, max(0, size - stream.tell())))
+            if not chunk:
+                break
+            out = inflater.decompress(chunk, min(INFLATE_CHUNK, limit + 1 - total))
+            total += len(out)
+            if total > limit:
                 raise RejectedInput(
-                    QuarantineReason.UNREADABLE,
-                    f"deflated data set inflates beyond {MAX_INFLATED // 2**20} MiB",
+                    QuarantineReason.INFLATED_TOO_LARGE,
+                    f"deflated data set inflates beyond the {_mib(limit)} limit (--max-inflated-mib)",
                 )
+            spool.write(out)
+        if not inflater.eof:
+            raise RejectedInput(QuarantineReason.TRUNCATED, "deflated data set ends before its final block")
     except zlib.error as exc:
+        spool.close()
         raise RejectedInput(QuarantineReason.UNREADABLE, f"deflated data set is corrupt ({exc})") from exc
-    if not inflater.eof:
-        raise RejectedInput(QuarantineReason.TRUNCATED, "deflated data set ends before its final block")
-    return bytes(out)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
 
 
-def _check_structure(stream: HeaderStream, start: int, implicit: bool, little: bool,
-                     deflated: bool) -> tuple[bool, int]:
+def _mib(n: int) -> str:
+    return f"{n / 2**20:g} MiB"
+
+
+def _check_structure(stream: HeaderStream, start: int, implicit: bool, little: bool) -> tuple[bool, int]:
     """Walk the data set. Returns whether it carries top-level pixel data, and how many
-    bytes from the start of the file pydicom needs to parse the header (all of a deflated
-    file, else up to just past the Pixel Data element's header)."""
-    if deflated:
-        body = _inflate(stream, start)
-        walker = _Walker(io.BytesIO(body), len(body), little=True)
-        walker.dataset(implicit, depth=0, in_item=False)
-        return walker.pixel_data_seen, stream.size
+    bytes from the start of the file pydicom needs to parse the header (up to just past
+    the Pixel Data element's header)."""
     stream.seek(start)
     walker = _Walker(stream, stream.size, little)
     walker.dataset(implicit, depth=0, in_item=False)
@@ -418,7 +428,19 @@ def _check_structure(stream: HeaderStream, start: int, implicit: bool, little: b
     return True, min(stream.size, walker.pixel_data_at + PIXEL_HEADER_MAX)
 
 
-def _parse(stream: HeaderStream, header_end: int) -> pydicom.FileDataset:
+def _check_inflated(inflated: BinaryIO, implicit: bool) -> bool:
+    """Walk an inflated data set; whether it carries top-level pixel data."""
+    size = inflated.seek(0, 2)
+    walker = _Walker(inflated, size, little=True)
+    inflated.seek(0)
+    walker.dataset(implicit, depth=0, in_item=False)
+    return walker.pixel_data_seen
+
+
+# pydicom meets hostile input with many exception types (ValueError, KeyError,
+# struct.error, UnicodeError, RecursionError, ...). This is the one boundary where any
+# parse failure becomes a quarantine reason instead of a crash: nothing may be lost.
+def _parse(stream: HeaderStream, header_end: int) -> pydicom.Dataset:
     """pydicom's parse of the header: from memory when ``raw[0:header_end]`` was fetched
     already, else through ``stream``."""
     prefix = stream.head(header_end)
@@ -428,9 +450,20 @@ def _parse(stream: HeaderStream, header_end: int) -> pydicom.FileDataset:
         return pydicom.dcmread(source, defer_size=DEFER_SIZE, stop_before_pixels=True, force=False)
     except RejectedInput:
         raise
-    # pydicom meets hostile input with many exception types (ValueError, KeyError,
-    # struct.error, UnicodeError, RecursionError, ...). This is the one boundary where any
-    # parse failure becomes a quarantine reason instead of a crash: nothing may be lost.
+    except Exception as exc:  # noqa: BLE001
+        raise RejectedInput(
+            QuarantineReason.UNREADABLE, f"pydicom cannot parse the header ({type(exc).__name__})"
+        ) from exc
+
+
+def _parse_inflated(inflated: BinaryIO, implicit: bool) -> pydicom.Dataset:
+    """pydicom's parse of an inflated data set's header, from the spool (pydicom's own
+    deflate support would inflate the whole data set in memory)."""
+    inflated.seek(0)
+    try:
+        return read_dataset(inflated, implicit, True, defer_size=DEFER_SIZE, stop_when=_at_pixel_data)
+    except RejectedInput:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise RejectedInput(
             QuarantineReason.UNREADABLE, f"pydicom cannot parse the header ({type(exc).__name__})"
@@ -475,15 +508,16 @@ def _uids(ds: pydicom.Dataset) -> dict[int, str]:
     return found
 
 
-def read_header(fp: BinaryIO, size: int) -> DicomHeader:
+def read_header(fp: BinaryIO, size: int, max_inflated: int = DEFAULT_MAX_INFLATED) -> DicomHeader:
     """Validate the DICOM instance in ``fp[0:size]`` (seekable) and return its header.
 
-    Raises RejectedInput with the QuarantineReason when the input cannot be archived;
-    an OSError from ``fp`` propagates (the caller decides whether that is infrastructure).
+    Raises RejectedInput with the QuarantineReason when the input cannot be archived
+    (a deflated data set inflating beyond ``max_inflated`` bytes included); an OSError
+    from ``fp`` propagates (the caller decides whether that is infrastructure).
     """
     stream = HeaderStream(fp, size)
     try:
-        return _read(stream)
+        return _read(stream, max_inflated)
     except RejectedInput as exc:
         exc.bytes_read = stream.bytes_fetched
         raise
@@ -493,12 +527,24 @@ def read_header(fp: BinaryIO, size: int) -> DicomHeader:
         raise RejectedInput(QuarantineReason.UNREADABLE, str(exc), stream.bytes_fetched) from exc
 
 
-def _read(stream: HeaderStream) -> DicomHeader:
+def data_set_start(stream: HeaderStream) -> tuple[UID, bool, bool, bool, int]:
+    """Check the preamble and File Meta group: (transfer syntax, implicit VR, little endian,
+    deflated, offset of the data set). RejectedInput when they are not DICOM."""
     _check_preamble(stream)
     ts_text, start = _meta(stream)
     ts, implicit, little, deflated = _transfer_syntax(ts_text)
-    has_pixels, header_end = _check_structure(stream, start, implicit, little, deflated)
-    ds = _parse(stream, header_end)
+    return ts, implicit, little, deflated, start
+
+
+def _read(stream: HeaderStream, max_inflated: int) -> DicomHeader:
+    ts, implicit, little, deflated, start = data_set_start(stream)
+    if deflated:
+        with inflate(stream, start, stream.size, max_inflated) as inflated:
+            has_pixels = _check_inflated(inflated, implicit)
+            ds = _parse_inflated(inflated, implicit)
+    else:
+        has_pixels, header_end = _check_structure(stream, start, implicit, little)
+        ds = _parse(stream, header_end)
     uids = _uids(ds)
     if not has_pixels and ROWS in ds and COLUMNS in ds and PIXEL_DATA_PROVIDER_URL not in ds:
         raise RejectedInput(QuarantineReason.TRUNCATED, "image attributes present but the file ends before Pixel Data")

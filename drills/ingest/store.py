@@ -90,6 +90,13 @@ class ArchiveStore:
             raise infra_error(exc, f"head s3://{self.bucket}/{key}") from exc
         return _stored(key, response)
 
+    def check_bucket(self) -> None:
+        """HeadBucket: InfraError when the archive bucket cannot be reached or read."""
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+        except AWS_ERRORS as exc:
+            raise infra_error(exc, f"head s3://{self.bucket}") from exc
+
     def sha256_of(self, key: str, version_id: str | None) -> bytes:
         """Download one version in chunks and hash it (when S3's checksum cannot decide)."""
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
@@ -103,6 +110,38 @@ class ArchiveStore:
         except AWS_ERRORS as exc:
             raise infra_error(exc, f"read s3://{self.bucket}/{key}") from exc
         return digest.digest()
+
+    def download(self, key: str, version_id: str | None, fp: BinaryIO) -> int:
+        """Write one version into ``fp`` in chunks; the number of bytes written."""
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            args["VersionId"] = version_id
+        written = 0
+        try:
+            body = self._s3.get_object(**args)["Body"]
+            for chunk in body.iter_chunks(READ_CHUNK):
+                fp.write(chunk)
+                written += len(chunk)
+        except AWS_ERRORS as exc:
+            raise infra_error(exc, f"read s3://{self.bucket}/{key}") from exc
+        return written
+
+    def incomplete_uploads(self, prefix: str) -> list[dict[str, Any]]:
+        """Multipart uploads under ``prefix`` that were neither completed nor aborted."""
+        uploads: list[dict[str, Any]] = []
+        try:
+            for page in self._s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
+                uploads.extend(page.get("Uploads", []))
+        except AWS_ERRORS as exc:
+            raise infra_error(exc, f"list incomplete multipart uploads in s3://{self.bucket}/{prefix}") from exc
+        return uploads
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        try:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except AWS_ERRORS as exc:
+            if error_code(exc) != "NoSuchUpload":
+                raise infra_error(exc, f"abort multipart upload of s3://{self.bucket}/{key}") from exc
 
     # -- writing
     def put(

@@ -1,9 +1,11 @@
 """The result of one ``drkit ingest`` run: counts, rates, problems and the exit code.
 
-Exit code: 0 when every input is accounted for — archived, duplicate, conflict (a new
-version, reported) or quarantined (data quality, reported with its reason); 2 when an input
-could not be read or a DICOMDIR references files that are missing; 3 when the cloud failed
-(those inputs were not stored). Rates measured against the embedded cloud are labelled
+Every entry the walk met is in the summary: an outcome per input, or a ``skipped`` entry
+with its reason (drills.ingest.sources). Exit code: 0 when every input is accounted for —
+archived, duplicate, conflict (a new version, reported), quarantined (data quality,
+reported with its reason) or skipped on purpose (hidden, excluded, …); 2 when an input
+could not be read, an entry was refused (FIFO, broken symlink, …) or a DICOMDIR references
+files that are missing; 3 when the cloud failed (those inputs were not stored). Rates measured against the embedded cloud are labelled
 "simulated endpoint": they describe moto on this machine, not AWS.
 """
 
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drills.ingest.core import IngestResult, Outcome
+from drills.ingest.paths import printable
+from drills.ingest.sources import Skipped
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,11 @@ class IngestSummary:
     results: list[IngestResult] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-    skipped: int = 0
-    excluded: int = 0
+    skipped: int = 0                 # not attempted after an infrastructure failure
+    left_out: list[Skipped] = field(default_factory=list)   # entries met but not inputs, with reasons
     elapsed_seconds: float = 0.0
+    uploads: dict[str, int] = field(default_factory=dict)   # incomplete multipart uploads found before the run
+    warnings: list[str] = field(default_factory=list)        # e.g. nothing to ingest, an unreadable DICOMDIR
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, result: IngestResult) -> None:
@@ -56,10 +62,23 @@ class IngestSummary:
         return dict(sorted(Counter(r.reason.value for r in self.results if r.reason).items()))
 
     @property
+    def repairs(self) -> list[dict[str, str]]:
+        """What this run repaired of an earlier run's crash (index items, quarantine reasons)."""
+        return [{"source": printable(r.source), "repair": r.repair} for r in self.results if r.repair]
+
+    @property
+    def excluded(self) -> int:
+        return sum(1 for s in self.left_out if s.reason == "matches --exclude")
+
+    @property
+    def refused(self) -> list[Skipped]:
+        return [s for s in self.left_out if s.refused]
+
+    @property
     def exit_code(self) -> int:
         if any(f.kind == "infrastructure" for f in self.failures):
             return 3
-        if self.failures or self.missing:
+        if self.failures or self.missing or self.refused:
             return 2
         return 0
 
@@ -81,6 +100,7 @@ class IngestSummary:
             "target": "embedded-simulated" if self.simulated else "aws",
             "destination": self.destination,
             "inputs": len(self.results) + len(self.failures) + self.skipped,
+            "entriesMet": len(self.results) + len(self.failures) + self.skipped + len(self.left_out),
             "counts": self.counts,
             "quarantinedByReason": self.by_reason,
             "bytes": sum(r.size for r in self.results),
@@ -91,7 +111,12 @@ class IngestSummary:
             "missingFromDicomdir": list(self.missing),
             "notAttempted": self.skipped,
             "excluded": self.excluded,
+            "skipped": [s.to_dict() for s in self.left_out if not s.refused],
+            "refused": [s.to_dict() for s in self.refused],
             "exitCode": self.exit_code,
+            "incompleteUploads": self.uploads,
+            "warnings": list(self.warnings),
+            "repairs": self.repairs,
         }
         if full:
             document["results"] = [r.to_dict() for r in self.results]
@@ -105,10 +130,17 @@ class IngestSummary:
             f"archived {c['archived']}, duplicate {c['duplicate']}, conflict {c['conflict']}, "
             f"quarantined {c['quarantined']}, failed {c['failed']}"
             + (f", not attempted {self.skipped}" if self.skipped else "")
-            + (f", excluded {self.excluded}" if self.excluded else ""),
+            + (f", skipped {len(self.left_out) - len(self.refused)}" if len(self.left_out) > len(self.refused) else "")
+            + (f", refused {len(self.refused)}" if self.refused else ""),
             f"{rates['instancesPerSecond']} instances/s, {rates['megabytesPerSecond']} MB/s "
             f"over {rates['elapsedSeconds']} s ({rates['label']})",
         ]
+        if self.repairs:
+            out.append(f"repaired {len(self.repairs)} item(s) an earlier run left incomplete: "
+                       + ", ".join(f"{k} {v}" for k, v in sorted(Counter(r['repair'] for r in self.repairs).items())))
+        reasons = Counter(s.reason for s in self.left_out if not s.refused)
+        if reasons:
+            out.append("skipped: " + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())))
         if self.by_reason:
             out.append("quarantined by reason: " + ", ".join(f"{k} {v}" for k, v in self.by_reason.items()))
         return out

@@ -117,6 +117,8 @@ def test_function_role_is_least_privilege(stack) -> None:
     (table,) = stack.all("aws:dynamodb/table:Table")
     assert s["WriteIndex"] == {"Sid": "WriteIndex", "Effect": "Allow", "Resource": table.outputs["arn"],
                                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]}
+    assert s["LookUpSopInstanceUids"]["Action"] == ["dynamodb:Query"], policy.urn
+    assert s["LookUpSopInstanceUids"]["Resource"] == f"{table.outputs['arn']}/index/BySOPInstanceUID", policy.urn
     (secret,) = stack.all("aws:secretsmanager/secret:Secret")
     assert s["ReadHashKey"]["Resource"] == secret.outputs["arn"]
     for st in s.values():

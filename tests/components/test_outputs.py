@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from components.secure_bucket import PURPOSE_TAG
-from drills.contracts import StackOutputs
+from drills.contracts import OUTPUTS_SCHEMA_VERSION, StackOutputs
 
 
 def bucket(d, purpose: str):
@@ -17,7 +17,9 @@ def bucket(d, purpose: str):
 def test_outputs_parse_as_stack_outputs(any_stack) -> None:
     parsed = StackOutputs.from_mapping(any_stack.outputs, source=f"stack {any_stack.stack}")
     assert set(any_stack.outputs) == {f.name for f in fields(StackOutputs)}
-    assert parsed.schemaVersion == 1
+    assert parsed.schemaVersion == OUTPUTS_SCHEMA_VERSION == 2
+    (secret,) = any_stack.all("aws:secretsmanager/secret:Secret")
+    assert parsed.hashKeySecretArn == secret.outputs["arn"], "outputs name the stack's own hash-key secret"
 
 
 def test_outputs_name_the_registered_resources(any_stack) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY
+from drills.contracts import INDEX_PARTITION_KEY, INDEX_SOP_GSI, INDEX_SOP_GSI_KEY, INDEX_SORT_KEY
 
 TABLE = "aws:dynamodb/table:Table"
 
@@ -16,8 +16,15 @@ def test_keys_match_the_contract(stack) -> None:
     t = table(stack)
     assert (t.inputs["hashKey"], t.inputs["rangeKey"]) == (INDEX_PARTITION_KEY, INDEX_SORT_KEY) == \
         ("StudyInstanceUID", "SeriesSop"), t.urn
-    assert sorted((a["name"], a["type"]) for a in t.inputs["attributes"]) == [("SeriesSop", "S"), ("StudyInstanceUID", "S")]
+    assert sorted((a["name"], a["type"]) for a in t.inputs["attributes"]) == [
+        ("SOPInstanceUID", "S"), ("SeriesSop", "S"), ("StudyInstanceUID", "S")]
     assert stack.parent(t).type == "drkit:study_index:StudyIndex", t.urn
+
+
+def test_sop_instance_uid_index_for_global_uniqueness(stack) -> None:
+    t = table(stack)
+    (gsi,) = t.inputs["globalSecondaryIndexes"]
+    assert (gsi["name"], gsi["hashKey"], gsi["projectionType"]) == (INDEX_SOP_GSI, INDEX_SOP_GSI_KEY, "KEYS_ONLY"), t.urn
 
 
 def test_on_demand_pitr_kms_and_stream(stack) -> None:

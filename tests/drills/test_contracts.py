@@ -32,7 +32,10 @@ def test_valid_outputs_round_trip(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("change, message", [
     ({"archiveBucket": None}, "missing stack output(s): archiveBucket"),
-    ({"schemaVersion": 2}, "schemaVersion 2 is not supported"),
+    ({"schemaVersion": 3}, "schemaVersion 3 is not supported"),
+    ({"schemaVersion": True}, "schemaVersion True is not supported"),
+    ({"schemaVersion": 2}, "missing stack output(s): hashKeySecretArn"),
+    ({"schemaVersion": 2, "hashKeySecretArn": "drkit-hash-key"}, "not a Secrets Manager secret ARN"),
     ({"replicaBucket": ""}, "'replicaBucket' must be a non-empty string"),
     ({"objectives": {"rpoMinutes": "soon"}}, "numeric rpoMinutes"),
 ])
@@ -111,3 +114,18 @@ def test_index_item_names_what_a_stored_item_lacks() -> None:
     assert read.size == 0 and read.patient_id_hash == ""
     with pytest.raises(ValueError, match="SeriesSop"):
         IndexItem.from_item({k: v for k, v in raw.items() if k != INDEX_SORT_KEY})
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dev-hash-key-AbCdEf"
+
+
+def test_schema_version_2_names_the_hash_key_secret(tmp_path: Path) -> None:
+    outputs = StackOutputs.from_mapping({**VALID, "schemaVersion": 2, "hashKeySecretArn": SECRET_ARN})
+    assert outputs.hashKeySecretArn == SECRET_ARN
+    path = tmp_path / "outputs.json"
+    outputs.write(path)
+    assert StackOutputs.load(path) == outputs
+
+
+def test_schema_version_1_still_reads_without_the_secret() -> None:
+    outputs = StackOutputs.from_mapping(VALID)
+    assert outputs.hashKeySecretArn is None
+    assert "hashKeySecretArn" not in outputs.to_dict()

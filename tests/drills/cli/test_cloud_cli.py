@@ -138,6 +138,12 @@ def test_replication_pause_that_matches_nothing_warns(drkit, cloud: EmbeddedClou
     assert "warning" in err and "FIS would skip" in err
 
 
+@pytest.mark.parametrize("action", ["pause", "resume"])
+def test_replication_on_a_bucket_that_does_not_exist_exits_2(cloud: EmbeddedCloud, action: str) -> None:
+    code, _, err = run("cloud", "replication", action, "--bucket", "nosuch", "--endpoint", cloud.endpoint)
+    assert code == 2 and "--bucket nosuch: no such bucket" in err
+
+
 @pytest.mark.parametrize("args", [
     ["pause", "--duration", "10 minutes"],       # not ISO-8601: refused by the control API
     ["resume", "--duration", "PT10M"],           # resume takes only --bucket / --tag

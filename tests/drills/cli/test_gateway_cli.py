@@ -15,7 +15,7 @@ from pydicom import dcmread
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
-from drills.contracts import HASH_KEY_SECRET_TAGS, INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, StackOutputs, archive_key
+from drills.contracts import HASH_KEY_SECRET_TAGS, INDEX_TABLE_DEFINITION, StackOutputs, archive_key
 from drills.synth.dataset import generate
 
 
@@ -29,6 +29,10 @@ from drills.synth.dataset import generate
         ([], "needs --endpoint URL"),
         (["--endpoint", "http://127.0.0.1:9"], "needs --outputs FILE"),
         (["--endpoint", "http://127.0.0.1:9", "--outputs", "/nonexistent/outputs.json"], "no such outputs file"),
+        (["--endpoint", "notaurl", "--outputs", "/nonexistent/outputs.json"], "not an http(s) URL"),
+        (["--tls-cert", "/nonexistent/cert.pem"], "needs both --tls-cert and --tls-key"),
+        (["--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"], "cannot load the TLS"),
+        (["--max-inflated-mib", "0"], "0 is not in the range"),
     ],
 )
 def test_bad_arguments_exit_2(drkit, args: list[str], message: str) -> None:
@@ -55,7 +59,7 @@ def stack(tmp_path: Path):
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         target.client("dynamodb", region).create_table(
             TableName=table,
-            KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
+            **INDEX_TABLE_DEFINITION,
             BillingMode="PAY_PER_REQUEST",
         )
         target.client("secretsmanager", region).create_secret(

@@ -36,8 +36,7 @@ from pydicom.uid import (
 from drills.aws import Target
 from drills.contracts import (
     HASH_KEY_SECRET_TAGS,
-    INDEX_ATTRIBUTE_DEFINITIONS,
-    INDEX_KEY_SCHEMA,
+    INDEX_TABLE_DEFINITION,
     OUTPUTS_SCHEMA_VERSION,
     QuarantineReason,
     StackOutputs,
@@ -46,6 +45,7 @@ from drills.ingest.core import IngestDestination, Ingestor
 from drills.ingest.pseudonym import Pseudonymizer
 
 REGION = "eu-west-1"
+DEFLATE_BOMB_BYTES = 80 * 1024 * 1024      # beyond the default bound on inflated data sets
 HASH_KEY = "k" * 32
 PATIENT_ID = "PID-0042-SECRET"
 PATIENT_NAME = "Doe^Jane"
@@ -100,6 +100,7 @@ class IngestEnv:
             "evidenceBucket": new_name("evidence"),
             "multiRegionAccessPoint": "mrap",
             "objectives": {"rpoMinutes": 15, "rtoMinutes": 60, "restoreHours": 12},
+            "hashKeySecretArn": self.secret_arn,
         })
 
     def write_outputs(self, path: Path) -> Path:
@@ -158,7 +159,7 @@ def ingest_env(moto_target: Target) -> Iterator[IngestEnv]:
         table = new_name("index")
         target.client("dynamodb", REGION).create_table(
             TableName=table,
-            KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
+            **INDEX_TABLE_DEFINITION,
             BillingMode="PAY_PER_REQUEST",
         )
         secret = target.client("secretsmanager", REGION).create_secret(
@@ -282,6 +283,28 @@ def _nested_items(depth: int) -> bytes:
     return valid[:meta_end] + nest + valid[meta_end:]
 
 
+def deflate_bomb(inflated_bytes: int) -> bytes:
+    """A deflated-transfer-syntax instance whose data set inflates to ``inflated_bytes``
+    (a valid CT header, then a private OB element of zeros), compressed ~1000:1."""
+    import zlib
+    ds = build_dataset(DeflatedExplicitVRLittleEndian, pixels=False, Rows=None, Columns=None)
+    file = io.BytesIO()
+    ds.save_as(file, enforce_file_format=True)
+    whole = file.getvalue()
+    del ds.file_meta
+    header = io.BytesIO()
+    ds.save_as(header, implicit_vr=False, little_endian=True)            # data set only, not deflated
+    meta_end = 144 + struct.unpack("<L", whole[140:144])[0]
+    pad = max(0, inflated_bytes - len(header.getvalue()) - 12)
+    pad -= pad % 2
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = squeeze.compress(header.getvalue() + struct.pack("<HH2sHL", 0x0029, 0x1010, b"OB", 0, pad))
+    zeros = bytes(1024 * 1024)
+    for start in range(0, pad, len(zeros)):
+        body += squeeze.compress(zeros[: min(len(zeros), pad - start)])
+    return whole[:meta_end] + body + squeeze.flush()
+
+
 @pytest.fixture
 def malformed() -> dict[str, tuple[QuarantineReason, bytes]]:
     """One named bad input per QuarantineReason (name -> (expected reason, bytes))."""
@@ -313,6 +336,7 @@ def malformed() -> dict[str, tuple[QuarantineReason, bytes]]:
         "missing-transfer-syntax": (QuarantineReason.MISSING_META, _without_transfer_syntax(valid)),
         "unreadable-nesting": (QuarantineReason.UNREADABLE, _nested_items(40)),
         "unreadable-deflate": (QuarantineReason.UNREADABLE, bytes(corrupt_deflate)),
+        "deflate-bomb": (QuarantineReason.INFLATED_TOO_LARGE, deflate_bomb(DEFLATE_BOMB_BYTES)),
     }
 
 

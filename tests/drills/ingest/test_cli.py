@@ -121,4 +121,63 @@ def test_missing_hash_key_secret_exits_2(drkit, ingest_env, shared_target, datas
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(document))
     code, _, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir))
+    assert code == 2 and "does not exist in ap-south-1" in err
+    del document["hashKeySecretArn"]          # a version 1 document: found by tag, and not there
+    outputs.write_text(json.dumps(document | {"schemaVersion": 1}))
+    code, _, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir))
     assert code == 2 and "phi-hash-key" in err
+
+
+def test_unwritable_out_is_refused_before_any_work(ingest_env, shared_target, dataset_dir: Path, tmp_path: Path,
+                                                   drkit) -> None:
+    outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
+    code, _, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), "--out",
+                        str(tmp_path / "no-such-dir" / "r.json"), str(dataset_dir))
+    assert code == 2 and "does not exist" in err
+    assert not ingest_env.index_items(), "nothing was ingested"
+
+
+def test_stack_is_not_a_report_label_and_refused_entries_exit_2(ingest_env, shared_target, dataset_dir: Path,
+                                                               tmp_path: Path, drkit) -> None:
+    import os
+    os.mkfifo(dataset_dir / "pipe.dcm")
+    outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
+    code, out, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), "--json", "--stack", "prod",
+                          str(dataset_dir))
+    summary = json.loads(out)
+    assert code == 2 and "refused: inbox/pipe.dcm: a FIFO" in err
+    assert "ignores --stack" in err and "stack" not in summary["destination"]
+    assert summary["refused"] == [{"source": "inbox/pipe.dcm", "reason": "a FIFO, not a regular file: not opened",
+                                   "refused": True}]
+    assert summary["counts"]["archived"] == 5
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal() -> None:
+    import io
+
+    from drills.cli.ingest import ProgressLines
+    from drills.ingest.summary import IngestSummary
+
+    stream, now = io.StringIO(), [0.0]
+    progress = ProgressLines(stream, IngestSummary(simulated=True), every=10, clock=lambda: now[0])
+    for done, at in ((1, 1.0), (2, 5.0), (3, 12.0), (4, 13.0), (5, 14.0)):
+        now[0] = at
+        progress(done, 5)
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["ingest: 3/5", "ingest: 5/5"]   # every 10 s, and the end
+
+
+def test_piped_ingest_prints_progress_lines(ingest_env, shared_target, dataset_dir: Path, tmp_path: Path,
+                                           drkit) -> None:
+    outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
+    code, _, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir))
+    assert code == 0 and "ingest: 7/7 (100%)" in err
+
+
+def test_an_empty_folder_is_a_warning_not_a_silent_archived_0(ingest_env, shared_target, tmp_path: Path,
+                                                               drkit) -> None:
+    (tmp_path / "empty").mkdir()
+    outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
+    code, out, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), "--json", str(tmp_path / "empty"))
+    assert code == 0 and "warning: nothing to ingest" in err
+    assert any("nothing to ingest" in w for w in json.loads(out)["warnings"])

@@ -390,3 +390,96 @@ def test_a_re_ingest_heads_first_and_new_instances_switch_back(ingest_env, s3_ca
     assert {outcome for outcome, _ in fresh} == {Outcome.ARCHIVED}
     assert fresh[0][1] == ["HeadObject", "PutObject?"]                 # found nothing: still conditional
     assert all(ops == ["PutObject?"] for _, ops in fresh[-3:])         # back to PUT first
+
+
+def test_a_quarantine_reason_lost_to_a_crash_is_rewritten_and_reported(ingest_env, malformed) -> None:
+    _, data = malformed["truncated-pixel-data"]
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(data, "a")
+    sha = hashlib.sha256(data).hexdigest()
+    # the crash: bytes quarantined, the reason document never written
+    ingest_env.s3.delete_object(Bucket=ingest_env.archive_bucket, Key=quarantine_reason_key(sha))
+    again = ingestor.ingest_bytes(data, "a")
+    assert again.outcome is Outcome.QUARANTINED and again.version_id == first.version_id
+    assert again.repair == "quarantine reason" and "reason document rewritten" in again.detail
+    assert ingest_env.reason(sha)["reason"] == "truncated"
+    third = ingestor.ingest_bytes(data, "a")
+    assert third.repair == "" and len(ingest_env.versions(first.key)) == 1
+
+
+def test_incomplete_multipart_uploads_are_aborted_when_abandoned_and_left_when_young(ingest_env) -> None:
+    """ListMultipartUploads reports each upload's Initiated time
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html); moto
+    reports a fixed one, so the ingestor's clock is placed relative to what it reports."""
+    from datetime import timedelta
+    s3 = ingest_env.s3
+    s3.create_multipart_upload(Bucket=ingest_env.archive_bucket, Key="dicom/1/2/3.dcm")
+    initiated = s3.list_multipart_uploads(Bucket=ingest_env.archive_bucket)["Uploads"][0]["Initiated"]
+    young = ingest_env.ingestor(now=lambda: initiated + timedelta(minutes=5)).abort_stale_uploads()
+    assert (young.aborted, young.in_progress) == (0, 1)
+    later = ingest_env.ingestor(now=lambda: initiated + timedelta(hours=2))
+    stale = later.abort_stale_uploads()
+    assert (stale.aborted, stale.in_progress) == (1, 0)
+    assert not s3.list_multipart_uploads(Bucket=ingest_env.archive_bucket).get("Uploads")
+
+
+def test_a_fifo_is_refused_without_blocking(ingest_env, tmp_path) -> None:
+    import os
+    os.mkfifo(tmp_path / "pipe.dcm")
+    with pytest.raises(UsageError, match="a FIFO, not a regular file"):
+        ingest_env.ingestor().ingest_file(tmp_path / "pipe.dcm")
+
+
+def test_a_deflate_bomb_is_quarantined_with_its_reason(ingest_env) -> None:
+    from .conftest import deflate_bomb
+    bomb = deflate_bomb(8 * 1024 * 1024)
+    result = ingest_env.ingestor(max_inflated=4 * 1024 * 1024).ingest_bytes(bomb, "bomb.dcm")
+    assert result.outcome is Outcome.QUARANTINED and result.reason.value == "inflated-too-large"
+    assert ingest_env.ingestor().ingest_bytes(bomb, "bomb.dcm").outcome is Outcome.ARCHIVED   # within 64 MiB
+
+
+def test_the_same_data_set_in_another_encoding_is_a_duplicate_and_the_first_bytes_stay(ingest_env) -> None:
+    import copy
+    from pydicom.uid import ImplicitVRLittleEndian
+    ds = build_dataset(ExplicitVRLittleEndian)
+    explicit = to_bytes(ds)
+    implicit_ds = copy.deepcopy(ds)
+    implicit_ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    implicit_ds.file_meta.ImplementationClassUID = "1.2.826.0.1.3680043.9.3811.2.1.0"   # a gateway's wrapper
+    implicit = to_bytes(implicit_ds)
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(explicit, "disk.dcm")
+    again = ingestor.ingest_bytes(implicit, "c-store:MODALITY")
+    assert again.outcome is Outcome.DUPLICATE and "same data set in another encoding" in again.detail
+    assert len(ingest_env.versions(first.key)) == 1 and ingest_env.get(first.key) == explicit
+    changed = copy.deepcopy(implicit_ds)
+    changed.StudyDate = "20240105"
+    assert ingestor.ingest_bytes(to_bytes(changed), "c-store:MODALITY").outcome is Outcome.CONFLICT
+
+
+def test_a_sop_instance_uid_claimed_by_another_study_is_a_reported_conflict(ingest_env) -> None:
+    first_ds = build_dataset()
+    ingestor = ingest_env.ingestor()
+    first = ingestor.ingest_bytes(to_bytes(first_ds), "a.dcm")
+    other_study = build_dataset(SOPInstanceUID=first_ds.SOPInstanceUID)        # same UID, new study and series
+    second = ingestor.ingest_bytes(to_bytes(other_study), "b.dcm")
+    assert second.outcome is Outcome.CONFLICT and first.key in second.detail
+    assert ingest_env.get(second.key) == to_bytes(other_study)                  # nothing lost
+    item = ingest_env.index_item(other_study.StudyInstanceUID, other_study.SeriesInstanceUID,
+                                 other_study.SOPInstanceUID)
+    assert item["Conflicts"][0]["Kind"] == "SOPInstanceUIDReused" and item["Conflicts"][0]["OtherKey"] == first.key
+    assert ingestor.ingest_bytes(to_bytes(other_study), "b.dcm").outcome is Outcome.DUPLICATE
+    other_series = build_dataset(SOPInstanceUID=first_ds.SOPInstanceUID, StudyInstanceUID=first_ds.StudyInstanceUID)
+    assert ingestor.ingest_bytes(to_bytes(other_series), "c.dcm").outcome is Outcome.CONFLICT
+
+
+def test_a_table_without_the_sop_instance_index_still_archives(ingest_env) -> None:
+    """An index table created before the GSI existed: archived, the UID not checked (warned)."""
+    from .conftest import new_name
+    from drills.contracts import INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA
+    table = new_name("old-index")
+    ingest_env.ddb.create_table(TableName=table, KeySchema=INDEX_KEY_SCHEMA,
+                                AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS, BillingMode="PAY_PER_REQUEST")
+    dest = IngestDestination(ingest_env.target, ingest_env.region, ingest_env.archive_bucket, table)
+    result = Ingestor(dest, ingest_env.pseudonymizer()).ingest_bytes(to_bytes(build_dataset()), "a.dcm")
+    assert result.outcome is Outcome.ARCHIVED

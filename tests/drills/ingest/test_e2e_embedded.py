@@ -75,7 +75,7 @@ def deploy(cloud: EmbeddedCloud) -> dict[str, str]:
 
 def outputs_file(path: Path, names: dict[str, str]) -> Path:
     path.write_text(json.dumps({
-        "schemaVersion": OUTPUTS_SCHEMA_VERSION, "primaryRegion": REGION, "drRegion": "us-west-2",
+        "schemaVersion": 1, "primaryRegion": REGION, "drRegion": "us-west-2",
         "archiveBucket": names["archive"], "replicaBucket": "replica", "landingBucket": names["landing"],
         "indexTable": names["table"], "backupVault": "v", "drBackupVault": "dv", "evidenceBucket": "e",
         "multiRegionAccessPoint": "m", "objectives": {"rpoMinutes": 15, "rtoMinutes": 60, "restoreHours": 12},

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drills.ingest.core import Outcome
+from drills.ingest.identity import dataset_digest
 from drills.ingest.reader import RejectedInput, read_header
 
 from .conftest import VALID_SYNTAXES, build_dataset, to_bytes
@@ -57,7 +58,11 @@ def test_core_never_loses_an_input(ingest_env) -> None:
         assert result.outcome in set(Outcome)
         assert result.key and result.version_id
         stored = ingest_env.get(result.key, result.version_id)
-        assert stored == data, f"{result.outcome.value} at {result.key} holds other bytes"
+        if result.outcome is Outcome.DUPLICATE and stored != data:
+            # the same data set in another wrapper (preamble, file meta): the first bytes are kept
+            assert dataset_digest(io.BytesIO(stored), len(stored)) == dataset_digest(io.BytesIO(data), len(data))
+        else:
+            assert stored == data, f"{result.outcome.value} at {result.key} holds other bytes"
 
     ingest_one()
     kept = [r for _, r in seen if r.outcome in (Outcome.ARCHIVED, Outcome.DUPLICATE, Outcome.CONFLICT)]

@@ -317,3 +317,79 @@ def test_dcmtk_storescu_stores_every_modality(gateway: Gateway, fake: FakeIngest
         call = received[original.SOPInstanceUID]
         assert call.source == "c-store:DCMTK_SCU"
         assert dataset_body(call.data) == dataset_body(path.read_bytes()), modality
+
+
+@pytest.mark.peer
+def test_a_study_resent_through_storescu_in_explicit_and_implicit_vr_is_all_duplicates(
+        ingest_env, synth_set: Manifest) -> None:
+    """Ingested from disk, then sent by dcmtk's storescu as implicit VR (-xi: storescu
+    re-encodes), then as explicit VR (-xe): one archived version per instance, every re-send
+    a duplicate, the stored bytes those first received."""
+    storescu = _dcmtk_storescu()
+    if storescu is None:
+        pytest.skip("dcmtk's storescu is not installed (apt-get install dcmtk)")
+    first_ct = next(e for e in synth_set.entries if e.modality == "CT")
+    study = [synth_set.root / e.path for e in synth_set.entries if e.study_instance_uid == first_ct.study_instance_uid]
+    ingestor = ingest_env.ingestor()
+    from_disk = [ingestor.ingest_file(p, p.name) for p in study]
+    assert {r.outcome for r in from_disk} == {Outcome.ARCHIVED}
+    with Gateway(ingestor, ae_title=AE_TITLE, port=0) as gw:
+        for syntax in ("-xi", "-xe"):
+            run = subprocess.run([storescu, "--required", syntax, "-aet", "DCMTK_SCU", "-aec", gw.ae_title,
+                                  "127.0.0.1", str(gw.port), *map(str, study)],
+                                 capture_output=True, text=True, timeout=120)
+            assert run.returncode == 0, run.stderr
+        snapshot = gw.stats.snapshot()
+    assert (snapshot["duplicate"], snapshot["conflict"], snapshot["archived"]) == (2 * len(study), 0, 0), snapshot
+    for path, result in zip(study, from_disk):
+        assert len(ingest_env.versions(result.key)) == 1
+        assert ingest_env.get(result.key) == path.read_bytes()
+
+
+class UnhealthyIngestor(FakeIngestor):
+    def check_health(self) -> None:
+        raise InfraError("head s3://archive: endpoint unreachable")
+
+
+def test_c_echo_reflects_storage_health() -> None:
+    """C-ECHO status 0x0110 Processing failure (PS3.7 9.1.5.1.4) while no C-STORE could be archived."""
+    with Gateway(UnhealthyIngestor(), ae_title=AE_TITLE, port=0) as gw:
+        assoc = associate(gw, [Verification])
+        try:
+            assert assoc.send_c_echo().Status == 0x0110
+        finally:
+            assoc.release()
+
+
+def test_listening_beyond_loopback_without_allow_list_or_tls_is_warned(fake: FakeIngestor) -> None:
+    assert Gateway(fake, host="127.0.0.1").exposure_warnings() == []
+    warnings = Gateway(fake, host="0.0.0.0").exposure_warnings()
+    assert any("--allow-calling" in w for w in warnings) and any("--tls-cert" in w for w in warnings)
+    assert Gateway(fake, host="::1").exposure_warnings() == []
+
+
+def test_tls_gateway_accepts_a_tls_association(fake: FakeIngestor, tmp_path: Path) -> None:
+    import ssl
+    from drills.ingest.gateway import tls_context
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=60)
+    with Gateway(fake, ae_title=AE_TITLE, port=0, ssl_context=tls_context(cert, key)) as gw:
+        client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(cert))
+        scu = AE(ae_title="TLS_SCU")
+        scu.add_requested_context(Verification)
+        assoc = scu.associate("127.0.0.1", gw.port, ae_title=gw.ae_title, tls_args=(client, "localhost"))
+        try:
+            assert assoc.is_established and assoc.send_c_echo().Status == 0x0000
+        finally:
+            assoc.release()
+        plain = AE(ae_title="PLAIN_SCU")
+        plain.add_requested_context(Verification)
+        plain.acse_timeout = plain.network_timeout = 5
+        refused = plain.associate("127.0.0.1", gw.port, ae_title=gw.ae_title)
+        assert not refused.is_established
+    with pytest.raises(UsageError, match="TLS"):
+        tls_context(tmp_path / "none.pem", key)

@@ -124,3 +124,17 @@ def test_module_import_creates_no_clients() -> None:
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[3])
     assert done.returncode == 0, done.stderr
+
+
+def test_a_deflate_bomb_in_the_landing_bucket_is_quarantined_within_the_bound(ingest_env, function_env) -> None:
+    from drills.contracts import ENV_MAX_INFLATED_MIB
+    from .conftest import deflate_bomb
+    bomb = deflate_bomb(6 * 1024 * 1024)
+    event = {"Records": [sqs_message({"Records": [land(ingest_env, "incoming/bomb.dcm", bomb)]})]}
+    env = dict(function_env, **{ENV_MAX_INFLATED_MIB: "2"})
+    assert handle(event, None, target=ingest_env.target, env=env) == {"batchItemFailures": []}
+    listed = ingest_env.s3.list_objects_v2(Bucket=ingest_env.archive_bucket, Prefix="quarantine/")["Contents"]
+    (reason_key,) = [o["Key"] for o in listed if o["Key"].endswith(".json")]
+    assert json.loads(ingest_env.get(reason_key))["reason"] == "inflated-too-large"
+    bad = handle(event, None, target=ingest_env.target, env=dict(function_env, **{ENV_MAX_INFLATED_MIB: "lots"}))
+    assert len(bad["batchItemFailures"]) == 1

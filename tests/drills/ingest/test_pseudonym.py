@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -62,3 +63,18 @@ def test_secret_value_forms(ingest_env) -> None:
         load(bad_json)
     with pytest.raises(UsageError, match="does not exist"):
         load("arn:aws:secretsmanager:eu-west-1:123456789012:secret:nope-AbCdEf")
+
+
+def test_two_stacks_in_one_region_each_use_the_secret_their_outputs_name(ingest_env) -> None:
+    """dev and prod in one account/region: each stack's outputs name its own secret."""
+    other_key = "p" * 32
+    other = ingest_env.target.client("secretsmanager", ingest_env.region).create_secret(
+        Name=new_name("prod-hash-key"), SecretString=other_key,
+        Tags=[{"Key": k, "Value": v} for k, v in HASH_KEY_SECRET_TAGS.items()])
+    dev = ingest_env.outputs()
+    prod = replace(dev, schemaVersion=2, hashKeySecretArn=other["ARN"])
+    dev = replace(dev, schemaVersion=2, hashKeySecretArn=ingest_env.secret_arn)
+    assert Pseudonymizer.for_stack(ingest_env.target, dev).hash("x") == Pseudonymizer(HASH_KEY.encode()).hash("x")
+    assert Pseudonymizer.for_stack(ingest_env.target, prod).hash("x") == Pseudonymizer(other_key.encode()).hash("x")
+    with pytest.raises(UsageError, match="2 secrets tagged"):      # a version 1 document: tags, ambiguous
+        Pseudonymizer.for_stack(ingest_env.target, replace(dev, schemaVersion=1, hashKeySecretArn=None))

@@ -1,0 +1,80 @@
+"""Deflate bombs: eight 300 KB instances that each inflate to ~300 MB, sent at once through
+the gateway into the real Ingestor (moto in the same process): all quarantined with their
+reason, and the process's peak RSS stays bounded (it reached 2.5 GB before the bound)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import deflate_bomb
+
+BOMBS = 8
+INFLATES_TO = 300 * 1024 * 1024
+PEAK_RSS_LIMIT_MB = 400        # interpreter + pydicom + pynetdicom + moto + boto3 are ~200 MB of it
+
+CHILD = r'''
+import json, os, resource, sys, threading
+from pathlib import Path
+os.environ.update({"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "eu-west-1"})
+from moto import mock_aws
+from pynetdicom import AE, _config
+_config.STORE_SEND_CHUNKED_DATASET = True     # the senders stream the files: only the receiver inflates
+from pydicom.uid import DeflatedExplicitVRLittleEndian, CTImageStorage
+from drills.aws import Target
+from drills.contracts import INDEX_TABLE_DEFINITION
+from drills.ingest.core import IngestDestination, Ingestor
+from drills.ingest.gateway import Gateway
+from drills.ingest.pseudonym import Pseudonymizer
+
+paths = [Path(p) for p in sys.argv[1:]]
+with mock_aws():
+    target = Target()
+    target.client("s3", "eu-west-1").create_bucket(
+        Bucket="archive", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    target.client("dynamodb", "eu-west-1").create_table(TableName="index", BillingMode="PAY_PER_REQUEST",
+                                                        **INDEX_TABLE_DEFINITION)
+    ingestor = Ingestor(IngestDestination(target, "eu-west-1", "archive", "index"), Pseudonymizer(b"k" * 32))
+    statuses = []
+    with Gateway(ingestor, ae_title="BOMBS", port=0, max_associations=len(paths)) as gw:
+        def send(path):
+            scu = AE(ae_title="SCU")
+            scu.add_requested_context(CTImageStorage, [DeflatedExplicitVRLittleEndian])
+            scu.acse_timeout = scu.dimse_timeout = scu.network_timeout = 120
+            assoc = scu.associate("127.0.0.1", gw.port, ae_title="BOMBS")
+            try:
+                statuses.append(assoc.send_c_store(path).Status)    # the file's bytes, never decoded
+            finally:
+                assoc.release()
+        threads = [threading.Thread(target=send, args=(p,)) for p in paths]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        counts = gw.stats.snapshot()
+    reasons = [json.loads(target.client("s3", "eu-west-1").get_object(Bucket="archive", Key=o["Key"])["Body"].read())
+               ["reason"] for o in target.client("s3", "eu-west-1").list_objects_v2(
+                   Bucket="archive", Prefix="quarantine/")["Contents"] if o["Key"].endswith(".json")]
+print(json.dumps({"statuses": statuses, "counts": counts, "reasons": reasons,
+                  "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+
+@pytest.mark.slow
+def test_deflate_bombs_through_the_gateway_are_quarantined_with_bounded_memory(tmp_path: Path) -> None:
+    bomb = deflate_bomb(INFLATES_TO)
+    assert len(bomb) < 400 * 1024
+    paths = [tmp_path / f"bomb{i}.dcm" for i in range(BOMBS)]
+    for path in paths:
+        path.write_bytes(bomb)
+    repo = Path(__file__).resolve().parents[3]
+    run = subprocess.run([sys.executable, "-c", CHILD, *map(str, paths)], capture_output=True, text=True,
+                         timeout=600, cwd=repo, env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["statuses"] == [0xC000] * BOMBS, result
+    assert result["counts"]["quarantined"] == BOMBS
+    assert result["reasons"] == ["inflated-too-large"]          # identical bytes: quarantined once
+    assert result["peakRssMB"] < PEAK_RSS_LIMIT_MB, result
