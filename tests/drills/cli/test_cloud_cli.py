@@ -139,8 +139,9 @@ def test_replication_pause_that_matches_nothing_warns(drkit, cloud: EmbeddedClou
 
 
 @pytest.mark.parametrize("action", ["pause", "resume"])
-def test_replication_on_a_bucket_that_does_not_exist_exits_2(cloud: EmbeddedCloud, action: str) -> None:
-    code, _, err = run("cloud", "replication", action, "--bucket", "nosuch", "--endpoint", cloud.endpoint)
+def test_replication_on_a_bucket_that_does_not_exist_exits_2(drkit, cloud: EmbeddedCloud, action: str) -> None:
+    duration = ["--duration", "PT10M"] if action == "pause" else []
+    code, _, err = drkit("cloud", "replication", action, *duration, "--bucket", "nosuch", "--endpoint", cloud.endpoint)
     assert code == 2 and "--bucket nosuch: no such bucket" in err
 
 
@@ -248,7 +249,7 @@ def test_serve_on_a_busy_port_exits_2() -> None:
 
 @pytest.mark.slow
 def test_serve_tls_writes_its_ca_and_answers_https(tmp_path: Path) -> None:
-    env = {**os.environ, **FAKE_ENV}
+    env = dict(os.environ)          # the fake credentials of tests/drills/conftest.py
     env.pop("DRKIT_ENDPOINT", None)
     proc = subprocess.Popen([*_drkit(), "cloud", "serve", "--port", "0", "--tls", "--tls-dir", "certs"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)

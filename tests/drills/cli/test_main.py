@@ -38,27 +38,27 @@ def test_console_entry_point_in_a_real_process(tmp_path) -> None:
     assert "absent" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_an_unexpected_exception_exits_3_in_one_line_and_debug_shows_the_traceback(capsys, monkeypatch) -> None:
+def test_an_unexpected_exception_exits_3_in_one_line_and_debug_shows_the_traceback(drkit, monkeypatch) -> None:
     import drills.synth.dataset as dataset
 
     def broken(*args, **kwargs):
         raise KeyError("a bug\nsecond line")
 
     monkeypatch.setattr(dataset, "generate", broken)
-    code, err = run(["synth", "--studies", "1", "/tmp/drkit-never-written"], capsys)
+    code, _, err = drkit("synth", "--studies", "1", "/tmp/drkit-never-written")
     assert code == 3 and "Traceback" not in err
     (line,) = [line for line in err.splitlines() if "internal error" in line]
     assert line.startswith("drkit: internal error: KeyError") and "--debug" in line
-    code, err = run(["--debug", "synth", "--studies", "1", "/tmp/drkit-never-written"], capsys)
+    code, _, err = drkit("--debug", "synth", "--studies", "1", "/tmp/drkit-never-written")
     assert code == 3 and "Traceback" in err
 
 
-def test_up_checks_outputs_and_endpoint_before_deploying(capsys, tmp_path) -> None:
+def test_up_checks_outputs_and_endpoint_before_deploying(drkit, tmp_path) -> None:
     from pathlib import Path
     repo = str(Path(__file__).resolve().parents[3])
-    code, err = run(["up", "--project-dir", repo, "--outputs", "/nonexistent/o.json"], capsys)
+    code, _, err = drkit("up", "--project-dir", repo, "--outputs", "/nonexistent/o.json")
     assert code == 2 and "/nonexistent" in err and "does not exist" in err
-    code, err = run(["up", "--project-dir", repo, "--endpoint", "notaurl"], capsys)
+    code, _, err = drkit("up", "--project-dir", repo, "--endpoint", "notaurl")
     assert code == 2 and "not an http(s) URL" in err
-    code, err = run(["ingest", str(tmp_path), "--endpoint", "notaurl", "--outputs", str(tmp_path / "o.json")], capsys)
+    code, _, err = drkit("ingest", str(tmp_path), "--endpoint", "notaurl", "--outputs", str(tmp_path / "o.json"))
     assert code == 2 and "Traceback" not in err

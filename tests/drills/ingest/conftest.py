@@ -340,3 +340,16 @@ def malformed() -> dict[str, tuple[QuarantineReason, bytes]]:
     }
 
 
+@pytest.fixture
+def shared_target(ingest_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--target aws`` resolves as usual, then reuses the session's moto Target (its boto3
+    clients are built already; moto intercepts them either way)."""
+    import drills.cli.common as command
+
+    real = command.resolve_target
+
+    def resolve(target: str, endpoint: str | None):
+        resolved = real(target, endpoint)
+        return ingest_env.target if not resolved.simulated else resolved
+
+    monkeypatch.setattr(command, "resolve_target", resolve)

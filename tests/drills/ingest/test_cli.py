@@ -18,21 +18,6 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def shared_target(ingest_env, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--target aws`` resolves as usual, then reuses the session's moto Target (its boto3
-    clients are built already; moto intercepts them either way)."""
-    import drills.cli.common as command
-
-    real = command.resolve_target
-
-    def resolve(target: str, endpoint: str | None):
-        resolved = real(target, endpoint)
-        return ingest_env.target if not resolved.simulated else resolved
-
-    monkeypatch.setattr(command, "resolve_target", resolve)
-
-
-@pytest.fixture
 def dataset_dir(tmp_path: Path, malformed) -> Path:
     root = tmp_path / "inbox"
     (root / "ct").mkdir(parents=True)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from .hostile import build
-from .test_cli import run, shared_target  # noqa: F401  (fixture)
 
 
 def accounted(report: dict) -> dict[str, list[tuple[str, str]]]:
@@ -30,13 +29,13 @@ def accounted(report: dict) -> dict[str, list[tuple[str, str]]]:
 
 
 @pytest.mark.slow
-def test_every_planted_entry_is_accounted_for_with_its_outcome(ingest_env, shared_target, tmp_path: Path,  # noqa: F811
-                                                             capsys) -> None:
+def test_every_planted_entry_is_accounted_for_with_its_outcome(ingest_env, shared_target, tmp_path: Path,
+                                                             drkit) -> None:
     corpus = build(tmp_path / "hostile")
     outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
     report_path = tmp_path / "report.json"
-    code, out, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), "--json", "--out", str(report_path),
-                          "--workers", "4", str(corpus.root)], capsys)
+    code, out, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), "--json", "--out", str(report_path),
+                          "--workers", "4", str(corpus.root))
     assert code == 2, err                                  # refused entries and a missing DICOMDIR reference
     report = json.loads(report_path.read_text())
     found = accounted(report)
