@@ -122,7 +122,7 @@ class Keys(pulumi.ComponentResource):
                                       ("-replica", pair.replica_key, self._args.dr)):
                 base = self._name if purpose is KeyPurpose.DATA else f"{self._name}-{purpose.value}"
                 policies.append(aws.kms.KeyPolicy(
-                    f"{base}{suffix}-policy", key_id=key.key_id, policy=key_policy(principals, use, site.region),
+                    f"{base}{suffix}-policy", key_id=key.arn, policy=key_policy(principals, use, site.region),
                     opts=child_opts(self, site, keep=self._args.keep)))
         return policies
 
