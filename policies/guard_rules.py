@@ -13,18 +13,22 @@ import re
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Optional
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationPolicy
 
 if __package__:
     from . import documents as docs
-    from .stackview import (BUCKET_POLICY, BUCKET_TYPES, PUBLIC_ACCESS_BLOCK, REPLICATION, UNKNOWN, BucketRole,
+    from .stackview import (BUCKET_POLICY, BUCKET_TYPES, PRODUCTION_CONFIG, PUBLIC_ACCESS_BLOCK, REPLICATION, UNKNOWN,
+                            BucketRole,
                             StackView, count, elements, is_set, label, prop, region_of)
 else:  # run by the Pulumi language host as `python policies/`
     import documents as docs
-    from stackview import (BUCKET_POLICY, BUCKET_TYPES, PUBLIC_ACCESS_BLOCK, REPLICATION, UNKNOWN, BucketRole,
+    from stackview import (BUCKET_POLICY, BUCKET_TYPES, PRODUCTION_CONFIG, PUBLIC_ACCESS_BLOCK, REPLICATION, UNKNOWN,
+                           BucketRole,
                            StackView, count, elements, is_set, label, prop, region_of)
 
 Finding = tuple[Any, str]           # (resource to blame, problem)
+PRODUCTION_ONLY: list[str] = []
+"""Names of the rules that apply to production stacks only (filled by ``rule``)."""
 R = BucketRole
 KEY = frozenset({"aws:kms/key:Key"})
 REPLICA_KEY = frozenset({"aws:kms/replicaKey:ReplicaKey"})
@@ -72,15 +76,14 @@ WATCHED = {
 }
 MIN_KEY_DELETION_DAYS = 30
 MIN_VAULT_RETENTION_DAYS = 7
-PRODUCTION = PolicyConfigSchema(properties={
-    "productionStacks": {"type": "array", "items": {"type": "string"}, "default": ["prod"],
-                         "description": "Stack names held to the production profile"},
-})
 
 
 def rule(name: str, description: str, check: Callable[[StackView], Iterable[Finding]],
          production_only: bool = False) -> StackValidationPolicy:
     """A stack policy reporting each (resource, problem) ``check`` yields, naming the resource."""
+
+    if production_only:
+        PRODUCTION_ONLY.append(name)
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         view = StackView(args.resources, args.get_config())
@@ -89,8 +92,9 @@ def rule(name: str, description: str, check: Callable[[StackView], Iterable[Find
         for resource, problem in check(view):
             report_violation(f"{label(resource)}: {problem}", resource.urn)
 
+    # Every rule here is stricter in production somewhere, so each takes ``productionStacks``.
     return StackValidationPolicy(name=name, description=description, validate=validate,
-                                 config_schema=PRODUCTION if production_only else None)
+                                 config_schema=PRODUCTION_CONFIG)
 
 
 def _doc(resource: Any, field: str = "policy") -> Any:
@@ -116,7 +120,8 @@ def check_identity_policies(view: StackView) -> Iterable[Finding]:
         for st in docs.allows(doc):
             wild = docs.wildcard_actions(st)
             if wild:
-                yield policy, f"statement {st.get('Sid', '(no Sid)')!r} allows {', '.join(wild)} (name actions)"
+                yield policy, (f"statement {st.get('Sid', '(no Sid)')!r} allows {', '.join(repr(w) for w in wild)} "
+                               "(name the actions)")
             uses = [a for a in KEY_USE if docs.covers(st, a)]
             if uses and not docs.conditioned_on(st, "kms:ViaService"):
                 yield policy, (f"statement {st.get('Sid', '(no Sid)')!r} allows {', '.join(uses)} without a "
@@ -208,14 +213,15 @@ def _allow_list(doc: Any, action: str) -> Optional[set[str]]:
     return set.intersection(*lists) if lists else None
 
 
-def _replication_roles(view: StackView, bucket: Any) -> set[str]:
-    roles = set()
-    for config in view.of_type(REPLICATION):
-        for r in elements(config.props, "rules"):
-            if r is not UNKNOWN and view.referenced(config, "rules", value=prop(r, "destination", "bucket")) is bucket:
-                role = prop(config.props, "role")
-                if isinstance(role, str):
-                    roles.add(role)
+def _replication_roles(view: StackView) -> set[str]:
+    """The roles S3 replication runs as in this stack (the only writers a replica needs): those
+    replication configurations name, and roles only S3 may assume."""
+    roles = {role for config in view.of_type(REPLICATION) if isinstance(role := prop(config.props, "role"), str)}
+    for role in view.of_type(ROLE):
+        doc = _doc(role, "assumeRolePolicy")
+        trusted = [p for st in docs.allows(doc) for p in docs.principals(st)] if doc not in (UNKNOWN, None) else []
+        if trusted and set(trusted) == {"s3.amazonaws.com"} and isinstance(prop(role.props, "arn"), str):
+            roles.add(prop(role.props, "arn"))
     return roles
 
 
@@ -246,7 +252,7 @@ def check_phi_bucket_policies(view: StackView) -> Iterable[Finding]:
         if admins is None or _allow_list(doc, "s3:PutObjectRetention") is None:
             yield bucket, "no Deny of s3:PutObjectRetention / s3:BypassGovernanceRetention except break-glass"
         if role is R.REPLICA and writes is not None and admins is not None:
-            extra = writes - admins - _replication_roles(view, bucket)
+            extra = writes - admins - _replication_roles(view)
             if extra:
                 yield bucket, (f"lets {', '.join(sorted(extra))} write the replica; only the replication role may "
                                "(failback would carry those writes into the archive past ingest validation)")
@@ -454,9 +460,9 @@ def _trail_covers(trail: Any, arn: str) -> Any:
 
 
 def check_trail_data_events(view: StackView) -> Iterable[Finding]:
+    """Reported against the trail (its selectors are what to fix), or the bucket when there is no trail."""
     trails = view.of_type(TRAIL)
-    if not trails:
-        return
+    missed = []
     for bucket in view.buckets:
         if view.role(bucket) not in DATA_EVENT_ROLES:
             continue
@@ -465,7 +471,12 @@ def check_trail_data_events(view: StackView) -> Iterable[Finding]:
             continue
         covered = [_trail_covers(t, arn) for t in trails]
         if UNKNOWN not in covered and not any(covered):
-            yield bucket, "no CloudTrail trail records its object-level data events (HIPAA 164.312(b))"
+            missed.append(bucket)
+    if not trails:
+        yield from ((b, "no CloudTrail trail records its object-level data events (HIPAA 164.312(b))") for b in missed)
+    elif missed:
+        yield trails[0], ("records no object-level data events for bucket(s) "
+                          f"{', '.join(repr(b.name) for b in missed)} (HIPAA 164.312(b))")
 
 
 PROTECTED_CONTROLS = BUCKET_POLICY | PUBLIC_ACCESS_BLOCK | REPLICATION | TRAIL | PLAN | KEY_POLICY | VAULT_POLICY
@@ -486,7 +497,7 @@ POLICIES = [
          "Backup's managed roles grant iam:PassRole on every role).", check_managed_attachments),
     rule("iam-trust-confused-deputy",
          "Service-role trust policies carry aws:SourceAccount or aws:SourceArn; none trusts Principal '*' "
-         "(AWS IAM confused-deputy guidance).", check_trust),
+         "(AWS IAM confused-deputy guidance; HIPAA 164.312(a)(1)).", check_trust),
     rule("kms-key-policy-guards",
          "Every KMS key has a policy without Principal '*' or unconditioned kms:*, key use only via services, and "
          "explicit Denies of ScheduleKeyDeletion, DisableKey, CreateGrant (and PutKeyPolicy in production) to all "
@@ -517,7 +528,7 @@ POLICIES = [
          check_replication_covers_studies),
     rule("replication-alarms",
          "Every enabled replication rule of the archive has a ReplicationLatency alarm that treats missing "
-         "data as breaching, and every replication alarm notifies someone (AWS S3 RTC monitoring).",
+         "data as breaching, and every replication alarm notifies someone (NIST CSF DE.CM-09; S3 RTC monitoring).",
          check_replication_alarms),
     rule("alerts-reach-people",
          "Production alert topics have at least one subscription (NIST CSF DE.AE-06).", check_alerts_reach_people,
@@ -528,7 +539,7 @@ POLICIES = [
          check_control_plane_alerts, production_only=True),
     rule("backup-vault-access-policy",
          "Backup vaults have access policies denying DeleteRecoveryPoint, UpdateRecoveryPointLifecycle and "
-         "PutBackupVaultAccessPolicy to all but named roles (AWS Backup ransomware-resilience guidance).",
+         "PutBackupVaultAccessPolicy to all but named roles (HIPAA 164.308(a)(7); AWS Backup ransomware guidance).",
          check_vault_policies),
     rule("backup-vault-retention-floor",
          "Production vault locks keep recovery points at least 7 days (Backup Audit Manager "
@@ -541,3 +552,4 @@ POLICIES = [
          "and vault policies from deletion by Pulumi (CIS AWS 3.x, change control).", check_controls_protected,
          production_only=True),
 ]
+

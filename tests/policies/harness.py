@@ -318,6 +318,10 @@ def hand_built_platform(stack: str = "prod") -> Stack:
         region = "dr" if logs == "imaging-dr-logs" else "primary"
         b.add("aws:s3/bucketLogging:BucketLogging", f"{name}-logging", region, bucket=buckets[name].id,
               targetBucket=buckets[logs].id, targetPrefix=f"{name}/")
+    b.add("aws:iam/role:Role", "replication", "primary", arn=REPLICATION_ROLE, assumeRolePolicy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                               "Action": "sts:AssumeRole",
+                                               "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}]}))
     b.add("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "imaging-archive-replication", "primary",
           bucket=buckets["imaging-archive"].id, role=REPLICATION_ROLE,
           rules=[{"id": "dicom", "status": "Enabled", "filter": {"prefix": "dicom/"},
