@@ -149,6 +149,10 @@ class ImagingPlatform(pulumi.ComponentResource):
                        *([self.replication.failback_role.arn] if self.replication.failback_role else [])]
         ingest, backup = self.ingest.role.arn, self.backups.role.arn
         people = [*p.readers, *p.operators]
+        # Creating a KMS-encrypted vault, table, function or secret replica makes the caller use
+        # the key through that service (grants, data keys): the deploy role, or — without one
+        # (non-production) — the account's IAM, still only through those services.
+        deployer = [p.deploy if p.deploy is not None else p.root]
         account = p.account.account_id
         trail = pulumi.Output.format("arn:{0}:cloudtrail:{1}:{2}:trail/{3}", p.account.partition,
                                      self.primary.region, account, self.monitoring.trail.name)
@@ -156,7 +160,7 @@ class ImagingPlatform(pulumi.ComponentResource):
             KeyPurpose.DATA: KeyUse(via_services=("s3",),
                                     roles=[ingest, *replication, backup, *people, *p.uploaders],
                                     service_principals=("s3.amazonaws.com",)),
-            KeyPurpose.BACKUP: KeyUse(via_services=("backup",), roles=[backup]),
+            KeyPurpose.BACKUP: KeyUse(via_services=("backup",), roles=[backup, *deployer]),
             KeyPurpose.AUDIT: KeyUse(
                 via_services=("s3",), roles=[*people, p.backup_reports],
                 extra_statements=[{
@@ -168,7 +172,7 @@ class ImagingPlatform(pulumi.ComponentResource):
                                       "arn:{0}:cloudtrail:*:{1}:trail/*", p.account.partition, account)}}}]),
             KeyPurpose.APP: KeyUse(
                 via_services=("dynamodb", "secretsmanager", "sqs", "sns", "lambda"),
-                roles=[ingest, backup, *people],
+                roles=[ingest, backup, *people, *deployer],
                 service_principals=("s3.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com",
                                     "backup.amazonaws.com", "logs.{region}.amazonaws.com")),
         }

@@ -109,3 +109,16 @@ def test_keys_and_policies_protected_in_prod_only(dev, prod) -> None:
         assert key.protect, key.urn
     for key in dev.all(KEY) + dev.all(REPLICA) + dev.all(KEY_POLICY):
         assert not key.protect, key.urn
+
+
+def test_deploy_role_uses_only_the_keys_it_provisions_with(prod) -> None:
+    """Creating an encrypted vault, table, function or secret replica uses the key as the caller
+    (https://docs.aws.amazon.com/kms/latest/developerguide/grants.html): the deploy role is a user
+    of the backup and app keys through those services, never of the data or audit keys."""
+    deploy = prod.config.security.deploy_role_arn
+    docs = policies(prod)
+    for purpose, expected in (("data", False), ("audit", False), ("backup", True), ("app", True)):
+        use = sids(docs[prod.one(KEY, f"drkit-prod-keys{'' if purpose == 'data' else '-' + purpose}").urn])[
+            "UseThroughServices"]
+        assert (deploy in use["Principal"]["AWS"]) is expected, purpose
+        assert "s3.us-east-1.amazonaws.com" not in use["Condition"]["StringEquals"]["kms:ViaService"] or not expected
