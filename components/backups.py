@@ -184,10 +184,16 @@ class ImmutableBackups(pulumi.ComponentResource):
         p = args.principals
         allowed = [self.role.arn, p.break_glass, p.root]
         policy_admins = [*p.config_admins()]
+        restore_copy = ("backup:StartRestoreJob", "backup:StartCopyJob")
+        destructive = [a for a in GUARDED_VAULT_ACTIONS
+                       if a not in ("backup:PutBackupVaultAccessPolicy", *restore_copy)]
         document = policy_json(
             {"Sid": "DenyRecoveryPointDestructionExceptBackupRole", "Effect": "Deny", "Principal": "*",
-             "Action": [a for a in GUARDED_VAULT_ACTIONS if a not in ("backup:PutBackupVaultAccessPolicy",)],
-             "Resource": "*", "Condition": {"ArnNotLike": {"aws:PrincipalArn": allowed}}},
+             "Action": destructive, "Resource": "*", "Condition": {"ArnNotLike": {"aws:PrincipalArn": allowed}}},
+            # Restore drills run as operator roles (the restore itself still passes the backup role).
+            {"Sid": "DenyRestoreAndCopyExceptBackupRoleAndOperators", "Effect": "Deny", "Principal": "*",
+             "Action": list(restore_copy), "Resource": "*",
+             "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*allowed, *p.operators]}}},
             {"Sid": "DenyAccessPolicyChangesExceptDeployRole", "Effect": "Deny", "Principal": "*",
              "Action": "backup:PutBackupVaultAccessPolicy", "Resource": "*",
              "Condition": {"ArnNotLike": {"aws:PrincipalArn": policy_admins}}},

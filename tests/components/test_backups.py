@@ -126,9 +126,15 @@ def test_vault_access_policies_deny_destruction_except_backup_role(stack) -> Non
         by_sid = {s["Sid"]: s for s in p.policy()["Statement"]}
         deny = by_sid["DenyRecoveryPointDestructionExceptBackupRole"]
         assert deny["Effect"] == "Deny" and deny["Principal"] == "*", p.urn
-        assert {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle", "backup:StartRestoreJob",
-                "backup:StartCopyJob"} <= set(deny["Action"]), p.urn
+        assert {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle", "backup:DeleteBackupVault",
+                "backup:DeleteBackupVaultLockConfiguration"} <= set(deny["Action"]), p.urn
         assert role_arn in deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"], p.urn
+        assert not set(stack.config.security.operator_role_arns) & set(deny["Condition"]["ArnNotLike"][
+            "aws:PrincipalArn"]), "operators may restore, never delete"
+        restore = by_sid["DenyRestoreAndCopyExceptBackupRoleAndOperators"]
+        assert set(restore["Action"]) == {"backup:StartRestoreJob", "backup:StartCopyJob"}, p.urn
+        assert set(stack.config.security.operator_role_arns) <= set(restore["Condition"]["ArnNotLike"][
+            "aws:PrincipalArn"]), p.urn
         assert by_sid["DenyAccessPolicyChangesExceptDeployRole"]["Action"] == "backup:PutBackupVaultAccessPolicy"
         assert p.protect == stack.config.protect, p.urn
 
