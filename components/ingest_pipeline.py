@@ -162,7 +162,7 @@ class IngestPipeline(pulumi.ComponentResource):
             {"Sid": "NoDeletionWithoutRecoveryWindow", "Effect": "Deny", "Principal": "*",
              "Action": "secretsmanager:DeleteSecret", "Resource": "*",
              "Condition": {"Bool": {"secretsmanager:ForceDeleteWithoutRecovery": "true"}}},
-            {"Sid": "OnlyBreakGlassDeletesOrRepolicies", "Effect": "Deny", "Principal": "*",
+            {"Sid": "OnlyDeployOrBreakGlassDeletesOrRepolicies", "Effect": "Deny", "Principal": "*",
              "Action": ["secretsmanager:DeleteSecret", "secretsmanager:DeleteResourcePolicy",
                         "secretsmanager:PutResourcePolicy", "secretsmanager:RemoveRegionsFromReplication"],
              "Resource": "*", "Condition": {"ArnNotLike": {"aws:PrincipalArn": p.config_admins()}}},
