@@ -50,11 +50,13 @@ class ImmutableBackupsArgs:
     evidence_bucket: pulumi.Input[str]
     """Bucket name the Backup Audit Manager report plan writes to."""
     topic_arn: pulumi.Input[str]
-    """SNS topic for vault events."""
+    """SNS topic for the primary vault's events."""
     settings: BackupConfig
     """Vault lock, retention, continuous, copy, air gap."""
     keep: bool = False
     """Protect and retain the vaults; protect the plan, selections and vault policies (production)."""
+    dr_topic_arn: pulumi.Input[str] | None = None
+    """SNS topic in the DR region for the DR vault's events (topics are regional)."""
 
 
 class ImmutableBackups(pulumi.ComponentResource):
@@ -129,6 +131,11 @@ class ImmutableBackups(pulumi.ComponentResource):
         self.notifications = aws.backup.VaultNotifications(
             f"{name}-vault-events", backup_vault_name=self.vault.name, sns_topic_arn=args.topic_arn,
             backup_vault_events=list(VAULT_EVENTS), opts=child_opts(self, primary))
+        self.dr_notifications = None
+        if args.dr_topic_arn is not None:
+            self.dr_notifications = aws.backup.VaultNotifications(
+                f"{name}-dr-vault-events", backup_vault_name=self.dr_vault.name, sns_topic_arn=args.dr_topic_arn,
+                backup_vault_events=list(VAULT_EVENTS), opts=child_opts(self, dr))
         self.register_outputs({"vault": self.vault.name, "drVault": self.dr_vault.name, "planId": self.plan.id})
 
     def _vault(self, name: str, site: Site, key: pulumi.Input[str], args: ImmutableBackupsArgs,

@@ -104,7 +104,8 @@ class ImagingPlatform(pulumi.ComponentResource):
             primary=self.primary, dr=self.dr, kms_key_arn=backup.primary_arn,
             replica_kms_key_arn=backup.replica_arn, data_key_arn=data.primary_arn, app_key_arn=app.primary_arn,
             archive_bucket_arn=self.archive.arn, index_table_arn=self.index.arn, evidence_bucket=self.evidence.name,
-            topic_arn=topic_arn, settings=cfg.backups, principals=p, keep=keep), opts=child)
+            topic_arn=topic_arn, dr_topic_arn=self.alerts.dr_topic.arn, settings=cfg.backups, principals=p,
+            keep=keep), opts=child)
         self.ingest = IngestPipeline(f"{name}-ingest", IngestPipelineArgs(
             primary=self.primary, dr=self.dr, kms_key_arn=data.primary_arn, app_kms_key_arn=app.primary_arn,
             replica_app_kms_key_arn=app.replica_arn, principals=p, archive_bucket=self.archive.name,

@@ -184,11 +184,16 @@ def test_report_plan_delivers_to_the_evidence_bucket(stack) -> None:
 
 
 def test_vault_notifications_go_to_the_alert_topic(stack) -> None:
-    (n,) = stack.all("aws:backup/vaultNotifications:VaultNotifications")
-    (topic,) = [t for t in stack.all("aws:sns/topic:Topic") if stack.region(t) == stack.config.primary_region]
-    assert n.inputs["snsTopicArn"] == topic.outputs["arn"], n.urn
-    assert n.inputs["backupVaultName"] == vaults(stack)[stack.config.primary_region].name, n.urn
-    assert {"COPY_JOB_FAILED", "S3_BACKUP_OBJECT_FAILED"} <= set(n.inputs["backupVaultEvents"]), n.urn
+    """Each vault notifies the alert topic of its own region (SNS topics and vault notifications are
+    regional: https://docs.aws.amazon.com/aws-backup/latest/devguide/backup-notifications.html)."""
+    notifications = stack.all("aws:backup/vaultNotifications:VaultNotifications")
+    topics = {stack.region(t): t for t in stack.all("aws:sns/topic:Topic")}
+    assert len(notifications) == 2
+    for n in notifications:
+        region = stack.region(n)
+        assert n.inputs["snsTopicArn"] == topics[region].outputs["arn"], n.urn
+        assert n.inputs["backupVaultName"] == vaults(stack)[region].name, n.urn
+        assert {"COPY_JOB_FAILED", "S3_BACKUP_OBJECT_FAILED"} <= set(n.inputs["backupVaultEvents"]), n.urn
 
 
 def test_vaults_protected_in_prod_only(dev, prod) -> None:
