@@ -179,6 +179,11 @@ def guard_statements(p: Principals) -> list[dict[str, Any]]:
          "Action": [*DESTRUCTIVE_ACTIONS, "kms:PutKeyPolicy", "kms:CreateGrant"], "Resource": "*",
          "Condition": {"ArnEquals": break_glass, "BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}},
     ]
+    if p.organization_id:
+        statements.append({"Sid": "DenyPrincipalsOutsideOrganization", "Effect": "Deny", "Principal": "*",
+                           "Action": "kms:*", "Resource": "*",
+                           "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": p.organization_id},
+                                         "Bool": {"aws:PrincipalIsAWSService": "false"}}})
     if p.deploy is not None:
         statements.insert(1, {"Sid": "DenyPolicyChangesExceptDeployAndBreakGlass", "Effect": "Deny",
                               "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*",

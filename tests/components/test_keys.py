@@ -122,3 +122,14 @@ def test_deploy_role_uses_only_the_keys_it_provisions_with(prod) -> None:
             "UseThroughServices"]
         assert (deploy in use["Principal"]["AWS"]) is expected, purpose
         assert "s3.us-east-1.amazonaws.com" not in use["Condition"]["StringEquals"]["kms:ViaService"] or not expected
+
+
+def test_organization_pins_key_use_to_its_principals(deploy_config, stack_config) -> None:
+    """aws:PrincipalOrgID: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgid"""
+    config = stack_config("dev")
+    config["drkit:security"] = {"organizationId": "o-abcdefghij"}
+    d = deploy_config(config)
+    for p in d.all(KEY_POLICY):
+        deny = sids(json.loads(p.inputs["policy"]))["DenyPrincipalsOutsideOrganization"]
+        assert deny["Condition"]["StringNotEquals"] == {"aws:PrincipalOrgID": "o-abcdefghij"}, p.urn
+        assert deny["Condition"]["Bool"] == {"aws:PrincipalIsAWSService": "false"}, p.urn
