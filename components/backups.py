@@ -83,7 +83,8 @@ class ImmutableBackups(pulumi.ComponentResource):
                 max_retention_days=s.max_retention_days, opts=child_opts(self, dr, keep=args.keep))
             if s.air_gapped_share_with:
                 self._share_air_gapped_vault(name, dr, s.air_gapped_share_with, args.keep)
-        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("backup.amazonaws.com", account),
+        trust = assume_role_policy("backup.amazonaws.com", account, if_exists=True)
+        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=trust,
                                  description="AWS Backup: back up and restore the archive and index",
                                  opts=child_opts(self, primary))
         self.role_policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id,

@@ -47,14 +47,16 @@ def policy_json(*statements: Any) -> pulumi.Output[str]:
 
 
 def assume_role_policy(service: str, account: "Account | None" = None,
-                       source_arn: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
+                       source_arn: pulumi.Input[str] | None = None, *, if_exists: bool = False) -> pulumi.Output[str]:
     """Trust policy letting one AWS service principal assume a role; with ``account`` only on
     behalf of this account (``aws:SourceAccount``), with ``source_arn`` only for those resources
-    (``aws:SourceArn``, ArnLike) — the confused-deputy guard AWS documents for service roles."""
+    (``aws:SourceArn``, ArnLike) — the confused-deputy guard AWS documents for service roles.
+    ``if_exists`` (``StringEqualsIfExists``) for services not documented to send the key when
+    they assume the role: enforced whenever the key is present, never locking the service out."""
     statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
     condition: dict[str, Any] = {}
     if account is not None:
-        condition["StringEquals"] = {"aws:SourceAccount": account.account_id}
+        condition["StringEqualsIfExists" if if_exists else "StringEquals"] = {"aws:SourceAccount": account.account_id}
     if source_arn is not None:
         condition["ArnLike"] = {"aws:SourceArn": source_arn}
     if condition:

@@ -113,7 +113,7 @@ def test_selections_cover_archive_and_index_with_s3_backup_role(stack) -> None:
     assert all("kms:ViaService" in json.dumps(st) for st in statements if any(a.startswith("kms:") for a in st["Action"]))
     trust = role.policy("assumeRolePolicy")["Statement"][0]
     assert trust["Principal"] == {"Service": "backup.amazonaws.com"}
-    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012", role.urn
+    assert trust["Condition"]["StringEqualsIfExists"]["aws:SourceAccount"] == "123456789012", role.urn
 
 
 def test_vault_access_policies_deny_destruction_except_backup_role(stack) -> None:
