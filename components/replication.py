@@ -87,7 +87,8 @@ class CrossRegionReplication(pulumi.ComponentResource):
         """One direction: its role, inline policy and BucketReplicationConfig on ``source``."""
         account = Account.of(source_site, self)
         trust = assume_role_policy("s3.amazonaws.com", account, if_exists=True)
-        role = aws.iam.Role(f"{name}-role", assume_role_policy=trust, description=f"S3 replication {name}", opts=child_opts(self, source_site))
+        role = aws.iam.Role(f"{name}-role", assume_role_policy=trust, description=f"S3 replication {name}",
+                            opts=child_opts(self, source_site))
         policy = aws.iam.RolePolicy(
             f"{name}-policy", role=role.id,
             policy=self._role_policy(source, source_site, source_key, dest, dest_site, dest_key),
