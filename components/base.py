@@ -46,12 +46,29 @@ def policy_json(*statements: Any) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": POLICY_VERSION, "Statement": list(statements)})
 
 
-def assume_role_policy(service: str) -> pulumi.Output[str]:
-    """Trust policy letting one AWS service principal assume a role."""
-    return pulumi.Output.json_dumps({
-        "Version": POLICY_VERSION,
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    })
+def assume_role_policy(service: str, account: "Account | None" = None,
+                       source_arn: pulumi.Input[str] | None = None, *, if_exists: bool = False) -> pulumi.Output[str]:
+    """Trust policy letting one AWS service principal assume a role; with ``account`` only on
+    behalf of this account (``aws:SourceAccount``), with ``source_arn`` only for those resources
+    (``aws:SourceArn``, ArnLike) — the confused-deputy guard AWS documents for service roles.
+    ``if_exists`` (``StringEqualsIfExists``) for services not documented to send the key when
+    they assume the role: enforced whenever the key is present, never locking the service out."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    condition: dict[str, Any] = {}
+    if account is not None:
+        condition["StringEqualsIfExists" if if_exists else "StringEquals"] = {"aws:SourceAccount": account.account_id}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
+    return pulumi.Output.json_dumps({"Version": POLICY_VERSION, "Statement": [statement]})
+
+
+def mfa_trust_policy(account: "Account") -> pulumi.Output[str]:
+    """Trust policy for a human role: principals of this account, only with MFA."""
+    return pulumi.Output.json_dumps({"Version": POLICY_VERSION, "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": account.root_arn()}, "Action": "sts:AssumeRole",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]})
 
 
 def allow(actions: Sequence[str], resources: Any, *, sid: str | None = None,
@@ -86,6 +103,9 @@ class Account:
 
     def root_arn(self) -> pulumi.Output[str]:
         return pulumi.Output.format("arn:{0}:iam::{1}:root", self.partition, self.account_id)
+
+    def role_arn(self, name: str) -> pulumi.Output[str]:
+        return pulumi.Output.format("arn:{0}:iam::{1}:role/{2}", self.partition, self.account_id, name)
 
     def managed_policy(self, path: str) -> pulumi.Output[str]:
         return pulumi.Output.format("arn:{0}:iam::aws:policy/{1}", self.partition, path)

@@ -24,6 +24,10 @@ RTC_MINUTES = 15                    # the only value S3 accepts for RTC and its 
 CONTINUOUS_BACKUP_DAYS = (1, 35)    # AWS Backup continuous (point-in-time) retention range
 MIN_CHANGEABLE_DAYS = 3             # vault-lock cooling-off before compliance mode is final
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_ACCOUNT = re.compile(r"\d{12}")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+_BACKUP_VAULT_ARN = re.compile(r"arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[\w.-]+")
+_ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
 _REQUIRED = object()
 E = TypeVar("E", bound=Enum)
 
@@ -112,6 +116,8 @@ class BackupConfig:
     daily_retention_days: int
     copy_to_dr: bool
     air_gapped: bool
+    cross_account_vault_arn: str | None = None
+    air_gapped_share_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,15 @@ class IntelligentTieringConfig:
 
 
 @dataclass(frozen=True)
+class IngestVpcConfig:
+    """``drkit:ingest.vpc``: run the function in private subnets that reach S3 through a gateway endpoint."""
+
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    s3_endpoint_id: str
+
+
+@dataclass(frozen=True)
 class IngestConfig:
     """``drkit:ingest``: landing bucket, queue and function."""
 
@@ -148,6 +163,8 @@ class IngestConfig:
     layer_arns: tuple[str, ...]
     timeout_seconds: int
     memory_mb: int
+    reserved_concurrency: int = 10
+    vpc: IngestVpcConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,47 @@ class MonitoringConfig:
     """``drkit:monitoring``: alarm thresholds not derived from the objectives."""
 
     pending_operations_threshold: int
+
+
+class AlertProtocol(str, Enum):
+    """SNS subscription protocols an alert may be sent with (a chat webhook is ``https``)."""
+
+    EMAIL = "email"
+    HTTPS = "https"
+    SQS = "sqs"
+    LAMBDA = "lambda"
+
+
+@dataclass(frozen=True)
+class AlertSubscription:
+    """One ``drkit:alerts.subscriptions[]`` entry: where alerts go."""
+
+    protocol: AlertProtocol
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """``drkit:alerts``: who is told (required in prod: alerts that reach nobody are no alerts)."""
+
+    subscriptions: tuple[AlertSubscription, ...]
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """``drkit:security``: the identities the stack's key and resource policies name.
+
+    Unset roles are created by the stack (break-glass and key administrator: trusted by this
+    account with MFA, no permissions attached) so every policy still names one role."""
+
+    deploy_role_arn: str | None
+    break_glass_role_arn: str | None
+    key_admin_role_arn: str | None
+    reader_role_arns: tuple[str, ...]
+    operator_role_arns: tuple[str, ...]
+    uploader_role_arns: tuple[str, ...]
+    organization_id: str | None
+    reports_role: str
 
 
 @dataclass(frozen=True)
@@ -185,6 +243,8 @@ class PlatformConfig:
     ingest: IngestConfig
     evidence: EvidenceConfig
     monitoring: MonitoringConfig
+    security: SecurityConfig = None  # type: ignore[assignment]   # always set by from_mapping
+    alerts: AlertsConfig = AlertsConfig(())
 
     @property
     def production(self) -> bool:
@@ -207,6 +267,7 @@ TOP_LEVEL_KEYS: dict[str, bool] = {
     "acknowledgeComplianceLock": False, "objectLock": False, "replication": False, "tiers": False,
     "lifecycle": False, "backups": False, "objectives": False, "drill": False, "logging": False,
     "intelligentTiering": False, "ingest": False, "evidence": False, "monitoring": False,
+    "security": False, "alerts": False,
 }
 
 
@@ -489,10 +550,30 @@ def _backups(root: _Node, production: bool, acknowledged: bool) -> BackupConfig:
         raise ConfigError(key_name("backups.dailyRetentionDays"),
                           f"must lie within the vault lock's minRetentionDays..maxRetentionDays "
                           f"({min_days}..{max_days}), got {daily_days}")
+    cross_account = node.raw("crossAccountVaultArn", None)
+    if cross_account is not None and not (isinstance(cross_account, str) and _BACKUP_VAULT_ARN.fullmatch(cross_account)):
+        raise ConfigError(key_name("backups.crossAccountVaultArn"),
+                          f"expected a backup vault ARN like arn:aws:backup:us-west-2:210987654321:backup-vault:NAME, "
+                          f"got {cross_account!r}")
+    air_gapped = node.bool("airGapped", False)
+    share_with = tuple(_account_or_org(where, v) for where, v in node.items("airGappedShareWith", []))
+    if share_with and not air_gapped:
+        raise ConfigError(key_name("backups.airGappedShareWith"), "shares the air-gapped vault: set airGapped: true")
+    if production and cross_account is None:
+        raise ConfigError(key_name("backups.crossAccountVaultArn"),
+                          "production copies backups to a vault in another account (ransomware inside this "
+                          "account cannot reach it); set the recovery account's vault ARN")
     cfg = BackupConfig(mode, min_days, max_days, changeable, continuous, continuous_days, daily_days,
-                       copy_to_dr=node.bool("copyToDr", True), air_gapped=node.bool("airGapped", False))
+                       copy_to_dr=node.bool("copyToDr", True), air_gapped=air_gapped,
+                       cross_account_vault_arn=cross_account, air_gapped_share_with=share_with)
     node.done()
     return cfg
+
+
+def _account_or_org(where: str, value: Any) -> str:
+    if isinstance(value, str) and (_ACCOUNT.fullmatch(value) or value.startswith("arn:")):
+        return value
+    raise ConfigError(key_name(where), f"expected a 12-digit account id or an organization/OU ARN, got {value!r}")
 
 
 def _objectives(root: _Node, replication: ReplicationConfig) -> Objectives:
@@ -557,20 +638,108 @@ def _intelligent_tiering(root: _Node) -> IntelligentTieringConfig | None:
     return IntelligentTieringConfig(archive, deep)
 
 
-def _ingest(root: _Node) -> IngestConfig:
+def _ingest(root: _Node, production: bool) -> IngestConfig:
     node = root.node("ingest")
     layers = []
     for where, arn in node.items("layerArns", []):
         if not isinstance(arn, str) or not arn.startswith("arn:"):
             raise ConfigError(key_name(where), f"expected a Lambda layer version ARN, got {arn!r}")
         layers.append(arn)
+    vpc = None
+    if node.raw("vpc", None) is not None:
+        v = node.node("vpc")
+        subnets = tuple(_id_list(v, "subnetIds", "subnet-"))
+        groups = tuple(_id_list(v, "securityGroupIds", "sg-"))
+        endpoint = v.str("s3EndpointId")
+        if not endpoint.startswith("vpce-"):
+            raise ConfigError(key_name("ingest.vpc.s3EndpointId"), f"expected a vpce-… id, got {endpoint!r}")
+        v.done()
+        vpc = IngestVpcConfig(subnets, groups, endpoint)
     cfg = IngestConfig(landing_expiration_days=node.int("landingExpirationDays", 3, minimum=1, maximum=30),
                        max_receive_count=node.int("maxReceiveCount", 5, minimum=1, maximum=1000),
                        layer_arns=tuple(layers),
                        timeout_seconds=node.int("timeoutSeconds", 120, minimum=10, maximum=900),
-                       memory_mb=node.int("memoryMb", 1024, minimum=128, maximum=10240))
+                       memory_mb=node.int("memoryMb", 1024, minimum=128, maximum=10240),
+                       reserved_concurrency=node.int("reservedConcurrency", 10, minimum=1, maximum=1000),
+                       vpc=vpc)
     node.done()
     return cfg
+
+
+def _id_list(node: _Node, name: str, prefix: str) -> list[str]:
+    values = []
+    for where, value in node.items(name):
+        if not isinstance(value, str) or not value.startswith(prefix):
+            raise ConfigError(key_name(where), f"expected an id starting with {prefix!r}, got {value!r}")
+        values.append(value)
+    if not values:
+        raise ConfigError(key_name(node.at(name)), "needs at least one id")
+    return values
+
+
+def _role_arn(node: _Node, name: str) -> str | None:
+    value = node.raw(name, None)
+    if value is not None and not (isinstance(value, str) and _ROLE_ARN.fullmatch(value)):
+        raise ConfigError(key_name(node.at(name)), f"expected an IAM role ARN (arn:aws:iam::<account>:role/NAME), "
+                                                    f"got {value!r}")
+    return value
+
+
+def _role_arns(node: _Node, name: str) -> tuple[str, ...]:
+    arns = []
+    for where, value in node.items(name, []):
+        if not isinstance(value, str) or not _ROLE_ARN.fullmatch(value):
+            raise ConfigError(key_name(where), f"expected an IAM role ARN, got {value!r}")
+        arns.append(value)
+    return tuple(arns)
+
+
+def _security(root: _Node, production: bool) -> SecurityConfig:
+    node = root.node("security")
+    deploy = _role_arn(node, "deployRoleArn")
+    if production and deploy is None:
+        raise ConfigError(key_name("security.deployRoleArn"),
+                          "production denies bucket, key and vault configuration changes to everyone but the role "
+                          "that runs pulumi up: name that role")
+    org = node.raw("organizationId", None)
+    if org is not None and not (isinstance(org, str) and _ORG_ID.fullmatch(org)):
+        raise ConfigError(key_name("security.organizationId"), f"expected an AWS Organizations id o-…, got {org!r}")
+    reports = node.str("backupReportsRole", "create")
+    if reports not in ("create", "existing"):
+        raise ConfigError(key_name("security.backupReportsRole"),
+                          f"'create' (the stack creates Backup Audit Manager's service-linked role) or 'existing' "
+                          f"(the account already has it), got {reports!r}")
+    cfg = SecurityConfig(
+        deploy_role_arn=deploy, break_glass_role_arn=_role_arn(node, "breakGlassRoleArn"),
+        key_admin_role_arn=_role_arn(node, "keyAdminRoleArn"), reader_role_arns=_role_arns(node, "readerRoleArns"),
+        operator_role_arns=_role_arns(node, "operatorRoleArns"),
+        uploader_role_arns=_role_arns(node, "uploaderRoleArns"), organization_id=org, reports_role=reports)
+    node.done()
+    return cfg
+
+
+def _alerts(root: _Node, production: bool) -> AlertsConfig:
+    node = root.node("alerts")
+    subscriptions = []
+    for where, item in node.items("subscriptions", []):
+        sub = _Node(item, where)
+        protocol = sub.enum("protocol", AlertProtocol)
+        endpoint = sub.str("endpoint")
+        sub.done()
+        ok = {AlertProtocol.EMAIL: "@" in endpoint, AlertProtocol.HTTPS: endpoint.startswith("https://"),
+              AlertProtocol.SQS: endpoint.startswith("arn:") and ":sqs:" in endpoint,
+              AlertProtocol.LAMBDA: endpoint.startswith("arn:") and ":lambda:" in endpoint}[protocol]
+        if not ok:
+            raise ConfigError(key_name(f"{where}.endpoint"),
+                              f"{endpoint!r} is not a valid {protocol.value} endpoint (email address, https:// URL, "
+                              "or an SQS queue / Lambda function ARN)")
+        subscriptions.append(AlertSubscription(protocol, endpoint))
+    node.done()
+    if production and not subscriptions:
+        raise ConfigError(key_name("alerts.subscriptions"),
+                          "production alerts must reach someone: add an email, https (chat webhook), sqs or lambda "
+                          "subscription")
+    return AlertsConfig(tuple(subscriptions))
 
 
 def _simple(root: _Node, name: str, build: Callable[[_Node], Any]) -> Any:
@@ -617,10 +786,11 @@ def from_mapping(data: Mapping[str, Any]) -> PlatformConfig:
         backups=_backups(root, production, acknowledged),
         objectives=_objectives(root, replication),
         drill=_drill(root), logging=_logging(root),
-        intelligent_tiering=_intelligent_tiering(root), ingest=_ingest(root),
+        intelligent_tiering=_intelligent_tiering(root), ingest=_ingest(root, production),
         evidence=_simple(root, "evidence", lambda n: EvidenceConfig(n.int("retentionDays", 2190, minimum=1))),
         monitoring=_simple(root, "monitoring", lambda n: MonitoringConfig(
             n.int("pendingOperationsThreshold", 1000, minimum=1))),
+        security=_security(root, production), alerts=_alerts(root, production),
     )
     root.done()
     return cfg

@@ -12,7 +12,7 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.base import Site, allow, assume_role_policy, child_opts, policy_json
+from components.base import Account, Site, allow, assume_role_policy, child_opts, policy_json
 from components.config import DrillConfig
 from components.tiered_archive import TieredArchive
 
@@ -49,7 +49,11 @@ class DrillTemplates(pulumi.ComponentResource):
     def __init__(self, name: str, args: DrillTemplatesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("drkit:drill_templates:DrillTemplates", name, None, opts)
         site = args.primary
-        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("fis.amazonaws.com"),
+        account = Account.of(site, self)
+        # FIS's documented confused-deputy guard: only experiments of this account assume the role.
+        experiments = pulumi.Output.format("arn:{0}:fis:*:{1}:experiment/*", account.partition, account.account_id)
+        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("fis.amazonaws.com", account,
+                                                                                       source_arn=experiments),
                                  description="AWS FIS: pause drkit archive replication", opts=child_opts(self, site))
         self.role_policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id, policy=policy_json(
             allow(["s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration"], args.archive.arn,

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.base import Account, Site
+from components.access import ObjectAccess
+from components.base import Site
 from components.config import EvidenceConfig, LockMode, ObjectLockConfig
-from components.keys import BACKUP_REPORTS_ROLE
+from components.identities import Principals
 from components.secure_bucket import Delivery, SecureBucket, SecureBucketArgs
 
 REPORTS_PREFIX = "backup-audit/"
@@ -21,13 +22,15 @@ class EvidenceVaultArgs:
     site: Site
     """Region of the bucket."""
     kms_key_arn: pulumi.Input[str]
-    """SSE-KMS key."""
+    """SSE-KMS key (the audit key)."""
     lock_mode: LockMode
     """Object Lock mode (the stack's objectLock.mode: COMPLIANCE in prod)."""
     settings: EvidenceConfig
     """Retention of every evidence object."""
     access_log_bucket: pulumi.Input[str]
     """Bucket receiving its server access logs."""
+    principals: Principals
+    """Identities: Backup Audit Manager's role writes reports; operators write and readers read evidence."""
     keep: bool = False
     """Protect and retain the bucket (production)."""
 
@@ -40,19 +43,17 @@ class EvidenceVault(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EvidenceVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("drkit:evidence_vault:EvidenceVault", name, None, opts)
-        account = Account.of(args.site, self)
-        reports_role = pulumi.Output.format("arn:{0}:iam::{1}:{2}", account.partition, account.account_id,
-                                            BACKUP_REPORTS_ROLE)
-        # The Backup Audit Manager role is matched by aws:PrincipalArn, so the policy stays
-        # valid before that service-linked role exists (a missing principal ARN is rejected).
+        p = args.principals
+        # Backup Audit Manager delivers as its service-linked role, named directly (identities.py
+        # creates it, or the account has it): no "Principal: *" grant, which S3 would judge public.
         self.bucket = SecureBucket(name, SecureBucketArgs(
             site=args.site, purpose="evidence", kms_key_arn=args.kms_key_arn, enforce_kms_key=True,
             object_lock=ObjectLockConfig(args.lock_mode, args.settings.retention_days),
             access_log_bucket=args.access_log_bucket,
-            deliveries=[Delivery("BackupAuditReports", {"AWS": "*"}, prefix=REPORTS_PREFIX,
-                                 condition={"ArnEquals": {"aws:PrincipalArn": reports_role},
-                                            "StringEquals": {"aws:PrincipalAccount": account.account_id}},
+            deliveries=[Delivery("BackupAuditReports", {"AWS": p.backup_reports}, prefix=REPORTS_PREFIX,
                                  owner_full_control=True)],
-            keep=args.keep), opts=pulumi.ResourceOptions(parent=self))
+            keep=args.keep, principals=p, defer_access=True), opts=pulumi.ResourceOptions(parent=self))
+        self.bucket.restrict(ObjectAccess(read=[*p.readers, *p.operators],
+                                          write=[*p.operators, p.backup_reports]))
         self.name = self.bucket.name
         self.register_outputs({"bucket": self.name, "arn": self.bucket.arn})

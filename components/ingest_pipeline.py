@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
+from components.access import ObjectAccess
 from components.base import (Account, Site, allow, assume_role_policy, child_opts, deny_insecure_transport,
                              policy_json)
 from components.config import IngestConfig
+from components.identities import Principals
 from components.secure_bucket import SecureBucket, SecureBucketArgs, expiry_rule
 from drills.contracts import (DICOM_PREFIX, ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE,
                               ENV_KMS_KEY_ID, HASH_KEY_SECRET_TAGS, INDEX_SOP_GSI, LAMBDA_HANDLER,
@@ -27,6 +28,9 @@ from drills.contracts import (DICOM_PREFIX, ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SEC
 RUNTIME = "python3.11"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 LOG_RETENTION_DAYS = 90
+# The hash key's value never passes through Pulumi (or its state): the operator seeds it once
+# with Secrets Manager's own generator (docs/security.md); this tag says so.
+INITIAL_VALUE_TAG = {"drkit-initial-value": "secretsmanager-get-random-password"}
 
 
 @dataclass
@@ -38,9 +42,13 @@ class IngestPipelineArgs:
     dr: Site
     """Region the hash-key secret is replicated to (ingest after failover hashes alike)."""
     kms_key_arn: pulumi.Input[str]
-    """Primary key: landing bucket, queues, secret, function environment."""
-    replica_kms_key_arn: pulumi.Input[str]
-    """DR key for the secret's replica."""
+    """Primary data key: landing bucket, archive writes (ENV_KMS_KEY_ID)."""
+    app_kms_key_arn: pulumi.Input[str]
+    """Primary app key: queues, secret, function environment and log group."""
+    replica_app_kms_key_arn: pulumi.Input[str]
+    """DR app key for the secret's replica."""
+    principals: Principals
+    """Identities: uploaders and operators may write the landing bucket; break-glass may read the secret."""
     archive_bucket: pulumi.Input[str]
     """Archive bucket name (ENV_ARCHIVE_BUCKET)."""
     archive_bucket_arn: pulumi.Input[str]
@@ -76,11 +84,12 @@ class IngestPipeline(pulumi.ComponentResource):
         self.landing = SecureBucket(f"{name}-landing", SecureBucketArgs(
             site=site, purpose="landing", kms_key_arn=args.kms_key_arn, enforce_kms_key=True,
             lifecycle_rules=[expiry_rule("expire-landed", s.landing_expiration_days, noncurrent_days=1)],
-            access_log_bucket=args.access_log_bucket, keep=args.keep), opts=pulumi.ResourceOptions(parent=self))
-        self.dlq = aws.sqs.Queue(f"{name}-dlq", kms_master_key_id=args.kms_key_arn,
+            access_log_bucket=args.access_log_bucket, keep=args.keep, principals=args.principals,
+            defer_access=True), opts=pulumi.ResourceOptions(parent=self))
+        self.dlq = aws.sqs.Queue(f"{name}-dlq", kms_master_key_id=args.app_kms_key_arn,
                                  message_retention_seconds=DLQ_RETENTION_SECONDS, opts=child_opts(self, site))
         self.queue = aws.sqs.Queue(
-            f"{name}-queue", kms_master_key_id=args.kms_key_arn,
+            f"{name}-queue", kms_master_key_id=args.app_kms_key_arn,
             visibility_timeout_seconds=6 * s.timeout_seconds,      # AWS guidance for Lambda event sources
             redrive_policy=self.dlq.arn.apply(lambda arn: json.dumps(
                 {"deadLetterTargetArn": arn, "maxReceiveCount": s.max_receive_count})),
@@ -99,6 +108,12 @@ class IngestPipeline(pulumi.ComponentResource):
             opts=child_opts(self, site, depends_on=[self.queue_policy]))
         self.secret = self._hash_key_secret(name, args)
         self.function = self._function(name, args)
+        p = args.principals
+        self.landing.restrict(ObjectAccess(read=[self.role.arn], write=[*p.uploaders, *p.operators],
+                                           vpc_only=[(self.role.arn, s.vpc.s3_endpoint_id)] if s.vpc else ()))
+        self.secret_policy = aws.secretsmanager.SecretPolicy(
+            f"{name}-hash-key-policy", secret_arn=self.secret.arn, block_public_policy=True,
+            policy=self._secret_policy(args), opts=child_opts(self, site, keep=args.keep))
         self.event_source = aws.lambda_.EventSourceMapping(
             f"{name}-queue-trigger", event_source_arn=self.queue.arn, function_name=self.function.arn,
             batch_size=10, maximum_batching_window_in_seconds=5, function_response_types=["ReportBatchItemFailures"],
@@ -115,24 +130,38 @@ class IngestPipeline(pulumi.ComponentResource):
     def _hash_key_secret(self, name: str, args: IngestPipelineArgs) -> aws.secretsmanager.Secret:
         """Secrets Manager secret holding the HMAC key for patient-identifier hashes."""
         site = args.primary
-        secret = aws.secretsmanager.Secret(
+        return aws.secretsmanager.Secret(
             f"{name}-hash-key", description="drkit HMAC key for hashing patient identifiers (never log PHI)",
-            kms_key_id=args.kms_key_arn, recovery_window_in_days=30 if args.keep else 7,
-            replicas=[{"region": args.dr.region, "kms_key_id": args.replica_kms_key_arn}],
-            tags=dict(HASH_KEY_SECRET_TAGS), opts=child_opts(self, site, keep=args.keep))
-        self.hash_key = random.RandomPassword(f"{name}-hash-key-value", length=64, special=False,
-                                              opts=pulumi.ResourceOptions(parent=self))
-        self.hash_key_version = aws.secretsmanager.SecretVersion(
-            f"{name}-hash-key-version", secret_id=secret.id, secret_string=self.hash_key.result,
-            opts=child_opts(self, site))
-        return secret
+            kms_key_id=args.app_kms_key_arn, recovery_window_in_days=30 if args.keep else 7,
+            replicas=[{"region": args.dr.region, "kms_key_id": args.replica_app_kms_key_arn}],
+            tags={**HASH_KEY_SECRET_TAGS, **INITIAL_VALUE_TAG}, opts=child_opts(self, site, keep=args.keep))
+
+    def _secret_policy(self, args: IngestPipelineArgs) -> pulumi.Output[str]:
+        """Only the ingest role and break-glass read the key; nobody deletes it without recovery."""
+        p = args.principals
+        readers = [self.role.arn, *p.admins()]
+        return policy_json(
+            {"Sid": "OnlyIngestAndBreakGlassRead", "Effect": "Deny", "Principal": "*",
+             "Action": ["secretsmanager:GetSecretValue"], "Resource": "*",
+             "Condition": {"ArnNotLike": {"aws:PrincipalArn": readers}}},
+            {"Sid": "NoDeletionWithoutRecoveryWindow", "Effect": "Deny", "Principal": "*",
+             "Action": "secretsmanager:DeleteSecret", "Resource": "*",
+             "Condition": {"Bool": {"secretsmanager:ForceDeleteWithoutRecovery": "true"}}},
+            {"Sid": "OnlyDeployOrBreakGlassDeletesOrRepolicies", "Effect": "Deny", "Principal": "*",
+             "Action": ["secretsmanager:DeleteSecret", "secretsmanager:DeleteResourcePolicy",
+                        "secretsmanager:PutResourcePolicy", "secretsmanager:RemoveRegionsFromReplication"],
+             "Resource": "*", "Condition": {"ArnNotLike": {"aws:PrincipalArn": p.config_admins()}}},
+        )
 
     def _function(self, name: str, args: IngestPipelineArgs) -> aws.lambda_.Function:
         site, s = args.primary, args.settings
         self.role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
                                  description="drkit ingest function", opts=child_opts(self, site))
         self.log_group = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=LOG_RETENTION_DAYS,
-                                                 opts=child_opts(self, site))
+                                                 kms_key_id=args.app_kms_key_arn, opts=child_opts(self, site))
+        vpc_access = [allow(["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
+                             "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                             "ec2:UnassignPrivateIpAddresses"], "*", sid="RunInVpc")] if s.vpc else []
         archive_prefixes = [pulumi.Output.concat(args.archive_bucket_arn, "/", p, "*")
                             for p in (DICOM_PREFIX, QUARANTINE_PREFIX)]
         self.role_policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id, policy=policy_json(
@@ -152,13 +181,23 @@ class IngestPipeline(pulumi.ComponentResource):
             # drills.ingest.index.claims: is a new SOP Instance UID claimed by another study?
             allow(["dynamodb:Query"], pulumi.Output.concat(args.index_table_arn, "/index/", INDEX_SOP_GSI),
                   sid="LookUpSopInstanceUids"),
-            allow(["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"], args.kms_key_arn, sid="UseKey"),
+            # Each key only through the services that hold data under it (a stolen session cannot
+            # decrypt arbitrary ciphertext with kms:Decrypt directly).
+            allow(["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"], args.kms_key_arn, sid="UseDataKey",
+                  condition={"StringEquals": {"kms:ViaService": f"s3.{site.region}.amazonaws.com"}}),
+            allow(["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"], args.app_kms_key_arn, sid="UseAppKey",
+                  condition={"StringEquals": {"kms:ViaService": [f"{svc}.{site.region}.amazonaws.com" for svc in
+                                                                 ("sqs", "secretsmanager", "dynamodb", "lambda")]}}),
             allow(["secretsmanager:GetSecretValue"], self.secret.arn, sid="ReadHashKey"),
+            *vpc_access,
         ), opts=child_opts(self, site))
         return aws.lambda_.Function(
             f"{name}-function", role=self.role.arn, runtime=RUNTIME, handler=LAMBDA_HANDLER,
             code=pulumi.FileArchive(str(args.function_archive)), layers=list(s.layer_arns),
-            timeout=s.timeout_seconds, memory_size=s.memory_mb, kms_key_arn=args.kms_key_arn,
+            timeout=s.timeout_seconds, memory_size=s.memory_mb, kms_key_arn=args.app_kms_key_arn,
+            reserved_concurrent_executions=s.reserved_concurrency,
+            vpc_config={"subnet_ids": list(s.vpc.subnet_ids), "security_group_ids": list(s.vpc.security_group_ids)}
+            if s.vpc else None,
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
             environment={"variables": {
                 ENV_ARCHIVE_BUCKET: args.archive_bucket, ENV_INDEX_TABLE: args.index_table,

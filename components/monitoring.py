@@ -1,4 +1,6 @@
-"""Monitoring: the alert topic, replication alarms and failure events, and the CloudTrail trail."""
+"""Monitoring: replication alarms and failure events, and the CloudTrail trail (with its locked bucket).
+
+The alert topic itself lives in Alerts (components/alerts.py), with its subscriptions."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.base import Account, Site, child_opts, deny_insecure_transport, policy_json
-from components.config import LoggingConfig, MonitoringConfig
+from components.base import Account, Site, child_opts
+from components.config import LockMode, LoggingConfig, MonitoringConfig, ObjectLockConfig
+from components.identities import Principals
 from drills.contracts import Objectives
 from components.replication import RuleSpec
 from components.secure_bucket import Delivery, SecureBucket, SecureBucketArgs, expiry_rule
@@ -19,6 +22,7 @@ from components.tiered_archive import TieredArchive
 REPLICATION_EVENTS = ("s3:Replication:OperationFailedReplication", "s3:Replication:OperationMissedThreshold",
                       "s3:Replication:OperationReplicatedAfterThreshold", "s3:Replication:OperationNotTracked")
 ALARM_PERIOD_SECONDS = 300
+TRAIL_PREFIX = "AWSLogs/"
 
 
 @dataclass
@@ -26,9 +30,18 @@ class MonitoringArgs:
     """Inputs of Monitoring."""
 
     primary: Site
-    """Region of the topic, alarms and trail (S3 replication metrics live in the source region)."""
+    """Region of the alarms and trail (S3 replication metrics live in the source region)."""
     kms_key_arn: pulumi.Input[str]
-    """Primary-region key for the topic, the trail and its bucket."""
+    """Primary-region audit key for the trail and its bucket."""
+    topic_arn: pulumi.Input[str]
+    """Alert topic (Alerts) the alarms and replication events notify."""
+    data_event_bucket_arns: Sequence[pulumi.Input[str]]
+    """Buckets besides archive and replica whose object access CloudTrail records (landing, evidence,
+    inventories); the trail's own bucket is always added (HIPAA 164.312(b))."""
+    lock_mode: LockMode
+    """Object Lock mode of the trail bucket (the stack's objectLock.mode)."""
+    principals: Principals
+    """Identities the trail bucket's policy names."""
     archive: TieredArchive
     """Replication source: alarms, event notifications and data events."""
     replica: TieredArchive
@@ -40,15 +53,14 @@ class MonitoringArgs:
     settings: MonitoringConfig
     """Pending-operations threshold."""
     logging: LoggingConfig
-    """Retention of the trail's log bucket."""
+    """Retention (and Object Lock period) of the trail's log bucket."""
     keep: bool = False
-    """Protect and retain the trail bucket (production)."""
+    """Protect and retain the trail, its bucket and its policy (production)."""
 
 
 class Monitoring(pulumi.ComponentResource):
-    """SNS alerts (KMS), replication alarms per rule, replication-failure events, CloudTrail."""
+    """Replication alarms per rule, replication-failure events, CloudTrail with a locked bucket."""
 
-    topic: aws.sns.Topic
     failed_replication_alarms: list[aws.cloudwatch.MetricAlarm]
     trail: aws.cloudtrail.Trail
 
@@ -56,11 +68,7 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("drkit:monitoring:Monitoring", name, None, opts)
         site = args.primary
         account = Account.of(site, self)
-        self.topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=args.kms_key_arn,
-                                   opts=child_opts(self, site))
-        self.topic_policy = aws.sns.TopicPolicy(
-            f"{name}-alerts-policy", arn=self.topic.arn, policy=self._topic_policy(account, args),
-            opts=child_opts(self, site))
+        self.topic_arn = args.topic_arn
         self.failed_replication_alarms = []
         self.alarms: list[aws.cloudwatch.MetricAlarm] = []
         for rule in args.rules:
@@ -68,18 +76,25 @@ class Monitoring(pulumi.ComponentResource):
         # S3 allows one notification configuration per bucket: this is the archive's only one.
         self.archive_notifications = aws.s3.BucketNotification(
             f"{name}-replication-events", bucket=args.archive.archive.bucket.id,
-            topics=[{"topic_arn": self.topic.arn, "events": list(REPLICATION_EVENTS)}],
-            opts=child_opts(self, site, depends_on=[self.topic_policy]))
+            topics=[{"topic_arn": args.topic_arn, "events": list(REPLICATION_EVENTS)}],
+            opts=child_opts(self, site))
+        trail_name = f"{name}-trail"
+        trail_arn = pulumi.Output.format("arn:{0}:cloudtrail:{1}:{2}:trail/{3}", account.partition, site.region,
+                                         account.account_id, trail_name)
+        # Object Lock: an administrator in this account cannot delete the audit trail early.
         self.trail_bucket = SecureBucket(f"{name}-trail-logs", SecureBucketArgs(
             site=site, purpose="cloudtrail", kms_key_arn=args.kms_key_arn,
+            object_lock=ObjectLockConfig(args.lock_mode, args.logging.retention_days),
             lifecycle_rules=[expiry_rule("expire-trail-logs", args.logging.retention_days)],
             access_log_bucket=args.archive.logs.name,
-            deliveries=[Delivery("CloudTrailDelivery", {"Service": "cloudtrail.amazonaws.com"}, prefix="AWSLogs/",
-                                 condition={"StringEquals": {"aws:SourceAccount": account.account_id}},
+            deliveries=[Delivery("CloudTrailDelivery", {"Service": "cloudtrail.amazonaws.com"},
+                                 prefix=pulumi.Output.concat(TRAIL_PREFIX, account.account_id, "/"),
+                                 condition={"StringEquals": {"aws:SourceArn": trail_arn}},
                                  read_acl=True, owner_full_control=True)],
-            keep=args.keep), opts=pulumi.ResourceOptions(parent=self))
+            keep=args.keep, principals=args.principals), opts=pulumi.ResourceOptions(parent=self))
+        logged = [args.archive.arn, args.replica.arn, *args.data_event_bucket_arns, self.trail_bucket.arn]
         self.trail = aws.cloudtrail.Trail(
-            f"{name}-trail", s3_bucket_name=self.trail_bucket.name, kms_key_id=args.kms_key_arn,
+            trail_name, name=trail_name, s3_bucket_name=self.trail_bucket.name, kms_key_id=args.kms_key_arn,
             is_multi_region_trail=True, include_global_service_events=True, enable_log_file_validation=True,
             advanced_event_selectors=[
                 {"name": "management-events",
@@ -87,52 +102,38 @@ class Monitoring(pulumi.ComponentResource):
                 {"name": "archive-object-events", "field_selectors": [
                     {"field": "eventCategory", "equals": ["Data"]},
                     {"field": "resources.type", "equals": ["AWS::S3::Object"]},
-                    {"field": "resources.ARN", "starts_withs": [
-                        pulumi.Output.concat(args.archive.arn, "/"), pulumi.Output.concat(args.replica.arn, "/")]},
+                    {"field": "resources.ARN", "starts_withs": [pulumi.Output.concat(arn, "/") for arn in logged]},
                 ]},
             ],
-            opts=child_opts(self, site, depends_on=[self.trail_bucket.policy]))
-        self.register_outputs({"topicArn": self.topic.arn, "trailArn": self.trail.arn})
+            opts=child_opts(self, site, keep=args.keep, depends_on=[self.trail_bucket.policy]))
+        self.register_outputs({"trailArn": self.trail.arn})
 
     def _replication_alarms(self, name: str, args: MonitoringArgs, rule: RuleSpec) -> None:
         dimensions = {"SourceBucket": args.archive.name, "DestinationBucket": args.replica.name,
                       "RuleId": rule.rule_id}
         rpo_seconds = int(args.objectives.rpoMinutes * 60)
         backlog = args.settings.pending_operations_threshold
+        # With RTC, S3 publishes ReplicationLatency and OperationsPendingReplication for every rule
+        # every minute; when they stop (the rule or the whole configuration was deleted) that is
+        # itself an alarm. OperationsFailedReplication appears only when something fails, so missing
+        # data there is the good case (and those alarms are FIS stop conditions: they must be OK).
         specs = (
-            ("latency", "ReplicationLatency", "Maximum", rpo_seconds, 1,
-             f"replication lag of rule {rule.rule_id} above the RPO ({args.objectives.rpoMinutes:g} min)"),
-            ("failed", "OperationsFailedReplication", "Sum", 0, 1,
+            ("latency", "ReplicationLatency", "Maximum", rpo_seconds, 1, "breaching",
+             f"replication lag of rule {rule.rule_id} above the RPO ({args.objectives.rpoMinutes:g} min), "
+             "or no replication metrics at all (rule deleted or disabled)"),
+            ("failed", "OperationsFailedReplication", "Sum", 0, 1, "notBreaching",
              f"objects failed to replicate (rule {rule.rule_id})"),
-            ("pending", "OperationsPendingReplication", "Maximum", backlog, 3,
-             f"replication backlog of rule {rule.rule_id} above {backlog} operations"),
+            ("pending", "OperationsPendingReplication", "Maximum", backlog, 3, "breaching",
+             f"replication backlog of rule {rule.rule_id} above {backlog} operations, or no metrics at all"),
         )
-        for suffix, metric, statistic, threshold, periods, description in specs:
+        for suffix, metric, statistic, threshold, periods, missing, description in specs:
             alarm = aws.cloudwatch.MetricAlarm(
                 f"{name}-{rule.rule_id}-{suffix}", namespace="AWS/S3", metric_name=metric, statistic=statistic,
                 dimensions=dimensions, period=ALARM_PERIOD_SECONDS, evaluation_periods=periods,
-                threshold=threshold, comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
-                alarm_description=description, alarm_actions=[self.topic.arn], ok_actions=[self.topic.arn],
+                threshold=threshold, comparison_operator="GreaterThanThreshold", treat_missing_data=missing,
+                alarm_description=description, alarm_actions=[args.topic_arn], ok_actions=[args.topic_arn],
+                insufficient_data_actions=[args.topic_arn] if missing == "breaching" else None,
                 opts=child_opts(self, args.primary))
             self.alarms.append(alarm)
             if suffix == "failed":
                 self.failed_replication_alarms.append(alarm)
-
-    def _topic_policy(self, account: Account, args: MonitoringArgs) -> pulumi.Output[str]:
-        topic = self.topic.arn
-        return policy_json(
-            {"Sid": "AccountOwner", "Effect": "Allow", "Principal": {"AWS": account.root_arn()},
-             "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:Subscribe",
-                        "SNS:ListSubscriptionsByTopic", "SNS:Publish"], "Resource": topic},
-            {"Sid": "S3ReplicationEvents", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
-             "Action": "SNS:Publish", "Resource": topic,
-             "Condition": {"ArnLike": {"aws:SourceArn": args.archive.arn},
-                           "StringEquals": {"aws:SourceAccount": account.account_id}}},
-            {"Sid": "BackupVaultEvents", "Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
-             "Action": "SNS:Publish", "Resource": topic,
-             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}},
-            {"Sid": "CloudWatchAlarms", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
-             "Action": "SNS:Publish", "Resource": topic,
-             "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}},
-            deny_insecure_transport(topic, action="SNS:Publish"),
-        )

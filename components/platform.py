@@ -9,14 +9,17 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.access import ObjectAccess
+from components.alerts import Alerts, AlertsArgs
 from components.backups import ImmutableBackups, ImmutableBackupsArgs
 from components.base import Site
 from components.config import PlatformConfig
+from components.identities import Identities, IdentitiesArgs, Principals
 from components.drill_templates import DRILL_TARGET_TAG, DrillTemplates, DrillTemplatesArgs
 from components.evidence_vault import EvidenceVault, EvidenceVaultArgs
 from components.failover import Failover, FailoverArgs
 from components.ingest_pipeline import IngestPipeline, IngestPipelineArgs
-from components.keys import Keys, KeysArgs
+from components.keys import KeyPurpose, Keys, KeysArgs, KeyUse
 from components.monitoring import Monitoring, MonitoringArgs
 from components.replication import CrossRegionReplication, CrossRegionReplicationArgs
 from components.study_index import StudyIndex, StudyIndexArgs
@@ -65,44 +68,113 @@ class ImagingPlatform(pulumi.ComponentResource):
                                     opts=pulumi.ResourceOptions(parent=self)), cfg.dr_region)
         child = pulumi.ResourceOptions(parent=self)
 
+        self.identities = Identities(f"{name}-identities", IdentitiesArgs(site=self.primary, settings=cfg.security),
+                                     opts=child)
+        p = self.identities.principals
         self.keys = Keys(f"{name}-keys", KeysArgs(primary=self.primary, dr=self.dr, keep=keep), opts=child)
+        data, backup = self.keys.pairs[KeyPurpose.DATA], self.keys.pairs[KeyPurpose.BACKUP]
+        audit, app = self.keys.pairs[KeyPurpose.AUDIT], self.keys.pairs[KeyPurpose.APP]
         archive_args = dict(object_lock=cfg.object_lock, tiers=cfg.tiers, lifecycle=cfg.lifecycle,
                             logging=cfg.logging, drill=cfg.drill, intelligent_tiering=cfg.intelligent_tiering,
-                            keep=keep)
+                            keep=keep, principals=p)
         self.archive = TieredArchive(f"{name}-archive", TieredArchiveArgs(
-            site=self.primary, purpose="archive", kms_key_arn=self.keys.primary_arn,
+            site=self.primary, purpose="archive", kms_key_arn=data.primary_arn,
             tags={DRILL_TARGET_TAG: name}, **archive_args), opts=child)
         self.replica = TieredArchive(f"{name}-replica", TieredArchiveArgs(
-            site=self.dr, purpose="replica", kms_key_arn=self.keys.replica_arn, **archive_args), opts=child)
+            site=self.dr, purpose="replica", kms_key_arn=data.replica_arn, **archive_args), opts=child)
         self.replication = CrossRegionReplication(f"{name}-replication", CrossRegionReplicationArgs(
             primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica,
-            archive_key_arn=self.keys.primary_arn, replica_key_arn=self.keys.replica_arn,
-            settings=cfg.replication, drill=cfg.drill), opts=child)
-        self.monitoring = Monitoring(f"{name}-monitoring", MonitoringArgs(
-            primary=self.primary, kms_key_arn=self.keys.primary_arn, archive=self.archive, replica=self.replica,
-            rules=self.replication.rules, objectives=cfg.objectives, settings=cfg.monitoring,
-            logging=cfg.logging, keep=keep), opts=child)
+            archive_key_arn=data.primary_arn, replica_key_arn=data.replica_arn,
+            settings=cfg.replication, drill=cfg.drill, keep=keep), opts=child)
+        # The topic and its policy used to be Monitoring's children: aliases keep them in place.
+        monitoring_urn = pulumi.create_urn(f"{name}-monitoring", "drkit:monitoring:Monitoring", parent=self)
+        self.alerts = Alerts(f"{name}-alerts", AlertsArgs(
+            primary=self.primary, dr=self.dr, kms_key_arn=app.primary_arn, replica_kms_key_arn=app.replica_arn,
+            settings=cfg.alerts, archive_arn=self.archive.arn,
+            topic_aliases=[pulumi.Alias(name=f"{name}-monitoring-alerts", parent=monitoring_urn)],
+            policy_aliases=[pulumi.Alias(name=f"{name}-monitoring-alerts-policy", parent=monitoring_urn)]),
+            opts=child)
+        topic_arn = self.alerts.topic.arn
         self.index = StudyIndex(f"{name}-index", StudyIndexArgs(
-            primary=self.primary, dr=self.dr, kms_key_arn=self.keys.primary_arn,
-            replica_kms_key_arn=self.keys.replica_arn, keep=keep), opts=child)
+            primary=self.primary, dr=self.dr, kms_key_arn=app.primary_arn,
+            replica_kms_key_arn=app.replica_arn, keep=keep), opts=child)
         self.evidence = EvidenceVault(f"{name}-evidence", EvidenceVaultArgs(
-            site=self.primary, kms_key_arn=self.keys.primary_arn, lock_mode=cfg.object_lock.mode,
-            settings=cfg.evidence, access_log_bucket=self.archive.logs.name, keep=keep), opts=child)
+            site=self.primary, kms_key_arn=audit.primary_arn, lock_mode=cfg.object_lock.mode,
+            settings=cfg.evidence, access_log_bucket=self.archive.logs.name, principals=p, keep=keep), opts=child)
         self.backups = ImmutableBackups(f"{name}-backups", ImmutableBackupsArgs(
-            primary=self.primary, dr=self.dr, kms_key_arn=self.keys.primary_arn,
-            replica_kms_key_arn=self.keys.replica_arn, archive_bucket_arn=self.archive.arn,
-            index_table_arn=self.index.arn, evidence_bucket=self.evidence.name,
-            topic_arn=self.monitoring.topic.arn, settings=cfg.backups, keep=keep), opts=child)
+            primary=self.primary, dr=self.dr, kms_key_arn=backup.primary_arn,
+            replica_kms_key_arn=backup.replica_arn, data_key_arn=data.primary_arn, app_key_arn=app.primary_arn,
+            archive_bucket_arn=self.archive.arn, index_table_arn=self.index.arn, evidence_bucket=self.evidence.name,
+            topic_arn=topic_arn, dr_topic_arn=self.alerts.dr_topic.arn, settings=cfg.backups, principals=p,
+            keep=keep), opts=child)
         self.ingest = IngestPipeline(f"{name}-ingest", IngestPipelineArgs(
-            primary=self.primary, dr=self.dr, kms_key_arn=self.keys.primary_arn,
-            replica_kms_key_arn=self.keys.replica_arn, archive_bucket=self.archive.name,
+            primary=self.primary, dr=self.dr, kms_key_arn=data.primary_arn, app_kms_key_arn=app.primary_arn,
+            replica_app_kms_key_arn=app.replica_arn, principals=p, archive_bucket=self.archive.name,
             archive_bucket_arn=self.archive.arn, index_table=self.index.name, index_table_arn=self.index.arn,
-            access_log_bucket=self.archive.logs.name, topic_arn=self.monitoring.topic.arn,
+            access_log_bucket=self.archive.logs.name, topic_arn=topic_arn,
             function_archive=args.function_archive, settings=cfg.ingest, keep=keep), opts=child)
+        self.monitoring = Monitoring(f"{name}-monitoring", MonitoringArgs(
+            primary=self.primary, kms_key_arn=audit.primary_arn, topic_arn=topic_arn, archive=self.archive,
+            replica=self.replica, rules=self.replication.rules, objectives=cfg.objectives,
+            data_event_bucket_arns=[self.ingest.landing.arn, self.evidence.bucket.arn,
+                                    self.archive.inventory_bucket.arn, self.replica.inventory_bucket.arn],
+            lock_mode=cfg.object_lock.mode, principals=p, settings=cfg.monitoring, logging=cfg.logging,
+            keep=keep), opts=child)
         self.failover = Failover(f"{name}-failover", FailoverArgs(
             primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica), opts=child)
         self.drills = DrillTemplates(f"{name}-drills", DrillTemplatesArgs(
             primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica, target_tag_value=name,
             stop_alarm_arns=[a.arn for a in self.monitoring.failed_replication_alarms],
             settings=cfg.drill), opts=child)
+        self._restrict_archive(p, cfg)
+        self.key_policies = self.keys.guard(p, self._key_uses(p))
         self.register_outputs({"archiveBucket": self.archive.name, "replicaBucket": self.replica.name})
+
+    def _restrict_archive(self, p: Principals, cfg: PlatformConfig) -> None:
+        """Object allow-lists of archive and replica, now that every role on them exists."""
+        forward, failback = self.replication.role.arn, self.replication.failback_role
+        ingest, backup = self.ingest.role.arn, self.backups.role.arn
+        failback_arns = [failback.arn] if failback is not None else []
+        people = [*p.readers, *p.operators]
+        self.archive.archive.restrict(ObjectAccess(
+            read=[ingest, forward, backup, *people], write=[ingest, *failback_arns, *p.operators],
+            # FIS pauses replication by rewriting the configuration; AWS Backup turns on the
+            # notifications and inventory continuous S3 backups need.
+            config=[self.drills.role.arn, backup],
+            vpc_only=[(ingest, cfg.ingest.vpc.s3_endpoint_id)] if cfg.ingest.vpc else ()))
+        # Only replication writes the replica: nothing written there can ride failback into dicom/.
+        self.replica.archive.restrict(ObjectAccess(read=[*failback_arns, *people], write=[forward]))
+
+    def _key_uses(self, p: Principals) -> dict[KeyPurpose, KeyUse]:
+        """Who uses each purpose's keys, and through which services."""
+        replication = [self.replication.role.arn,
+                       *([self.replication.failback_role.arn] if self.replication.failback_role else [])]
+        ingest, backup = self.ingest.role.arn, self.backups.role.arn
+        people = [*p.readers, *p.operators]
+        # Creating a KMS-encrypted vault, table, function or secret replica makes the caller use
+        # the key through that service (grants, data keys): the deploy role, or — without one
+        # (non-production) — the account's IAM, still only through those services.
+        deployer = [p.deploy if p.deploy is not None else p.root]
+        account = p.account.account_id
+        trail = pulumi.Output.format("arn:{0}:cloudtrail:{1}:{2}:trail/{3}", p.account.partition,
+                                     self.primary.region, account, self.monitoring.trail.name)
+        return {
+            KeyPurpose.DATA: KeyUse(via_services=("s3",),
+                                    roles=[ingest, *replication, backup, *people, *p.uploaders],
+                                    service_principals=("s3.amazonaws.com",)),
+            KeyPurpose.BACKUP: KeyUse(via_services=("backup",), roles=[backup, *deployer]),
+            KeyPurpose.AUDIT: KeyUse(
+                via_services=("s3",), roles=[*people, p.backup_reports],
+                extra_statements=[{
+                    "Sid": "CloudTrailEncryptsThisTrail", "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceArn": trail},
+                                  "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": pulumi.Output.format(
+                                      "arn:{0}:cloudtrail:*:{1}:trail/*", p.account.partition, account)}}}]),
+            KeyPurpose.APP: KeyUse(
+                via_services=("dynamodb", "secretsmanager", "sqs", "sns", "lambda"),
+                roles=[ingest, backup, *people, *deployer],
+                service_principals=("s3.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com",
+                                    "backup.amazonaws.com", "logs.{region}.amazonaws.com")),
+        }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.base import Site, allow, assume_role_policy, child_opts, policy_json
+from components.base import Account, Site, allow, assume_role_policy, child_opts, policy_json
 from components.config import DrillConfig, ReplicationConfig, StorageClass
 from components.tiered_archive import TieredArchive
 from drills.contracts import DICOM_PREFIX, QUARANTINE_PREFIX
@@ -49,6 +49,8 @@ class CrossRegionReplicationArgs:
     """RTC, delete markers, storage class, failback, tag filter."""
     drill: DrillConfig
     """Drill canary prefix, replicated like studies so drills can measure lag."""
+    keep: bool = False
+    """Protect the replication configurations (production): deleting one silently stops DR."""
 
 
 class CrossRegionReplication(pulumi.ComponentResource):
@@ -83,8 +85,10 @@ class CrossRegionReplication(pulumi.ComponentResource):
                    dest_key: pulumi.Input[str], storage_class: StorageClass,
                    depends_on: list[pulumi.Resource]) -> tuple[aws.iam.Role, aws.s3.BucketReplicationConfig]:
         """One direction: its role, inline policy and BucketReplicationConfig on ``source``."""
-        role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("s3.amazonaws.com"),
-                            description=f"S3 replication {name}", opts=child_opts(self, source_site))
+        account = Account.of(source_site, self)
+        trust = assume_role_policy("s3.amazonaws.com", account, if_exists=True)
+        role = aws.iam.Role(f"{name}-role", assume_role_policy=trust, description=f"S3 replication {name}",
+                            opts=child_opts(self, source_site))
         policy = aws.iam.RolePolicy(
             f"{name}-policy", role=role.id,
             policy=self._role_policy(source, source_site, source_key, dest, dest_site, dest_key),
@@ -113,7 +117,7 @@ class CrossRegionReplication(pulumi.ComponentResource):
             })
         config = aws.s3.BucketReplicationConfig(
             f"{name}-config", bucket=source.archive.bucket.id, role=role.arn, rules=rules,
-            opts=child_opts(self, source_site, depends_on=[*depends_on, policy]))
+            opts=child_opts(self, source_site, keep=args.keep, depends_on=[*depends_on, policy]))
         return role, config
 
     def _role_policy(self, source: TieredArchive, source_site: Site, source_key: pulumi.Input[str],

@@ -13,8 +13,10 @@ from typing import Any, Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components.access import ObjectAccess, guard_statements
 from components.base import Site, child_opts, deny_insecure_transport, policy_json
 from components.config import ObjectLockConfig
+from components.identities import Principals
 
 PURPOSE_TAG = "drkit-purpose"
 
@@ -62,7 +64,11 @@ class SecureBucketArgs:
     tags: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Tags besides the purpose tag and the provider's default tags."""
     keep: bool = False
-    """Protect the bucket and retain it on delete (production)."""
+    """Protect the bucket and retain it on delete (production); protect its policy and public-access block."""
+    principals: Principals | None = None
+    """Identities for the policy's guard statements (deploy-role-only configuration changes, organisation)."""
+    defer_access: bool = False
+    """Create the bucket policy only in ``restrict()``, once the roles on its object allow-list exist."""
 
 
 def expiry_rule(rule_id: str, days: int, *, prefix: str = "", noncurrent_days: int = 30) -> dict[str, Any]:
@@ -112,13 +118,14 @@ class SecureBucket(pulumi.ComponentResource):
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access", bucket=self.bucket.id, block_public_acls=True,
             block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
-            opts=child_opts(self, site))
+            opts=child_opts(self, site, keep=args.keep))
         self.ownership = aws.s3.BucketOwnershipControls(
             f"{name}-ownership", bucket=self.bucket.id,
             rule={"object_ownership": "BucketOwnerEnforced"}, opts=child_opts(self, site))
-        self.policy = aws.s3.BucketPolicy(
-            f"{name}-policy", bucket=self.bucket.id, policy=self._policy(args),
-            opts=child_opts(self, site, depends_on=[self.public_access_block]))
+        self._name, self._args = name, args
+        self.policy: aws.s3.BucketPolicy | None = None
+        if not args.defer_access:
+            self.restrict(None)
         rules = [*args.lifecycle_rules,
                  {"id": "abort-incomplete-multipart", "status": "Enabled", "filter": {},
                   "abort_incomplete_multipart_upload": {"days_after_initiation": args.abort_multipart_days}}]
@@ -132,9 +139,20 @@ class SecureBucket(pulumi.ComponentResource):
                 target_prefix=f"{name}/", opts=child_opts(self, site))
         self.register_outputs({"bucket": self.name, "arn": self.arn})
 
-    def _policy(self, args: SecureBucketArgs) -> pulumi.Output[str]:
+    def restrict(self, access: ObjectAccess | None) -> aws.s3.BucketPolicy:
+        """Create the bucket policy; ``access`` adds the object allow-list (deferred buckets)."""
+        if self.policy is not None:
+            raise RuntimeError(f"{self._name}: the bucket policy exists already")
+        self.policy = aws.s3.BucketPolicy(
+            f"{self._name}-policy", bucket=self.bucket.id, policy=self._policy(self._args, access),
+            opts=child_opts(self, self._args.site, keep=self._args.keep, depends_on=[self.public_access_block]))
+        return self.policy
+
+    def _policy(self, args: SecureBucketArgs, access: ObjectAccess | None) -> pulumi.Output[str]:
         objects = self.arn.apply(lambda arn: f"{arn}/*")
         statements: list[Any] = [deny_insecure_transport([self.arn, objects])]
+        if args.principals is not None:
+            statements += guard_statements(args.principals, self.arn, objects, access)
         if args.enforce_kms_key and args.kms_key_arn is not None:
             # A PutObject without encryption headers is fine: default encryption applies this
             # bucket's key (and bucket key). Deny only a request that asks for something else.

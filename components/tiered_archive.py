@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import Account, Site, child_opts
+from components.identities import Principals
 from components.config import (DrillConfig, IntelligentTieringConfig, LifecycleConfig, LoggingConfig,
                                ObjectLockConfig, Tier)
 from components.secure_bucket import Delivery, SecureBucket, SecureBucketArgs, expiry_rule
@@ -49,6 +50,8 @@ class TieredArchiveArgs:
     """Extra tags on the archive bucket (e.g. the drill-target tag)."""
     keep: bool = False
     """Protect and retain the buckets (production)."""
+    principals: Principals | None = None
+    """Identities the bucket policies name; the archive bucket's object allow-list is set by ``restrict()``."""
 
 
 def tier_rules(tiers: Sequence[Tier], lifecycle: LifecycleConfig, drill: DrillConfig) -> list[dict[str, Any]]:
@@ -89,12 +92,13 @@ class TieredArchive(pulumi.ComponentResource):
             lifecycle_rules=[expiry_rule("expire-logs", args.logging.retention_days)],
             deliveries=[Delivery("S3ServerAccessLogDelivery", {"Service": "logging.s3.amazonaws.com"},
                                  condition={"StringEquals": {"aws:SourceAccount": account.account_id}})],
-            keep=args.keep), opts=pulumi.ResourceOptions(parent=self))
+            keep=args.keep, principals=args.principals), opts=pulumi.ResourceOptions(parent=self))
         self.archive = SecureBucket(name, SecureBucketArgs(
             site=site, purpose=args.purpose, kms_key_arn=args.kms_key_arn, enforce_kms_key=True,
             object_lock=args.object_lock, lifecycle_rules=tier_rules(args.tiers, args.lifecycle, args.drill),
             abort_multipart_days=args.lifecycle.abort_multipart_days, access_log_bucket=self.logs.name,
-            tags=args.tags, keep=args.keep), opts=pulumi.ResourceOptions(parent=self))
+            tags=args.tags, keep=args.keep, principals=args.principals, defer_access=args.principals is not None),
+            opts=pulumi.ResourceOptions(parent=self))
         self.name = self.archive.name
         self.arn = self.archive.arn
         self.inventory_bucket = SecureBucket(f"{name}-inventory", SecureBucketArgs(
@@ -105,7 +109,7 @@ class TieredArchive(pulumi.ComponentResource):
                                  condition={"ArnLike": {"aws:SourceArn": self.arn},
                                             "StringEquals": {"aws:SourceAccount": account.account_id}},
                                  owner_full_control=True)],
-            keep=args.keep), opts=pulumi.ResourceOptions(parent=self))
+            keep=args.keep, principals=args.principals), opts=pulumi.ResourceOptions(parent=self))
         self.inventory = aws.s3.Inventory(
             f"{name}-all-versions", bucket=self.archive.bucket.id, name="all-versions-daily",
             included_object_versions="All", schedule={"frequency": "Daily"},

@@ -24,7 +24,7 @@ else:  # run by the Pulumi language host as `python policies/`
 
 R = BucketRole
 ALL_ROLES = frozenset(R) | {None}          # None: a bucket no role could be found for
-LOCKED_ROLES = frozenset({R.ARCHIVE, R.REPLICA, R.EVIDENCE})
+LOCKED_ROLES = frozenset({R.ARCHIVE, R.REPLICA, R.EVIDENCE, R.TRAIL})
 LOGGED_ROLES = frozenset({R.ARCHIVE, R.REPLICA, R.LANDING, R.EVIDENCE, R.TRAIL})
 UPLOAD_ROLES = frozenset({R.ARCHIVE, R.REPLICA, R.LANDING, R.EVIDENCE})
 SSE_S3_ALLOWED = frozenset({R.LOGS})       # S3 delivers server access logs only to SSE-S3 buckets
@@ -322,8 +322,8 @@ POLICIES = [
         ALL_ROLES, check_tls_only),
     bucket_policy(
         "s3-bucket-object-lock",
-        "Archive, replica and evidence buckets have Object Lock with a default retention, COMPLIANCE mode in "
-        "production (checkov CKV_AWS_143; SEC 17a-4(f) per Cohasset).",
+        "Archive, replica, evidence and CloudTrail buckets have Object Lock with a default retention, COMPLIANCE "
+        "mode in production (checkov CKV_AWS_143; SEC 17a-4(f) per Cohasset).",
         LOCKED_ROLES, check_object_lock, PRODUCTION_CONFIG),
     bucket_policy(
         "s3-archive-cross-region-replication",

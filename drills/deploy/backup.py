@@ -223,7 +223,33 @@ def vault_policy(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
                      backupVaultArn=f"arn:aws:backup:{spec.region}:{ctx.account_id}:backup-vault:{name}")
 
 
+def resource_share(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    """RAM share (moto: CreateResourceShare / GetResourceShares) for the air-gapped vault."""
+    name = ctx.physical_name(spec, max_len=255)
+    ram = ctx.client("ram", spec.region)
+    found = [s for s in ram.get_resource_shares(resourceOwner="SELF", name=name).get("resourceShares", [])
+             if s.get("status") not in ("DELETED", "DELETING")]
+    if found:
+        arn, reused = found[0]["resourceShareArn"], True
+    else:
+        arn = ram.create_resource_share(
+            name=name, allowExternalPrincipals=as_bool(spec.get("allowExternalPrincipals"), True))[
+            "resourceShare"]["resourceShareArn"]
+        reused = False
+    ctx.record(spec, arn, reused=reused)
+    return arn, outputs(spec, id=arn, arn=arn, name=name)
+
+
+def share_association(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    what = spec.get("resourceArn") or spec.get("principal")
+    return _declared(ctx, spec, "RAM resource and principal associations (AssociateResourceShare)",
+                     f"{spec.get('resourceShareArn')},{what}")
+
+
 HANDLERS: dict[str, Handler] = {
+    "aws:ram/resourceShare:ResourceShare": resource_share,
+    "aws:ram/resourceAssociation:ResourceAssociation": share_association,
+    "aws:ram/principalAssociation:PrincipalAssociation": share_association,
     "aws:backup/vault:Vault": vault,
     "aws:backup/vaultLockConfiguration:VaultLockConfiguration": vault_lock,
     "aws:backup/plan:Plan": plan,

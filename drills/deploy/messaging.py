@@ -153,7 +153,8 @@ def function(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
                                            (spec.get("environment", {}).get("variables") or {}).items()}}
     ignored: list[str] = []
     for src, dst in (("deadLetterConfig", "DeadLetterConfig"), ("tracingConfig", "TracingConfig"),
-                     ("ephemeralStorage", "EphemeralStorage"), ("loggingConfig", "LoggingConfig")):
+                     ("ephemeralStorage", "EphemeralStorage"), ("loggingConfig", "LoggingConfig"),
+                     ("vpcConfig", "VpcConfig")):
         if spec.get(src):
             config[dst] = api_param("lambda", "CreateFunction", dst, spec.get(src), ignored)
     ctx.note_ignored(spec, ignored)
@@ -171,6 +172,9 @@ def function(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
         if "ZipFile" in code or "S3Bucket" in code:
             lam.update_function_code(FunctionName=name, **code)
         reused = True
+    if spec.get("reservedConcurrentExecutions") is not None:
+        lam.put_function_concurrency(FunctionName=name,
+                                     ReservedConcurrentExecutions=as_int(spec.get("reservedConcurrentExecutions")))
     arn = meta["FunctionArn"]
     invoke = f"arn:aws:apigateway:{spec.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
     ctx.record(spec, name, reused=reused)

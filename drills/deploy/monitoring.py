@@ -190,8 +190,41 @@ def _fis_action(action: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def event_rule(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    name = ctx.physical_name(spec, max_len=64)
+    events = ctx.client("events", spec.region)
+    kwargs: dict[str, Any] = {"Name": name, "State": spec.get("state") or "ENABLED"}
+    for key, api in (("eventPattern", "EventPattern"), ("scheduleExpression", "ScheduleExpression"),
+                     ("description", "Description"), ("eventBusName", "EventBusName"), ("roleArn", "RoleArn")):
+        if spec.get(key):
+            kwargs[api] = spec.get(key)
+    reused = bool(events.list_rules(NamePrefix=name).get("Rules"))
+    arn = events.put_rule(**kwargs)["RuleArn"]
+    ctx.record(spec, name, reused=reused)
+    return name, outputs(spec, id=name, name=name, arn=arn)
+
+
+def event_target(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    rule = str(spec.get("rule"))
+    target_id = str(spec.get("targetId") or ctx.physical_name(spec, key="targetId", max_len=64))
+    target: dict[str, Any] = {"Id": target_id, "Arn": spec.get("arn")}
+    for key, api in (("roleArn", "RoleArn"), ("input", "Input"), ("inputPath", "InputPath")):
+        if spec.get(key):
+            target[api] = spec.get(key)
+    events = ctx.client("events", spec.region)
+    events.put_targets(Rule=rule, Targets=[target], **({"EventBusName": spec.get("eventBusName")}
+                                                       if spec.get("eventBusName") else {}))
+    pid = f"{rule}-{target_id}"
+    ctx.note("EventBridge rules and targets are stored; nothing emits CloudTrail events to them offline",
+             subject=rule)
+    ctx.record(spec, pid, reused=ctx.existed(rule))
+    return pid, outputs(spec, id=pid, targetId=target_id)
+
+
 HANDLERS: dict[str, Handler] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
+    "aws:cloudwatch/eventRule:EventRule": event_rule,
+    "aws:cloudwatch/eventTarget:EventTarget": event_target,
     "aws:cloudwatch/logGroup:LogGroup": log_group,
     "aws:cloudtrail/trail:Trail": trail,
     "aws:fis/experimentTemplate:ExperimentTemplate": fis_template,

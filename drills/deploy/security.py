@@ -1,5 +1,6 @@
-"""Offline deploy, keys and identities: KMS keys (multi-Region + replicas) and aliases, IAM
-roles and policies, Secrets Manager secrets, and the pulumi_random values they hold."""
+"""Offline deploy, keys and identities: KMS keys (multi-Region + replicas), their aliases and
+key policies, IAM roles, policies and service-linked roles, Secrets Manager secrets and their
+resource policies, and the pulumi_random values they hold."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from drills.deploy.common import (DeployContext, Handler, Spec, arn_region, arn_
                                   tag_list)
 
 LOGICAL_TAG = "drkit-logical-id"   # finds a name-less KMS key again on the next deploy
+# A secret carrying this tag gets its first value from Secrets Manager's GetRandomPassword, the
+# documented operator step (docs/security.md): the value never passes through Pulumi state.
+INITIAL_VALUE_TAG = ("drkit-initial-value", "secretsmanager-get-random-password")
 
 
 # ----------------------------------------------------------------------------- KMS
@@ -201,9 +205,67 @@ def secret(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
         reused = True
     if spec.get("policy"):
         sm.put_resource_policy(SecretId=arn, ResourcePolicy=str(spec.get("policy")))
+    if (spec.get("tags") or {}).get(INITIAL_VALUE_TAG[0]) == INITIAL_VALUE_TAG[1]:
+        _seed_secret(ctx, sm, arn)
     ctx.record(spec, arn, reused=reused)
     return arn, outputs(spec, id=arn, arn=arn, name=name,
                         replicas=[{"region": r["Region"], "status": "InSync"} for r in replicas] or None)
+
+
+def _seed_secret(ctx: DeployContext, sm, arn: str) -> None:
+    """Give an empty secret its first value from Secrets Manager's own generator (64 characters,
+    no punctuation), as an operator does once on AWS; never replace an existing value."""
+    try:
+        sm.get_secret_value(SecretId=arn)
+        return
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+    value = sm.get_random_password(PasswordLength=64, ExcludePunctuation=True)["RandomPassword"]
+    sm.put_secret_value(SecretId=arn, SecretString=value)
+    ctx.note("secrets seeded with GetRandomPassword + PutSecretValue (the documented one-time operator step; "
+             "the value is not in the program or its state)", subject=arn.rsplit(":", 1)[-1])
+
+
+def secret_policy(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    arn = str(spec.get("secretArn"))
+    sm = ctx.client("secretsmanager", arn_region(arn) or spec.region)
+    sm.put_resource_policy(SecretId=arn, ResourcePolicy=str(spec.get("policy")),
+                           BlockPublicPolicy=as_bool(spec.get("blockPublicPolicy")))
+    ctx.record(spec, arn, reused=ctx.existed(arn))
+    return arn, outputs(spec, id=arn)
+
+
+# ----------------------------------------------------------------------------- key policies, SLRs
+
+def key_policy(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    """PutKeyPolicy (moto stores the document; it evaluates no key policy)."""
+    key_id = str(spec.get("keyId"))
+    kms = ctx.client("kms", arn_region(key_id) or spec.region)
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=str(spec.get("policy")))
+    bare = key_id.rsplit("/", 1)[-1]          # the key handlers record key ids, not ARNs
+    ctx.note("key policies are stored, not evaluated (moto does not enforce KMS key policies)", subject=bare)
+    ctx.record(spec, key_id, reused=ctx.existed(bare))
+    return key_id, outputs(spec, id=key_id)
+
+
+def service_linked_role(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
+    iam = ctx.client("iam", "us-east-1")
+    service = str(spec.get("awsServiceName"))
+    try:
+        role = iam.create_service_linked_role(AWSServiceName=service,
+                                              **({"Description": spec.get("description")}
+                                                 if spec.get("description") else {}))["Role"]
+        reused = False
+    except ClientError as exc:
+        if error_code(exc) not in ("InvalidInput", "EntityAlreadyExists"):
+            raise
+        prefix = f"/aws-service-role/{service}/"
+        role = next(r for r in iam.list_roles(PathPrefix=prefix)["Roles"])
+        reused = True
+    ctx.record(spec, role["Arn"], reused=reused)
+    return role["Arn"], outputs(spec, id=role["Arn"], arn=role["Arn"], name=role["RoleName"], path=role["Path"],
+                                uniqueId=role.get("RoleId"))
 
 
 def secret_version(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
@@ -269,6 +331,9 @@ HANDLERS: dict[str, Handler] = {
     "aws:kms/key:Key": key,
     "aws:kms/replicaKey:ReplicaKey": replica_key,
     "aws:kms/alias:Alias": alias,
+    "aws:kms/keyPolicy:KeyPolicy": key_policy,
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole": service_linked_role,
+    "aws:secretsmanager/secretPolicy:SecretPolicy": secret_policy,
     "aws:iam/role:Role": role,
     "aws:iam/rolePolicy:RolePolicy": role_policy,
     "aws:iam/policy:Policy": managed_policy,

@@ -101,6 +101,13 @@ class Deployment:
         assert len(matches) == 1, f"{bucket.urn}: expected one {type_token}, found {len(matches)}"
         return matches[0]
 
+    def key_arn(self, purpose: str, *, dr: bool = False) -> str:
+        """ARN of the ``data``/``backup``/``audit``/``app`` key (its DR replica with ``dr``)."""
+        base = f"drkit-{self.stack}-keys" + ("" if purpose == "data" else f"-{purpose}")
+        if dr:
+            return self.one("aws:kms/replicaKey:ReplicaKey", f"{base}-replica").outputs["arn"]
+        return self.one("aws:kms/key:Key", base).outputs["arn"]
+
     def summary(self) -> str:
         counts = Counter(r.type for r in self.resources)
         lines = [f"stack {self.stack}: {len(self.resources)} resources"]

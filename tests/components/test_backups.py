@@ -3,6 +3,8 @@ selections, restore testing, audit framework, report plan, vault notifications."
 
 from __future__ import annotations
 
+import json
+
 from components.secure_bucket import PURPOSE_TAG
 
 VAULT = "aws:backup/vault:Vault"
@@ -25,12 +27,10 @@ def bucket(d, purpose: str):
     return b
 
 
-def test_vaults_encrypted_with_their_regions_key(stack) -> None:
-    (key,) = stack.all("aws:kms/key:Key")
-    (replica_key,) = stack.all("aws:kms/replicaKey:ReplicaKey")
+def test_vaults_encrypted_with_their_regions_backup_key(stack) -> None:
     v = vaults(stack)
-    assert v[stack.config.primary_region].inputs["kmsKeyArn"] == key.outputs["arn"]
-    assert v[stack.config.dr_region].inputs["kmsKeyArn"] == replica_key.outputs["arn"]
+    assert v[stack.config.primary_region].inputs["kmsKeyArn"] == stack.key_arn("backup")
+    assert v[stack.config.dr_region].inputs["kmsKeyArn"] == stack.key_arn("backup", dr=True)
     for vault in v.values():
         assert stack.parent(vault).type == "drkit:backups:ImmutableBackups", vault.urn
 
@@ -96,13 +96,61 @@ def test_selections_cover_archive_and_index_with_s3_backup_role(stack) -> None:
         sorted([f"arn:aws:s3:::{archive.name}", table.outputs["arn"]])
     (role_arn,) = {s.inputs["iamRoleArn"] for s in selections}
     role = next(r for r in stack.all("aws:iam/role:Role") if r.outputs["arn"] == role_arn)
-    attached = {a.inputs["policyArn"] for a in stack.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-                if a.inputs["role"] == role.outputs["name"]}
-    assert attached == {"arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
-                        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
-                        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
-                        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore"}, role.urn
-    assert role.policy("assumeRolePolicy")["Statement"][0]["Principal"] == {"Service": "backup.amazonaws.com"}
+    # No AWS managed policies: those grant iam:PassRole on every role and read/write on every bucket.
+    assert not [a for a in stack.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if a.inputs["role"] in (role.outputs["name"], f"{role.name}-id")], role.urn
+    (policy,) = [p for p in stack.all("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == f"{role.name}-id"]
+    statements = policy.policy()["Statement"]
+    actions = {a for st in statements for a in st["Action"]}
+    assert "iam:PassRole" not in actions and not any(a.endswith(":*") or a == "*" for a in actions), policy.urn
+    s3_resources = {r for st in statements if any(a.startswith("s3:") for a in st["Action"]) and st["Resource"] != "*"
+                    for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])}
+    assert all(r.startswith((f"arn:aws:s3:::{archive.name}", f"arn:aws:s3:::drkit-{stack.stack}-backups-restore-"))
+               for r in s3_resources), s3_resources
+    star = [st for st in statements if st["Resource"] == "*"]
+    assert {a for st in star for a in st["Action"]} <= {"s3:ListAllMyBuckets", "tag:GetResources",
+                                                        "events:ListRules", "cloudwatch:GetMetricData"}
+    assert all("kms:ViaService" in json.dumps(st) for st in statements if any(a.startswith("kms:") for a in st["Action"]))
+    trust = role.policy("assumeRolePolicy")["Statement"][0]
+    assert trust["Principal"] == {"Service": "backup.amazonaws.com"}
+    assert trust["Condition"]["StringEqualsIfExists"]["aws:SourceAccount"] == "123456789012", role.urn
+
+
+def test_vault_access_policies_deny_destruction_except_backup_role(stack) -> None:
+    """AWS Backup vault access policies: https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html"""
+    policies = stack.all("aws:backup/vaultPolicy:VaultPolicy")
+    assert sorted(p.inputs["backupVaultName"] for p in policies) == sorted(v.outputs["name"] for v in
+                                                                           vaults(stack).values())
+    (role_arn,) = {s.inputs["iamRoleArn"] for s in stack.all("aws:backup/selection:Selection")}
+    for p in policies:
+        by_sid = {s["Sid"]: s for s in p.policy()["Statement"]}
+        deny = by_sid["DenyRecoveryPointDestructionExceptBackupRole"]
+        assert deny["Effect"] == "Deny" and deny["Principal"] == "*", p.urn
+        assert {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle", "backup:DeleteBackupVault",
+                "backup:DeleteBackupVaultLockConfiguration"} <= set(deny["Action"]), p.urn
+        assert role_arn in deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"], p.urn
+        assert not set(stack.config.security.operator_role_arns) & set(deny["Condition"]["ArnNotLike"][
+            "aws:PrincipalArn"]), "operators may restore, never delete"
+        restore = by_sid["DenyRestoreAndCopyExceptBackupRoleAndOperators"]
+        assert set(restore["Action"]) == {"backup:StartRestoreJob", "backup:StartCopyJob"}, p.urn
+        assert set(stack.config.security.operator_role_arns) <= set(restore["Condition"]["ArnNotLike"][
+            "aws:PrincipalArn"]), p.urn
+        assert by_sid["DenyAccessPolicyChangesExceptDeployRole"]["Action"] == "backup:PutBackupVaultAccessPolicy"
+        assert p.protect == stack.config.protect, p.urn
+
+
+def test_prod_copies_to_another_account_and_shares_the_air_gapped_vault(prod) -> None:
+    (plan,) = prod.all(PLAN)
+    daily = next(r for r in plan.inputs["rules"] if r["ruleName"] == "daily")
+    assert prod.config.backups.cross_account_vault_arn in {c["destinationVaultArn"] for c in daily["copyActions"]}
+    (share,) = prod.all("aws:ram/resourceShare:ResourceShare")
+    assert share.inputs["allowExternalPrincipals"] is False, share.urn
+    (assoc,) = prod.all("aws:ram/resourceAssociation:ResourceAssociation")
+    (lag,) = prod.all("aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault")
+    assert assoc.inputs["resourceArn"] == lag.outputs["arn"], assoc.urn
+    assert [p.inputs["principal"] for p in prod.all("aws:ram/principalAssociation:PrincipalAssociation")] == \
+        list(prod.config.backups.air_gapped_share_with)
+    assert plan.protect and all(s.protect for s in prod.all("aws:backup/selection:Selection"))
 
 
 def test_restore_testing_plan_and_selections(stack) -> None:
@@ -136,11 +184,16 @@ def test_report_plan_delivers_to_the_evidence_bucket(stack) -> None:
 
 
 def test_vault_notifications_go_to_the_alert_topic(stack) -> None:
-    (n,) = stack.all("aws:backup/vaultNotifications:VaultNotifications")
-    (topic,) = stack.all("aws:sns/topic:Topic")
-    assert n.inputs["snsTopicArn"] == topic.outputs["arn"], n.urn
-    assert n.inputs["backupVaultName"] == vaults(stack)[stack.config.primary_region].name, n.urn
-    assert {"COPY_JOB_FAILED", "S3_BACKUP_OBJECT_FAILED"} <= set(n.inputs["backupVaultEvents"]), n.urn
+    """Each vault notifies the alert topic of its own region (SNS topics and vault notifications are
+    regional: https://docs.aws.amazon.com/aws-backup/latest/devguide/backup-notifications.html)."""
+    notifications = stack.all("aws:backup/vaultNotifications:VaultNotifications")
+    topics = {stack.region(t): t for t in stack.all("aws:sns/topic:Topic")}
+    assert len(notifications) == 2
+    for n in notifications:
+        region = stack.region(n)
+        assert n.inputs["snsTopicArn"] == topics[region].outputs["arn"], n.urn
+        assert n.inputs["backupVaultName"] == vaults(stack)[region].name, n.urn
+        assert {"COPY_JOB_FAILED", "S3_BACKUP_OBJECT_FAILED"} <= set(n.inputs["backupVaultEvents"]), n.urn
 
 
 def test_vaults_protected_in_prod_only(dev, prod) -> None:

@@ -46,6 +46,10 @@ VALID = {
                                    replication={"replicaStorageClass": "standard_ia"}),
     "other-namespaces-ignored": {**MINIMAL, "aws:region": "us-east-1", "pulumi:disable-default-providers": ["aws"]},
     "ia-then-glacier-after-30-days": with_(tiers=tiers((30, "STANDARD_IA"), (60, "GLACIER"), (150, "DEEP_ARCHIVE"))),
+    "ingest-in-a-vpc-with-organization": with_(
+        ingest={"vpc": {"subnetIds": ["subnet-0a"], "securityGroupIds": ["sg-0a"], "s3EndpointId": "vpce-0a"}},
+        security={"organizationId": "o-abcdefghij", "readerRoleArns": ["arn:aws:iam::123456789012:role/viewer"]},
+        alerts={"subscriptions": [{"protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:123456789012:pager"}]}),
 }
 
 
@@ -76,8 +80,25 @@ def test_minimal_config_takes_the_documented_defaults() -> None:
     assert cfg.intelligent_tiering is None
 
 
+# What production requires besides MINIMAL (security.deployRoleArn, alert subscriptions, a
+# cross-account backup vault, a pydicom layer): each tested below as missing.
+PROD_REQUIRED = dict(
+    environment="prod", security={"deployRoleArn": "arn:aws:iam::123456789012:role/deploy"},
+    alerts={"subscriptions": [{"protocol": "email", "endpoint": "oncall@example.org"}]},
+    ingest={"layerArns": ["arn:aws:lambda:us-east-1:123456789012:layer:pydicom:1"]})
+PROD_VAULT = "arn:aws:backup:us-west-2:210987654321:backup-vault:recovery"
+
+
+def prod_with(**changes: Any) -> dict[str, Any]:
+    """A valid production config, with ``changes``."""
+    merged = {**PROD_REQUIRED, "backups": {"crossAccountVaultArn": PROD_VAULT}}
+    for key, value in changes.items():
+        merged[key] = value
+    return with_(**merged)
+
+
 def test_prod_defaults_protect_and_compliance_vault_gets_three_days() -> None:
-    cfg = from_mapping(with_(environment="prod", backups={"vaultLock": "compliance"}))
+    cfg = from_mapping(prod_with(backups={"vaultLock": "compliance", "crossAccountVaultArn": PROD_VAULT}))
     assert cfg.production and cfg.protect
     assert cfg.backups.changeable_for_days == 3
 
@@ -145,8 +166,8 @@ INVALID: dict[str, tuple[dict[str, Any], str, str]] = {
     "locked-log-bucket": (with_(logging={"logBucketObjectLock": True}), "drkit:logging.logBucketObjectLock",
                           "cannot be a server-access-log destination"),
     "vault-lock-unknown": (with_(backups={"vaultLock": "legal"}), "drkit:backups.vaultLock", "compliance, governance"),
-    "compliance-vault-changeable-under-3": (with_(environment="prod", backups={"vaultLock": "compliance",
-                                                                               "changeableForDays": 2}),
+    "compliance-vault-changeable-under-3": (prod_with(backups={"vaultLock": "compliance", "changeableForDays": 2,
+                                                                "crossAccountVaultArn": PROD_VAULT}),
                                             "drkit:backups.changeableForDays", "at least 3 days"),
     "governance-vault-with-changeable-days": (with_(backups={"vaultLock": "governance", "changeableForDays": 3}),
                                               "drkit:backups.changeableForDays", "only valid with vaultLock: compliance"),
@@ -163,6 +184,35 @@ INVALID: dict[str, tuple[dict[str, Any], str, str]] = {
     "daily-retention-outside-lock": (with_(backups={"minRetentionDays": 7, "maxRetentionDays": 30,
                                                     "dailyRetentionDays": 90}),
                                      "drkit:backups.dailyRetentionDays", "7..30"),
+    "prod-without-deploy-role": (prod_with(security={}), "drkit:security.deployRoleArn", "name that role"),
+    "prod-without-subscriptions": (prod_with(alerts={}), "drkit:alerts.subscriptions", "must reach someone"),
+    "prod-without-cross-account-vault": (prod_with(backups={}), "drkit:backups.crossAccountVaultArn",
+                                         "another account"),
+    "deploy-role-not-a-role-arn": (with_(security={"deployRoleArn": "admin"}), "drkit:security.deployRoleArn",
+                                   "IAM role ARN"),
+    "reader-not-a-role-arn": (with_(security={"readerRoleArns": ["arn:aws:iam::123456789012:user/bob"]}),
+                              "drkit:security.readerRoleArns[0]", "IAM role ARN"),
+    "organization-id-malformed": (with_(security={"organizationId": "my-org"}), "drkit:security.organizationId",
+                                  "o-"),
+    "subscription-endpoint-wrong-protocol": (with_(alerts={"subscriptions": [{"protocol": "https",
+                                                                              "endpoint": "http://x.example"}]}),
+                                             "drkit:alerts.subscriptions[0].endpoint", "not a valid https"),
+    "subscription-protocol-unknown": (with_(alerts={"subscriptions": [{"protocol": "sms", "endpoint": "+1"}]}),
+                                      "drkit:alerts.subscriptions[0].protocol", "not one of"),
+    "cross-account-vault-malformed": (with_(backups={"crossAccountVaultArn": "vault"}),
+                                      "drkit:backups.crossAccountVaultArn", "backup vault ARN"),
+    "share-without-air-gap": (with_(backups={"airGappedShareWith": ["210987654321"]}),
+                              "drkit:backups.airGappedShareWith", "airGapped: true"),
+    "share-with-not-an-account": (with_(backups={"airGapped": True, "airGappedShareWith": ["bob"]}),
+                                  "drkit:backups.airGappedShareWith[0]", "12-digit"),
+    "reserved-concurrency-zero": (with_(ingest={"reservedConcurrency": 0}), "drkit:ingest.reservedConcurrency",
+                                  "at least 1"),
+    "vpc-endpoint-malformed": (with_(ingest={"vpc": {"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"],
+                                                     "s3EndpointId": "endpoint"}}),
+                               "drkit:ingest.vpc.s3EndpointId", "vpce-"),
+    "vpc-without-subnets": (with_(ingest={"vpc": {"subnetIds": [], "securityGroupIds": ["sg-1"],
+                                                  "s3EndpointId": "vpce-1"}}),
+                            "drkit:ingest.vpc.subnetIds", "at least one"),
     "rpo-below-rtc": (with_(objectives={"rpoMinutes": 5}), "drkit:objectives.rpoMinutes", "cannot be met"),
     "rto-not-a-number": (with_(objectives={"rtoMinutes": "fast"}), "drkit:objectives.rtoMinutes", "expected a number"),
     "drill-prefix-is-production-data": (with_(drill={"prefix": "dicom/"}), "drkit:drill.prefix", "production data"),

@@ -24,10 +24,9 @@ def test_evidence_bucket_is_locked(deployments, name: str, mode: str, days: int)
 
 def test_evidence_bucket_kms_private_tls_only(stack) -> None:
     b = evidence(stack)
-    (key,) = stack.all("aws:kms/key:Key")
     sse = stack.for_bucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", b)
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {
-        "sseAlgorithm": "aws:kms", "kmsMasterKeyId": key.outputs["arn"]}, sse.urn
+        "sseAlgorithm": "aws:kms", "kmsMasterKeyId": stack.key_arn("audit")}, sse.urn
     pab = stack.for_bucket("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", b)
     assert all(pab.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                        "restrictPublicBuckets")), pab.urn
@@ -35,9 +34,23 @@ def test_evidence_bucket_kms_private_tls_only(stack) -> None:
     assert {"DenyInsecureTransport", "BackupAuditReports"} <= sids, b.urn
 
 
-def test_backup_reports_allowed_only_for_the_service_linked_role(stack) -> None:
+def test_backup_reports_role_is_named_directly(stack) -> None:
+    """S3 judges "Principal: *" policies public unless fixed to documented keys
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status):
+    the grant names Backup Audit Manager's service-linked role, created by the stack."""
     policy = stack.for_bucket("aws:s3/bucketPolicy:BucketPolicy", evidence(stack)).policy()
     (s,) = [s for s in policy["Statement"] if s["Sid"] == "BackupAuditReports"]
-    assert s["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(
-        "role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports")
+    (slr,) = stack.all("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert slr.inputs["awsServiceName"] == "reports.backup.amazonaws.com", slr.urn
+    assert s["Principal"] == {"AWS": slr.outputs["arn"]} and "Condition" in s, s
     assert s["Resource"].endswith("/backup-audit/*") and s["Action"] == "s3:PutObject"
+    assert not [st for st in policy["Statement"] if st["Effect"] == "Allow" and st["Principal"] in ("*", {"AWS": "*"})]
+
+
+def test_evidence_objects_only_for_the_allow_list(prod) -> None:
+    policy = prod.for_bucket("aws:s3/bucketPolicy:BucketPolicy", evidence(prod)).policy()
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    readers = by_sid["DenyObjectReadsOutsideAllowList"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert set(prod.config.security.reader_role_arns) <= set(readers)
+    writers = by_sid["DenyObjectWritesOutsideAllowList"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert not set(prod.config.security.reader_role_arns) & set(writers), "readers cannot write evidence"

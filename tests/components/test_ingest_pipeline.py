@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.ingest_pipeline import INITIAL_VALUE_TAG
 from components.secure_bucket import PURPOSE_TAG
 from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID,
                               HASH_KEY_SECRET_TAGS, LAMBDA_HANDLER)
@@ -44,10 +45,9 @@ def test_landing_bucket_is_kms_versioned_and_expires_quickly(stack) -> None:
 
 
 def test_queues_encrypted_with_redrive_to_dlq(stack) -> None:
-    (key,) = stack.all("aws:kms/key:Key")
     q = queues(stack)
     for queue in q.values():
-        assert queue.inputs["kmsMasterKeyId"] == key.outputs["arn"], queue.urn
+        assert queue.inputs["kmsMasterKeyId"] == stack.key_arn("app"), queue.urn
     redrive = json.loads(q["queue"].inputs["redrivePolicy"])
     assert redrive == {"deadLetterTargetArn": q["dlq"].outputs["arn"],
                        "maxReceiveCount": stack.config.ingest.max_receive_count}
@@ -74,13 +74,15 @@ def test_object_created_events_go_to_the_queue(stack) -> None:
 def test_function_runs_the_contract_handler_with_contract_environment(stack) -> None:
     f = function(stack)
     assert f.inputs["handler"] == LAMBDA_HANDLER == "drills.ingest.handler.handler", f.urn
-    (key,) = stack.all("aws:kms/key:Key")
     (table,) = stack.all("aws:dynamodb/table:Table")
     (secret,) = stack.all("aws:secretsmanager/secret:Secret")
     assert f.inputs["environment"]["variables"] == {
         ENV_ARCHIVE_BUCKET: bucket(stack, "archive").name, ENV_INDEX_TABLE: table.outputs["name"],
-        ENV_KMS_KEY_ID: key.outputs["arn"], ENV_HASH_KEY_SECRET: secret.outputs["arn"]}, f.urn
-    assert f.inputs["kmsKeyArn"] == key.outputs["arn"], f.urn
+        ENV_KMS_KEY_ID: stack.key_arn("data"), ENV_HASH_KEY_SECRET: secret.outputs["arn"]}, f.urn
+    assert f.inputs["kmsKeyArn"] == stack.key_arn("app"), f.urn
+    assert f.inputs["reservedConcurrentExecutions"] == stack.config.ingest.reserved_concurrency, f.urn
+    (logs,) = [g for g in stack.all("aws:cloudwatch/logGroup:LogGroup") if INGEST in stack.ancestor_types(g)]
+    assert logs.inputs["kmsKeyId"] == stack.key_arn("app"), logs.urn
 
 
 def test_function_code_is_the_handler_package_zip(stack) -> None:
@@ -123,20 +125,36 @@ def test_function_role_is_least_privilege(stack) -> None:
     assert s["ReadHashKey"]["Resource"] == secret.outputs["arn"]
     for st in s.values():
         assert st["Resource"] != "*", f"{policy.urn}: {st}"
+    region = stack.config.primary_region
+    assert s["UseDataKey"]["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+    assert all(v.endswith(f".{region}.amazonaws.com") for v in s["UseAppKey"]["Condition"]["StringEquals"]
+               ["kms:ViaService"])
 
 
-def test_hash_key_secret_is_kms_tagged_random_and_replicated(stack) -> None:
+def test_hash_key_secret_is_kms_tagged_replicated_and_its_value_not_in_state(stack) -> None:
     (secret,) = stack.all("aws:secretsmanager/secret:Secret")
-    (key,) = stack.all("aws:kms/key:Key")
-    (replica_key,) = stack.all("aws:kms/replicaKey:ReplicaKey")
-    assert secret.inputs["kmsKeyId"] == key.outputs["arn"], secret.urn
+    assert secret.inputs["kmsKeyId"] == stack.key_arn("app"), secret.urn
     assert HASH_KEY_SECRET_TAGS.items() <= secret.inputs["tags"].items(), secret.urn
-    assert secret.inputs["replicas"] == [{"region": stack.config.dr_region, "kmsKeyId": replica_key.outputs["arn"]}]
-    (password,) = stack.all("random:index/randomPassword:RandomPassword")
-    assert password.inputs["length"] >= 32 and stack.parent(password).type == INGEST, password.urn
-    (version,) = stack.all("aws:secretsmanager/secretVersion:SecretVersion")
-    assert version.inputs["secretId"] == f"{secret.name}-id", version.urn
-    assert password.urn in version.dependencies, version.urn
+    assert INITIAL_VALUE_TAG.items() <= secret.inputs["tags"].items(), secret.urn
+    assert secret.inputs["replicas"] == [{"region": stack.config.dr_region,
+                                          "kmsKeyId": stack.key_arn("app", dr=True)}]
+    # The value comes from Secrets Manager's generator, never from a resource in Pulumi state.
+    assert not stack.all("random:index/randomPassword:RandomPassword")
+    assert not stack.all("aws:secretsmanager/secretVersion:SecretVersion")
+
+
+def test_hash_key_secret_policy_allows_only_ingest_and_break_glass(stack) -> None:
+    """Secrets Manager resource policies: https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_resource-policies.html"""
+    (secret,) = stack.all("aws:secretsmanager/secret:Secret")
+    (policy,) = stack.all("aws:secretsmanager/secretPolicy:SecretPolicy")
+    assert policy.inputs["secretArn"] == secret.outputs["arn"] and policy.inputs["blockPublicPolicy"] is True
+    by_sid = {s["Sid"]: s for s in policy.policy()["Statement"]}
+    readers = by_sid["OnlyIngestAndBreakGlassRead"]
+    assert readers["Effect"] == "Deny" and readers["Action"] == ["secretsmanager:GetSecretValue"]
+    allowed = readers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert function(stack).inputs["role"] in allowed and len(allowed) == 3, allowed   # ingest, root, break-glass
+    force = by_sid["NoDeletionWithoutRecoveryWindow"]["Condition"]
+    assert force == {"Bool": {"secretsmanager:ForceDeleteWithoutRecovery": "true"}}
 
 
 def test_dlq_alarm_fires_on_any_message(stack) -> None:
@@ -144,5 +162,5 @@ def test_dlq_alarm_fires_on_any_message(stack) -> None:
     assert alarm.inputs["dimensions"] == {"QueueName": queues(stack)["dlq"].outputs["name"]}, alarm.urn
     assert (alarm.inputs["metricName"], alarm.inputs["threshold"], alarm.inputs["comparisonOperator"]) == \
         ("ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold"), alarm.urn
-    (topic,) = stack.all("aws:sns/topic:Topic")
+    (topic,) = [t for t in stack.all("aws:sns/topic:Topic") if stack.region(t) == stack.config.primary_region]
     assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]

@@ -13,19 +13,31 @@ def expected_counts(cfg) -> dict[str, int]:
     failback = int(cfg.replication.failback)
     rules = 3                       # dicom/, quarantine/, drill canaries
     buckets = 9                     # archive+replica, each with logs and inventory; landing, evidence, trail logs
+    keys = 4                        # data, backup, audit, app
+    made_roles = int(cfg.security.break_glass_role_arn is None) + int(cfg.security.key_admin_role_arn is None)
+    watched_services = 6            # kms, s3, cloudtrail, backup, dynamodb, secretsmanager (alerts.py)
     return {
         "aws:s3/bucket:Bucket": buckets,
         "aws:s3/bucketVersioning:BucketVersioning": buckets,
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": buckets,
         "aws:s3/bucketPolicy:BucketPolicy": buckets,
-        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": 3,   # archive, replica, evidence
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": 4,   # archive, replica, evidence, trail
         "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1 + failback,
         "aws:s3/inventory:Inventory": 2,
         "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration":
             2 if cfg.intelligent_tiering else 0,
         "aws:s3/bucketNotification:BucketNotification": 2,                         # archive events, landing
-        "aws:kms/key:Key": 1, "aws:kms/replicaKey:ReplicaKey": 1, "aws:kms/alias:Alias": 2,
-        "aws:iam/role:Role": 4 + failback,
+        "aws:kms/key:Key": keys, "aws:kms/replicaKey:ReplicaKey": keys, "aws:kms/alias:Alias": 2 * keys,
+        "aws:kms/keyPolicy:KeyPolicy": 2 * keys,
+        "aws:iam/role:Role": 4 + failback + made_roles,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 0,
+        "aws:iam/serviceLinkedRole:ServiceLinkedRole": int(cfg.security.reports_role == "create"),
+        "aws:sns/topic:Topic": 2, "aws:sns/topicSubscription:TopicSubscription": 2 * len(cfg.alerts.subscriptions),
+        "aws:cloudwatch/eventRule:EventRule": 2 * watched_services,
+        "aws:cloudwatch/eventTarget:EventTarget": 2 * watched_services,
+        "aws:backup/vaultPolicy:VaultPolicy": 2, "aws:secretsmanager/secretPolicy:SecretPolicy": 1,
+        "aws:secretsmanager/secretVersion:SecretVersion": 0,
+        "aws:ram/resourceShare:ResourceShare": int(bool(cfg.backups.air_gapped_share_with)),
         "aws:backup/vault:Vault": 2, "aws:backup/vaultLockConfiguration:VaultLockConfiguration": 2,
         "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": int(cfg.backups.air_gapped),
         "aws:backup/selection:Selection": 2, "aws:backup/framework:Framework": 1,
@@ -50,6 +62,9 @@ def test_whole_program_per_stack(any_stack) -> None:
 def test_stacks_differ_where_their_configs_differ(dev, prod) -> None:
     assert len(prod.resources) > len(dev.resources)   # failback, air gap, intelligent tiering
     assert Counter(r.type for r in prod.resources) - Counter(r.type for r in dev.resources) == Counter({
-        "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1, "aws:iam/role:Role": 1,
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1,
         "aws:iam/rolePolicy:RolePolicy": 1, "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": 1,
-        "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration": 2})
+        "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration": 2,
+        # prod names its break-glass role (dev creates one) and has the failback role: same role count
+        "aws:sns/topicSubscription:TopicSubscription": 4, "aws:ram/resourceShare:ResourceShare": 1,
+        "aws:ram/resourceAssociation:ResourceAssociation": 1, "aws:ram/principalAssociation:PrincipalAssociation": 1})

@@ -44,11 +44,11 @@ def test_delete_marker_replication_follows_config(dev, eu) -> None:
 
 
 def test_sse_kms_objects_replicate_with_the_replica_key_and_modifications_sync(stack) -> None:
-    (replica_key,) = stack.all("aws:kms/replicaKey:ReplicaKey")
+    replica_key = stack.key_arn("data", dr=True)
     for r in forward(stack).inputs["rules"]:
         assert r["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"},
                                                 "replicaModifications": {"status": "Enabled"}}, r["id"]
-        assert r["destination"]["encryptionConfiguration"] == {"replicaKmsKeyId": replica_key.outputs["arn"]}
+        assert r["destination"]["encryptionConfiguration"] == {"replicaKmsKeyId": replica_key}
         assert r["destination"]["bucket"] == f"arn:aws:s3:::{bucket(stack, 'replica').name}"
 
 
@@ -77,13 +77,13 @@ def test_role_is_least_privilege(stack) -> None:
             "s3:GetObjectVersionForReplication"} <= set(statements["ReadSourceVersions"]["Action"])
     assert statements["WriteReplicas"]["Resource"] == [f"{replica}/{p}*" for p in prefixes]
     assert set(statements["WriteReplicas"]["Action"]) == {"s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"}
-    (key,) = stack.all("aws:kms/key:Key")
-    (replica_key,) = stack.all("aws:kms/replicaKey:ReplicaKey")
-    assert statements["DecryptSource"]["Resource"] == key.outputs["arn"]
+    key = stack.key_arn("data")
+    replica_key = stack.key_arn("data", dr=True)
+    assert statements["DecryptSource"]["Resource"] == key
     assert statements["DecryptSource"]["Action"] == ["kms:Decrypt"]
     assert statements["DecryptSource"]["Condition"]["StringEquals"] == {
         "kms:ViaService": f"s3.{stack.config.primary_region}.amazonaws.com"}
-    assert statements["EncryptReplicas"]["Resource"] == replica_key.outputs["arn"]
+    assert statements["EncryptReplicas"]["Resource"] == replica_key
     assert statements["EncryptReplicas"]["Condition"]["StringEquals"] == {
         "kms:ViaService": f"s3.{stack.config.dr_region}.amazonaws.com"}
     for s in statements.values():
@@ -95,10 +95,10 @@ def test_failback_rules_only_when_configured(dev, prod) -> None:
     assert len(dev.all(CONFIG)) == 1, "dev has no failback"
     back = prod.for_bucket(CONFIG, bucket(prod, "replica"))
     assert prod.region(back) == prod.config.dr_region, back.urn
-    (key,) = prod.all("aws:kms/key:Key")
+    key = prod.key_arn("data")
     for r in back.inputs["rules"]:
         assert r["destination"]["bucket"] == f"arn:aws:s3:::{bucket(prod, 'archive').name}", back.urn
-        assert r["destination"]["encryptionConfiguration"] == {"replicaKmsKeyId": key.outputs["arn"]}, back.urn
+        assert r["destination"]["encryptionConfiguration"] == {"replicaKmsKeyId": key}, back.urn
         assert r["destination"]["replicationTime"]["time"] == {"minutes": 15}, back.urn
     assert forward(prod).inputs["role"] != back.inputs["role"], "each direction has its own role"
 

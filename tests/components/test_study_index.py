@@ -29,20 +29,20 @@ def test_sop_instance_uid_index_for_global_uniqueness(stack) -> None:
 
 def test_on_demand_pitr_kms_and_stream(stack) -> None:
     t = table(stack)
-    (key,) = stack.all("aws:kms/key:Key")
+    key = stack.key_arn("app")
     assert t.inputs["billingMode"] == "PAY_PER_REQUEST", t.urn
     assert t.inputs["pointInTimeRecovery"] == {"enabled": True}, t.urn
-    assert t.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key.outputs["arn"]}, t.urn
+    assert t.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key}, t.urn
     assert (t.inputs["streamEnabled"], t.inputs["streamViewType"]) == (True, "NEW_AND_OLD_IMAGES"), t.urn
     assert stack.region(t) == stack.config.primary_region, t.urn
 
 
 def test_replica_in_dr_with_dr_key_and_pitr(stack) -> None:
     t = table(stack)
-    (replica_key,) = stack.all("aws:kms/replicaKey:ReplicaKey")
+    replica_key = stack.key_arn("app", dr=True)
     (replica,) = t.inputs["replicas"]
     assert replica["regionName"] == stack.config.dr_region, t.urn
-    assert replica["kmsKeyArn"] == replica_key.outputs["arn"], t.urn
+    assert replica["kmsKeyArn"] == replica_key, t.urn
     assert replica["pointInTimeRecovery"] is True, t.urn
 
 

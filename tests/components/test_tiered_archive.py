@@ -45,12 +45,12 @@ def test_object_lock_mode_and_days_follow_config(deployments, name: str, mode: s
 
 
 def test_replica_encrypted_with_the_dr_key(stack) -> None:
-    (replica_key,) = stack.all("aws:kms/replicaKey:ReplicaKey")
-    (primary_key,) = stack.all("aws:kms/key:Key")
+    replica_key = stack.key_arn("data", dr=True)
+    primary_key = stack.key_arn("data")
     for purpose, key in (("archive", primary_key), ("replica", replica_key)):
         b = archive_buckets(stack)[purpose]
         sse = stack.for_bucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", b)
-        assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == key.outputs["arn"], sse.urn
+        assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == key, sse.urn
 
 
 def test_tier_rules_filter_on_specialty_tag_with_ordered_transitions(stack) -> None:

@@ -40,10 +40,11 @@ class Rec:
     provider: Optional[str]
     id: str
     deps: dict[str, list[str]] = field(default_factory=dict)
+    protect: bool = False
 
 
-def _opts() -> PolicyResourceOptions:
-    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+def _opts(protect: bool = False) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 
 
 class Stack:
@@ -52,7 +53,8 @@ class Stack:
     def __init__(self, stack: str, resources: Iterable[Any]) -> None:
         self.stack = stack
         self.records = [Rec(r.type, r.name, copy.deepcopy(r.inputs), copy.deepcopy(r.outputs), r.provider,
-                            r.id, copy.deepcopy(getattr(r, "deps", {}))) for r in resources]
+                            r.id, copy.deepcopy(getattr(r, "deps", {})), bool(getattr(r, "protect", False)))
+                        for r in resources]
 
     def copy(self) -> "Stack":
         return Stack(self.stack, self.records)
@@ -157,7 +159,7 @@ class Stack:
         for rec in self.records:
             props = {"id": rec.id, **copy.deepcopy(rec.outputs)}   # bridged providers' outputs carry the id
             resources.append(PolicyResource(rec.type, unknown_checking_proxy(props), self.urn(rec), rec.name,
-                                            _opts(), self._provider(rec), None, [], {}))
+                                            _opts(rec.protect), self._provider(rec), None, [], {}))
         by_name = {}
         for res in resources:
             by_name.setdefault(res.name, []).append(res)
@@ -168,7 +170,7 @@ class Stack:
     def resource_args(self, config: Optional[dict] = None) -> list[ResourceValidationArgs]:
         """Every resource as a resource policy sees it: its inputs."""
         return [ResourceValidationArgs(rec.type, unknown_checking_proxy(copy.deepcopy(rec.inputs)), self.urn(rec),
-                                       rec.name, _opts(), self._provider(rec), config)
+                                       rec.name, _opts(rec.protect), self._provider(rec), config)
                 for rec in self.records]
 
     def violations(self, policy: Any, config: Optional[dict] = None, *, adapted: Optional[tuple] = None,
@@ -210,15 +212,62 @@ class _Builder:
             **inputs: Any) -> Rec:
         rid, outputs = default_create(MockResourceArgs(type_, logical, inputs))
         ref = f"urn:pulumi:{self.stack}::{PROJECT}::{PROVIDER_TYPE}::{provider}::{provider}-id" if provider else None
-        rec = Rec(type_, logical, inputs, outputs, ref, rid, deps or {})
+        protect = type_.rsplit(":", 1)[-1] in PROTECTED_CONTROLS
+        rec = Rec(type_, logical, inputs, outputs, ref, rid, deps or {}, protect)
         self.records.append(rec)
         return rec
 
 
-def tls_policy(arn: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
+ACCOUNT_ROOT = "arn:aws:iam::123456789012:root"
+BREAK_GLASS = "arn:aws:iam::123456789012:role/break-glass"
+DEPLOY = "arn:aws:iam::123456789012:role/deploy"
+REPLICATION_ROLE = "arn:aws:iam::123456789012:role/replication"
+PROTECTED_CONTROLS = {"BucketPolicy", "BucketPublicAccessBlock", "BucketReplicationConfig", "Trail", "Plan",
+                      "KeyPolicy", "VaultPolicy"}
+
+
+def _deny(sid: str, actions: list[str], resource: Any, allowed: list[str]) -> dict:
+    return {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": actions, "Resource": resource,
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": allowed}, "Bool": {"aws:PrincipalIsAWSService": "false"}}}
+
+
+def tls_policy(arn: str, guarded: bool = False, writers: tuple[str, ...] = ()) -> str:
+    """TLS-only; ``guarded`` adds the allow-list Denies a PHI bucket needs (writers besides the admins)."""
+    statements: list[dict] = [{
         "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
+        "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
+    if guarded:
+        admins = [ACCOUNT_ROOT, BREAK_GLASS]
+        statements += [
+            _deny("Reads", ["s3:GetObject", "s3:GetObjectVersion"], f"{arn}/*",
+                  [*admins, "arn:aws:iam::123456789012:role/viewer"]),
+            _deny("Writes", ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"], f"{arn}/*",
+                  [*admins, *writers]),
+            _deny("Retention", ["s3:PutObjectRetention", "s3:BypassGovernanceRetention"], f"{arn}/*", admins),
+            _deny("Config", ["s3:PutBucketPolicy", "s3:PutReplicationConfiguration", "s3:PutLifecycleConfiguration",
+                             "s3:PutBucketObjectLockConfiguration"], arn, [*admins, DEPLOY]),
+        ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def key_policy() -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/key-admin"},
+         "Action": ["kms:Describe*", "kms:Get*", "kms:List*"], "Resource": "*"},
+        {"Sid": "Use", "Effect": "Allow", "Principal": {"AWS": REPLICATION_ROLE},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+         "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}},
+        {"Sid": "Guard", "Effect": "Deny", "Principal": "*",
+         "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:CreateGrant"], "Resource": "*",
+         "Condition": {"ArnNotEquals": {"aws:PrincipalArn": BREAK_GLASS}}},
+        {"Sid": "PolicyGuard", "Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*",
+         "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [BREAK_GLASS, DEPLOY]}}}]})
+
+
+def vault_policy() -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [_deny(
+        "Guard", ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
+                  "backup:PutBackupVaultAccessPolicy"], "*", [ACCOUNT_ROOT, BREAK_GLASS])]})
 
 
 def hand_built_platform(stack: str = "prod") -> Stack:
@@ -226,8 +275,10 @@ def hand_built_platform(stack: str = "prod") -> Stack:
     b = _Builder(stack)
     b.add(PROVIDER_TYPE, "primary", region="us-east-1")
     b.add(PROVIDER_TYPE, "dr", region="us-west-2")
-    key = b.add("aws:kms/key:Key", "archive-key", "primary", enableKeyRotation=True, multiRegion=True)
-    replica_key = b.add("aws:kms/replicaKey:ReplicaKey", "archive-key-dr", "dr", primaryKeyArn=key.outputs["arn"])
+    key = b.add("aws:kms/key:Key", "archive-key", "primary", enableKeyRotation=True, multiRegion=True,
+                policy=key_policy())
+    replica_key = b.add("aws:kms/replicaKey:ReplicaKey", "archive-key-dr", "dr", primaryKeyArn=key.outputs["arn"],
+                        policy=key_policy())
     buckets = {}
     for name, purpose, region, locked in (("imaging-archive", "archive", "primary", True),
                                           ("imaging-replica", "replica", "dr", True),
@@ -236,7 +287,7 @@ def hand_built_platform(stack: str = "prod") -> Stack:
                                           ("imaging-dr-logs", "replica-access-logs", "dr", False),
                                           ("imaging-inventory", "archive-inventory", "primary", False),
                                           ("imaging-evidence", "evidence", "primary", True),
-                                          ("imaging-trail", "cloudtrail", "primary", False)):
+                                          ("imaging-trail", "cloudtrail", "primary", True)):
         kms = key if region == "primary" else replica_key
         bucket = b.add("aws:s3/bucket:Bucket", name, region, objectLockEnabled=locked,
                        tags={"drkit-purpose": purpose})
@@ -252,7 +303,8 @@ def hand_built_platform(stack: str = "prod") -> Stack:
         b.add("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-pab", region, bucket=bucket.id,
               blockPublicAcls=True, blockPublicPolicy=True, ignorePublicAcls=True, restrictPublicBuckets=True)
         b.add("aws:s3/bucketPolicy:BucketPolicy", f"{name}-policy", region, bucket=bucket.id,
-              policy=tls_policy(bucket.outputs["arn"]))
+              policy=tls_policy(bucket.outputs["arn"], guarded=role in ("archive", "replica", "landing", "evidence"),
+                                writers=(REPLICATION_ROLE,) if role == "replica" else ()))
         b.add("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{name}-lifecycle", region,
               bucket=bucket.id, rules=[{"id": "abort-multipart", "status": "Enabled", "filter": {},
                                         "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}])
@@ -266,8 +318,12 @@ def hand_built_platform(stack: str = "prod") -> Stack:
         region = "dr" if logs == "imaging-dr-logs" else "primary"
         b.add("aws:s3/bucketLogging:BucketLogging", f"{name}-logging", region, bucket=buckets[name].id,
               targetBucket=buckets[logs].id, targetPrefix=f"{name}/")
+    b.add("aws:iam/role:Role", "replication", "primary", arn=REPLICATION_ROLE, assumeRolePolicy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                               "Action": "sts:AssumeRole",
+                                               "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}]}))
     b.add("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "imaging-archive-replication", "primary",
-          bucket=buckets["imaging-archive"].id, role="arn:aws:iam::123456789012:role/replication",
+          bucket=buckets["imaging-archive"].id, role=REPLICATION_ROLE,
           rules=[{"id": "dicom", "status": "Enabled", "filter": {"prefix": "dicom/"},
                   "deleteMarkerReplication": {"status": "Enabled"},
                   "sourceSelectionCriteria": {"sseKmsEncryptedObjects": {"status": "Enabled"}},
@@ -281,6 +337,8 @@ def hand_built_platform(stack: str = "prod") -> Stack:
         vaults[name] = b.add("aws:backup/vault:Vault", name, region, name=name, kmsKeyArn=kms.outputs["arn"])
         b.add("aws:backup/vaultLockConfiguration:VaultLockConfiguration", f"{name}-lock", region,
               backupVaultName=name, minRetentionDays=7, maxRetentionDays=3650, changeableForDays=3)
+        b.add("aws:backup/vaultPolicy:VaultPolicy", f"{name}-policy", region, backupVaultName=name,
+              policy=vault_policy())
     b.add("aws:backup/plan:Plan", "imaging-plan", "primary", name="imaging-plan", rules=[
         {"ruleName": "continuous", "targetVaultName": "imaging-vault", "schedule": "cron(0 5 * * ? *)",
          "enableContinuousBackup": True, "lifecycle": {"deleteAfter": 35}},
@@ -290,11 +348,29 @@ def hand_built_platform(stack: str = "prod") -> Stack:
                           "lifecycle": {"deleteAfter": 90}}]}])
     b.add("aws:dynamodb/table:Table", "study-index", "primary", billingMode="PAY_PER_REQUEST",
           hashKey="StudyInstanceUID", rangeKey="SeriesSop",
-          pointInTimeRecovery={"enabled": True},
+          pointInTimeRecovery={"enabled": True}, deletionProtectionEnabled=True,
           serverSideEncryption={"enabled": True, "kmsKeyArn": key.outputs["arn"]},
-          replicas=[{"regionName": "us-west-2", "kmsKeyArn": replica_key.outputs["arn"], "pointInTimeRecovery": True}])
+          replicas=[{"regionName": "us-west-2", "kmsKeyArn": replica_key.outputs["arn"], "pointInTimeRecovery": True,
+                     "deletionProtectionEnabled": True}])
     b.add("aws:sqs/queue:Queue", "ingest-queue", "primary", kmsMasterKeyId=key.outputs["arn"])
-    b.add("aws:sns/topic:Topic", "alarms", "primary", kmsMasterKeyId=key.outputs["arn"])
+    topic = b.add("aws:sns/topic:Topic", "alarms", "primary", kmsMasterKeyId=key.outputs["arn"])
+    b.add("aws:sns/topicSubscription:TopicSubscription", "oncall", "primary", topic=topic.outputs["arn"],
+          protocol="email", endpoint="oncall@example.org")
+    b.add("aws:cloudwatch/metricAlarm:MetricAlarm", "dicom-latency", "primary", namespace="AWS/S3",
+          metricName="ReplicationLatency", dimensions={"RuleId": "dicom"}, treatMissingData="breaching",
+          alarmActions=[topic.outputs["arn"]], threshold=900, comparisonOperator="GreaterThanThreshold",
+          evaluationPeriods=1, period=300, statistic="Maximum")
+    watched = {"kms": ["ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy"],
+               "s3": ["PutBucketPolicy", "DeleteBucketPolicy", "PutBucketReplication", "DeleteBucketReplication",
+                      "PutBucketLifecycle"],
+               "cloudtrail": ["StopLogging", "DeleteTrail", "UpdateTrail"],
+               "backup": ["DeleteBackupPlan", "DeleteRecoveryPoint", "DeleteBackupSelection"]}
+    for region in ("primary", "dr"):
+        for source, calls in watched.items():
+            rule = b.add("aws:cloudwatch/eventRule:EventRule", f"{region}-{source}-changes", region,
+                         eventPattern=json.dumps({"source": [f"aws.{source}"], "detail": {"eventName": calls}}))
+            b.add("aws:cloudwatch/eventTarget:EventTarget", f"{region}-{source}-target", region,
+                  rule=rule.outputs["name"], arn=topic.outputs["arn"])
     b.add("aws:cloudtrail/trail:Trail", "imaging-cloudtrail", "primary", s3BucketName=buckets["imaging-trail"].id,
           enableLogFileValidation=True, isMultiRegionTrail=True, kmsKeyId=key.outputs["arn"],
           advancedEventSelectors=[{"name": "archive objects", "fieldSelectors": [

@@ -64,7 +64,7 @@ def analyze_request(stack: Stack) -> analyzer_pb2.AnalyzeStackRequest:
                                                              urn=stack.urn(prov), name=prov.name)
         resources.append(analyzer_pb2.AnalyzerResource(
             type=rec.type, properties=_struct({"id": rec.id, **rec.outputs}), urn=stack.urn(rec), name=rec.name,
-            provider=provider,
+            provider=provider, options=analyzer_pb2.AnalyzerResourceOptions(protect=rec.protect),
             propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=[urns[n] for n in v])
                                   for k, v in rec.deps.items()}))
     return analyzer_pb2.AnalyzeStackRequest(resources=resources)

@@ -6,12 +6,13 @@ import re
 
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
-from policies import rules
+from policies import guard_rules, rules
+from policies.guard_rules import PRODUCTION_ONLY
 from policies.stackview import ROLE_TAGS, StackView
 from tests.policies.stacks import stack_from
 from tests.policies.harness import NOT_APPLICABLE, Stack, fired
 
-CONTROL_ID = re.compile(r"CKV_AWS_\d+|CIS AWS \d|BACKUP_[A-Z_]+")
+CONTROL_ID = re.compile(r"CKV_AWS_\d+|CIS AWS \d|BACKUP_[A-Z_]+|HIPAA 164\.\d+|NIST CSF [A-Z]{2}\.")
 
 
 def test_pack_is_mandatory_and_names_are_unique() -> None:
@@ -29,7 +30,8 @@ def test_every_policy_cites_its_control() -> None:
 
 def test_production_aware_policies_declare_their_config() -> None:
     configurable = sorted(p.name for p in rules.POLICIES if p.config_schema is not None)
-    assert configurable == ["backup-plan-cross-region-copy", "backup-vault-lock", "s3-bucket-object-lock"]
+    assert configurable == sorted(["backup-plan-cross-region-copy", "backup-vault-lock", "s3-bucket-object-lock",
+                                   *(p.name for p in guard_rules.POLICIES)])
     for policy in rules.POLICIES:
         if policy.config_schema is not None:
             assert policy.config_schema.properties["productionStacks"]["default"] == ["prod"]
@@ -51,7 +53,7 @@ def test_dev_stack_passes_every_rule_that_applies(dev_stack: Stack) -> None:
     assert fired(dev_stack, rules.POLICIES) == {}
     skipped = [p.name for p in rules.POLICIES if dev_stack.violations(p)[:1] and
                dev_stack.violations(p)[0][0] == NOT_APPLICABLE]
-    assert skipped == ["backup-plan-cross-region-copy"]
+    assert sorted(skipped) == sorted(["backup-plan-cross-region-copy", *PRODUCTION_ONLY])
 
 
 def test_staging_stack_passes_every_rule_that_applies() -> None:

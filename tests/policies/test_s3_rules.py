@@ -154,11 +154,12 @@ BREAKAGES = [
              _set("archive", ":BucketPublicAccessBlock", "blockPublicAcls", False), mentions="CKV_AWS_53"),
     Breakage("no-tls-deny", frozenset({TLS}), _edit_policy("archive", lambda s: None)),
     Breakage("tls-deny-objects-only", frozenset({TLS}), _edit_policy("replica", _objects_only)),
-    Breakage("no-bucket-policy", frozenset({TLS}), _remove("landing", ":BucketPolicy")),
+    Breakage("no-bucket-policy", frozenset({TLS, "s3-phi-bucket-policy"}), _remove("landing", ":BucketPolicy")),
     Breakage("object-lock-disabled", frozenset({LOCK}), object_lock_disabled, mentions="objectLockEnabled"),
     Breakage("governance-lock-in-prod", frozenset({LOCK}), governance_lock, mentions="COMPLIANCE"),
     Breakage("no-default-retention", frozenset({LOCK}), _remove("replica", ":BucketObjectLockConfiguration")),
-    Breakage("no-replication", frozenset({CRR}), _remove("archive", ":BucketReplicationConfig")),
+    Breakage("no-replication", frozenset({CRR, "s3-archive-replicates-studies"}),
+             _remove("archive", ":BucketReplicationConfig")),
     Breakage("rtc-off", frozenset({CRR}), rtc_off, mentions="replicationTime"),
     Breakage("replication-metrics-missing", frozenset({CRR}), metrics_missing, mentions="metrics"),
     Breakage("replica-kms-key-missing", frozenset({CRR}), replica_key_missing, mentions="replicaKmsKeyId"),
@@ -181,7 +182,7 @@ def test_rule_fires_on_one_break(prod_stack: Stack, breakage: Breakage) -> None:
 
 def test_every_bucket_rule_has_a_breakage() -> None:
     covered = {name for b in BREAKAGES for name in b.policies}
-    assert covered == {p.name for p in s3_rules.POLICIES}
+    assert covered >= {p.name for p in s3_rules.POLICIES}
 
 
 def test_governance_lock_is_fine_outside_production(dev_stack: Stack) -> None:

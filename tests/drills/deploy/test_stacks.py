@@ -173,3 +173,46 @@ def test_restore_testing_plan_is_created_and_scheduled(world) -> None:
              backup.list_restore_testing_selections(RestoreTestingPlanName=names[0])["RestoreTestingSelections"]}
     assert kinds == {"S3", "DynamoDB"}
     assert cloud.sim["restore_testing"].status()["plans"][f"{out.primaryRegion}/{names[0]}"]["nextRun"]
+
+
+def test_prod_security_controls_land_in_the_cloud(world) -> None:
+    """The guards of issue #15 as boto3 sees them after `drkit up --stack prod`: guarded key policies
+    (PutKeyPolicy), control-plane event rules with the alert topic as target (PutRule/PutTargets),
+    alert subscriptions, the hash-key secret's resource policy and a value seeded by Secrets Manager's
+    own generator (GetRandomPassword), the ingest function's reserved concurrency, the RAM share.
+    AWS docs: https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html,
+    https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutTargets.html,
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetRandomPassword.html"""
+    cloud, project, results = world
+    out = results["prod"].outputs
+    region = out.primaryRegion
+    s3 = cloud.target.client("s3", region)
+    sse = s3.get_bucket_encryption(Bucket=out.archiveBucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    key_id = sse["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+    policy = json.loads(cloud.target.client("kms", region).get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    sids = {s["Sid"] for s in policy["Statement"]}
+    assert {"DenyKeyDestructionExceptBreakGlass", "DenyGrantsExceptForAwsResources",
+            "DenyPolicyChangesExceptDeployAndBreakGlass"} <= sids
+    events = cloud.target.client("events", region)
+    kms_rules = [r for r in events.list_rules(NamePrefix="drkit-prod-alerts-kms-changes")["Rules"]]
+    assert len(kms_rules) == 1 and "ScheduleKeyDeletion" in kms_rules[0]["EventPattern"]
+    (target,) = events.list_targets_by_rule(Rule=kms_rules[0]["Name"])["Targets"]
+    sns = cloud.target.client("sns", region)
+    subs = sns.list_subscriptions_by_topic(TopicArn=target["Arn"])["Subscriptions"]
+    assert {s["Protocol"] for s in subs} == {"email", "https"}
+    sm = cloud.target.client("secretsmanager", region)
+    lam = cloud.target.client("lambda", region)
+    function = next(f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("drkit-prod-ingest"))
+    secret_arn = function["Environment"]["Variables"]["DRKIT_HASH_KEY_SECRET"]
+    assert len(sm.get_secret_value(SecretId=secret_arn)["SecretString"]) == 64
+    resource_policy = json.loads(sm.get_resource_policy(SecretId=secret_arn)["ResourcePolicy"])
+    assert "OnlyIngestAndBreakGlassRead" in {s["Sid"] for s in resource_policy["Statement"]}
+    concurrency = lam.get_function_concurrency(FunctionName=function["FunctionName"])
+    assert concurrency["ReservedConcurrentExecutions"] == project.stack_config("prod")["drkit:ingest"][
+        "reservedConcurrency"]
+    ram = cloud.target.client("ram", out.drRegion)
+    assert [s for s in ram.get_resource_shares(resourceOwner="SELF")["resourceShares"]
+            if s["name"].startswith("drkit-prod-backups-air-gapped-share")]
+    declared = {d.type: d.reason for d in results["prod"].declared_only}
+    assert "aws:ram/resourceAssociation:ResourceAssociation" in declared
+    assert "aws:backup/vaultPolicy:VaultPolicy" in declared
