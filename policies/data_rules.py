@@ -3,6 +3,8 @@ Lambda environment and limits, table deletion protection, replication and data-e
 
 from __future__ import annotations
 
+import zipfile
+
 from collections.abc import Mapping
 from typing import Any, Iterable
 
@@ -164,7 +166,12 @@ def check_functions(view: StackView) -> Iterable[Finding]:
         handler = prop(function.props, "handler")
         if view.production and isinstance(handler, str) and handler.startswith("drills.ingest") and \
                 not elements(function.props, "layers"):
-            yield function, "the ingest package ships no pydicom and no layer provides it (production)"
+            ships = _ships_pydicom(prop(function.props, "code"))
+            if ships is False:
+                yield function, "the ingest package ships no pydicom and no layer provides it (production)"
+            elif ships is None:
+                yield function, ("the ingest package cannot be inspected for pydicom and no layer provides it "
+                                 "(production): ship drills.ingest.package's zip")
 
 
 def check_deletion_protection(view: StackView) -> Iterable[Finding]:
@@ -233,3 +240,13 @@ POLICIES = [
          "A trail records object-level data events on every archive, replica, landing, evidence, inventory and "
          "trail bucket (HIPAA 164.312(b)).", check_trail_data_events),
 ]
+
+
+def _ships_pydicom(code: object) -> bool | None:
+    """Does the function's code archive (a zip file on disk, as drills.ingest.package builds it)
+    contain pydicom? None when the archive cannot be read here."""
+    path = getattr(code, "path", None)
+    if not isinstance(path, str) or not zipfile.is_zipfile(path):
+        return None
+    with zipfile.ZipFile(path) as archive:
+        return any(name.startswith("pydicom/") for name in archive.namelist())
