@@ -357,3 +357,11 @@ ENV_MAX_INFLATED_MIB = "DRKIT_MAX_INFLATED_MIB"  # optional: bound on inflated d
 # version 1 outputs document `drkit ingest` and the gateway find it by tag, when only one
 # secret in the account and region carries them.
 HASH_KEY_SECRET_TAGS = {"drkit-purpose": "phi-hash-key"}
+
+
+# --------------------------------------------------------------------------- synthetic data set
+
+# drills.synth writes MANIFEST_NAME beside its instances with "generator": SYNTH_GENERATOR;
+# ingest recognises it as drkit's own file, not an input.
+SYNTH_MANIFEST_NAME = "manifest.json"
+SYNTH_GENERATOR = "drkit synth"

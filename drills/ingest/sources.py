@@ -37,7 +37,7 @@ from pydicom.fileset import FileSet
 
 from drills.errors import UsageError
 from drills.ingest.paths import not_regular, printable
-from drills.synth.dataset import GENERATOR, MANIFEST_NAME
+from drills.contracts import SYNTH_GENERATOR as GENERATOR, SYNTH_MANIFEST_NAME as MANIFEST_NAME
 
 DICOMDIR_NAME = "DICOMDIR"
 _DICOMDIR_ERRORS = (PydicomInvalidDicomError, ValueError, KeyError, AttributeError, TypeError, OSError,

@@ -49,10 +49,9 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from drills import __version__
 from drills.contracts import STORAGE_SOP_CLASSES, Specialty, specialty_for
+from drills.contracts import SYNTH_GENERATOR as GENERATOR, SYNTH_MANIFEST_NAME as MANIFEST_NAME
 from drills.errors import UsageError
 
-MANIFEST_NAME = "manifest.json"
-GENERATOR = "drkit synth"
 MANIFEST_VERSION = 1
 MAX_SCALE = 256.0  # keeps the largest instance (a WSI level) near 150 MB in memory
 
