@@ -16,7 +16,7 @@ from drills.engine.journal import Journal
 from drills.engine.model import Status
 from drills.engine.runner import ScenarioRun
 from drills.engine.scenario import validate
-from tests.drills.cloud.test_fis import _buckets, _template
+from tests.helpers.fis import pause_template as _template, replicated_pair as _buckets
 from tests.drills.engine.conftest import document, outputs
 
 

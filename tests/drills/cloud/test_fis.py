@@ -8,39 +8,10 @@ reference, aws:s3:bucket-pause-replication (duration, region, destinationBuckets
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from botocore.exceptions import ClientError
 
-TAG = "drkit-drill-target"
-
-
-def _buckets(client, versioned=True):
-    src, dst = f"src-{uuid.uuid4().hex[:8]}", f"dst-{uuid.uuid4().hex[:8]}"
-    east, west = client("s3", "us-east-1"), client("s3", "us-west-2")
-    east.create_bucket(Bucket=src)
-    west.create_bucket(Bucket=dst, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    for s3, bucket in ((east, src), (west, dst)):
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    east.put_bucket_replication(Bucket=src, ReplicationConfiguration={
-        "Role": "arn:aws:iam::123456789012:role/replication",
-        "Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
-                   "DeleteMarkerReplication": {"Status": "Enabled"},
-                   "Destination": {"Bucket": f"arn:aws:s3:::{dst}"}}]})
-    east.put_bucket_tagging(Bucket=src, Tagging={"TagSet": [{"Key": TAG, "Value": "stack-a"}]})
-    return src, dst
-
-
-def _template(fis, dst, *, tag_value="stack-a", mode="fail", duration="PT10M"):
-    return fis.create_experiment_template(
-        clientToken=uuid.uuid4().hex, description="pause", roleArn="arn:aws:iam::123456789012:role/fis",
-        stopConditions=[{"source": "none"}],
-        targets={"archive": {"resourceType": "aws:s3:bucket", "selectionMode": "ALL",
-                             "resourceTags": {TAG: tag_value}}},
-        actions={"pause": {"actionId": "aws:s3:bucket-pause-replication", "targets": {"Buckets": "archive"},
-                           "parameters": {"duration": duration, "region": "us-west-2", "destinationBuckets": dst}}},
-        experimentOptions={"emptyTargetResolutionMode": mode})["experimentTemplate"]
+from tests.helpers.fis import pause_template as _template, replicated_pair as _buckets
 
 
 def test_experiment_pauses_replication_for_its_duration_then_completes(cloud, client) -> None:
