@@ -172,26 +172,34 @@ def _plan(project: Project | None, stack: str) -> dict[str, Any]:
 
 
 def _render_reports(run_dir: Path, rj: RunJournal, code: int) -> tuple[int, list[Path]]:
-    """Render and sign the run dir's reports: the exit code after it and the paths written."""
+    """Render and sign the run dir's reports: the exit code after it and the paths written.
+
+    What could not be rendered is recorded in the journal (event ``reports-not-rendered``,
+    ``exit_code`` updated) before what can be is rendered and signed."""
     from drills.reports import build_run_reports
     try:
-        paths = build_run_reports(run_dir)
+        return code, build_run_reports(run_dir)
     except InfraError as exc:            # WeasyPrint's system libraries missing: no PDF
-        say(f"report.pdf not rendered: {exc}", fg="yellow")
         code = code or EXIT_INFRA
-        rj.journal.event("reports-not-rendered", data={"formats": ["pdf"], "reason": exc.message,
-                                                      "exit_code": code})
-        rj.journal.document["exit_code"] = code
-        rj.journal.write(run_dir)
-        try:
-            paths = build_run_reports(run_dir, formats=("json", "html"))
-        except DrkitError as again:
-            say(f"reports not rendered: {again}", fg="red")
-            return code or again.exit_code, []
-    except DrkitError as exc:            # e.g. an unusable $DRKIT_SIGNING_KEY
-        say(f"reports not rendered: {exc}", fg="red")
-        return code or exc.exit_code, []
-    return code, paths
+        _not_rendered(run_dir, rj, ["pdf"], exc, code)
+    except DrkitError as exc:            # e.g. an unusable signing key: nothing signed
+        code = code or exc.exit_code
+        _not_rendered(run_dir, rj, ["json", "html", "pdf"], exc, code)
+        return code, []
+    try:
+        return code, build_run_reports(run_dir, formats=("json", "html"))
+    except DrkitError as exc:
+        code = code or exc.exit_code
+        _not_rendered(run_dir, rj, ["json", "html"], exc, code)
+        return code, []
+
+
+def _not_rendered(run_dir: Path, rj: RunJournal, formats: list[str], exc: DrkitError, code: int) -> None:
+    names = ", ".join(f"report.{f}" for f in formats)
+    say(f"{names} not rendered: {exc}", fg="yellow" if code == EXIT_INFRA else "red")
+    rj.journal.event("reports-not-rendered", data={"formats": formats, "reason": exc.message, "exit_code": code})
+    rj.journal.document["exit_code"] = code
+    rj.journal.write(run_dir)
 
 
 def _say_reports(paths: list[Path]) -> None:

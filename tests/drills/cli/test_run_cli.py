@@ -231,3 +231,58 @@ def test_delete_marker_replication_off_is_seen_by_the_consistency_check(tmp_path
     check = next(a for a in scenario["method"] if a["name"] == "dr-consistent-with-primary")
     assert check["status"] == "failed" and check["output"]["served_after_delete"] == 1
     assert any(f["code"] == "dr-serves-deleted-objects" for f in scenario["findings"])
+
+
+# ----------------------------------------------------------------------------- reports at the end of a run
+
+def _finished_run(tmp_path: Path, code: int):
+    from drills.engine.clock import WallClock
+    from drills.engine.execute import RunJournal
+    run_dir = tmp_path / "runs" / "run"
+    rj = RunJournal("20260101T000000Z-abcdef", run_dir)
+    rj.start(WallClock(), target={"kind": "embedded-simulated", "endpoint": None, "simulated": True})
+    rj.finish("completed", code)
+    return run_dir, rj
+
+
+@pytest.mark.parametrize("drill_code, final_code", [(0, 3), (1, 1)])
+def test_without_weasyprints_libraries_the_pdf_is_recorded_missing_and_the_rest_signed(
+        tmp_path, monkeypatch, drill_code, final_code) -> None:
+    """Missing system libraries: the journal says the PDF was not rendered, report.json and
+    report.html are rendered and signed (verify exits 0), exit 3 unless the drill deviated."""
+    import drills.reports
+    from drills.cli.run import _render_reports
+    from drills.errors import InfraError
+    from drills.reports.verify import verify_run
+
+    real = drills.reports.build_run_reports
+
+    def no_pdf(run_dir, formats=("json", "html", "pdf"), key=None):
+        if "pdf" in formats:
+            raise InfraError("WeasyPrint cannot load its system libraries (libpango missing)")
+        return real(run_dir, formats, key)
+
+    monkeypatch.setattr(drills.reports, "build_run_reports", no_pdf)
+    monkeypatch.setenv("DRKIT_KEY_DIR", str(tmp_path / "keys"))
+    run_dir, rj = _finished_run(tmp_path, drill_code)
+    code, paths = _render_reports(run_dir, rj, drill_code)
+    assert code == final_code
+    assert {p.name for p in paths} >= {"report.json", "report.html"} and not (run_dir / "report.pdf").exists()
+    journal = load(run_dir / "journal.json")
+    assert journal["exit_code"] == final_code and verify_chain(journal) == []
+    (event,) = [e for e in journal["events"] if e["type"] == "reports-not-rendered"]
+    assert event["data"]["formats"] == ["pdf"] and "libpango" in event["data"]["reason"]
+    assert verify_run(run_dir).intact
+
+
+def test_an_unusable_signing_key_leaves_the_run_unsigned_and_says_so(tmp_path, monkeypatch) -> None:
+    from drills.cli.run import _render_reports
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    monkeypatch.setenv("DRKIT_SIGNING_KEY", str(bad))
+    monkeypatch.setenv("DRKIT_KEY_DIR", str(tmp_path / "keys"))
+    run_dir, rj = _finished_run(tmp_path, 0)
+    code, paths = _render_reports(run_dir, rj, 0)
+    assert code == 2 and paths == [] and not (run_dir / "manifest.sig").exists()
+    journal = load(run_dir / "journal.json")
+    assert journal["exit_code"] == 2 and journal["events"][-1]["type"] == "reports-not-rendered"
