@@ -37,6 +37,7 @@ def test_the_verdict_is_the_runs(rendered) -> None:
     journal, report, _ = rendered
     assert check_chain(journal["events"]).intact
     assert journal["exit_code"] == 0 and report["verdict"]["result"] == "passed"
+    assert report["integrity"]["journal_attached"]          # nothing in the wired journal looks like PHI
     headline = report["data_integrity"]["headline"]
     assert headline["complete"] and headline["verified"] == headline["in_scope"] == journal["scope"]["instances"]
 
