@@ -136,8 +136,8 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                                    allow_prod=allow_prod, stack=stack, declared=declared or None,
                                    drill_prefix=_drill_prefix(declared))
                 result = _execute(rj, ctx, chosen, progress, LadderSettings(sample=sample))
-    except DrkitError:
-        if reports and (run_dir / JOURNAL_FILE).is_file():
+    except DrkitError as exc:
+        if reports and exc.exit_code == EXIT_INFRA and (run_dir / JOURNAL_FILE).is_file():
             _, paths = _render_reports(run_dir, rj, EXIT_INFRA)      # the report of a broken run says so
             _say_reports(paths)
         raise

@@ -286,3 +286,9 @@ def test_an_unusable_signing_key_leaves_the_run_unsigned_and_says_so(tmp_path, m
     assert code == 2 and paths == [] and not (run_dir / "manifest.sig").exists()
     journal = load(run_dir / "journal.json")
     assert journal["exit_code"] == 2 and journal["events"][-1]["type"] == "reports-not-rendered"
+
+
+def test_the_plan_is_not_included_without_a_project_and_says_why() -> None:
+    from drills.cli.run import _plan
+    assert "no Pulumi project" in _plan(None, "dev")["not_included"]
+    assert _plan(find_project(project_dir=REPO), "dev")["stack"] == "dev"
