@@ -3,10 +3,12 @@
     python -m bench.run_e2e [--rounds 3] [--studies 16] [--json]
 
 Each round runs ``drkit run`` in a fresh process exactly as ``make demo`` does (embedded cloud
-started in-process, stack ``dev`` deployed offline, the synthetic data set ingested, every
-built-in scenario run, the run dir written) and measures its wall time from outside. From
-the run's journal it reports the simulated time the drills covered and the exit code; from
-stderr the setup lines. The drills' own durations are simulated (virtual clock): this
+started in-process, stack ``dev`` deployed offline, the synthetic data set ingested, the
+verification ladder before the drills, every built-in scenario, the ladder after them and the
+final verification, the run dir written, report.json/html/pdf rendered and signed) and
+measures its wall time from outside. From the run's journal it reports the simulated time the
+drills covered, the exit code and the ladder's verdicts; from the run dir which reports
+exist; the load average before and after each round says how busy the machine was. The drills' own durations are simulated (virtual clock): this
 benchmark measures the machine, not AWS.
 """
 
@@ -29,15 +31,22 @@ LIMIT_S = 60.0
 def one_round(studies: int, out: Path) -> dict:
     env = dict(os.environ)
     env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    env.setdefault("DRKIT_KEY_DIR", str(out.parent / "keys"))     # the runs' signing keys stay in the temp dir
     argv = [sys.executable, "-c", "from drills.cli import main; main()", "run", "--out", str(out),
             "--studies", str(studies)]
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True)
     wall = time.monotonic() - started
     journal = json.loads((out / "journal.json").read_text())
+    ladder = {key: f"{sum(r['status'] == 'passed' for r in rungs)}/{len(rungs)} passed"
+              for key in ("steady_state_before", "steady_state_after", "ladder")
+              for rungs in [((journal.get(key) or {}).get("rungs") or [])]}
     return {"wall_s": round(wall, 2), "exit_code": proc.returncode,
             "simulated_s": journal["duration_s"], "instances": journal["scope"]["instances"],
-            "scenarios": {s["name"]: s["status"] for s in journal["scenarios"]}}
+            "scenarios": {s["name"]: s["status"] for s in journal["scenarios"]}, "ladder": ladder,
+            "reports": [n for n in ("report.json", "report.html", "report.pdf") if (out / n).is_file()],
+            "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}}
 
 
 def main() -> None:
@@ -50,7 +59,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="drkit-bench-run-") as tmp:
         for n in range(args.rounds):
             rounds.append(one_round(args.studies, Path(tmp) / f"run-{n}"))
-            print(f"round {n + 1}: {rounds[-1]['wall_s']:.1f} s wall, exit {rounds[-1]['exit_code']}",
+            print(f"round {n + 1}: {rounds[-1]['wall_s']:.1f} s wall, exit {rounds[-1]['exit_code']}, "
+                  f"load {rounds[-1]['load_average']['before']:.1f} -> {rounds[-1]['load_average']['after']:.1f}",
                   file=sys.stderr)
     walls = [r["wall_s"] for r in rounds]
     report = {"benchmark": "drkit run end to end (make demo)", "machine": {

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 LABEL = "simulated endpoint (moto on 127.0.0.1)"
@@ -40,29 +37,23 @@ class RequestCounter:
 
 def measure(studies: int, sample: int) -> dict[str, Any]:
     from drills.aws import Target
-    from drills.cli.verify import _ingest_synthetic
-    from drills.cloud.server import EmbeddedCloud
-    from drills.deploy.engine import deploy
+    from drills.cli.rehearsal import embedded_rehearsal
+    from drills.cloud.control import HttpControl
+    from drills.engine.clock import VirtualClock
     from drills.probes.ladder import LadderContext, run_ladder
     from drills.project import find_project
 
     project = find_project()
-    with EmbeddedCloud() as cloud, tempfile.TemporaryDirectory() as tmp:
-        outputs = deploy(project, "dev", cloud.target, cloud.sim).outputs
-        instances = _ingest_synthetic(cloud.target, outputs, Path(tmp), studies)
-        cloud.clock.advance(timedelta(minutes=20))
+    with embedded_rehearsal(project, "dev", studies=studies) as rehearsal:
+        cloud, outputs = rehearsal.cloud, rehearsal.outputs
+        instances = int(rehearsal.ingest["archived"])
 
         counter = RequestCounter()
         target = Target(endpoint=cloud.endpoint)
         target.session().events.register("before-call", counter)   # before any client exists
 
-        class Clock:
-            simulated = True
-
-            def now(self):
-                return cloud.clock.now()
-
-        ctx = LadderContext(target=target, outputs=outputs, clock=Clock(), stack="dev",
+        clock = VirtualClock(HttpControl(cloud.endpoint))
+        ctx = LadderContext(target=target, outputs=outputs, clock=clock, stack="dev",
                             declared=project.stack_config("dev"))
         timings: dict[str, float] = {}
         started = last = time.perf_counter()

@@ -15,9 +15,7 @@ passed; 1 a rung failed or was not verified; 2 bad input; 3 infrastructure or to
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,14 +24,12 @@ from rich.console import Console
 from rich.table import Table
 
 from drills.cli.common import deployed_stack, emit_json, say, target_options
+from drills.engine.clock import Clock, VirtualClock, WallClock
 from drills.engine.model import RungResult, Status
-from drills.errors import InfraError, ProjectError
+from drills.errors import ProjectError
 from drills.probes.integrity import DEFAULT_SAMPLE
 from drills.probes.ladder import RUNGS, LadderContext, Rung, exit_code, overall, run_ladder, select
-from drills.probes.observe import WallClock
 
-# Longer than the simulated replication tail (under RTC's 15 minutes).
-REPLICATION_WINDOW = timedelta(minutes=20)
 DEFAULT_STUDIES = 16
 _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "yellow", Status.ERROR: "magenta",
           Status.SKIPPED: "dim"}
@@ -60,7 +56,10 @@ def verify(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
             results = _run(ctx, names, sample, seed)
     else:
         resolved, outputs = deployed_stack("verify", target, endpoint, outputs_file)
-        clock = _ControlClock(resolved.endpoint) if resolved.simulated else WallClock()
+        clock: Clock = WallClock()
+        if resolved.simulated:
+            from drills.cloud.control import HttpControl
+            clock = VirtualClock(HttpControl(resolved.endpoint or ""))
         clock.now()                     # an embedded endpoint that does not answer: exit 3 before any rung
         ctx = LadderContext(target=resolved, outputs=outputs, clock=clock, stack=stack,
                             declared=_declared(stack, project_dir))
@@ -100,76 +99,25 @@ def _declared(stack: str, project_dir: Path | None) -> dict[str, Any] | None:
     return project.stack_config(stack)
 
 
-class _ControlClock:
-    """The embedded cloud's virtual clock, read over the control protocol (simulated)."""
-
-    simulated = True
-    kind = "virtual"
-
-    def __init__(self, endpoint: str | None) -> None:
-        from drills.cloud.control import HttpControl
-
-        self._control = HttpControl(endpoint or "")
-
-    def now(self) -> datetime:
-        return datetime.fromisoformat(self._control.status()["clock"]["now"].replace("Z", "+00:00"))
-
-
-class _SimClock:
-    """The in-process embedded cloud's virtual clock (this command started the cloud)."""
-
-    simulated = True
-    kind = "virtual"
-
-    def __init__(self, clock: Any) -> None:
-        self._clock = clock
-
-    def now(self) -> datetime:
-        return self._clock.now()
-
-
 @contextmanager
 def _embedded_default(stack: str, project_dir: Path | None, studies: int) -> Iterator[LadderContext]:
-    """Start an embedded cloud, deploy ``stack`` offline, ingest the synthetic data set, let
-    replication run on the virtual clock; yield the ladder context."""
-    from drills.cloud.clock import SIMULATED
-    from drills.cloud.server import EmbeddedCloud
-    from drills.deploy.engine import deploy
+    """``drkit run``'s embedded rehearsal (cloud in-process, ``stack`` deployed offline, the
+    synthetic data set ingested, replication settled on the virtual clock); yield the ladder
+    context over it, with the engine's virtual clock."""
+    from components.config import from_mapping
+    from drills.cli.rehearsal import embedded_rehearsal
+    from drills.cloud.control import HttpControl
     from drills.project import find_project
 
     project = find_project(project_dir=project_dir)
     declared = project.stack_config(stack)            # unknown stack / broken YAML: exit 2 before starting
-    from components.config import from_mapping
     from_mapping(declared)                            # invalid config: exit 2 naming the key
-    with EmbeddedCloud() as cloud, tempfile.TemporaryDirectory(prefix="drkit-verify-") as tmp:
-        say(f"no target given: embedded cloud on {cloud.endpoint}, stack {stack} deployed offline "
-            f"(figures are {SIMULATED})", bold=True)
-        deployed = deploy(project, stack, cloud.target, cloud.sim)
-        archived = _ingest_synthetic(cloud.target, deployed.outputs, Path(tmp), studies)
-        cloud.clock.advance(REPLICATION_WINDOW)
-        say(f"{archived} synthetic instances ingested; virtual clock advanced "
-            f"{int(REPLICATION_WINDOW.total_seconds() // 60)} min ({SIMULATED})")
-        yield LadderContext(target=cloud.target, outputs=deployed.outputs, clock=_SimClock(cloud.clock),
-                            stack=stack, declared=declared)
-
-
-def _ingest_synthetic(target: Any, outputs: Any, workdir: Path, studies: int) -> int:
-    from drills.ingest.batch import ingest_files
-    from drills.ingest.core import IngestDestination, Ingestor
-    from drills.ingest.pseudonym import Pseudonymizer
-    from drills.ingest.sources import collect
-    from drills.ingest.summary import IngestSummary
-    from drills.synth.dataset import generate
-
-    generate(workdir / "dataset", studies, 7)
-    dest = IngestDestination.from_outputs(outputs, target)
-    ingestor = Ingestor(dest, Pseudonymizer.from_secret(target, dest.region))
-    summary = IngestSummary(simulated=True, destination={"archiveBucket": dest.archive_bucket})
-    ingest_files(ingestor, collect([workdir / "dataset"], exclude=["manifest.json"]).files, summary, workers=8)
-    if summary.failures:
-        raise InfraError(f"{len(summary.failures)} instance(s) could not be ingested; "
-                         f"first: {summary.failures[0].message}")
-    return int(summary.counts["archived"])
+    say(f"no target given: embedded cloud in this process, stack {stack} deployed offline (every figure is "
+        "simulated)", bold=True)
+    with embedded_rehearsal(project, stack, studies=studies, say=lambda text: say(text, dim=True)) as rehearsal:
+        yield LadderContext(target=rehearsal.cloud.target, outputs=rehearsal.outputs,
+                            clock=VirtualClock(HttpControl(rehearsal.cloud.endpoint)), stack=stack,
+                            declared=declared)
 
 
 # --------------------------------------------------------------------------- human output

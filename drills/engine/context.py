@@ -71,6 +71,7 @@ class DrillContext:
     drill_prefix the stack's ``drkit:drill.prefix``: the only keys drills write or delete
     fenced       regions a region-outage drill has fenced off (use ``ctx.client``)
     cache        per-run memo for providers (e.g. the drill-write pool), shared across scenarios
+    actor        who runs the drill (the caller's ARN on AWS): each journal activity's ``actor``
     """
 
     target: Target
@@ -87,6 +88,7 @@ class DrillContext:
     drill_prefix: str = "drills/"
     fenced: set[str] = field(default_factory=set)
     cache: dict[str, Any] = field(default_factory=dict)
+    actor: str = "not recorded"
 
     def client(self, service: str, region: str, **config: Any):
         """A client for ``region`` unless a drill fenced it off (AWS region outage: the

@@ -15,6 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drills.engine import verification
 from drills.engine.clock import Clock, WallClock, iso
 from drills.engine.context import DrillContext, Manifest
 from drills.engine.journal import Journal
@@ -65,8 +68,8 @@ class RunJournal:
             doc["start"] = iso(start)
         doc["status"] = status
         doc["exit_code"] = code
-        doc["deviated"] = any(s.get("deviated") for s in doc["scenarios"])
-        doc["findings"] = [f for s in doc["scenarios"] for f in s.get("findings", [])]
+        doc["deviated"] = any(s.get("deviated") for s in doc["scenarios"]) or verification.deviated(doc)
+        doc["findings"] = [f for s in doc["scenarios"] for f in s.get("findings", [])] + verification.findings(doc)
         if error:
             doc["error"] = error
         self.journal.event("run-ended", data={"status": status, "exit_code": code, "error": error})
@@ -95,16 +98,38 @@ def run_journal(run_id: str, run_dir: Path) -> Iterator[RunJournal]:
 
 
 def execute(rj: RunJournal, ctx: DrillContext, scenarios: list[Scenario], *,
-            on_progress: Callable[[str], None] | None = None) -> RunResult:
-    """Run ``scenarios`` in ``ctx``; write the journal; return it with the exit code."""
+            on_progress: Callable[[str], None] | None = None,
+            ladder: verification.LadderSettings | None = None) -> RunResult:
+    """Run ``scenarios`` in ``ctx``; write the journal; return it with the exit code.
+
+    With ``ladder``: the verification ladder before the scenarios, after them and once more
+    as the final verification (``drills.engine.verification``); its rungs count toward the
+    exit code like scenarios."""
+    if ladder is not None:
+        verification.ladder_pass(ctx, rj.journal, "before", ladder, on_progress)
     outcome = run_scenarios(ctx, scenarios, rj.journal, on_progress=on_progress)
-    code = exit_code(outcome.statuses, interrupted=outcome.interrupted)
+    if ladder is not None and not outcome.interrupted:
+        verification.ladder_pass(ctx, rj.journal, "after", ladder, on_progress)
+        verification.ladder_pass(ctx, rj.journal, "final", ladder, on_progress)
+    rungs = verification.statuses(rj.journal.document)
+    code = exit_code(outcome.statuses, interrupted=outcome.interrupted, ladder=rungs)
     if outcome.interrupted:
         path = rj.finish("interrupted", code, "interrupted (Ctrl-C)")
         raise KeyboardInterrupt
-    failed = any(s is Status.ERROR for s in outcome.statuses)
+    failed = any(s is Status.ERROR for s in outcome.statuses + rungs)
     path = rj.finish("failed" if failed else "completed", code)
     return RunResult(rj.journal.to_document(), code, path)
+
+
+def caller_identity(ctx: DrillContext) -> str:
+    """Who runs the drill, for the journal's ``actor`` on every activity: the caller's ARN
+    (STS GetCallerIdentity) on AWS; on the embedded cloud moto's test credentials."""
+    if ctx.target.simulated:
+        return "embedded (moto test credentials)"
+    try:
+        return str(ctx.target.client("sts", ctx.outputs.primaryRegion).get_caller_identity()["Arn"])
+    except (ClientError, BotoCoreError) as exc:
+        return f"unknown (sts:GetCallerIdentity failed: {type(exc).__name__})"
 
 
 def target_info(ctx: DrillContext) -> dict[str, Any]:

@@ -157,7 +157,7 @@ def _run_one(ctx: DrillContext, scenario: Scenario, journal: Journal,
         "tags": list(scenario.tags), "document_sha256": scenario.sha256, "test_type": scenario.test_type,
         "objectives": {"rtoMinutes": objectives.rtoMinutes, "rpoMinutes": objectives.rpoMinutes,
                        "restoreHours": objectives.restoreHours},
-        "measures": list(scenario.objectives),
+        "measures": list(scenario.objectives), "abort_conditions": abort_conditions(scenario, ctx.clock.simulated),
         "status": status.value, "deviated": status in (Status.FAILED, Status.NOT_VERIFIED),
         "interrupted": interrupted,
         "start": iso(start), "end": iso(end), "duration_s": round((end - start).total_seconds(), 3),
@@ -169,6 +169,16 @@ def _run_one(ctx: DrillContext, scenario: Scenario, journal: Journal,
     }
     journal.event("scenario-ended", scenario=scenario.name, data={"status": status.value})
     return entry, interrupted
+
+
+def abort_conditions(scenario: Scenario, simulated: bool) -> list[str]:
+    """When this engine stops a scenario's method — declared before it runs (the report's
+    section 3): the steady state, a failing action, each activity's timeout, Ctrl-C."""
+    clock = "simulated seconds on the virtual clock" if simulated else "seconds"
+    return ["the steady-state hypothesis does not hold before the method: the method does not run",
+            "an action fails or breaks: the rest of the method is skipped, rollbacks still run",
+            *(f"{spec.kind} {spec.name} exceeds its timeout of {spec.timeout:g} {clock}" for spec in scenario.method),
+            "Ctrl-C: the current activity is recorded as interrupted, rollbacks run (a second Ctrl-C skips them)"]
 
 
 def _method_ran(sections: dict[str, list[dict[str, Any]]]) -> bool:
@@ -225,7 +235,7 @@ def _run_activity(run: ScenarioRun, spec: ActivitySpec) -> dict[str, Any]:
         "status": status.value, "start": iso(start), "end": iso(end),
         "duration_s": round((end - start).total_seconds(), 3), "output": result.output if result else {},
         "error": error or (result.reason if result and status is not Status.PASSED and result.reason else None),
-        "reason": result.reason if result else error, "optional": spec.optional,
+        "reason": result.reason if result else error, "optional": spec.optional, "actor": ctx.actor,
         "tolerance": spec.tolerance.to_json() if spec.tolerance else None,
     }
     activity["event"] = journal.event("activity-ended", scenario=run.scenario.name, activity=spec.name,
@@ -268,7 +278,7 @@ def _interrupted(run: ScenarioRun, spec: ActivitySpec) -> dict[str, Any]:
     """The activity Ctrl-C cut short: recorded as an error (it may have changed something)."""
     entry = _skip(spec, "interrupted (Ctrl-C)")
     now = iso(run.ctx.clock.now())
-    entry.update(status=Status.ERROR.value, end=now, error="interrupted (Ctrl-C)")
+    entry.update(status=Status.ERROR.value, end=now, error="interrupted (Ctrl-C)", actor=run.ctx.actor)
     entry["event"] = run.journal.event("activity-ended", scenario=run.scenario.name, activity=spec.name,
                                        data={"status": Status.ERROR.value, "error": "interrupted (Ctrl-C)"})
     run.activity = None

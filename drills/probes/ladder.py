@@ -30,7 +30,8 @@ from drills.contracts import DICOM_PREFIX, StackOutputs
 from drills.engine.model import Finding, RungResult, Severity, Status, worst
 from drills.errors import DrkitError, UsageError
 from drills.probes import config_drift, hierarchy, immutability, index_parity, integrity, inventory, replication_state
-from drills.probes.observe import Clock, Observation, ResourceMissing, Unobservable, WallClock
+from drills.engine.clock import Clock, WallClock
+from drills.probes.observe import Observation, ResourceMissing, Unobservable
 
 
 @dataclass

@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drills.aws import Target
 from drills.contracts import DICOM_PREFIX, StackOutputs
+from drills.engine.clock import Clock, WallClock
 from drills.errors import DrkitError, InfraError
 
 MAX_WORKERS = 16          # concurrent HEADs / scan segments per ladder run (<= Target.max_pool)
@@ -40,16 +41,9 @@ MISSING_RESOURCE_CODES = frozenset({"NoSuchBucket", "ResourceNotFoundException",
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
 
 
-class Clock(Protocol):
-    """What the ladder needs of the engine's clock."""
-
-    simulated: bool
-
-    def now(self) -> datetime: ...
-
-
 class LadderSubject(Protocol):
     """What a rung needs of its context (``drills.engine.context.DrillContext`` satisfies it).
+    ``clock`` is the engine's one clock (``drills.engine.clock``); rungs only read ``now()``.
 
     Optional: ``scope_prefix`` (default ``dicom/``), the key prefix verified; ``declared``, the
     stack's config as its stack file declares it (a mapping or a validated PlatformConfig),
@@ -74,15 +68,6 @@ class ResourceMissing(DrkitError):
     def __init__(self, resource: str, message: str) -> None:
         super().__init__(message)
         self.resource = resource
-
-
-class WallClock:
-    """Wall time (UTC), for real AWS and for callers without an engine clock."""
-
-    simulated = False
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc)
 
 
 def scope_of(ctx: Any) -> str:

@@ -295,9 +295,17 @@ def _scenario(s: dict[str, Any], simulated: bool) -> dict[str, Any]:
     }
 
 
+def _rung_counts(counts: Any) -> dict[str, Any]:
+    """A rung's counts; rung 9's per-property rows are section 4's table, not repeated here."""
+    counts = dict(counts) if isinstance(counts, dict) else {}
+    if isinstance(counts.get("checks"), list):
+        counts["checks"] = f"{len(counts['checks'])} properties, listed in section 4 (configuration in force)"
+    return scrub(counts)
+
+
 def _rung(r: dict[str, Any]) -> dict[str, Any]:
     return {"rung": _num(r.get("rung")), "name": _s(r.get("name")), "status": _s(r.get("status")),
-            "counts": scrub(r.get("counts") or {}), "reason": _s(r.get("reason")),
+            "counts": _rung_counts(r.get("counts")), "reason": _s(r.get("reason")),
             "findings": len(r.get("findings") or [])}
 
 
@@ -364,7 +372,9 @@ def _findings(journal: dict[str, Any], phi_paths: list[str]) -> list[dict[str, A
 def _plan(journal: dict[str, Any]) -> dict[str, Any]:
     plan = journal.get("plan")
     if not isinstance(plan, dict) or not plan:
-        return {"included": False, "summary": {}}
+        return {"included": False, "summary": {}, "reason": "the journal carries no plan section"}
+    if "not_included" in plan:
+        return {"included": False, "summary": {}, "reason": _s(plan["not_included"])}
     return {"included": True, "summary": scrub(plan)}
 
 

@@ -4,7 +4,10 @@ exit codes from the result; the two replication drills end to end on the embedde
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +81,31 @@ def test_scenarios_lists_the_built_ins_one_line_each(capsys) -> None:
 
 # ----------------------------------------------------------------------------- end to end
 
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
+    """One ``drkit run`` in its own process, as ``make demo`` runs it (4 studies here): exit
+    code, stdout (``--json``: the journal), stderr, run dir. Shared by the end-to-end tests."""
+    run_dir = tmp_path_factory.mktemp("demo") / "runs" / "run"
+    env = {k: v for k, v in os.environ.items() if k != "DRKIT_SIGNING_KEY"}
+    env.update(PYTHONPATH=str(REPO), DRKIT_KEY_DIR=str(tmp_path_factory.mktemp("keys")))
+    proc = subprocess.run([sys.executable, "-c", "from drills.cli import main; main()", "run", "--out", str(run_dir),
+                           "--project-dir", str(REPO), "--json", "--studies", "4"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    return proc.returncode, proc.stdout, proc.stderr, run_dir
+
+
+def _verify(run_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", "from drills.cli import main; main()", "report", "verify",
+                           str(run_dir)], env=env, capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.slow
-def test_drkit_run_passes_both_drills_on_the_dev_stack(tmp_path, capsys) -> None:
-    code, out, err = _main(["run", "--out", str(tmp_path / "run"), "--project-dir", str(REPO), "--json",
-                            "--studies", "4"], capsys)
+def test_drkit_run_passes_both_drills_on_the_dev_stack(demo_run) -> None:
+    code, out, err, run_dir = demo_run
     assert code == 0, err
     document = json.loads(out)
-    assert document == load(tmp_path / "run" / "journal.json")
+    assert document == load(run_dir / "journal.json")
     assert verify_chain(document) == []
     assert document["target"]["kind"] == "embedded-simulated" and document["clock"] == "virtual"
     assert document["status"] == "completed" and document["exit_code"] == 0 and not document["deviated"]
@@ -105,6 +126,54 @@ def test_drkit_run_passes_both_drills_on_the_dev_stack(tmp_path, capsys) -> None
     assert document["scope"]["instances"] > 0 and document["scope"]["by_specialty"]
     assert "2.25." not in json.dumps(document)        # no DICOM UIDs (let alone patient data) in the journal
     assert "run dir:" in err
+
+
+@pytest.mark.slow
+def test_drkit_run_records_the_ladder_config_in_force_plan_and_actor(demo_run) -> None:
+    code, out, err, _ = demo_run
+    document = json.loads(out)
+    for key in ("steady_state_before", "steady_state_after", "ladder"):
+        rungs = document[key]["rungs"]
+        assert [r["rung"] for r in rungs] == list(range(1, 10)), key
+        assert all(r["status"] == "passed" for r in rungs), (key, [r for r in rungs if r["status"] != "passed"])
+    final = {e["data"]["rung"]: e for e in document["events"] if e["type"] == "rung"}
+    assert sorted(final) == list(range(1, 10)) and all(e["data"]["phase"] == "final" for e in final.values())
+    rows = document["config_in_force"]["resources"]
+    checks = next(r for r in document["ladder"]["rungs"] if r["rung"] == 9)["counts"]["checks"]
+    assert len(rows) >= len(checks) and not any(r["drift"] for r in rows)
+    assert {"resource", "property", "declared", "observed", "drift"} == set(rows[0])
+    archive = document["stack"]["outputs"]["archiveBucket"]
+    assert {"resource": archive, "property": "object lock default retention mode", "declared": "GOVERNANCE",
+            "observed": "GOVERNANCE", "drift": False} in rows
+    assert document["plan"]["stack"] == "dev" and document["plan"]["restores"]
+    activities = [a for s in document["scenarios"] for part in ("method", "rollbacks") for a in s[part]
+                  if a["status"] != "skipped"]
+    assert activities and {a["actor"] for a in activities} == {"embedded (moto test credentials)"}
+    assert all(s["abort_conditions"] for s in document["scenarios"])
+    assert "final verification: 9/9 rungs passed" in err
+
+
+@pytest.mark.slow
+def test_drkit_run_ends_with_signed_reports_that_verify_and_catch_one_flipped_byte(demo_run, tmp_path) -> None:
+    """make demo ends by printing the report's path; ``drkit report verify`` on the run dir
+    exits 0, and 1 once a single byte of the PDF is changed."""
+    code, _, err, run_dir = demo_run
+    assert code == 0, err
+    for name in ("report.json", "report.html", "report.pdf", "manifest.json", "manifest.sig"):
+        assert (run_dir / name).is_file(), name
+    assert err.rstrip().splitlines()[-1] == f"report: {run_dir / 'report.pdf'}"
+    assert f"report: {run_dir / 'report.html'}" in err
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["verdict"]["result"] == "passed" and report["data_integrity"]["headline"]["complete"]
+    copy = tmp_path / "runs" / run_dir.name          # the shared run dir stays intact for other tests
+    shutil.copytree(run_dir.parent, copy.parent)
+    intact = _verify(copy)
+    assert intact.returncode == 0, intact.stderr
+    pdf = bytearray((copy / "report.pdf").read_bytes())
+    pdf[len(pdf) // 2] ^= 0x01
+    (copy / "report.pdf").write_bytes(bytes(pdf))
+    altered = _verify(copy)
+    assert altered.returncode == 1 and "report.pdf" in altered.stderr + altered.stdout
 
 
 def _stack(tmp_path: Path, name: str, **changes: Any) -> Any:
@@ -162,3 +231,64 @@ def test_delete_marker_replication_off_is_seen_by_the_consistency_check(tmp_path
     check = next(a for a in scenario["method"] if a["name"] == "dr-consistent-with-primary")
     assert check["status"] == "failed" and check["output"]["served_after_delete"] == 1
     assert any(f["code"] == "dr-serves-deleted-objects" for f in scenario["findings"])
+
+
+# ----------------------------------------------------------------------------- reports at the end of a run
+
+def _finished_run(tmp_path: Path, code: int):
+    from drills.engine.clock import WallClock
+    from drills.engine.execute import RunJournal
+    run_dir = tmp_path / "runs" / "run"
+    rj = RunJournal("20260101T000000Z-abcdef", run_dir)
+    rj.start(WallClock(), target={"kind": "embedded-simulated", "endpoint": None, "simulated": True})
+    rj.finish("completed", code)
+    return run_dir, rj
+
+
+@pytest.mark.parametrize("drill_code, final_code", [(0, 3), (1, 1)])
+def test_without_weasyprints_libraries_the_pdf_is_recorded_missing_and_the_rest_signed(
+        tmp_path, monkeypatch, drill_code, final_code) -> None:
+    """Missing system libraries: the journal says the PDF was not rendered, report.json and
+    report.html are rendered and signed (verify exits 0), exit 3 unless the drill deviated."""
+    import drills.reports
+    from drills.cli.run import _render_reports
+    from drills.errors import InfraError
+    from drills.reports.verify import verify_run
+
+    real = drills.reports.build_run_reports
+
+    def no_pdf(run_dir, formats=("json", "html", "pdf"), key=None):
+        if "pdf" in formats:
+            raise InfraError("WeasyPrint cannot load its system libraries (libpango missing)")
+        return real(run_dir, formats, key)
+
+    monkeypatch.setattr(drills.reports, "build_run_reports", no_pdf)
+    monkeypatch.setenv("DRKIT_KEY_DIR", str(tmp_path / "keys"))
+    run_dir, rj = _finished_run(tmp_path, drill_code)
+    code, paths = _render_reports(run_dir, rj, drill_code)
+    assert code == final_code
+    assert {p.name for p in paths} >= {"report.json", "report.html"} and not (run_dir / "report.pdf").exists()
+    journal = load(run_dir / "journal.json")
+    assert journal["exit_code"] == final_code and verify_chain(journal) == []
+    (event,) = [e for e in journal["events"] if e["type"] == "reports-not-rendered"]
+    assert event["data"]["formats"] == ["pdf"] and "libpango" in event["data"]["reason"]
+    assert verify_run(run_dir).intact
+
+
+def test_an_unusable_signing_key_leaves_the_run_unsigned_and_says_so(tmp_path, monkeypatch) -> None:
+    from drills.cli.run import _render_reports
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    monkeypatch.setenv("DRKIT_SIGNING_KEY", str(bad))
+    monkeypatch.setenv("DRKIT_KEY_DIR", str(tmp_path / "keys"))
+    run_dir, rj = _finished_run(tmp_path, 0)
+    code, paths = _render_reports(run_dir, rj, 0)
+    assert code == 2 and paths == [] and not (run_dir / "manifest.sig").exists()
+    journal = load(run_dir / "journal.json")
+    assert journal["exit_code"] == 2 and journal["events"][-1]["type"] == "reports-not-rendered"
+
+
+def test_the_plan_is_not_included_without_a_project_and_says_why() -> None:
+    from drills.cli.run import _plan
+    assert "no Pulumi project" in _plan(None, "dev")["not_included"]
+    assert _plan(find_project(project_dir=REPO), "dev")["stack"] == "dev"

@@ -90,7 +90,7 @@ def replication_paused(stack, key: str, minutes: float) -> Iterator[str]:
     ``minutes`` of virtual time: it stays PENDING."""
     control = HttpControl(stack.cloud.endpoint)
     bucket = stack.bucket("archive")
-    control.pause_replication(buckets=[bucket], duration="PT12H")   # resumed early below
+    control.pause_replication(buckets=[bucket], duration="PT12H")     # FIS requires one; resumed below
     version = _new_version(stack, key)
     stack.cloud.clock.advance(timedelta(minutes=minutes))
     try:

@@ -151,7 +151,10 @@ def test_sec_17a4_only_for_compliance_mode(passing):
 
 
 def test_plan_summary_included_only_when_present(passing, failing):
-    assert build(passing)["plan"] == {"included": False, "summary": {}}
+    assert build(passing)["plan"] == {"included": False, "summary": {},
+                                      "reason": "the journal carries no plan section"}
+    unplanned = dict(passing, plan={"not_included": "no Pulumi project here"})
+    assert build(unplanned)["plan"] == {"included": False, "summary": {}, "reason": "no Pulumi project here"}
     plan = build(failing)["plan"]
     assert plan["included"] and plan["summary"]["storage_tb_year_10"] == 412.5
 
