@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
-from drills.contracts import DICOM_PREFIX, QUARANTINE_PREFIX, Specialty
+from drills.contracts import DICOM_PREFIX, QUARANTINE_PREFIX, Objectives, Specialty
 from drills.errors import ConfigError
+from drills.storage_classes import StorageClass, standard_restore_hours
 
 NAMESPACE = "drkit"
 RTC_MINUTES = 15                    # the only value S3 accepts for RTC and its metrics threshold
@@ -47,49 +48,6 @@ class VaultLockMode(str, Enum):
 
     COMPLIANCE = "compliance"
     GOVERNANCE = "governance"
-
-
-class StorageClass(str, Enum):
-    """S3 storage classes, in the order lifecycle transitions may move an object (colder later)."""
-
-    STANDARD = "STANDARD"
-    STANDARD_IA = "STANDARD_IA"
-    INTELLIGENT_TIERING = "INTELLIGENT_TIERING"
-    ONEZONE_IA = "ONEZONE_IA"
-    GLACIER_IR = "GLACIER_IR"
-    GLACIER = "GLACIER"
-    DEEP_ARCHIVE = "DEEP_ARCHIVE"
-
-    @property
-    def rank(self) -> int:
-        """Position in the lifecycle waterfall; a transition must go to a higher rank."""
-        return list(StorageClass).index(self)
-
-    @property
-    def min_storage_days(self) -> int:
-        """Minimum storage duration (REFERENCE.md tier table; One Zone-IA as Standard-IA)."""
-        return _MIN_STORAGE_DAYS[self]
-
-    @property
-    def lifecycle_min_age_days(self) -> int:
-        """AWS refuses lifecycle transitions into the IA classes before an object is 30 days old."""
-        return 30 if self in (StorageClass.STANDARD_IA, StorageClass.ONEZONE_IA) else 0
-
-    @property
-    def first_byte(self) -> str:
-        """How fast a GET answers for this class (REFERENCE.md)."""
-        return _FIRST_BYTE.get(self, "milliseconds")
-
-
-_MIN_STORAGE_DAYS = {
-    StorageClass.STANDARD: 0, StorageClass.STANDARD_IA: 30, StorageClass.INTELLIGENT_TIERING: 0,
-    StorageClass.ONEZONE_IA: 30, StorageClass.GLACIER_IR: 90, StorageClass.GLACIER: 90,
-    StorageClass.DEEP_ARCHIVE: 180,
-}
-_FIRST_BYTE = {StorageClass.GLACIER: "3-5 hours (Standard retrieval)",
-               StorageClass.DEEP_ARCHIVE: "up to 12 hours (Standard retrieval)"}
-# Hours before a restored object in these classes is readable (REFERENCE.md, Standard retrieval).
-_RESTORE_HOURS = {StorageClass.GLACIER: 5, StorageClass.DEEP_ARCHIVE: 12}
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -157,15 +115,6 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
-class ObjectivesConfig:
-    """``drkit:objectives``: recovery objectives the drills measure against."""
-
-    rpo_minutes: float
-    rto_minutes: float
-    restore_hours: float
-
-
-@dataclass(frozen=True)
 class DrillConfig:
     """``drkit:drill``: where drills write canaries and how long a FIS pause lasts."""
 
@@ -229,7 +178,7 @@ class PlatformConfig:
     tiers: tuple[Tier, ...]
     lifecycle: LifecycleConfig
     backups: BackupConfig
-    objectives: ObjectivesConfig
+    objectives: Objectives
     drill: DrillConfig
     logging: LoggingConfig
     intelligent_tiering: IntelligentTieringConfig | None
@@ -546,22 +495,24 @@ def _backups(root: _Node, production: bool, acknowledged: bool) -> BackupConfig:
     return cfg
 
 
-def _objectives(root: _Node, replication: ReplicationConfig) -> ObjectivesConfig:
+def _objectives(root: _Node, replication: ReplicationConfig) -> Objectives:
+    """``drkit:objectives``: the recovery objectives the drills measure against (the contract's
+    ``Objectives``, exported as the ``objectives`` stack output)."""
     node = root.node("objectives")
-    cfg = ObjectivesConfig(rpo_minutes=node.number("rpoMinutes", 15, minimum=0),
-                           rto_minutes=node.number("rtoMinutes", 240, minimum=0),
-                           restore_hours=node.number("restoreHours", 12, minimum=0))
+    cfg = Objectives(rpoMinutes=node.number("rpoMinutes", 15, minimum=0),
+                     rtoMinutes=node.number("rtoMinutes", 240, minimum=0),
+                     restoreHours=node.number("restoreHours", 12, minimum=0))
     node.done()
-    if cfg.rpo_minutes < RTC_MINUTES:
+    if cfg.rpoMinutes < RTC_MINUTES:
         raise ConfigError(key_name("objectives.rpoMinutes"),
                           f"S3 replication guarantees (with RTC) 99.99% of objects within {RTC_MINUTES} minutes; "
-                          f"an RPO of {cfg.rpo_minutes:g} minutes cannot be met")
-    wait = _RESTORE_HOURS.get(replication.replica_storage_class)
-    if wait is not None and cfg.rto_minutes < wait * 60:
+                          f"an RPO of {cfg.rpoMinutes:g} minutes cannot be met")
+    wait = standard_restore_hours(replication.replica_storage_class)
+    if wait and cfg.rtoMinutes < wait * 60:
         raise ConfigError(key_name("replication.replicaStorageClass"),
                           f"{replication.replica_storage_class.value} replicas need a restore that takes "
                           f"{replication.replica_storage_class.first_byte}; objectives.rtoMinutes "
-                          f"({cfg.rto_minutes:g}) cannot be met")
+                          f"({cfg.rtoMinutes:g}) cannot be met")
     return cfg
 
 

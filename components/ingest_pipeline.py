@@ -1,9 +1,9 @@
 """IngestPipeline: landing bucket -> SQS (with DLQ) -> Lambda (drills.ingest.handler) -> archive + index.
 
-The function's package is the project's own ``drills/`` directory (Python sources and package
-data, no bytecode caches). Third-party dependencies (pydicom) are NOT in that package: they
-must come from a Lambda layer listed in ``drkit:ingest.layerArns``; boto3 comes with the
-Lambda Python runtime.
+The function's code is a deterministic zip built by ``drills.ingest.package``: exactly the
+handler's import closure within drkit plus pure-Python pydicom (boto3 comes with the Lambda
+Python runtime). The same sources give the same bytes, so the function is not redeployed
+for nothing. Layers in ``drkit:ingest.layerArns`` are optional extras.
 """
 
 from __future__ import annotations
@@ -26,22 +26,6 @@ from drills.contracts import (DICOM_PREFIX, ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SEC
 RUNTIME = "python3.11"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 LOG_RETENTION_DAYS = 90
-_SKIP_PARTS = {"__pycache__"}
-_SKIP_SUFFIXES = {".pyc", ".pyo"}
-
-
-def package_archive(package_dir: Path) -> pulumi.AssetArchive:
-    """The function code: every file of ``package_dir`` under ``<name>/``, without bytecode
-    caches (they change on every interpreter run and would redeploy the function each time)."""
-    package_dir = Path(package_dir)
-    if not (package_dir / "__init__.py").is_file():
-        raise FileNotFoundError(f"{package_dir}: not a Python package (no __init__.py)")
-    assets: dict[str, pulumi.Asset] = {}
-    for path in sorted(package_dir.rglob("*")):
-        rel = path.relative_to(package_dir)
-        if path.is_file() and not _SKIP_PARTS & set(rel.parts) and path.suffix not in _SKIP_SUFFIXES:
-            assets[f"{package_dir.name}/{rel.as_posix()}"] = pulumi.FileAsset(str(path))
-    return pulumi.AssetArchive(assets)
 
 
 @dataclass
@@ -68,8 +52,8 @@ class IngestPipelineArgs:
     """Bucket receiving the landing bucket's access logs."""
     topic_arn: pulumi.Input[str]
     """SNS topic the DLQ alarm notifies."""
-    package_dir: Path
-    """The ``drills`` package directory shipped as the function code."""
+    function_archive: Path
+    """The function's deployment zip (drills.ingest.package.write)."""
     settings: IngestConfig
     """Landing expiry, redrive count, layers, timeout, memory."""
     keep: bool = False
@@ -169,7 +153,7 @@ class IngestPipeline(pulumi.ComponentResource):
         ), opts=child_opts(self, site))
         return aws.lambda_.Function(
             f"{name}-function", role=self.role.arn, runtime=RUNTIME, handler=LAMBDA_HANDLER,
-            code=package_archive(args.package_dir), layers=list(s.layer_arns),
+            code=pulumi.FileArchive(str(args.function_archive)), layers=list(s.layer_arns),
             timeout=s.timeout_seconds, memory_size=s.memory_mb, kms_key_arn=args.kms_key_arn,
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
             environment={"variables": {

@@ -9,7 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import Account, Site, child_opts, deny_insecure_transport, policy_json
-from components.config import LoggingConfig, MonitoringConfig, ObjectivesConfig
+from components.config import LoggingConfig, MonitoringConfig
+from drills.contracts import Objectives
 from components.replication import RuleSpec
 from components.secure_bucket import Delivery, SecureBucket, SecureBucketArgs, expiry_rule
 from components.tiered_archive import TieredArchive
@@ -34,7 +35,7 @@ class MonitoringArgs:
     """Replication destination: alarm dimensions and data events."""
     rules: Sequence[RuleSpec]
     """Replication rules (CloudWatch RuleId dimension)."""
-    objectives: ObjectivesConfig
+    objectives: Objectives
     """RPO: the ReplicationLatency alarm threshold."""
     settings: MonitoringConfig
     """Pending-operations threshold."""
@@ -96,11 +97,11 @@ class Monitoring(pulumi.ComponentResource):
     def _replication_alarms(self, name: str, args: MonitoringArgs, rule: RuleSpec) -> None:
         dimensions = {"SourceBucket": args.archive.name, "DestinationBucket": args.replica.name,
                       "RuleId": rule.rule_id}
-        rpo_seconds = int(args.objectives.rpo_minutes * 60)
+        rpo_seconds = int(args.objectives.rpoMinutes * 60)
         backlog = args.settings.pending_operations_threshold
         specs = (
             ("latency", "ReplicationLatency", "Maximum", rpo_seconds, 1,
-             f"replication lag of rule {rule.rule_id} above the RPO ({args.objectives.rpo_minutes:g} min)"),
+             f"replication lag of rule {rule.rule_id} above the RPO ({args.objectives.rpoMinutes:g} min)"),
             ("failed", "OperationsFailedReplication", "Sum", 0, 1,
              f"objects failed to replicate (rule {rule.rule_id})"),
             ("pending", "OperationsPendingReplication", "Maximum", backlog, 3,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields
 from typing import Any, Mapping
 
 import pulumi
@@ -28,8 +28,7 @@ def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str
         # The access point's ARN (arn:aws:s3::<account>:accesspoint/<alias>): boto3 takes it as
         # Bucket= and signs with SigV4A (needs awscrt).
         "multiRegionAccessPoint": platform.failover.arn,
-        "objectives": {"rpoMinutes": config.objectives.rpo_minutes, "rtoMinutes": config.objectives.rto_minutes,
-                       "restoreHours": config.objectives.restore_hours},
+        "objectives": asdict(config.objectives),
     }
     expected = {f.name for f in fields(StackOutputs)}
     if set(outputs) != expected:   # the contract changed and this mapping did not follow

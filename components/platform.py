@@ -9,7 +9,6 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-import drills
 from components.backups import ImmutableBackups, ImmutableBackupsArgs
 from components.base import Site
 from components.config import PlatformConfig
@@ -23,6 +22,7 @@ from components.replication import CrossRegionReplication, CrossRegionReplicatio
 from components.study_index import StudyIndex, StudyIndexArgs
 from components.tiered_archive import TieredArchive, TieredArchiveArgs
 from drills.errors import UsageError
+from drills.ingest import package as function_package
 
 # Longest physical name derived from the platform name: "<name>-monitoring-trail-logs" plus
 # Pulumi's 8-character auto-name suffix must fit S3's 63-character bucket-name limit.
@@ -30,9 +30,10 @@ NAME_LIMIT = 63 - len("-monitoring-trail-logs") - 8
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
-def default_package_dir() -> Path:
-    """The ``drills`` package this program runs with: the ingest function's code."""
-    return Path(drills.__file__).resolve().parent
+def default_function_archive() -> Path:
+    """The ingest function's zip (drills.ingest.package: the handler's import closure plus
+    pydicom, deterministic), built from the ``drills`` package this program runs with."""
+    return function_package.write()
 
 
 @dataclass
@@ -41,8 +42,8 @@ class ImagingPlatformArgs:
 
     config: PlatformConfig
     """The validated ``drkit:`` stack config."""
-    package_dir: Path = field(default_factory=default_package_dir)
-    """Directory of the ``drills`` package shipped as the ingest function."""
+    function_archive: Path = field(default_factory=default_function_archive)
+    """The ingest function's deployment zip."""
 
 
 class ImagingPlatform(pulumi.ComponentResource):
@@ -97,7 +98,7 @@ class ImagingPlatform(pulumi.ComponentResource):
             replica_kms_key_arn=self.keys.replica_arn, archive_bucket=self.archive.name,
             archive_bucket_arn=self.archive.arn, index_table=self.index.name, index_table_arn=self.index.arn,
             access_log_bucket=self.archive.logs.name, topic_arn=self.monitoring.topic.arn,
-            package_dir=args.package_dir, settings=cfg.ingest, keep=keep), opts=child)
+            function_archive=args.function_archive, settings=cfg.ingest, keep=keep), opts=child)
         self.failover = Failover(f"{name}-failover", FailoverArgs(
             primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica), opts=child)
         self.drills = DrillTemplates(f"{name}-drills", DrillTemplatesArgs(

@@ -8,11 +8,12 @@ object tags lifecycle rules filter on, and the quarantine reason codes.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
+from drills import jsonio
 from drills.errors import UsageError
 
 # --------------------------------------------------------------------------- stack outputs
@@ -89,7 +90,7 @@ class StackOutputs:
         return asdict(self)
 
     def write(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        Path(path).write_text(jsonio.dump_text(self.to_dict()))
 
 
 # --------------------------------------------------------------------------- archive layout
@@ -155,6 +156,25 @@ def specialty_for(modality: str | None) -> Specialty:
     return MODALITY_SPECIALTY.get((modality or "").upper(), Specialty.OTHER)
 
 
+# --------------------------------------------------------------------------- SOP classes
+
+# The storage SOP class drkit writes per modality (``drkit synth``) and the gateway accepts
+# on top of pynetdicom's list. UIDs from DICOM PS3.4 Annex B.5 (Standard SOP Classes).
+STORAGE_SOP_CLASSES: dict[str, str] = {
+    "CT": "1.2.840.10008.5.1.4.1.1.2",               # CT Image Storage
+    "MR": "1.2.840.10008.5.1.4.1.1.4",               # MR Image Storage
+    "CR": "1.2.840.10008.5.1.4.1.1.1",               # Computed Radiography Image Storage
+    "DX": "1.2.840.10008.5.1.4.1.1.1.1",             # Digital X-Ray Image Storage - For Presentation
+    "MG": "1.2.840.10008.5.1.4.1.1.1.2",             # Digital Mammography X-Ray Image Storage - For Presentation
+    "US": "1.2.840.10008.5.1.4.1.1.3.1",             # Ultrasound Multi-frame Image Storage
+    "XA": "1.2.840.10008.5.1.4.1.1.12.1",            # X-Ray Angiographic Image Storage
+    "ECG": "1.2.840.10008.5.1.4.1.1.9.1.1",          # 12-lead ECG Waveform Storage
+    "SM": "1.2.840.10008.5.1.4.1.1.77.1.6",          # VL Whole Slide Microscopy Image Storage
+    "XC": "1.2.840.10008.5.1.4.1.1.77.1.4",          # VL Photographic Image Storage
+    "OP": "1.2.840.10008.5.1.4.1.1.77.1.5.1",        # Ophthalmic Photography 8 Bit Image Storage
+}
+
+
 # --------------------------------------------------------------------------- study index
 
 INDEX_PARTITION_KEY = "StudyInstanceUID"     # S
@@ -172,23 +192,117 @@ def index_sort_key(series_uid: str, sop_uid: str) -> str:
     return f"{series_uid}/{sop_uid}"
 
 
-# Attributes every index item carries besides the keys (names are the DynamoDB attribute names):
-INDEX_ATTRIBUTES = (
-    "SeriesInstanceUID",   # S
-    "SOPInstanceUID",      # S
-    "SOPClassUID",         # S
-    "Modality",            # S
-    "Specialty",           # S (Specialty value)
-    "StudyDate",           # S, YYYYMMDD or "" when absent
-    "Size",                # N, bytes
-    "ChecksumSHA256",      # S, base64 as S3 reports x-amz-checksum-sha256
-    "VersionId",           # S, archive object version id
-    "Key",                 # S, archive object key
-    "PatientIdHash",       # S, HMAC-SHA256 hex of PatientID (never the identifier itself)
-    "AccessionHash",       # S, HMAC-SHA256 hex of AccessionNumber
-    "TransferSyntaxUID",   # S
-    "IngestedAt",          # S, UTC ISO-8601
+@dataclass(frozen=True)
+class IndexConflict:
+    """One ``Conflicts`` entry: the instance was re-sent with different bytes."""
+
+    detected_at: str                  # DetectedAt, UTC ISO-8601
+    previous_version_id: str          # PreviousVersionId
+    previous_checksum_sha256: str     # PreviousChecksumSHA256
+    previous_size: int                # PreviousSize
+    version_id: str                   # VersionId (the new version)
+    checksum_sha256: str              # ChecksumSHA256 (of the new version)
+
+    def to_item(self) -> dict[str, Any]:
+        return {attr: getattr(self, name) for name, attr in _CONFLICT_ATTRIBUTES}
+
+    @classmethod
+    def from_item(cls, raw: Mapping[str, Any]) -> "IndexConflict":
+        return cls(**{name: (_as_int(raw.get(attr)) if name == "previous_size" else str(raw.get(attr, "")))
+                      for name, attr in _CONFLICT_ATTRIBUTES})
+
+
+_CONFLICT_ATTRIBUTES = (
+    ("detected_at", "DetectedAt"), ("previous_version_id", "PreviousVersionId"),
+    ("previous_checksum_sha256", "PreviousChecksumSHA256"), ("previous_size", "PreviousSize"),
+    ("version_id", "VersionId"), ("checksum_sha256", "ChecksumSHA256"),
 )
+
+
+@dataclass(frozen=True)
+class IndexItem:
+    """One study-index item: an archived instance, as ingest writes it and probes read it.
+
+    ``to_item`` gives the DynamoDB attributes (names below; numbers as int), ``from_item``
+    reads them back (from boto3's deserialized form: numbers may be Decimal). An attribute
+    ingest always writes but the stored item lacks is read as empty and named in ``missing``.
+    """
+
+    study_instance_uid: str           # StudyInstanceUID (partition key)
+    series_instance_uid: str          # SeriesInstanceUID
+    sop_instance_uid: str             # SOPInstanceUID
+    sop_class_uid: str                # SOPClassUID
+    modality: str                     # Modality
+    specialty: str                    # Specialty (a Specialty value)
+    study_date: str                   # StudyDate, YYYYMMDD or "" when absent
+    size: int                         # Size, bytes
+    checksum_sha256: str              # ChecksumSHA256: base64, as S3 reports x-amz-checksum-sha256
+    version_id: str                   # VersionId: archive object version id ("null" if unversioned)
+    key: str                          # Key: archive object key
+    patient_id_hash: str              # PatientIdHash: HMAC-SHA256 hex of PatientID (never the identifier)
+    accession_hash: str               # AccessionHash: HMAC-SHA256 hex of AccessionNumber
+    transfer_syntax_uid: str          # TransferSyntaxUID
+    ingested_at: str                  # IngestedAt: UTC ISO-8601
+    content_sha256: str               # ContentSHA256: full-object SHA-256, base64 (= ChecksumSHA256 for one PUT)
+    checksum_type: str                # ChecksumType: FULL_OBJECT, COMPOSITE, or "" (no S3 checksum)
+    part_size: int | None = None      # PartSize (COMPOSITE only: recomputes S3's checksum)
+    part_count: int | None = None     # PartCount (COMPOSITE only)
+    conflicts: tuple[IndexConflict, ...] = ()   # Conflicts (appended by the index, never overwritten)
+    conflict_count: int = 0           # ConflictCount
+    missing: tuple[str, ...] = field(default=(), compare=False)   # attributes the stored item lacks
+
+    @property
+    def sort_key(self) -> str:
+        return index_sort_key(self.series_instance_uid, self.sop_instance_uid)
+
+    def to_item(self) -> dict[str, Any]:
+        """The attributes to write. ``Conflicts``/``ConflictCount`` only when there are some,
+        ``PartSize``/``PartCount`` only for COMPOSITE checksums."""
+        item: dict[str, Any] = {INDEX_PARTITION_KEY: self.study_instance_uid, INDEX_SORT_KEY: self.sort_key}
+        item.update({attr: getattr(self, name) for name, attr in _ITEM_ATTRIBUTES})
+        if self.part_size is not None:
+            item["PartSize"], item["PartCount"] = self.part_size, self.part_count
+        if self.conflicts:
+            item["Conflicts"] = [c.to_item() for c in self.conflicts]
+            item["ConflictCount"] = self.conflict_count
+        return item
+
+    @classmethod
+    def from_item(cls, raw: Mapping[str, Any]) -> "IndexItem":
+        """Read a stored item; ValueError when even its keys are missing."""
+        if not raw.get(INDEX_PARTITION_KEY) or not raw.get(INDEX_SORT_KEY):
+            raise ValueError(f"index item without {INDEX_PARTITION_KEY}/{INDEX_SORT_KEY}")
+        series, _, sop = str(raw[INDEX_SORT_KEY]).partition("/")
+        values: dict[str, Any] = {}
+        for name, attr in _ITEM_ATTRIBUTES:
+            value = raw.get(attr)
+            values[name] = _as_int(value) if name == "size" else ("" if value is None else str(value))
+        values["series_instance_uid"] = values["series_instance_uid"] or series
+        values["sop_instance_uid"] = values["sop_instance_uid"] or sop
+        conflicts = tuple(IndexConflict.from_item(c) for c in raw.get("Conflicts") or ())
+        return cls(study_instance_uid=str(raw[INDEX_PARTITION_KEY]), **values,
+                   part_size=_as_int(raw["PartSize"]) if raw.get("PartSize") is not None else None,
+                   part_count=_as_int(raw["PartCount"]) if raw.get("PartCount") is not None else None,
+                   conflicts=conflicts, conflict_count=_as_int(raw.get("ConflictCount")),
+                   missing=tuple(attr for _, attr in _ITEM_ATTRIBUTES if attr not in raw))
+
+
+# (field, DynamoDB attribute) for every attribute ingest writes on every item besides the keys.
+_ITEM_ATTRIBUTES: tuple[tuple[str, str], ...] = (
+    ("series_instance_uid", "SeriesInstanceUID"), ("sop_instance_uid", "SOPInstanceUID"),
+    ("sop_class_uid", "SOPClassUID"), ("modality", "Modality"), ("specialty", "Specialty"),
+    ("study_date", "StudyDate"), ("size", "Size"), ("checksum_sha256", "ChecksumSHA256"),
+    ("version_id", "VersionId"), ("key", "Key"), ("patient_id_hash", "PatientIdHash"),
+    ("accession_hash", "AccessionHash"), ("transfer_syntax_uid", "TransferSyntaxUID"),
+    ("ingested_at", "IngestedAt"), ("content_sha256", "ContentSHA256"), ("checksum_type", "ChecksumType"),
+)
+
+# Attributes every index item carries besides the keys (names are the DynamoDB attribute names).
+INDEX_ATTRIBUTES = tuple(attr for _, attr in _ITEM_ATTRIBUTES)
+
+
+def _as_int(value: Any) -> int:
+    return int(value) if value not in (None, "") else 0
 
 # --------------------------------------------------------------------------- ingest Lambda
 

@@ -20,6 +20,9 @@ COMMANDS: dict[str, str] = {
     "gateway": "drills.cli.gateway:gateway",
     "run": "drills.cli.run:run",
     "scenarios": "drills.cli.scenarios:scenarios",
+    "plan": "drills.cli.plan:plan",
+    "verify": "drills.cli.verify:verify",
+    "report": "drills.cli.report:report",
 }
 
 

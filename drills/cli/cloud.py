@@ -20,9 +20,11 @@ from typing import Any, Callable
 
 import click
 
+from drills import jsonio
 from drills.cli.common import emit_json, say
-from drills.cloud.control import ENDPOINT_ENV, ControlClient, parse_duration
+from drills.cloud.control import ENDPOINT_ENV, HttpControl
 from drills.errors import UsageError
+from drills.times import DURATION_HINT, parse_duration
 
 DEFAULT_PORT = 4599
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -71,8 +73,7 @@ def serve(port: int, host: str, clock_speed: float, seed: int) -> None:
 
     Prints one line on stdout, `endpoint: URL`; hints go to stderr. Exit 2 if the port is busy.
     """
-    from drills.cloud.server import EmbeddedCloud
-    from drills.cloud.simulation import SimSettings
+    from drills.cloud.server import EmbeddedCloud, SimSettings
 
     embedded = EmbeddedCloud(port=port, host=host, settings=SimSettings(seed=seed, clock_speed=clock_speed))
     embedded.start()          # busy port / foreign address: UsageError (exit 2)
@@ -110,7 +111,7 @@ def _usage_hint(endpoint: str) -> str:
 @json_option
 def status(endpoint: str | None, as_json: bool) -> None:
     """Show the virtual clock and every behaviour's state."""
-    client = ControlClient(endpoint)
+    client = HttpControl(endpoint)
     result = client.status()
     if as_json:
         emit_json(result)
@@ -122,7 +123,7 @@ def status(endpoint: str | None, as_json: bool) -> None:
     for failure in clock.get("failures", []):
         lines.append(f"  task failed at {failure.get('at')}: {failure.get('task')}: {failure.get('error')}")
     for name, state in sorted(result.get("behaviours", {}).items()):
-        text = json.dumps(state, sort_keys=True, default=str)
+        text = jsonio.dumps(state, indent=None)
         lines.append(f"{name + ':':<18}{text if len(text) <= 160 else text[:157] + '...'}")
     if result.get("missingBehaviours"):
         lines.append("missing behaviours: " + ", ".join(result["missingBehaviours"]))
@@ -141,8 +142,11 @@ def clock() -> None:
 @json_option
 def advance(duration: str, endpoint: str | None, as_json: bool) -> None:
     """Advance the clock by DURATION (90s, 15m, 2h, 3d, seconds, or ISO-8601 PT15M)."""
-    seconds = parse_duration(duration)
-    result = ControlClient(endpoint).advance(seconds)
+    try:
+        seconds = parse_duration(duration).total_seconds()
+    except ValueError as exc:
+        raise UsageError(str(exc), hint=DURATION_HINT) from exc
+    result = HttpControl(endpoint).advance(seconds)
     _report(result, as_json, f"clock now {result.get('now')} (simulated); {result.get('tasksRun', 0)} task(s) ran")
 
 
@@ -152,7 +156,7 @@ def advance(duration: str, endpoint: str | None, as_json: bool) -> None:
 @json_option
 def speed(speed: float, endpoint: str | None, as_json: bool) -> None:
     """Set SPEED virtual seconds per real second (0 stops the clock)."""
-    result = ControlClient(endpoint).set_speed(speed)
+    result = HttpControl(endpoint).set_speed(speed)
     _report(result, as_json, f"clock speed {result.get('speed')} (virtual seconds per real second)")
 
 
@@ -164,7 +168,7 @@ def speed(speed: float, endpoint: str | None, as_json: bool) -> None:
 @json_option
 def outage(state: str, region: str, endpoint: str | None, as_json: bool) -> None:
     """Take REGION down (on) or bring it back (off)."""
-    result = ControlClient(endpoint).outage(region, down=state == "on")
+    result = HttpControl(endpoint).outage(region, down=state == "on")
     if state == "on":
         human = f"{region} is down since {result.get('since')} (simulated): every call to it fails"
     elif result.get("wasDown"):
@@ -205,7 +209,7 @@ def replication(action: str, buckets: tuple[str, ...], tags: tuple[str, ...], so
 
     Like aws:s3:bucket-pause-replication: objects written during a pause replicate after it.
     """
-    client = ControlClient(endpoint)
+    client = HttpControl(endpoint)
     selected = _tags(tags)
     if action == "resume":
         if duration or prefixes or region or destinations:
@@ -243,4 +247,4 @@ def control(behaviour: str, action: str, params: str | None, endpoint: str | Non
             raise UsageError(f"JSON parameters are not valid JSON: {exc}") from exc
         if not isinstance(body, dict):
             raise UsageError("JSON parameters must be an object, e.g. '{\"region\": \"eu-west-1\"}'")
-    emit_json(ControlClient(endpoint).call(behaviour, action, body))
+    emit_json(HttpControl(endpoint).call(behaviour, action, body))

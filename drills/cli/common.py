@@ -7,7 +7,6 @@ into a ``drills.aws.Target``.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -15,6 +14,7 @@ from typing import Any, Callable
 import click
 
 from drills.aws import Target
+from drills import jsonio
 from drills.contracts import StackOutputs
 from drills.errors import UsageError
 
@@ -73,7 +73,7 @@ def deployed_stack(command: str, target: str, endpoint: str | None,
 
 def emit_json(document: Any) -> None:
     """Write a machine-readable document to stdout (strict JSON, no NaN)."""
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, allow_nan=False, default=str) + "\n")
+    sys.stdout.write(jsonio.dump_text(document))
 
 
 def say(message: str, **style: Any) -> None:

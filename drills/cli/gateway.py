@@ -6,7 +6,6 @@ fix is theirs (another --port, or 0 for any free one). An unreachable cloud exit
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from drills import jsonio
 from drills.cli.common import deployed_stack, say, target_options
 
 
@@ -83,7 +83,7 @@ def gateway(
 def _json_line(enabled: bool, document: dict) -> None:
     """--json output is JSON Lines: one document when listening, one when stopped."""
     if enabled:
-        sys.stdout.write(json.dumps(document, sort_keys=True) + "\n")
+        sys.stdout.write(jsonio.dumps(document, indent=None) + "\n")
         sys.stdout.flush()
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import click
 
+from drills import jsonio
 from drills.cli.common import deployed_stack, emit_json, output_options, say, target_options
+from drills.cli.progress import ingest_progress
 from drills.errors import InfraError, UsageError
 from drills.ingest.batch import ingest_files
 from drills.ingest.core import IngestDestination, Ingestor
@@ -64,7 +65,8 @@ def ingest(
     for warning in inputs.warnings:
         say(f"warning: {warning}", fg="yellow")
     started = time.monotonic()
-    ingest_files(ingestor, inputs.files, summary, workers)
+    with ingest_progress(len(inputs.files)) as on_done:
+        ingest_files(ingestor, inputs.files, summary, workers, on_done=on_done)
     summary.elapsed_seconds = time.monotonic() - started
     _report(summary, out, as_json)
     _exit(summary)
@@ -93,7 +95,7 @@ def _report(summary: IngestSummary, out: Path | None, as_json: bool) -> None:
         if out.is_dir():
             out = out / REPORT_NAME
         try:
-            out.write_text(json.dumps(summary.to_dict(full=True), indent=2, sort_keys=True) + "\n")
+            out.write_text(jsonio.dump_text(summary.to_dict(full=True)))
         except OSError as exc:
             raise UsageError(f"{out}: cannot write the ingest report ({exc.strerror})") from exc
         say(f"report: {out}")

@@ -1,12 +1,18 @@
-"""A small HTTP client of the embedded cloud's control API (``/_drkit/...``).
+"""The one client protocol of the embedded cloud's control API (``/_drkit/...``).
 
-Used by ``drkit cloud`` and by scripts that steer a cloud started with ``drkit cloud serve``
-(or by an in-process ``EmbeddedCloud``): read the status, move the virtual clock, take a
-region down, pause replication, or call any behaviour's control action.
+``Control`` is what drills, ``drkit cloud`` and the offline deployer use to read the
+status, move the virtual clock, take a region down, pause replication, or call any
+behaviour's control action. Two implementations, one behaviour:
 
-Errors: an endpoint that does not answer -> ``EndpointUnreachable`` (exit 3); the control
-API refusing a request (unknown behaviour/action 404, bad parameters 400) -> ``UsageError``
-(exit 2); anything else unexpected -> ``InfraError`` (exit 3).
+- ``HttpControl(endpoint)``: JSON over HTTP to a served cloud (``drkit cloud serve``, or an
+  in-process ``EmbeddedCloud`` reached through its endpoint);
+- ``DirectControl(sim)``: the same dispatcher called in-process (no socket), for code that
+  holds the simulation (the offline deployer, the demo).
+
+Errors are the same from both: an endpoint that does not answer -> ``EndpointUnreachable``
+(exit 3); an unknown path, behaviour or action (404) -> ``ControlNotFound`` and a refused
+request (400) -> ``ControlRefused``, both UsageErrors (exit 2); a failure inside the cloud
+(500) or an answer that is not a JSON object -> ``InfraError`` (exit 3).
 """
 
 from __future__ import annotations
@@ -17,33 +23,45 @@ import re
 import socket
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from drills import jsonio
+from drills.cloud.control_api import CONTROL_PREFIX, handle
 from drills.errors import EndpointUnreachable, InfraError, UsageError
 
 ENDPOINT_ENV = "DRKIT_ENDPOINT"
-CONTROL_PATH = "/_drkit/"
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_SIMPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_ISO = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$",
-                  re.IGNORECASE)
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in ``text``: "90s", "15m", "2h", "3d", a plain number of seconds, or ISO-8601
-    ("PT15M", "P1DT2H"). Raises UsageError otherwise."""
-    value = str(text).strip()
-    match = _SIMPLE.match(value)
-    if match:
-        return float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
-    match = _ISO.match(value)
-    if match and value.upper() not in ("P", "PT") and not value.upper().endswith("T"):
-        days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-        return days * 86400 + hours * 3600 + minutes * 60 + seconds
-    raise UsageError(f"invalid duration {text!r}",
-                     hint='use a number of seconds or 90s, 15m, 2h, 3d, or ISO-8601 such as PT15M')
+class ControlNotFound(UsageError):
+    """The control API has no such path, behaviour or action (HTTP 404)."""
+
+
+class ControlRefused(UsageError):
+    """The control API refused the request's parameters (HTTP 400)."""
+
+
+class Control(Protocol):
+    """What every control client offers."""
+
+    def status(self) -> dict[str, Any]: ...
+
+    def advance(self, seconds: float) -> dict[str, Any]: ...
+
+    def set_speed(self, speed: float) -> dict[str, Any]: ...
+
+    def call(self, behaviour: str, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+    def outage(self, region: str, down: bool) -> dict[str, Any]: ...
+
+    def pause_replication(self, buckets: list[str] | None = None, duration: str | None = None,
+                          prefixes: list[str] | None = None, region: str | None = None,
+                          destination_buckets: list[str] | None = None, tags: dict[str, str] | None = None,
+                          source_region: str | None = None) -> dict[str, Any]: ...
+
+    def resume_replication(self, buckets: list[str] | None = None, tags: dict[str, str] | None = None,
+                           source_region: str | None = None) -> dict[str, Any]: ...
 
 
 def resolve_endpoint(endpoint: str | None) -> str:
@@ -62,14 +80,11 @@ def resolve_endpoint(endpoint: str | None) -> str:
     return value.rstrip("/")
 
 
-class ControlClient:
-    """JSON over HTTP to ``<endpoint>/_drkit/...``."""
+class _Client:
+    """The API as methods; subclasses move one request (``_send``)."""
 
-    def __init__(self, endpoint: str, timeout: float = 30.0) -> None:
-        self.endpoint = resolve_endpoint(endpoint)
-        self.timeout = timeout
+    label = "control API"
 
-    # -- the API
     def status(self) -> dict[str, Any]:
         return self._request("GET", "status")
 
@@ -90,7 +105,7 @@ class ControlClient:
     def call(self, behaviour: str, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """``POST /_drkit/<behaviour>/<action>`` with ``params`` as the JSON body."""
         for label, part in (("behaviour", behaviour), ("action", action)):
-            if not re.fullmatch(r"[A-Za-z0-9_-]+", part or ""):
+            if not _NAME.fullmatch(part or ""):
                 raise UsageError(f"invalid {label} name {part!r}")
         return self._request("POST", f"{behaviour}/{action}", params or {})
 
@@ -117,32 +132,67 @@ class ControlClient:
                            source_region: str | None = None) -> dict[str, Any]:
         return self.call("replication", "resume", _replication_targets(buckets, tags, source_region))
 
-    # -- transport
+    # -- one request
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        url = f"{self.endpoint}{CONTROL_PATH}{path}"
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method,
+        where = f"{method} {self.label}{CONTROL_PREFIX}{path}"
+        status, payload = self._send(method, path, jsonio.canonical(body) if body is not None else b"")
+        try:
+            document = json.loads(payload or b"{}")
+        except ValueError:
+            document = None
+        if status != 200:
+            message = str(document["error"]) if isinstance(document, dict) and "error" in document else (
+                payload.decode("utf-8", "replace")[:300] or f"HTTP {status}")
+            if status == 404:
+                raise ControlNotFound(f"{where}: {message}")
+            if status == 400:
+                raise ControlRefused(f"{where}: {message}")
+            raise InfraError(f"{where}: HTTP {status}: {message}")
+        if document is None:
+            raise InfraError(f"{where} answered something that is not JSON: is it a drkit embedded cloud?")
+        if not isinstance(document, dict):
+            raise InfraError(f"{where} answered {type(document).__name__}, expected a JSON object")
+        return document
+
+    def _send(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+
+class HttpControl(_Client):
+    """JSON over HTTP to ``<endpoint>/_drkit/...`` of a served embedded cloud."""
+
+    def __init__(self, endpoint: str | None, timeout: float = 30.0) -> None:
+        self.endpoint = resolve_endpoint(endpoint)
+        self.timeout = timeout
+        self.label = self.endpoint
+
+    def _send(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"{self.endpoint}{CONTROL_PREFIX}{path}", data=body or None, method=method,
                                          headers={"Content-Type": "application/json", "Accept": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                payload = resp.read()
+                return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
-            message = _error_message(exc)
-            if exc.code in (400, 404):
-                raise UsageError(f"{method} {url}: {message}") from exc
-            raise InfraError(f"{method} {url}: HTTP {exc.code}: {message}") from exc
+            return exc.code, exc.read()
         except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             raise EndpointUnreachable(f"the embedded cloud at {self.endpoint} does not answer ({reason})",
                                       hint="start one with `drkit cloud serve`, or check --endpoint / "
                                            f"{ENDPOINT_ENV}") from exc
-        try:
-            document = json.loads(payload or b"{}")
-        except ValueError as exc:
-            raise InfraError(f"{url} answered something that is not JSON: is it a drkit embedded cloud?") from exc
-        if not isinstance(document, dict):
-            raise InfraError(f"{url} answered {type(document).__name__}, expected a JSON object")
-        return document
+
+
+class DirectControl(_Client):
+    """The control API of an in-process simulation, without a socket: the same dispatcher,
+    the same JSON round trip and the same errors as ``HttpControl``."""
+
+    label = "in-process cloud"
+
+    def __init__(self, sim: Any) -> None:
+        self._sim = sim
+
+    def _send(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        status, document = handle(self._sim, method, f"{CONTROL_PREFIX}{path}", body)
+        return status, jsonio.canonical(document)
 
 
 def _replication_targets(buckets: list[str] | None, tags: dict[str, str] | None,
@@ -159,14 +209,3 @@ def _replication_targets(buckets: list[str] | None, tags: dict[str, str] | None,
     if source_region:
         params["sourceRegion"] = source_region
     return params
-
-
-def _error_message(exc: urllib.error.HTTPError) -> str:
-    raw = exc.read()
-    try:
-        document = json.loads(raw)
-        if isinstance(document, dict) and "error" in document:
-            return str(document["error"])
-    except ValueError:
-        pass
-    return raw.decode("utf-8", "replace")[:300] or exc.reason

@@ -12,39 +12,23 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
+from werkzeug.datastructures import Headers
+
+from drills import jsonio
 from drills.cloud import operations
+from drills.cloud.control_api import UnknownControl
 
 if TYPE_CHECKING:
     from drills.cloud.simulation import Simulation
 
 INTERNAL_HEADER = "x-drkit-internal"
 
-
-class Headers(dict):
-    """Case-insensitive header mapping (keys stored lower-case)."""
-
-    def __init__(self, items: Mapping[str, str] | None = None) -> None:
-        super().__init__()
-        for k, v in (items or {}).items():
-            self[k] = v
-
-    def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(key.lower(), value)
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key.lower())
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(key.lower(), default)
-
-    def __contains__(self, key: object) -> bool:
-        return super().__contains__(key.lower() if isinstance(key, str) else key)
-
-    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
-        return super().pop(key.lower(), *default)
+# Headers are werkzeug's ``Headers``: case-insensitive lookup, ``h[k] = v`` replaces, ``add``
+# keeps repeats; ``items()`` yields names as sent, so compare them with ``.lower()``.
+__all__ = ["Headers", "INTERNAL_HEADER", "AwsRequest", "AwsResponse", "Interceptor", "aws_error"]
 
 
 @dataclass
@@ -98,7 +82,7 @@ class AwsResponse:
 
     @classmethod
     def json_body(cls, document: Any, status: int = 200) -> "AwsResponse":
-        body = json.dumps(document, default=str).encode()
+        body = jsonio.dumps(document, indent=None).encode()
         return cls(status=status, headers=Headers({"Content-Type": "application/json",
                                                     "x-amzn-RequestId": str(uuid.uuid4())}), body=body)
 
@@ -146,8 +130,13 @@ class Interceptor:
         return {}
 
     def control(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Handle ``POST /_drkit/<name>/<action>`` with a JSON body; raise KeyError for unknown actions."""
-        raise KeyError(action)
+        """Handle ``POST /_drkit/<name>/<action>`` with a JSON body. Raise
+        ``self.unknown_action(action)`` for an action the behaviour does not have (404) and
+        ValueError for invalid parameters (400); any other exception is a bug (500)."""
+        raise self.unknown_action(action)
+
+    def unknown_action(self, action: str) -> UnknownControl:
+        return UnknownControl(f"behaviour {self.name!r} has no action {action!r}")
 
     def reset(self) -> None:
         """Forget all state (the cloud was reset)."""

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import io
 from http import HTTPStatus
-import json
 import logging
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, quote
 
-from drills.cloud import operations
+from drills import jsonio
+from drills.cloud import control_api, operations
 from drills.cloud.interceptors import INTERNAL_HEADER, AwsRequest, AwsResponse, Headers
 from drills.cloud.simulation import Simulation
 
 log = logging.getLogger(__name__)
 
-CONTROL_PREFIX = "/_drkit/"
+CONTROL_PREFIX = control_api.CONTROL_PREFIX
 S3CONTROL_PREFIX = "/v20180820/"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding"}
 
@@ -96,7 +96,7 @@ class SimulationMiddleware:
         headers = Headers()
         for k, v in captured.get("headers", []):
             if k.lower() not in _HOP_BY_HOP:
-                headers[k] = v
+                headers.add(k, v)
         return AwsResponse(status=captured.get("status", 500), headers=headers, body=body)
 
     @staticmethod
@@ -105,7 +105,7 @@ class SimulationMiddleware:
             reason = HTTPStatus(resp.status).phrase
         except ValueError:
             reason = "Unknown"
-        headers = [(k, v) for k, v in resp.headers.items() if k not in _HOP_BY_HOP and k != "content-length"]
+        headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in _HOP_BY_HOP | {"content-length"}]
         # A HEAD answer has no body but announces the object's length: keep moto's.
         length = resp.headers.get("content-length") if not resp.body else None
         headers.append(("Content-Length", length if length is not None else str(len(resp.body))))
@@ -127,39 +127,13 @@ class SimulationMiddleware:
 
     # ------------------------------------------------------------------ control API
     def _control(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        parts = [p for p in environ["PATH_INFO"][len(CONTROL_PREFIX):].split("/") if p]
-        body = _read_body(environ)
-        try:
-            params = json.loads(body) if body else {}
-            if not isinstance(params, dict):
-                raise ValueError("control body must be a JSON object")
-            result = self._dispatch(environ.get("REQUEST_METHOD", "GET"), parts, params)
-            status = 200
-        except KeyError as exc:
-            result, status = {"error": f"unknown control path or action: {'/'.join(parts)} ({exc})"}, 404
-        except ValueError as exc:
-            result, status = {"error": str(exc)}, 400
-        payload = json.dumps(result, default=str).encode()
-        start_response(f"{status} {'OK' if status == 200 else 'Error'}",
+        """``/_drkit/...``: see drills.cloud.control_api (typed errors: 404, 400, 500)."""
+        status, document = control_api.handle(self.sim, environ.get("REQUEST_METHOD", "GET"),
+                                              environ.get("PATH_INFO", "/"), _read_body(environ))
+        payload = jsonio.canonical(document)
+        start_response(f"{status} {HTTPStatus(status).phrase}",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
         return [payload]
-
-    def _dispatch(self, method: str, parts: list[str], params: dict[str, Any]) -> dict[str, Any]:
-        if parts == ["status"]:
-            self.sim.clock.pump()
-            return self.sim.status()
-        if parts == ["clock"]:
-            return {"now": self.sim.clock.now().isoformat(), "speed": self.sim.clock.speed, "label": "simulated"}
-        if parts == ["clock", "advance"]:
-            seconds = float(params.get("seconds", 0))
-            ran = self.sim.clock.advance(seconds)
-            return {"now": self.sim.clock.now().isoformat(), "tasksRun": ran, "label": "simulated"}
-        if parts == ["clock", "speed"]:
-            self.sim.clock.set_speed(float(params["speed"]))
-            return {"speed": self.sim.clock.speed}
-        if len(parts) == 2 and method == "POST":
-            return self.sim[parts[0]].control(parts[1], params)
-        raise KeyError("/".join(parts))
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

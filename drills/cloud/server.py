@@ -18,11 +18,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from drills.aws import Target
 from drills.cloud import moto_fixes
 from drills.cloud.middleware import SimulationMiddleware
+from drills.cloud.control import DirectControl
 from drills.cloud.simulation import SimSettings, Simulation
 from drills.errors import InfraError, UsageError
 
 log = logging.getLogger(__name__)
-logging.getLogger("werkzeug").setLevel(logging.WARNING)   # no per-request access log on stderr
+
+__all__ = ["EmbeddedCloud", "SimSettings", "port_is_free"]
 
 _active_lock = threading.Lock()
 _active: "EmbeddedCloud | None" = None
@@ -48,6 +50,7 @@ class EmbeddedCloud:
             if _active is not None:
                 raise InfraError("an embedded cloud is already running in this process (moto state is per process)")
             _reset_moto()
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)   # no per-request access log on stderr
             app = SimulationMiddleware(DomainDispatcherApplication(create_backend_app), self.sim)
             try:
                 _probe_bind(self.host, self.requested_port)   # werkzeug would print and sys.exit(1)
@@ -122,6 +125,10 @@ class EmbeddedCloud:
     @property
     def clock(self):
         return self.sim.clock
+
+    def control(self) -> DirectControl:
+        """The control API of this cloud, called in-process (the same API ``HttpControl`` serves)."""
+        return DirectControl(self.sim)
 
 
 def _reset_moto() -> None:

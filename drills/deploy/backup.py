@@ -8,8 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, as_int, error_code,
-                                        outputs, short_hash)
+from drills.aws import error_code
+from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, as_int,                                         outputs, short_hash)
 
 
 def vault(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:

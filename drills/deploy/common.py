@@ -9,17 +9,15 @@ A handler is ``fn(ctx, spec) -> (physical id, outputs)``; outputs use pulumi-aws
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from botocore.exceptions import ClientError
-from pulumi.runtime import rpc
 
-from drills.aws import Target, service_model
+from drills.aws import Target, error_code, service_model
+from drills.cloud.control import Control, ControlNotFound, ControlRefused, DirectControl, HttpControl
+from drills.deploy.pulumi_internals import secret_envelope_value
 from drills.errors import InfraError
 
 ACCOUNT_ID = "123456789012"        # moto's account; confirmed through STS at deploy time
@@ -68,16 +66,13 @@ class DeclaredResource:
 def unwrap(value: Any) -> Any:
     """Inputs with Pulumi's secret envelopes replaced by their values (offline, nothing is secret)."""
     if isinstance(value, Mapping):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return unwrap(value.get("value"))
+        secret, inner = secret_envelope_value(value)
+        if secret:
+            return unwrap(inner)
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [unwrap(v) for v in value]
     return value
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def short_hash(*parts: str, length: int = 7) -> str:
@@ -195,6 +190,7 @@ class DeployContext:
         self._seen: dict[tuple[str, str], int] = {}   # (type, logical name) -> names issued
         self._grouped: dict[str, list[str]] = {}      # note -> the resources it concerns
         self._deferred: list[_Deferred] = []
+        self._control: Control | None = None
 
     # -- clients
     def client(self, service: str, region: str):
@@ -314,25 +310,15 @@ class DeployContext:
 
     # -- the simulation's control API
     def control(self, behaviour: str, action: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        """Call a behaviour's control action; None when that behaviour is not loaded."""
-        if self.sim is not None:
-            try:
-                interceptor = self.sim[behaviour]
-            except KeyError:
-                return None
-            return interceptor.control(action, params)
-        url = f"{self.target.endpoint}/_drkit/{behaviour}/{action}"
-        request = urllib.request.Request(url, data=json.dumps(params).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
+        """Call a behaviour's control action; None when the cloud has no such behaviour."""
+        if self._control is None:
+            self._control = DirectControl(self.sim) if self.sim is not None else HttpControl(self.target.endpoint)
         try:
-            with urllib.request.urlopen(request, timeout=30) as resp:
-                return json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise InfraError(f"{url}: {exc.code} {exc.read().decode(errors='replace')}") from exc
-        except OSError as exc:
-            raise InfraError(f"{url}: {exc}") from exc
+            return self._control.call(behaviour, action, params)
+        except ControlNotFound:
+            return None
+        except ControlRefused as exc:        # the deploy asked for something the cloud cannot do
+            raise InfraError(f"the embedded cloud refused {behaviour}/{action}: {exc.message}") from exc
 
 
 def _refused(spec: Spec, exc: ClientError) -> InfraError:

@@ -8,7 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drills.deploy.common import DeployContext, Handler, Spec, as_bool, as_int, error_code, outputs, tag_list
+from drills.aws import error_code
+from drills.deploy.common import DeployContext, Handler, Spec, as_bool, as_int, outputs, tag_list
 
 
 def _key_schema(hash_key: str | None, range_key: str | None) -> list[dict[str, str]]:

@@ -14,8 +14,6 @@ import functools
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +22,7 @@ import pulumi
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from drills.aws import Target
+from drills.cloud.control import HttpControl
 from drills.deploy import backup as deploy_backup, dynamodb as deploy_dynamodb, messaging as deploy_messaging, monitoring as deploy_monitoring, s3 as deploy_s3, security as deploy_security
 from drills.deploy.common import (ACCOUNT_ID, DeclaredResource, DeployContext, DeployedResource, Handler, Spec,
                                         outputs, refused, short_hash, unwrap)
@@ -85,14 +84,13 @@ def check_region(region: Any, where: str) -> str:
 
 def probe(endpoint: str) -> None:
     """Fail fast (exit 3) when nothing answers at ``endpoint``."""
+    client = HttpControl(endpoint, timeout=5)
     try:
-        with urllib.request.urlopen(f"{endpoint}/_drkit/status", timeout=5):
-            return
-    except urllib.error.HTTPError:
+        client.status()
+    except EndpointUnreachable as exc:
+        raise EndpointUnreachable(exc.message, hint="start one with `drkit cloud serve`, or drop --endpoint") from exc
+    except DrkitError:
         return      # something answers HTTP: a plain moto server has no control API, still a cloud
-    except (OSError, ValueError) as exc:
-        raise EndpointUnreachable(f"the embedded cloud at {endpoint} does not answer ({exc})",
-                                  hint="start one with `drkit cloud serve`, or drop --endpoint") from exc
 
 
 class _Engine:

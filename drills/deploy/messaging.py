@@ -13,9 +13,11 @@ from typing import Any
 import pulumi
 from botocore.exceptions import ClientError
 
+from drills.aws import RESOURCE_NOT_FOUND, error_code
 from drills.deploy.common import (DeployContext, Handler, Spec, api_param, arn_region, arn_resource, as_bool,
-                                        as_int, error_code, outputs, tag_list)
+                                  as_int, outputs, tag_list)
 from drills.errors import InfraError
+from drills.ingest.package import zip_info
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024      # Lambda's limit for a zip uploaded directly
 
@@ -101,7 +103,7 @@ def topic(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
         for attr, value in attributes.items():
             sns.set_topic_attributes(TopicArn=arn, AttributeName=attr, AttributeValue=value)
     except ClientError as exc:
-        if error_code(exc) not in ("NotFound", "NotFoundException"):
+        if error_code(exc) not in RESOURCE_NOT_FOUND:
             raise
         kwargs: dict[str, Any] = {"Name": name, "Attributes": attributes}
         if spec.get("tags"):
@@ -198,7 +200,15 @@ def _code(ctx: DeployContext, spec: Spec) -> dict[str, Any]:
 
 def build_zip(archive: Any, base_dir: Path) -> bytes:
     """Zip a Pulumi AssetArchive / FileArchive / asset the way the engine would upload it.
-    Relative paths resolve against the project directory (where Pulumi runs the program)."""
+    Relative paths resolve against the project directory (where Pulumi runs the program).
+    A FileArchive of a zip file is that file's bytes; anything else is zipped
+    deterministically (sorted, fixed timestamps and permissions), so a redeploy of unchanged
+    code uploads the same bytes."""
+    if isinstance(archive, pulumi.FileArchive) and (base_dir / archive.path).is_file():
+        path = base_dir / archive.path
+        if not zipfile.is_zipfile(path):
+            raise InfraError(f"archive {path}: not a directory or a zip file")
+        return path.read_bytes()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         _add(zf, "", archive, base_dir)
@@ -207,7 +217,7 @@ def build_zip(archive: Any, base_dir: Path) -> bytes:
 
 def _add(zf: zipfile.ZipFile, prefix: str, item: Any, base_dir: Path) -> None:
     if isinstance(item, pulumi.AssetArchive):
-        for name, sub in item.assets.items():
+        for name, sub in sorted(item.assets.items()):
             _add(zf, f"{prefix}{name}" if not prefix else f"{prefix}/{name}", sub, base_dir)
     elif isinstance(item, pulumi.FileArchive):
         path = base_dir / item.path
@@ -217,17 +227,18 @@ def _add(zf: zipfile.ZipFile, prefix: str, item: Any, base_dir: Path) -> None:
                 for fname in sorted(files):
                     full = Path(root) / fname
                     rel = full.relative_to(path).as_posix()
-                    zf.write(full, f"{prefix}/{rel}" if prefix else rel)
+                    zf.writestr(zip_info(f"{prefix}/{rel}" if prefix else rel), full.read_bytes())
         elif zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as src:
                 for info in src.infolist():
-                    zf.writestr(f"{prefix}/{info.filename}" if prefix else info.filename, src.read(info))
+                    zf.writestr(zip_info(f"{prefix}/{info.filename}" if prefix else info.filename),
+                                src.read(info))
         else:
             raise InfraError(f"archive {path}: not a directory or a zip file")
     elif isinstance(item, pulumi.FileAsset):
-        zf.write(base_dir / item.path, prefix or Path(item.path).name)
+        zf.writestr(zip_info(prefix or Path(item.path).name), (base_dir / item.path).read_bytes())
     elif isinstance(item, pulumi.StringAsset):
-        zf.writestr(prefix or "asset.txt", item.text)
+        zf.writestr(zip_info(prefix or "asset.txt"), item.text)
     else:
         raise InfraError(f"cannot build a zip from {type(item).__name__} offline (remote assets need the network)")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, as_int, error_code,
-                                        outputs, short_hash, tag_list)
+from drills.aws import error_code
+from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, as_int,                                         outputs, short_hash, tag_list)
 
 _ALARM_SCALARS = {"comparisonOperator": "ComparisonOperator", "metricName": "MetricName", "namespace": "Namespace",
                   "statistic": "Statistic", "extendedStatistic": "ExtendedStatistic", "unit": "Unit",

@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.sync_await import _sync_await
-
+from drills.deploy import pulumi_internals as internals
 from drills.errors import ConfigError, ProjectError
 from drills.project import Project
 
@@ -76,7 +73,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return default_call(args)
 
 
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
+class _RecordingMonitor(internals.MockMonitor):
     """MockMonitor that also records what the engine would see besides inputs:
     URN, parent, protect, retainOnDelete and dependencies."""
 
@@ -138,12 +135,10 @@ def run_program(project: Project, stack: str, mocks: RecordingMocks | None = Non
     if not main.is_file():
         raise ProjectError(f"{project.root}: no __main__.py")
     config = project.pulumi_config(stack)
-    pulumi_settings.ROOT.set(None)   # a fresh root Stack per run, so URNs name this stack
+    internals.fresh_root_stack()     # a fresh root Stack per run, so URNs name this stack
     pulumi.runtime.set_mocks(mocks, project=project.name, stack=stack, preview=preview,
                              monitor=_RecordingMonitor(mocks))
     pulumi.runtime.set_all_config(config, secret_keys=[])
-    exported: dict[str, Any] = {}
-
     def program() -> None:
         root = str(project.root)
         added = root not in sys.path
@@ -155,29 +150,18 @@ def run_program(project: Project, stack: str, mocks: RecordingMocks | None = Non
             if added:
                 sys.path.remove(root)
 
-    from pulumi.runtime.stack import run_pulumi_func
-
-    original_export = pulumi.export
-
-    def capture_export(name: str, value: Any) -> None:
-        exported[name] = value
-        original_export(name, value)
-
-    pulumi.export = capture_export
     try:
-        pulumi_settings.SETTINGS.rpc_manager.clear()
-        pulumi_settings.SETTINGS.outputs.clear()
-        _sync_await(run_pulumi_func(program))
+        with internals.captured_exports() as exported:
+            internals.clear_run_state()
+            internals.run_program(program)
     except ConfigError:
         raise
     except pulumi.RunError as exc:
         raise ProjectError(f"the Pulumi program failed: {exc}") from exc
-    finally:
-        pulumi.export = original_export
     resolved = {name: _resolve(value) for name, value in exported.items()}
     return ProgramResult(resources=list(mocks.resources), outputs=resolved)
 
 
 def _resolve(value: Any) -> Any:
     out = pulumi.Output.from_input(value)
-    return _sync_await(out.future())
+    return internals.sync_await(out.future())

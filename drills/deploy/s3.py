@@ -11,7 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, as_int, error_code, outputs,
+from drills.aws import BUCKET_NOT_FOUND, error_code
+from drills.deploy.common import (DeployContext, Handler, Spec, api_param, as_bool, as_int, outputs,
                                         short_hash, tag_list)
 from drills.errors import UsageError
 
@@ -65,7 +66,7 @@ def _bucket_exists(s3, name: str) -> bool:
         s3.head_bucket(Bucket=name)
         return True
     except ClientError as exc:
-        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+        if error_code(exc) in BUCKET_NOT_FOUND:
             return False
         raise
 

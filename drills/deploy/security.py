@@ -11,8 +11,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drills.deploy.common import (DeployContext, Handler, Spec, arn_region, arn_resource, as_bool, as_int,
-                                        error_code, outputs, tag_list)
+from drills.aws import error_code
+from drills.deploy.common import (DeployContext, Handler, Spec, arn_region, arn_resource, as_bool, as_int, outputs,
+                                  tag_list)
 
 LOGICAL_TAG = "drkit-logical-id"   # finds a name-less KMS key again on the next deploy
 

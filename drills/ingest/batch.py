@@ -1,41 +1,34 @@
-"""Ingest many files concurrently into one destination, with a progress bar on stderr.
+"""Ingest many files concurrently into one destination.
 
 Used by ``drkit ingest`` and by every command that brings a data set in (demo, drills).
+Presentation stays with the caller: ``on_done`` is called (from this thread, in completion
+order) once per input that finished, with its result, or None when it failed.
 """
 
 from __future__ import annotations
 
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Callable
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from drills.cli.common import say
 from drills.errors import InfraError, UsageError
-from drills.ingest.core import Ingestor, Outcome
+from drills.ingest.core import IngestResult, Ingestor
 from drills.ingest.sources import InputFile
 from drills.ingest.summary import IngestSummary
 
-SHOW_PROBLEMS = 20          # quarantined/conflicting inputs named one per line on stderr
+OnDone = Callable[[InputFile, "IngestResult | None"], None]
 
 
-def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSummary, workers: int) -> None:
+def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSummary, workers: int,
+                 on_done: OnDone | None = None) -> None:
     """Ingest ``files`` with a bounded pool into ``summary``; stop submitting new work after an
     infrastructure error (what was not attempted is counted in ``summary.skipped``)."""
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
-    )
     pending: dict[Future, InputFile] = {}
     queue = iter(files)
     broken = False
-    shown = 0
-    with warnings.catch_warnings(), progress, ThreadPoolExecutor(max_workers=workers) as pool:
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=workers) as pool:
         # pydicom warns about odd values, quoting them: keep patient data out of the terminal.
         warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
-        task = progress.add_task("ingest", total=len(files))
         while True:
             while not broken and len(pending) < workers * 2:
                 item = next(queue, None)
@@ -47,7 +40,7 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 item = pending.pop(future)
-                progress.advance(task)
+                result: IngestResult | None = None
                 try:
                     result = future.result()
                 except UsageError as exc:
@@ -57,14 +50,6 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
                     broken = True
                 else:
                     summary.add(result)
-                    if result.outcome in (Outcome.QUARANTINED, Outcome.CONFLICT):
-                        shown += 1
-                        if shown <= SHOW_PROBLEMS:
-                            label = result.reason.value if result.reason else result.outcome.value
-                            say(f"{result.outcome.value}: {result.source} ({label})", fg="yellow")
-    if shown > SHOW_PROBLEMS:
-        say(f"... and {shown - SHOW_PROBLEMS} more quarantined or conflicting inputs (see --json or --out)",
-            fg="yellow")
+                if on_done is not None:
+                    on_done(item, result)
     summary.skipped = sum(1 for _ in queue)
-
-

@@ -37,7 +37,6 @@ missing or stale item).
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -53,16 +52,16 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from botocore.exceptions import BotoCoreError
 
+from drills import jsonio
 from drills.aws import Target
 from drills.contracts import (
-    INDEX_PARTITION_KEY,
-    INDEX_SORT_KEY,
     MODALITY_TAG,
     SPECIALTY_TAG,
+    IndexConflict,
+    IndexItem,
     QuarantineReason,
     StackOutputs,
     archive_key,
-    index_sort_key,
     quarantine_key,
     quarantine_reason_key,
     specialty_for,
@@ -73,6 +72,7 @@ from drills.ingest.index import StudyIndex
 from drills.ingest.pseudonym import Pseudonymizer
 from drills.ingest.reader import DicomHeader, RejectedInput, read_header
 from drills.ingest.store import ArchiveStore, StoredObject, part_size_for
+from drills.times import utc_timestamp
 
 DICOM_CONTENT_TYPE = "application/dicom"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024     # streams larger than this spool to a temporary file
@@ -272,16 +272,16 @@ class Ingestor:
             stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
             if current is None:
                 return self._archived(source, header, stored, digest)
-            conflict = {
-                "DetectedAt": self._timestamp(),
-                "PreviousVersionId": current.version_id or "null",
-                "PreviousChecksumSHA256": current.checksum_sha256 or "",
-                "PreviousSize": current.size,
-                "VersionId": stored.version_id or "null",
-                "ChecksumSHA256": stored.checksum_sha256 or "",
-            }
+            conflict = IndexConflict(
+                detected_at=self._timestamp(),
+                previous_version_id=current.version_id or "null",
+                previous_checksum_sha256=current.checksum_sha256 or "",
+                previous_size=current.size,
+                version_id=stored.version_id or "null",
+                checksum_sha256=stored.checksum_sha256 or "",
+            )
             with self._unindexed_on_failure(source, stored):
-                self._index.record(self._item(header, stored, digest), conflict)
+                self._index.record(self._item(header, stored, digest).to_item(), conflict.to_item())
             detail = (
                 f"SOP Instance UID already archived with different bytes: new version "
                 f"{stored.version_id} written, previous version {current.version_id} kept"
@@ -311,7 +311,7 @@ class Ingestor:
     def _archived(self, source: str, header: DicomHeader, stored: StoredObject, digest: Digest) -> IngestResult:
         """Index a newly written instance (group commit) and report it ARCHIVED."""
         with self._unindexed_on_failure(source, stored):
-            self._index.add(self._item(header, stored, digest))
+            self._index.add(self._item(header, stored, digest).to_item())
         return self._result(Outcome.ARCHIVED, source, header, stored)
 
     @staticmethod
@@ -336,28 +336,28 @@ class Ingestor:
             return True
         if current.checksum_sha256 and not current.multipart:
             return False
-        item = self._index.get(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
-        if item and item.get("VersionId") == current.version_id and item.get("ContentSHA256"):
-            return item["ContentSHA256"] == digest.full_b64
+        item = self._index.read(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
+        if item and item.version_id == current.version_id and item.content_sha256:
+            return item.content_sha256 == digest.full_b64
         return self._store.sha256_of(current.key, current.version_id) == digest.sha256
 
     def _repair_index(self, current: StoredObject, header: DicomHeader, digest: Digest) -> bool:
         """Point the index at ``current`` unless it already does; True if it wrote."""
-        item = self._index.get(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
-        if item and item.get("VersionId") == current.version_id and item.get("ContentSHA256") == digest.full_b64:
+        item = self._index.read(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
+        if item and item.version_id == current.version_id and item.content_sha256 == digest.full_b64:
             return False
         conflict = None
-        if item and item.get("ContentSHA256") not in (None, digest.full_b64):
+        if item and item.content_sha256 and item.content_sha256 != digest.full_b64:
             # an earlier CONFLICT wrote its version but not its index update: record it now
-            conflict = {
-                "DetectedAt": self._timestamp(),
-                "PreviousVersionId": str(item.get("VersionId", "")),
-                "PreviousChecksumSHA256": str(item.get("ChecksumSHA256", "")),
-                "PreviousSize": int(item.get("Size", 0)),
-                "VersionId": current.version_id or "null",
-                "ChecksumSHA256": current.checksum_sha256 or "",
-            }
-        self._index.record(self._item(header, current, digest), conflict)
+            conflict = IndexConflict(
+                detected_at=self._timestamp(),
+                previous_version_id=item.version_id,
+                previous_checksum_sha256=item.checksum_sha256,
+                previous_size=item.size,
+                version_id=current.version_id or "null",
+                checksum_sha256=current.checksum_sha256 or "",
+            ).to_item()
+        self._index.record(self._item(header, current, digest).to_item(), conflict)
         return True
 
     def _quarantine(
@@ -381,7 +381,7 @@ class Ingestor:
                     "versionId": stored.version_id,
                     "quarantinedAt": self._timestamp(),
                 }
-                document = json.dumps(reason, indent=2, sort_keys=True).encode("utf-8")
+                document = jsonio.dumps(reason).encode("utf-8")
                 self._store.put(
                     quarantine_reason_key(digest.hex),
                     io.BytesIO(document),
@@ -402,34 +402,33 @@ class Ingestor:
 
     # -- helpers
     def _timestamp(self) -> str:
-        return self._now().astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return utc_timestamp(self._now())
 
-    def _item(self, header: DicomHeader, stored: StoredObject, digest: Digest) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            INDEX_PARTITION_KEY: header.study_instance_uid,
-            INDEX_SORT_KEY: index_sort_key(header.series_instance_uid, header.sop_instance_uid),
-            "SeriesInstanceUID": header.series_instance_uid,
-            "SOPInstanceUID": header.sop_instance_uid,
-            "SOPClassUID": header.sop_class_uid,
-            "Modality": header.modality,
-            "Specialty": specialty_for(header.modality).value,
-            "StudyDate": header.study_date,
-            "Size": digest.size,
-            "ChecksumSHA256": stored.checksum_sha256 or "",
-            "VersionId": stored.version_id or "null",
-            "Key": stored.key,
-            "PatientIdHash": self._pseudonymizer.hash(header.patient_id),
-            "AccessionHash": self._pseudonymizer.hash(header.accession_number),
-            "TransferSyntaxUID": header.transfer_syntax_uid,
-            "IngestedAt": self._timestamp(),
-            "ContentSHA256": digest.full_b64,
-            "ChecksumType": _checksum_type(stored),
-        }
-        composite = digest.composite_b64
-        if item["ChecksumType"] == COMPOSITE and composite and digest.matches(stored.checksum_sha256):
-            item["PartSize"] = digest.part_size
-            item["PartCount"] = len(digest.part_digests)
-        return item
+    def _item(self, header: DicomHeader, stored: StoredObject, digest: Digest) -> IndexItem:
+        checksum_type = _checksum_type(stored)
+        composite = (checksum_type == COMPOSITE and bool(digest.composite_b64)
+                     and digest.matches(stored.checksum_sha256))
+        return IndexItem(
+            study_instance_uid=header.study_instance_uid,
+            series_instance_uid=header.series_instance_uid,
+            sop_instance_uid=header.sop_instance_uid,
+            sop_class_uid=header.sop_class_uid,
+            modality=header.modality,
+            specialty=specialty_for(header.modality).value,
+            study_date=header.study_date,
+            size=digest.size,
+            checksum_sha256=stored.checksum_sha256 or "",
+            version_id=stored.version_id or "null",
+            key=stored.key,
+            patient_id_hash=self._pseudonymizer.hash(header.patient_id),
+            accession_hash=self._pseudonymizer.hash(header.accession_number),
+            transfer_syntax_uid=header.transfer_syntax_uid,
+            ingested_at=self._timestamp(),
+            content_sha256=digest.full_b64,
+            checksum_type=checksum_type,
+            part_size=digest.part_size if composite else None,
+            part_count=len(digest.part_digests) if composite else None,
+        )
 
     @staticmethod
     def _result(

@@ -5,16 +5,10 @@ from __future__ import annotations
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
 
+from drills.aws import error_code
 from drills.errors import EndpointUnreachable, InfraError
 
 AWS_ERRORS = (ClientError, BotoCoreError, S3UploadFailedError)
-
-
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a ClientError (``""`` for anything else)."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 def infra_error(exc: BaseException, doing: str) -> InfraError:

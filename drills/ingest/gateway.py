@@ -41,9 +41,9 @@ from pynetdicom import (
 from pynetdicom.sop_class import Verification
 from pynetdicom.transport import ThreadedAssociationServer
 
+from drills.contracts import STORAGE_SOP_CLASSES
 from drills.errors import DrkitError, UsageError
 from drills.ingest.core import IngestResult, Outcome
-from drills.synth.dataset import SOP_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class IngestorLike(Protocol):
 def storage_sop_classes() -> list[str]:
     """Every storage SOP class the gateway accepts (pynetdicom's list + drkit synth's)."""
     uids = [str(cx.abstract_syntax) for cx in AllStoragePresentationContexts]
-    return uids + [str(uid) for uid in SOP_CLASSES.values() if str(uid) not in uids]
+    return uids + [uid for uid in STORAGE_SOP_CLASSES.values() if uid not in uids]
 
 
 def validate_ae_title(value: str, option: str = "--ae-title") -> str:

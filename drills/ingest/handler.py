@@ -20,7 +20,7 @@ import threading
 from typing import Any, Mapping
 from urllib.parse import unquote_plus
 
-from drills.aws import Target
+from drills.aws import OBJECT_NOT_FOUND, Target
 from drills.contracts import ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID
 from drills.errors import ConfigError, DrkitError
 from drills.ingest.core import IngestDestination, Ingestor
@@ -31,7 +31,7 @@ log = logging.getLogger("drkit.ingest.handler")
 
 _ingestors: dict[tuple, Ingestor] = {}
 _ingestors_lock = threading.Lock()
-GONE = {"NoSuchKey", "NoSuchVersion", "404"}
+GONE = OBJECT_NOT_FOUND
 
 
 _aws_target: Target | None = None

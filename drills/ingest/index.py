@@ -1,12 +1,11 @@
 """The study index (DynamoDB): one item per archived instance, keyed as drills.contracts says.
 
-Besides the contract's ``INDEX_ATTRIBUTES`` an item carries:
-``ContentSHA256`` (full-object SHA-256, base64 — equals ``ChecksumSHA256`` for a single
-PUT; for multipart objects ``ChecksumSHA256`` is S3's COMPOSITE value), ``ChecksumType``
-(FULL_OBJECT or COMPOSITE), ``PartSize``/``PartCount`` (COMPOSITE only, to recompute it),
-and, once an instance was re-sent with different bytes, ``Conflicts`` (a list of maps:
-DetectedAt, PreviousVersionId, PreviousChecksumSHA256, PreviousSize, VersionId,
-ChecksumSHA256) with ``ConflictCount``. The item always describes the latest version.
+Items are ``drills.contracts.IndexItem`` (``to_item``/``from_item``): the contract names
+every attribute, including ``ContentSHA256`` (full-object SHA-256, base64 — equals
+``ChecksumSHA256`` for a single PUT; for multipart objects ``ChecksumSHA256`` is S3's
+COMPOSITE value), ``ChecksumType``, ``PartSize``/``PartCount`` (COMPOSITE only) and, once an
+instance was re-sent with different bytes, ``Conflicts`` (``IndexConflict`` maps) with
+``ConflictCount``. The item always describes the latest version.
 
 Writes:
 
@@ -44,7 +43,7 @@ from typing import Any, Callable, Mapping
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from drills.aws import Target
-from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY, index_sort_key
+from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY, IndexItem, index_sort_key
 from drills.errors import InfraError
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
 
@@ -97,6 +96,11 @@ class StudyIndex:
             raise infra_error(exc, f"read index item from {self.table}") from exc
         item = response.get("Item")
         return {k: _deserialize(v) for k, v in item.items()} if item else None
+
+    def read(self, study_uid: str, series_uid: str, sop_uid: str) -> IndexItem | None:
+        """The typed item for one instance (strongly consistent read), or None."""
+        raw = self.get(study_uid, series_uid, sop_uid)
+        return IndexItem.from_item(raw) if raw else None
 
     def record(self, attributes: Mapping[str, Any], conflict: Mapping[str, Any] | None = None) -> None:
         """Set ``attributes`` on the instance's item (creating it); append ``conflict``

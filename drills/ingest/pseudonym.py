@@ -14,7 +14,7 @@ import json
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drills.aws import Target
+from drills.aws import Target, error_code
 from drills.contracts import HASH_KEY_SECRET_TAGS
 from drills.errors import InfraError, UsageError
 
@@ -73,7 +73,7 @@ class Pseudonymizer:
         try:
             value = client.get_secret_value(SecretId=secret_id)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             if code == "ResourceNotFoundException":
                 raise UsageError(f"hash-key secret {secret_id!r} does not exist in {region}") from exc
             raise InfraError(f"cannot read hash-key secret {secret_id!r}: {code or exc}") from exc

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from boto3.s3.transfer import TransferConfig
 from s3transfer.utils import ChunksizeAdjuster
 
-from drills.aws import Target
+from drills.aws import DELETE_MARKER, OBJECT_NOT_FOUND, Target
 from drills.contracts import CHECKSUM_ALGORITHM
 from drills.errors import InfraError
 from drills.ingest.checksum import COMPOSITE, FULL_OBJECT, READ_CHUNK, Digest
@@ -35,7 +35,7 @@ from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
 MIN_PART = 5 * 1024 * 1024          # S3's smallest part (all but the last)
 DEFAULT_PART = 8 * 1024 * 1024      # boto3's default part size
 MAX_CONCURRENCY = 4                 # parts in flight per multipart upload
-NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchVersion", "405", "MethodNotAllowed"}
+NOT_FOUND = OBJECT_NOT_FOUND | DELETE_MARKER   # HEAD of a delete marker: 405, the object is gone
 KEY_EXISTS = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _PARTS_RE = re.compile(r"-(\d+)\"?$")
 

@@ -22,6 +22,7 @@ no birth date, and every instance says ``PatientIdentityRemoved = YES``.
 from __future__ import annotations
 
 import array
+import functools
 import hashlib
 import io
 import json
@@ -44,24 +45,10 @@ from pydicom.sequence import Sequence
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 from pydicom.tag import Tag
-from pydicom.uid import (
-    UID,
-    ComputedRadiographyImageStorage,
-    CTImageStorage,
-    DigitalMammographyXRayImageStorageForPresentation,
-    DigitalXRayImageStorageForPresentation,
-    ExplicitVRLittleEndian,
-    MRImageStorage,
-    OphthalmicPhotography8BitImageStorage,
-    TwelveLeadECGWaveformStorage,
-    UltrasoundMultiFrameImageStorage,
-    VLPhotographicImageStorage,
-    VLWholeSlideMicroscopyImageStorage,
-    XRayAngiographicImageStorage,
-)
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from drills import __version__
-from drills.contracts import Specialty, specialty_for
+from drills.contracts import STORAGE_SOP_CLASSES, Specialty, specialty_for
 from drills.errors import UsageError
 
 MANIFEST_NAME = "manifest.json"
@@ -74,19 +61,8 @@ IMPLEMENTATION_CLASS_UID = UID("2.25." + str(int.from_bytes(hashlib.sha256(b"drk
 IMPLEMENTATION_VERSION_NAME = f"DRKIT_{__version__}"[:16]
 DEIDENTIFICATION_METHOD = "drkit synth: generated data, no real patient"
 
-SOP_CLASSES: dict[str, UID] = {
-    "CT": CTImageStorage,
-    "MR": MRImageStorage,
-    "CR": ComputedRadiographyImageStorage,
-    "DX": DigitalXRayImageStorageForPresentation,
-    "MG": DigitalMammographyXRayImageStorageForPresentation,
-    "US": UltrasoundMultiFrameImageStorage,
-    "XA": XRayAngiographicImageStorage,
-    "ECG": TwelveLeadECGWaveformStorage,
-    "SM": VLWholeSlideMicroscopyImageStorage,
-    "XC": VLPhotographicImageStorage,
-    "OP": OphthalmicPhotography8BitImageStorage,
-}
+# The storage SOP class of each modality drkit synth writes (the table lives in the contracts).
+SOP_CLASSES: dict[str, UID] = {modality: UID(uid) for modality, uid in STORAGE_SOP_CLASSES.items()}
 MODALITIES = tuple(SOP_CLASSES)
 
 # Share of studies per specialty, and of modalities within it (a general hospital's mix).
@@ -758,7 +734,7 @@ def _sm(st: _Study) -> Built:
             path.OpticalPathIdentifier = "1"
             path.IlluminationTypeCodeSequence = Sequence([_code(codes.DCM.BrightfieldIllumination)])
             path.IlluminationColorCodeSequence = Sequence([_code(codes.SCT.FullSpectrum)])
-            path.ICCProfile = SRGB_ICC_PROFILE
+            path.ICCProfile = srgb_icc_profile()
             ds.OpticalPathSequence = Sequence([path])
             shared = Dataset()
             measures = Dataset()
@@ -781,8 +757,10 @@ def _sm(st: _Study) -> Built:
             yield series_no, level, ds
 
 
-def _icc_srgb() -> bytes:
-    """A minimal ICC v2 display profile (sRGB primaries, D50, gamma 2.2) for colour WSI."""
+@functools.lru_cache(maxsize=1)
+def srgb_icc_profile() -> bytes:
+    """A minimal ICC v2 display profile (sRGB primaries, D50, gamma 2.2) for colour WSI
+    (built on first use, then cached: nothing is computed at import time)."""
 
     def s15(v: float) -> bytes:
         return struct.pack(">i", round(v * 65536))
@@ -812,8 +790,6 @@ def _icc_srgb() -> bytes:
     assert len(header) == 128
     return header + table + body
 
-
-SRGB_ICC_PROFILE = _icc_srgb()
 
 
 def _xc(st: _Study) -> Built:

@@ -71,7 +71,7 @@ def test_minimal_config_takes_the_documented_defaults() -> None:
     assert (b.vault_lock, b.changeable_for_days, b.continuous, b.continuous_retention_days, b.copy_to_dr,
             b.air_gapped) == (VaultLockMode.GOVERNANCE, None, True, 35, True, False)
     assert b.min_retention_days <= b.daily_retention_days <= b.max_retention_days
-    assert (cfg.objectives.rpo_minutes, cfg.objectives.rto_minutes, cfg.objectives.restore_hours) == (15, 240, 12)
+    assert (cfg.objectives.rpoMinutes, cfg.objectives.rtoMinutes, cfg.objectives.restoreHours) == (15, 240, 12)
     assert cfg.drill.prefix == "drills/" and cfg.logging.log_bucket_object_lock is False
     assert cfg.intelligent_tiering is None
 

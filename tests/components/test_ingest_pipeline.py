@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
-import pytest
+import pulumi
 
-from components.ingest_pipeline import package_archive
 from components.secure_bucket import PURPOSE_TAG
 from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID,
                               HASH_KEY_SECRET_TAGS, LAMBDA_HANDLER)
+from drills.ingest import package
 
 FUNCTION = "aws:lambda/function:Function"
 QUEUE = "aws:sqs/queue:Queue"
@@ -82,24 +83,15 @@ def test_function_runs_the_contract_handler_with_contract_environment(stack) -> 
     assert f.inputs["kmsKeyArn"] == key.outputs["arn"], f.urn
 
 
-def test_function_code_is_the_drills_package_without_bytecode(stack) -> None:
+def test_function_code_is_the_handler_package_zip(stack) -> None:
+    """The code is drills.ingest.package's zip (the archive's contents are pinned in
+    tests/drills/ingest/test_package.py); no layer is needed for pydicom."""
     code = function(stack).inputs["code"]
-    names = set(code.assets)
-    assert "drills/__init__.py" in names and "drills/contracts.py" in names
-    assert all(n.startswith("drills/") for n in names)
-    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
-
-
-def test_package_archive_skips_caches_and_refuses_non_packages(tmp_path: Path) -> None:
-    pkg = tmp_path / "pkg"
-    (pkg / "__pycache__").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "sub").mkdir()
-    (pkg / "sub" / "mod.py").write_text("")
-    (pkg / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"")
-    assert sorted(package_archive(pkg).assets) == ["pkg/__init__.py", "pkg/sub/mod.py"]
-    with pytest.raises(FileNotFoundError):
-        package_archive(tmp_path / "sub-missing")
+    assert isinstance(code, pulumi.FileArchive), function(stack).urn
+    names = zipfile.ZipFile(code.path).namelist()
+    assert "drills/ingest/handler.py" in names and "pydicom/__init__.py" in names
+    assert not any(n.startswith(("drills/cloud/", "drills/deploy/", "drills/cli/")) for n in names)
+    assert Path(code.path).read_bytes() == package.build()
 
 
 def test_queue_triggers_the_function(stack) -> None:

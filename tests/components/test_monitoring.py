@@ -54,7 +54,7 @@ def test_alarm_thresholds_come_from_objectives(dev, eu) -> None:
         for a in d.all(ALARM, under=MONITORING):
             metric = a.inputs["metricName"]
             if metric == "ReplicationLatency":
-                assert a.inputs["threshold"] == d.config.objectives.rpo_minutes * 60, a.urn
+                assert a.inputs["threshold"] == d.config.objectives.rpoMinutes * 60, a.urn
             elif metric == "OperationsFailedReplication":
                 assert (a.inputs["threshold"], a.inputs["statistic"]) == (0, "Sum"), a.urn
             else:

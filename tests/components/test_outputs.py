@@ -37,5 +37,5 @@ def test_outputs_name_the_registered_resources(any_stack) -> None:
 
 def test_objectives_come_from_config(any_stack) -> None:
     o = any_stack.config.objectives
-    assert any_stack.outputs["objectives"] == {"rpoMinutes": o.rpo_minutes, "rtoMinutes": o.rto_minutes,
-                                               "restoreHours": o.restore_hours}
+    assert any_stack.outputs["objectives"] == {"rpoMinutes": o.rpoMinutes, "rtoMinutes": o.rtoMinutes,
+                                               "restoreHours": o.restoreHours}

@@ -4,15 +4,23 @@
 per test; starting one costs well under a second). ``cloud_factory`` starts one with custom
 ``SimSettings``. ``s3`` / ``client`` give boto3 clients through the cloud's ``Target``;
 ``bucket_name`` makes uuid bucket names. Fake AWS credentials are put in the environment
-for every test here, so nothing can reach a real account.
+for every test here, so nothing can reach a real account. ``drkit`` runs the real command
+line entry point in-process; ``closed_port`` is a local port nothing listens on.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from drills.cli import main
 
 from drills.cloud.server import EmbeddedCloud
 from drills.cloud.simulation import SimSettings
@@ -32,7 +40,7 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "DRKIT_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     return dict(FAKE_AWS_ENV)
 
@@ -94,3 +102,40 @@ def new_bucket_name(prefix: str = "drkit-test") -> str:
 def bucket_name() -> Callable[[str], str]:
     """``bucket_name()`` / ``bucket_name("archive")`` -> a fresh uuid bucket name."""
     return new_bucket_name
+
+
+DrkitRun = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def drkit() -> DrkitRun:
+    """``drkit("cloud", "status", cwd=..., env={"DRKIT_ENDPOINT": url})`` -> (exit code, stdout,
+    stderr): the real entry point (``drills.cli.main``, exit-code mapping included) inside
+    CliRunner's isolation; ``env`` (None unsets) and ``cwd`` hold for that one call."""
+
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str | None] | None = None) -> tuple[int, str, str]:
+        runner = CliRunner()
+        with runner.isolation(env=env) as (out, err, _):
+            previous = os.getcwd()
+            if cwd is not None:
+                os.chdir(cwd)
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            finally:
+                os.chdir(previous)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return code, out.getvalue().decode(), err.getvalue().decode()
+
+    return run
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local TCP port with no listener (bound once, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from drills.contracts import (StackOutputs, Specialty, archive_key, index_sort_key, quarantine_key,
+from drills.contracts import (INDEX_ATTRIBUTES, INDEX_PARTITION_KEY, INDEX_SORT_KEY, IndexConflict, IndexItem,
+                              StackOutputs, Specialty, archive_key, index_sort_key, quarantine_key,
                               quarantine_reason_key, specialty_for)
 from drills.errors import UsageError
 
@@ -69,3 +71,43 @@ def test_key_layout() -> None:
 ])
 def test_specialty_by_modality(modality, specialty) -> None:
     assert specialty_for(modality) is specialty
+
+
+# --------------------------------------------------------------------------- index item
+
+def _index_item(**overrides) -> IndexItem:
+    values = dict(study_instance_uid="1.2.3", series_instance_uid="1.2.4", sop_instance_uid="1.2.5",
+                  sop_class_uid="1.2.840.10008.5.1.4.1.1.2", modality="CT", specialty="radiology",
+                  study_date="20240102", size=1234, checksum_sha256="c2hh", version_id="v1",
+                  key="dicom/1.2.3/1.2.4/1.2.5.dcm", patient_id_hash="ab" * 32, accession_hash="cd" * 32,
+                  transfer_syntax_uid="1.2.840.10008.1.2.1", ingested_at="2026-01-02T03:04:05Z",
+                  content_sha256="c2hh", checksum_type="FULL_OBJECT")
+    return IndexItem(**{**values, **overrides})
+
+
+def test_index_item_round_trips_through_dynamodb_form() -> None:
+    item = _index_item()
+    raw = item.to_item()
+    assert set(raw) == {INDEX_PARTITION_KEY, INDEX_SORT_KEY, *INDEX_ATTRIBUTES}
+    assert raw[INDEX_SORT_KEY] == "1.2.4/1.2.5" and raw["Size"] == 1234
+    # boto3's deserializer gives numbers as Decimal
+    assert IndexItem.from_item({**raw, "Size": Decimal(1234)}) == item
+    conflict = IndexConflict("2026-01-03T00:00:00Z", "v0", "b2xk", 10, "v1", "c2hh")
+    composite = _index_item(checksum_type="COMPOSITE", part_size=8, part_count=2, conflicts=(conflict,),
+                            conflict_count=1)
+    raw = composite.to_item()
+    assert raw["PartSize"] == 8 and raw["PartCount"] == 2 and raw["ConflictCount"] == 1
+    assert raw["Conflicts"] == [{"DetectedAt": "2026-01-03T00:00:00Z", "PreviousVersionId": "v0",
+                                 "PreviousChecksumSHA256": "b2xk", "PreviousSize": 10, "VersionId": "v1",
+                                 "ChecksumSHA256": "c2hh"}]
+    assert IndexItem.from_item({**raw, "PartSize": Decimal(8), "ConflictCount": Decimal(1)}) == composite
+
+
+def test_index_item_names_what_a_stored_item_lacks() -> None:
+    raw = _index_item().to_item()
+    del raw["PatientIdHash"], raw["Size"]
+    read = IndexItem.from_item(raw)
+    assert read.missing == ("Size", "PatientIdHash")
+    assert read.size == 0 and read.patient_id_hash == ""
+    with pytest.raises(ValueError, match="SeriesSop"):
+        IndexItem.from_item({k: v for k, v in raw.items() if k != INDEX_SORT_KEY})

@@ -15,11 +15,10 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy.deserialize import serialize_properties
 
 from policies.rules import POLICIES
-from tests.conftest import REPO_ROOT
-from tests.policies.conftest import stack_from
+from tests.helpers.paths import REPO_ROOT
+from tests.policies.breakages import no_vault_lock, rtc_off
 from tests.policies.harness import PROVIDER_TYPE, Stack, hand_built_platform
-from tests.policies.test_s3_rules import rtc_off
-from tests.policies.test_service_rules import no_vault_lock
+from tests.policies.stacks import stack_from
 
 
 def test_importing_the_entry_point_does_not_start_a_server() -> None:

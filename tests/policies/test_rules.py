@@ -8,7 +8,7 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValid
 
 from policies import rules
 from policies.stackview import ROLE_TAGS, StackView
-from tests.policies.conftest import stack_from
+from tests.policies.stacks import stack_from
 from tests.policies.harness import NOT_APPLICABLE, Stack, fired
 
 CONTROL_ID = re.compile(r"CKV_AWS_\d+|CIS AWS \d|BACKUP_[A-Z_]+")

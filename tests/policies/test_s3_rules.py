@@ -8,6 +8,7 @@ import pytest
 
 from policies import s3_rules
 from policies.rules import POLICIES
+from tests.policies.breakages import replication_rules_edit as _replication_rules, rtc_off
 from tests.policies.harness import Breakage, Rec, Stack, assert_breakage, fired
 
 
@@ -68,18 +69,6 @@ def _is_tls_deny(statement: dict) -> bool:
 def _objects_only(statement: dict) -> dict:
     resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
     return {**statement, "Resource": [r for r in resources if r.endswith("/*")]}
-
-
-def _replication_rules(stack: Stack, edit) -> Rec:
-    bucket = stack.bucket("archive")
-    for rec in stack.settings(bucket, ":BucketReplicationConfig"):
-        for index in range(len(rec.inputs["rules"])):
-            edit(stack, rec, f"rules.{index}")
-    return bucket
-
-
-def rtc_off(stack: Stack) -> Rec:
-    return _replication_rules(stack, lambda s, r, p: s.set(r, f"{p}.destination.replicationTime.status", "Disabled"))
 
 
 def metrics_missing(stack: Stack) -> Rec:

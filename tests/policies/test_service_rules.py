@@ -7,27 +7,8 @@ import pytest
 
 from policies import service_rules
 from policies.rules import POLICIES
+from tests.policies.breakages import no_vault_lock, primary_vault, vault_locks
 from tests.policies.harness import Breakage, Rec, Stack, assert_breakage, fired
-
-
-def primary_vault(stack: Stack) -> Rec:
-    """The first backup vault that a plan rule targets (the primary vault)."""
-    targets = {rule.get("targetVaultName") for plan in stack.of_type("/plan:Plan") for rule in plan.inputs["rules"]}
-    for vault in stack.of_type("/vault:Vault"):
-        if {vault.outputs.get("name"), vault.id} & targets:
-            return vault
-    raise AssertionError("no backup plan targets a vault of this stack")
-
-
-def vault_locks(stack: Stack, vault: Rec) -> list[Rec]:
-    return stack.settings(vault, "/vaultLockConfiguration:VaultLockConfiguration", "backupVaultName")
-
-
-def no_vault_lock(stack: Stack) -> Rec:
-    vault = primary_vault(stack)
-    for lock in vault_locks(stack, vault):
-        stack.remove(lock)
-    return vault
 
 
 def _lock_edit(path: str):

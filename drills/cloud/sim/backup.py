@@ -42,6 +42,7 @@ from drills.cloud.sim.backup_model import (
 from drills.cloud.sim.backup_resources import (
     BlobStore, ResourceError, S3RestoreOptions, capture_bucket, capture_table, restore_bucket, restore_table,
 )
+from drills.times import parse_time
 
 if TYPE_CHECKING:
     from drills.cloud.simulation import Simulation
@@ -130,7 +131,7 @@ class BackupJobs(Interceptor):
             if "BackupVaultName" in entry:
                 entry["NumberOfRecoveryPoints"] = len(self._vault_points(region, entry["BackupVaultName"]))
         amended = AwsResponse.json_body(doc, status=resp.status)
-        amended.headers.update({k: v for k, v in resp.headers.items() if k != "content-length"})
+        amended.headers.update({k: v for k, v in resp.headers.items() if k.lower() != "content-length"})
         return amended
 
     # ------------------------------------------------------------------ helpers
@@ -638,9 +639,6 @@ def _eq(value: str | None, get: Callable[[Any], Any]) -> Callable[[Any], bool] |
 def _time_filter(value: str | None, compare: Callable[[Any, datetime], bool]) -> Callable[[Any], bool] | None:
     if value is None:
         return None
-    try:
-        when = datetime.fromtimestamp(float(value), timezone.utc)
-    except ValueError:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    when = parse_time(value)
     return lambda item: compare(item, when)
 

@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drills.aws import error_code
+
 if TYPE_CHECKING:
     from drills.cloud.simulation import Simulation
 
@@ -228,7 +230,7 @@ def capture_table(sim: "Simulation", table: str, region: str) -> TableSnapshot:
         for page in ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
             items.extend(page.get("Items", []))
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             raise ResourceError(f"Table {table} does not exist in {region}") from exc
         raise ResourceError(f"Cannot read table {table}: {exc}") from exc
     except BotoCoreError as exc:
@@ -258,7 +260,7 @@ def restore_table(sim: "Simulation", snapshot: TableSnapshot, region: str, targe
             while pending:
                 pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceInUseException":
+        if error_code(exc) == "ResourceInUseException":
             raise ResourceError(f"Table {target} already exists") from exc
         raise ResourceError(f"Restore into table {target} failed: {exc}") from exc
     except BotoCoreError as exc:

@@ -295,7 +295,7 @@ class DynamoDBReplicas(Interceptor):
             if not isinstance(params.get("table"), str):
                 raise ValueError("'table' (table name) is required")
             return self.unlink(params["table"], params.get("region"))
-        raise KeyError(action)
+        raise self.unknown_action(action)
 
     def status(self) -> dict[str, Any]:
         now = self.sim.clock.now()

@@ -16,6 +16,8 @@ import ipaddress
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from drills.times import parse_time
+
 
 class UnsupportedCondition(ValueError):
     """A condition operator the evaluator does not implement."""
@@ -38,9 +40,7 @@ def _number(text: str) -> float:
 
 
 def _date(text: str) -> datetime:
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text)).astimezone()
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_time(text)
 
 
 def _ip_in(network: str, address: str) -> bool:

@@ -42,6 +42,10 @@ import xmltodict
 
 from drills.cloud.clock import SIMULATED, ScheduledTask
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Interceptor, aws_error
+from drills.storage_classes import (ARCHIVE_CLASSES, FACTS, RESTORE_TIERS, TRANSITION_DEFAULT_ALL,
+                                    TRANSITION_MIN_OBJECT_BYTES, StorageClass, colder,
+                                    transition_allowed_by_size)
+from drills.times import parse_time_or_none
 
 if TYPE_CHECKING:
     from drills.cloud.simulation import Simulation
@@ -49,22 +53,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DAY = timedelta(days=1)
-MIN_TRANSITION_SIZE = 128 * 1024
-"""Objects smaller than 128 KB are not transitioned by default (``all_storage_classes_128K``)."""
-DEFAULT_MIN_SIZE_MODE = "all_storage_classes_128K"
-ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
-# S3's transition waterfall: an object only ever moves to the right.
-CLASS_ORDER = ("STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER",
-               "DEEP_ARCHIVE")
-TIERS = ("Expedited", "Standard", "Bulk")
+# Storage-class facts (order, 128 KB minimum, restore tiers and times) live in drills.storage_classes.
+MIN_TRANSITION_SIZE = TRANSITION_MIN_OBJECT_BYTES
+DEFAULT_MIN_SIZE_MODE = TRANSITION_DEFAULT_ALL
+TIERS = RESTORE_TIERS
 
-# Restore durations (seconds) drawn uniformly within each tier's range. Upper bounds are
-# AWS's documented figures (REFERENCE.md "Storage tiers"); AWS gives no lower bound for Deep
-# Archive, so 9 h / 24 h are this simulation's choice. Override per behaviour setting
+# Restore durations (seconds) drawn uniformly within each tier's documented range
+# (drills.storage_classes). AWS gives no lower bound for Deep Archive, so 9 h / 24 h are this
+# simulation's choice. Override per behaviour setting
 # ``extra["lifecycle"]["restoreSeconds"][class][tier] = [low, high]``.
+_SIMULATED_LOW_HOURS = {"DEEP_ARCHIVE": {"Standard": 9.0, "Bulk": 24.0}}
 RESTORE_SECONDS: dict[str, dict[str, tuple[float, float]]] = {
-    "GLACIER": {"Expedited": (60, 5 * 60), "Standard": (3 * 3600, 5 * 3600), "Bulk": (5 * 3600, 12 * 3600)},
-    "DEEP_ARCHIVE": {"Standard": (9 * 3600, 12 * 3600), "Bulk": (24 * 3600, 48 * 3600)},
+    cls: {tier: ((low if low is not None else _SIMULATED_LOW_HOURS[cls][tier]) * 3600, high * 3600)
+          for tier, (low, high) in FACTS[StorageClass(cls)].restore_hours.items()}
+    for cls in ARCHIVE_CLASSES
 }
 
 # AWS documents that Expedited retrievals "are not available for objects stored in the S3
@@ -92,12 +94,7 @@ def _aware(when: datetime) -> datetime:
 
 
 def _parse_date(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return _aware(value)
-    text = str(value).replace("Z", "+00:00")
-    return _aware(datetime.fromisoformat(text))
+    return parse_time_or_none(value)
 
 
 # --------------------------------------------------------------------------- rules
@@ -231,17 +228,12 @@ def rules_from_moto(moto_rules: Iterable[Any]) -> LifecycleConfig:
 
 
 def _deeper(target: str, current: str | None) -> bool:
-    current = "STANDARD" if current in (None, "REDUCED_REDUNDANCY") else current
-    if target not in CLASS_ORDER or current not in CLASS_ORDER:
-        return False
-    return CLASS_ORDER.index(target) > CLASS_ORDER.index(current)
+    return colder(target, current)
 
 
 def _size_allows(config: LifecycleConfig, rule: Rule, target: str, size: int) -> bool:
     """The default minimum object size for transitions; a rule's own size filter overrides it."""
-    if rule.has_size_filter or size >= MIN_TRANSITION_SIZE:
-        return True
-    return config.min_size_mode == "varies_by_storage_class" and target in ARCHIVE_CLASSES
+    return rule.has_size_filter or transition_allowed_by_size(size, target, config.min_size_mode)
 
 
 # --------------------------------------------------------------------------- restores
@@ -371,7 +363,7 @@ class LifecycleAndRestore(Interceptor):
     def control(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         if action == "evaluate":
             return {"now": self.sim.clock.now().isoformat(), "actions": self.evaluate(), "label": SIMULATED}
-        raise KeyError(action)
+        raise self.unknown_action(action)
 
     def status(self) -> dict[str, Any]:
         classes: dict[str, dict[str, int]] = {}
@@ -610,7 +602,7 @@ class LifecycleAndRestore(Interceptor):
         if tier not in TIERS or days is None or not str(days).isdigit() or int(days) < 1:
             return aws_error(req, 400, "MalformedXML", "The XML you provided was not well-formed or did not "
                              "validate against our published schema")
-        if key.storage_class == "DEEP_ARCHIVE" and tier == "Expedited":
+        if tier == "Expedited" and not FACTS[StorageClass(key.storage_class)].expedited:
             status, code, message = DEEP_ARCHIVE_EXPEDITED_ERROR
             return aws_error(req, status, code, message, StorageClass=key.storage_class)
         ident = (req.bucket, req.key, str(key.version_id))

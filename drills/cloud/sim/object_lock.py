@@ -33,6 +33,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Interceptor, aws_error
+from drills.cloud.sim.s3_versions import version_of
+from drills.times import parse_time
 
 MODES = ("GOVERNANCE", "COMPLIANCE")
 BYPASS_HEADER = "x-amz-bypass-governance-retention"
@@ -45,13 +47,7 @@ _MOTO_DATE = "%Y-%m-%dT%H:%M:%SZ"
 
 def parse_lock_date(value: str | None) -> datetime | None:
     """A retain-until date as moto stores it (ISO-8601, 'Z' or offset) -> aware UTC datetime."""
-    if not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return parse_time(value.strip()) if value else None
 
 
 def _xml_date(value: datetime) -> str:
@@ -90,16 +86,7 @@ class ObjectLockFidelity(Interceptor):
     def _bucket(self, name: str | None) -> Any:
         return self.sim.s3_backend().buckets.get(name) if name else None
 
-    @staticmethod
-    def _find_version(bucket: Any, key: str, version_id: str | None) -> Any:
-        """The FakeKey / FakeDeleteMarker for ``version_id`` (or the current one), or None."""
-        versions = bucket.keys.getlist(key, default=[])
-        if version_id is None:
-            return versions[-1] if versions else None
-        for version in versions:
-            if str(version.version_id) == str(version_id):
-                return version
-        return None
+    _find_version = staticmethod(version_of)
 
     @staticmethod
     def _is_marker(version: Any) -> bool:

@@ -112,7 +112,7 @@ class RegionOutage(Interceptor):
             return self.take_down(params.get("region"))
         if action == "up":
             return self.bring_up(params.get("region"))
-        raise KeyError(action)
+        raise self.unknown_action(action)
 
     def reset(self) -> None:
         with self._lock:

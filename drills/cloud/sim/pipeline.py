@@ -339,7 +339,7 @@ class IngestPipelineEvents(Interceptor):
     def control(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         if action == "drain":
             return self.drain(params.get("queue"))
-        raise KeyError(action)
+        raise self.unknown_action(action)
 
     def drain(self, queue: str | None = None) -> dict[str, Any]:
         """Process every adopted mapping (or those on ``queue``: name, ARN or URL) until empty."""

@@ -54,7 +54,6 @@ failure); ``resume`` {bucket | buckets | tags}; ``fail`` {bucket, prefix|key, co
 
 from __future__ import annotations
 
-import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -68,6 +67,7 @@ from drills.cloud.sim.replication_lag import LagDistribution
 from drills.cloud.sim.replication_rules import (Rule, bucket_name_of, parse_rules, select,
                                                 select_for_delete_marker)
 from drills.errors import ConfigError
+from drills.times import parse_iso_duration
 
 PENDING, COMPLETED, FAILED, REPLICA = "PENDING", "COMPLETED", "FAILED", "REPLICA"
 STATUS_HEADER = "x-amz-replication-status"
@@ -463,7 +463,7 @@ class S3Replication(Interceptor):
                 before = len(self._injections)
                 self._injections = [i for i in self._injections if bucket is not None and i.bucket != bucket]
                 return {"cleared": before - len(self._injections)}
-        raise KeyError(action)
+        raise self.unknown_action(action)
 
     def inject_failure(self, params: dict[str, Any]) -> dict[str, Any]:
         bucket = _bucket_param(params)
@@ -541,7 +541,7 @@ class S3Replication(Interceptor):
         document = {"ReplicationConfiguration": {"@xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
                                                  **{k: v for k, v in stored.items() if not k.startswith("@")}}}
         body = xmltodict.unparse(document).encode()
-        headers = Headers({k: v for k, v in resp.headers.items() if k != "content-length"})
+        headers = Headers({k: v for k, v in resp.headers.items() if k.lower() != "content-length"})
         return AwsResponse(status=200, headers=headers, body=body)
 
 
@@ -591,16 +591,12 @@ def _list_param(params: dict[str, Any], name: str) -> list[str]:
     raise ValueError(f"'{name}' must be a list of strings or a comma-separated string")
 
 
-_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
-
-
 def _iso_duration(text: Any) -> timedelta:
     """ISO-8601 duration as FIS takes it (``PT10M``), between 1 minute and 12 hours."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    if not match or text in ("P", "PT"):
-        raise ValueError(f"'duration' must be an ISO-8601 duration such as PT10M, got {text!r}")
-    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        value = parse_iso_duration(text)
+    except ValueError:
+        raise ValueError(f"'duration' must be an ISO-8601 duration such as PT10M, got {text!r}") from None
     if not _FIS_MIN <= value <= _FIS_MAX:
         raise ValueError(f"'duration' must be between PT1M and PT12H (FIS limits), got {text}")
     return value

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.s3.exceptions import InvalidStorageClass, MissingBucket
+from moto.s3.exceptions import InvalidStorageClass
 from moto.s3.models import FakeDeleteMarker, FakeKey
 
 from drills.cloud.sim.replication_rules import Rule
+from drills.cloud.sim.s3_versions import find_version, get_bucket, latest_version_id  # noqa: F401 (copier.*)
 
 
 class ReplicationFailure(Exception):
@@ -28,30 +29,6 @@ class ReplicationFailure(Exception):
     def __init__(self, reason: str, message: str = "") -> None:
         super().__init__(message or reason)
         self.reason = reason
-
-
-def get_bucket(s3: Any, name: str) -> Any | None:
-    try:
-        return s3.get_bucket(name)
-    except MissingBucket:
-        return None
-
-
-def find_version(s3: Any, bucket: str, key: str, version_id: str) -> Any | None:
-    """The stored FakeKey or FakeDeleteMarker with this version id, else None (no side effects)."""
-    found = get_bucket(s3, bucket)
-    if found is None:
-        return None
-    for version in found.keys.getlist(key, []) or []:
-        if str(version.version_id) == str(version_id):
-            return version
-    return None
-
-
-def latest_version_id(s3: Any, bucket: str, key: str) -> str | None:
-    found = get_bucket(s3, bucket)
-    versions = found.keys.getlist(key, []) if found is not None else []
-    return str(versions[-1].version_id) if versions else None
 
 
 def tags_of(s3: Any, version: FakeKey) -> dict[str, str]:

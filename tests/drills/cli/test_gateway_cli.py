@@ -15,15 +15,8 @@ from pydicom import dcmread
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
-from drills.cli import main
 from drills.contracts import HASH_KEY_SECRET_TAGS, INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, StackOutputs, archive_key
 from drills.synth.dataset import generate
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    return exit_info.value.code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -38,8 +31,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
         (["--endpoint", "http://127.0.0.1:9", "--outputs", "/nonexistent/outputs.json"], "no such outputs file"),
     ],
 )
-def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
-    code, err = run(["gateway", *args], capsys)
+def test_bad_arguments_exit_2(drkit, args: list[str], message: str) -> None:
+    code, _, err = drkit("gateway", *args)
     assert code == 2
     assert message in err
     assert "Traceback" not in err

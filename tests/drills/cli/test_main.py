@@ -5,32 +5,25 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 
-from drills.cli import COMMANDS, main
-
-
-def run(argv: list[str], capsys) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    return int(exc.value.code or 0), capsys.readouterr().err
+from drills.cli import COMMANDS
 
 
-def test_every_registered_command_imports_and_has_help(capsys) -> None:
+def test_every_registered_command_imports_and_has_help(drkit) -> None:
     for name in COMMANDS:
-        code, _ = run([name, "--help"], capsys)
+        code, _, _ = drkit(name, "--help")
         assert code == 0, name
 
 
-def test_unknown_command_and_bad_option_exit_2(capsys) -> None:
-    code, err = run(["nope"], capsys)
+def test_unknown_command_and_bad_option_exit_2(drkit) -> None:
+    code, _, err = drkit("nope")
     assert code == 2 and "No such command" in err
-    code, err = run(["synth", "--studies", "many", "out"], capsys)
+    code, _, err = drkit("synth", "--studies", "many", "out")
     assert code == 2 and "many" in err
 
 
-def test_drkit_error_becomes_a_message_and_its_code(capsys, tmp_path) -> None:
-    code, err = run(["up", "--project-dir", str(tmp_path)], capsys)
+def test_drkit_error_becomes_a_message_and_its_code(drkit, tmp_path) -> None:
+    code, _, err = drkit("up", "--project-dir", str(tmp_path))
     assert code == 2
     assert "drkit: error:" in err and "Pulumi.yaml" in err
     assert "Traceback" not in err

@@ -7,26 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from drills.cli import main
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
-
-
-def test_synth_writes_the_set_and_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["synth", str(tmp_path / "set"), "--studies", "11", "--seed", "2"], capsys)
+def test_synth_writes_the_set_and_prints_a_summary(drkit, tmp_path: Path) -> None:
+    code, out, err = drkit("synth", str(tmp_path / "set"), "--studies", "11", "--seed", "2")
     assert code == 0, err
     assert out == ""
     assert "instances in 11 studies" in err and "by modality:" in err and "SM " in err
     assert (tmp_path / "set" / "manifest.json").is_file()
 
 
-def test_synth_json_summary_matches_the_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["synth", str(tmp_path / "set"), "--studies", "11", "--json"], capsys)
+def test_synth_json_summary_matches_the_manifest(drkit, tmp_path: Path) -> None:
+    code, out, err = drkit("synth", str(tmp_path / "set"), "--studies", "11", "--json")
     assert code == 0, err
     summary = json.loads(out)
     manifest = json.loads((tmp_path / "set" / "manifest.json").read_text())
@@ -44,19 +36,18 @@ def test_synth_json_summary_matches_the_manifest(tmp_path: Path, capsys: pytest.
         (["--studies", "many"], "'many' is not a valid integer"),
     ],
 )
-def test_bad_arguments_exit_2_without_traceback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
-) -> None:
-    code, out, err = run(["synth", str(tmp_path / "set"), *args], capsys)
+def test_bad_arguments_exit_2_without_traceback(drkit, 
+    tmp_path: Path, args: list[str], message: str) -> None:
+    code, out, err = drkit("synth", str(tmp_path / "set"), *args)
     assert code == 2
     assert message in err
     assert "Traceback" not in err
     assert not (tmp_path / "set").exists()
 
 
-def test_out_that_is_a_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_that_is_a_file_exits_2(drkit, tmp_path: Path) -> None:
     target = tmp_path / "notes.txt"
     target.write_text("x")
-    code, _, err = run(["synth", str(target), "--studies", "1"], capsys)
+    code, _, err = drkit("synth", str(target), "--studies", "1")
     assert code == 2
     assert "is a file" in err

@@ -164,8 +164,24 @@ def test_control_clock_advance_and_speed(cloud) -> None:
     ("GET", "/_drkit/nothing/here/at/all", None, 404),
     ("POST", "/_drkit/outage/down", b"[1, 2]", 400),
     ("POST", "/_drkit/outage/down", b"{not json", 400),
+    ("POST", "/_drkit/clock/speed", b"{}", 400),                      # missing parameter: 400, not 404
+    ("POST", "/_drkit/clock/speed", b'{"speed": "fast"}', 400),
+    ("POST", "/_drkit/clock/advance", b'{"seconds": 8640000000000}', 400),   # 100000000 days: past year 9999
+    ("POST", "/_drkit/clock/advance", b'{"seconds": -1}', 400),
+    ("GET", "/_drkit/clock/advance", None, 404),
 ])
 def test_control_errors(cloud, method: str, path: str, body: bytes | None, status: int) -> None:
     code, answer = _http(cloud, method, path, body)
     assert code == status
     assert "error" in answer
+
+
+def test_a_bug_inside_a_behaviour_is_a_500_naming_it(cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A behaviour that fails for a reason of its own is not disguised as 404 or 400."""
+    def broken(action, params):
+        return {}["missing"]
+
+    monkeypatch.setattr(cloud.sim["outage"], "control", broken)
+    code, answer = _http(cloud, "POST", "/_drkit/outage/down", b'{"region": "us-east-1"}')
+    assert code == 500
+    assert "KeyError" in answer["error"] and "missing" in answer["error"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.exceptions import ClientError
+
+from drills.cloud.clock import VirtualClock
+from drills.cloud.server import EmbeddedCloud
 
 DAY = timedelta(days=1)
 
@@ -107,17 +109,25 @@ def test_delete_allowed_once_virtual_clock_passes_retain_until(cloud, s3, locked
     assert not _exists(s3, bucket, key, vid)
 
 
-def test_virtual_clock_not_wall_time_decides_a_lock(cloud, s3, bucket_name):
-    """A retention that wall time has passed still holds while the virtual clock is before it."""
-    bucket = _locked_bucket(s3, bucket_name("lock"))
-    until = (datetime.now(timezone.utc) + timedelta(seconds=2)).replace(microsecond=0)
-    vid = _put_locked(s3, bucket, until, "COMPLIANCE")
-    time.sleep(max(0.0, (until - datetime.now(timezone.utc)).total_seconds()) + 0.2)
-    assert cloud.clock.now() < until
-    with pytest.raises(ClientError) as err:
+def test_virtual_clock_not_wall_time_decides_a_lock(bucket_name) -> None:
+    """A retention that wall time has passed still holds while the virtual clock is before it.
+    The cloud's virtual clock starts an hour behind wall time, so no real time has to pass."""
+    wall = datetime.now(timezone.utc)
+    embedded = EmbeddedCloud()
+    embedded.sim.clock = VirtualClock(start=wall - timedelta(hours=1))
+    with embedded as cloud:
+        s3 = cloud.target.client("s3", "us-east-1")
+        bucket = _locked_bucket(s3, bucket_name("lock"))
+        until = (wall - timedelta(minutes=1)).replace(microsecond=0)     # already past in wall time
+        vid = _put_locked(s3, bucket, until, "COMPLIANCE")
+        assert datetime.now(timezone.utc) > until and cloud.clock.now() < until
+        with pytest.raises(ClientError) as err:
+            s3.delete_object(Bucket=bucket, Key="dicom/1.2.3/a.dcm", VersionId=vid)
+        assert _code(err) == "AccessDenied"
+        assert _exists(s3, bucket, "dicom/1.2.3/a.dcm", vid)
+        cloud.clock.advance(until - cloud.clock.now() + timedelta(seconds=1))
         s3.delete_object(Bucket=bucket, Key="dicom/1.2.3/a.dcm", VersionId=vid)
-    assert _code(err) == "AccessDenied"
-    assert _exists(s3, bucket, "dicom/1.2.3/a.dcm", vid)
+        assert not _exists(s3, bucket, "dicom/1.2.3/a.dcm", vid)
 
 
 def test_unversioned_delete_adds_marker_and_locked_version_survives(s3, locked):

@@ -15,30 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from drills.cloud.simulation import SimSettings
+from tests.helpers.dicom import dicom_bytes, unquote
 from drills.contracts import (DICOM_PREFIX, ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE,
                               INDEX_PARTITION_KEY, INDEX_SORT_KEY, LAMBDA_HANDLER, QUARANTINE_PREFIX)
 
 REGION = "us-east-1"
 DELAY = 2.0                 # the behaviour's default delay before a poll (simulated seconds)
-
-
-def dicom_bytes() -> tuple[bytes, Dataset]:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.Modality, ds.PatientName, ds.PatientID = "CT", "Test^Patient", "PID-1"
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue(), ds
 
 
 @dataclass
@@ -146,11 +130,6 @@ def test_an_upload_is_delivered_to_the_handler_after_the_simulated_delay(recordi
     assert context.function_name == p.function and context.get_remaining_time_in_millis() == 60000
     assert env["DRKIT_ARCHIVE_BUCKET"] == "archive" and env["AWS_REGION"] == REGION
     assert depth(cloud, p.queue_url) == 0                # succeeded messages are deleted
-
-
-def unquote(key: str) -> str:
-    from urllib.parse import unquote_plus
-    return unquote_plus(key)
 
 
 def test_a_new_mapping_starts_polling_without_a_new_upload(recording_cloud) -> None:

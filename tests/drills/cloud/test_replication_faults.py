@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from drills.cloud.simulation import SimSettings
-from tests.drills.cloud.test_replication import LAG, make_pair, make_rule
+from tests.helpers.replication import LAG, make_pair, make_rule
 
 MINUTE = 60
 

@@ -6,17 +6,18 @@ from __future__ import annotations
 import io
 import json
 import re
+import os
 import zipfile
 
 import pulumi
 import pytest
 from botocore.exceptions import ClientError
-from pulumi.runtime import rpc
 
 from drills.aws import Target
 from drills.deploy.engine import check_region, policy_document
 from drills.deploy.common import DeployContext, Spec, api_param, unwrap
 from drills.deploy.messaging import build_zip
+from drills.deploy.pulumi_internals import secret_envelope
 from drills.errors import InfraError, UsageError
 
 
@@ -94,8 +95,7 @@ def test_api_param_maps_plural_list_names() -> None:
 
 
 def test_secret_envelopes_are_unwrapped() -> None:
-    wrapped = {"secretString": {rpc._special_sig_key: rpc._special_secret_sig, "value": "s3cr3t"},
-               "list": [{rpc._special_sig_key: rpc._special_secret_sig, "value": 1}]}
+    wrapped = {"secretString": secret_envelope("s3cr3t"), "list": [secret_envelope(1)]}
     assert unwrap(wrapped) == {"secretString": "s3cr3t", "list": [1]}
 
 
@@ -133,6 +133,21 @@ def test_build_zip_from_asset_archive(tmp_path) -> None:
         assert zf.read("extra.txt") == b"hello"
     with pytest.raises(InfraError, match="RemoteArchive"):
         build_zip(pulumi.RemoteArchive("https://example.com/x.zip"), tmp_path)
+
+
+def test_build_zip_is_deterministic_and_passes_a_zip_through(tmp_path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "b.py").write_text("B = 1\n")
+    (tmp_path / "pkg" / "a.py").write_text("A = 1\n")
+    archive = pulumi.AssetArchive({"z.txt": pulumi.StringAsset("z"), "pkg": pulumi.FileArchive("pkg")})
+    first = build_zip(archive, tmp_path)
+    os.utime(tmp_path / "pkg" / "a.py", (1_000_000_000, 1_000_000_000))     # a new mtime changes nothing
+    assert build_zip(archive, tmp_path) == first
+    infos = zipfile.ZipFile(io.BytesIO(first)).infolist()
+    assert [i.filename for i in infos] == ["pkg/a.py", "pkg/b.py", "z.txt"]
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    (tmp_path / "code.zip").write_bytes(first)
+    assert build_zip(pulumi.FileArchive("code.zip"), tmp_path) == first       # uploaded as built
 
 
 # ----------------------------------------------------------------------------- deferred sub-configurations

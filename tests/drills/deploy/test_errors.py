@@ -11,7 +11,7 @@ from drills.aws import Target
 from drills.deploy.engine import deploy
 from drills.errors import ConfigError, EndpointUnreachable, InfraError, ProjectError, UsageError
 from drills.project import find_project
-from tests.drills.deploy.test_engine import write_mini_project
+from tests.helpers.projects import write_mini_project
 
 NOWHERE = Target(endpoint="http://127.0.0.1:9")      # never contacted: the error comes first
 

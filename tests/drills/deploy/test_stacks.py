@@ -13,7 +13,7 @@ from drills.deploy.engine import deploy
 from drills.cloud.server import EmbeddedCloud
 from drills.contracts import DICOM_PREFIX, LAMBDA_HANDLER, QUARANTINE_PREFIX
 from drills.project import find_project
-from tests.drills.cloud.test_pipeline import dicom_bytes, unquote
+from tests.helpers.dicom import dicom_bytes, unquote
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from drills.cli import main
 
 from .conftest import build_dataset, to_bytes
 from .test_sources import write_fileset
@@ -31,13 +30,6 @@ def shared_target(ingest_env, monkeypatch: pytest.MonkeyPatch) -> None:
         return ingest_env.target if not resolved.simulated else resolved
 
     monkeypatch.setattr(command, "resolve_target", resolve)
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
 
 
 @pytest.fixture
@@ -63,22 +55,22 @@ def test_nonexistent_path_exits_2_naming_it(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_embedded_without_endpoint_explains_what_is_needed(tmp_path: Path, capsys) -> None:
-    code, _, err = run(["ingest", str(tmp_path)], capsys)
+def test_embedded_without_endpoint_explains_what_is_needed(drkit, tmp_path: Path) -> None:
+    code, _, err = drkit("ingest", str(tmp_path))
     assert code == 2
     assert "--endpoint" in err and "drkit cloud serve" in err and "--outputs" in err and "drkit up" in err
 
 
-def test_aws_target_without_outputs_exits_2(tmp_path: Path, capsys) -> None:
-    code, _, err = run(["ingest", "--target", "aws", str(tmp_path)], capsys)
+def test_aws_target_without_outputs_exits_2(drkit, tmp_path: Path) -> None:
+    code, _, err = drkit("ingest", "--target", "aws", str(tmp_path))
     assert code == 2 and "--outputs" in err
 
 
-def test_ingest_folder_with_dicomdir_json_summary(ingest_env, shared_target, dataset_dir: Path, tmp_path: Path, capsys) -> None:
+def test_ingest_folder_with_dicomdir_json_summary(drkit, ingest_env, shared_target, dataset_dir: Path, tmp_path: Path) -> None:
     outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
     report = tmp_path / "report.json"
-    code, out, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), "--json", "--workers", "3",
-                          "--out", str(report), str(dataset_dir)], capsys)
+    code, out, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), "--json", "--workers", "3",
+                          "--out", str(report), str(dataset_dir))
     assert code == 0, err
     summary: dict[str, Any] = json.loads(out)
     assert summary["counts"] == {"archived": 5, "duplicate": 0, "conflict": 0, "quarantined": 2, "failed": 0}
@@ -92,31 +84,31 @@ def test_ingest_folder_with_dicomdir_json_summary(ingest_env, shared_target, dat
     assert len(full["results"]) == 7
     assert len(ingest_env.index_items()) == 5
 
-    code, out, _ = run(["ingest", "--target", "aws", "--outputs", str(outputs), "--json",
-                        "--exclude", "*.txt", str(dataset_dir)], capsys)
+    code, out, _ = drkit("ingest", "--target", "aws", "--outputs", str(outputs), "--json",
+                        "--exclude", "*.txt", str(dataset_dir))
     assert code == 0
     again = json.loads(out)
     assert again["counts"]["duplicate"] == 5 and again["counts"]["archived"] == 0
     assert again["counts"]["quarantined"] == 1 and again["excluded"] == 1
 
 
-def test_dicomdir_with_missing_reference_exits_2(ingest_env, shared_target, tmp_path: Path, capsys) -> None:
+def test_dicomdir_with_missing_reference_exits_2(drkit, ingest_env, shared_target, tmp_path: Path) -> None:
     dicomdir = write_fileset(tmp_path / "media", count=2)
     sorted((tmp_path / "media").rglob("IM*"))[0].unlink()
     outputs = ingest_env.write_outputs(tmp_path / "outputs.json")
-    code, out, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), "--json", str(dicomdir)], capsys)
+    code, out, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), "--json", str(dicomdir))
     assert code == 2
     summary = json.loads(out)
     assert summary["counts"]["archived"] == 1 and len(summary["missingFromDicomdir"]) == 1
     assert "missing:" in err
 
 
-def test_infrastructure_failure_exits_3(ingest_env, shared_target, dataset_dir: Path, tmp_path: Path, capsys) -> None:
+def test_infrastructure_failure_exits_3(drkit, ingest_env, shared_target, dataset_dir: Path, tmp_path: Path) -> None:
     document = ingest_env.outputs().to_dict() | {"indexTable": "no-such-table"}
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(document))
-    code, out, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), "--json", "--workers", "1",
-                          str(dataset_dir)], capsys)
+    code, out, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), "--json", "--workers", "1",
+                          str(dataset_dir))
     assert code == 3
     summary = json.loads(out)
     assert summary["counts"]["failed"] >= 1 and summary["failures"][0]["kind"] == "infrastructure"
@@ -124,9 +116,9 @@ def test_infrastructure_failure_exits_3(ingest_env, shared_target, dataset_dir: 
     assert "ResourceNotFoundException" in err
 
 
-def test_missing_hash_key_secret_exits_2(ingest_env, shared_target, dataset_dir: Path, tmp_path: Path, capsys) -> None:
+def test_missing_hash_key_secret_exits_2(drkit, ingest_env, shared_target, dataset_dir: Path, tmp_path: Path) -> None:
     document = ingest_env.outputs().to_dict() | {"primaryRegion": "ap-south-1"}
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(document))
-    code, _, err = run(["ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir)], capsys)
+    code, _, err = drkit("ingest", "--target", "aws", "--outputs", str(outputs), str(dataset_dir))
     assert code == 2 and "phi-hash-key" in err

@@ -17,6 +17,7 @@ from drills.contracts import (
     INDEX_SORT_KEY,
     MODALITY_TAG,
     SPECIALTY_TAG,
+    IndexItem,
     archive_key,
     quarantine_key,
     quarantine_reason_key,
@@ -78,6 +79,10 @@ def test_index_item_is_complete_and_free_of_patient_identifiers(ingest_env) -> N
     assert item["AccessionHash"] == hmac.new(HASH_KEY.encode(), ACCESSION.encode(), hashlib.sha256).hexdigest()
     assert item["IngestedAt"].endswith("Z")
     assert "Conflicts" not in item
+    # the contract's IndexItem names every attribute ingest writes, no more, no less
+    assert set(item) == {INDEX_PARTITION_KEY, INDEX_SORT_KEY, *INDEX_ATTRIBUTES}
+    typed = IndexItem.from_item(item)
+    assert typed.missing == () and typed.to_item() == item
 
 
 def test_same_bytes_again_is_a_duplicate_no_op(ingest_env) -> None:

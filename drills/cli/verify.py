@@ -1,0 +1,232 @@
+"""``drkit verify``: the verification ladder alone (steady state, no faults) — the daily check.
+
+Targets:
+- ``--endpoint URL --outputs F``: a running embedded cloud (``drkit cloud serve`` + ``drkit up``);
+- ``--target aws --outputs F``: real AWS (outputs from ``pulumi stack output --json``);
+- neither: an embedded cloud started in-process, the stack deployed offline, the synthetic
+  enterprise data set ingested and replicated on the virtual clock, then verified.
+
+Rung 9 compares the deployed configuration with ``stacks/Pulumi.<stack>.yaml`` (found from the
+working directory or ``--project-dir``); without a project it is *not verified*.
+
+Human table on stderr; ``--json`` prints the rung results on stdout. Exit codes: 0 every rung
+passed; 1 a rung failed or was not verified; 2 bad input; 3 infrastructure or tool error.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from drills.cli.common import deployed_stack, emit_json, say, target_options
+from drills.engine.model import RungResult, Status
+from drills.errors import InfraError, ProjectError
+from drills.probes.integrity import DEFAULT_SAMPLE
+from drills.probes.ladder import RUNGS, LadderContext, Rung, exit_code, overall, run_ladder, select
+from drills.probes.observe import WallClock
+
+# Longer than the simulated replication tail (under RTC's 15 minutes).
+REPLICATION_WINDOW = timedelta(minutes=20)
+DEFAULT_STUDIES = 16
+_STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "yellow", Status.ERROR: "magenta",
+          Status.SKIPPED: "dim"}
+
+
+@click.command("verify")
+@target_options
+@click.option("--json", "as_json", is_flag=True, help="Rung results as JSON on stdout; people read stderr.")
+@click.option("--sample", type=click.IntRange(min=0), default=DEFAULT_SAMPLE, show_default=True,
+              help="Instances per specialty downloaded, hashed and re-parsed (rung 6).")
+@click.option("--seed", type=int, default=None,
+              help="Which sample rung 6 draws (default: from the date, so each day checks others).")
+@click.option("--rung", "rungs", multiple=True, metavar="N|NAME",
+              help="Run only these rungs (repeatable): " + ", ".join(f"{r.number} {r.name}" for r in RUNGS))
+@click.option("--studies", type=click.IntRange(1, 400), default=DEFAULT_STUDIES, show_default=True,
+              help="Embedded default only: synthetic studies to ingest before verifying.")
+def verify(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
+           as_json: bool, sample: int, seed: int | None, rungs: tuple[str, ...], studies: int) -> None:
+    """Run the verification ladder against a deployed stack (or a fresh embedded one)."""
+    wanted = select([int(r) if r.isdigit() else r for r in rungs] or None)      # bad --rung: exit 2 first
+    names = [r.number for r in wanted]
+    if target == "embedded" and not endpoint and outputs_file is None:
+        with _embedded_default(stack, project_dir, studies) as ctx:
+            results = _run(ctx, names, sample, seed)
+    else:
+        resolved, outputs = deployed_stack("verify", target, endpoint, outputs_file)
+        clock = _ControlClock(resolved.endpoint) if resolved.simulated else WallClock()
+        clock.now()                     # an embedded endpoint that does not answer: exit 3 before any rung
+        ctx = LadderContext(target=resolved, outputs=outputs, clock=clock, stack=stack,
+                            declared=_declared(stack, project_dir))
+        results = _run(ctx, names, sample, seed)
+    document = {"command": "verify", "target": ctx.target.kind, "stack": stack,
+                "simulated": bool(ctx.clock.simulated), "status": overall(results).value,
+                "rungs": [r.to_json() for r in results]}
+    _show(results, ctx)
+    if as_json:
+        emit_json(document)
+    code = exit_code(results)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _run(ctx: LadderContext, rungs: list[int], sample: int, seed: int | None) -> list[RungResult]:
+    def progress(rung: Rung, result: RungResult) -> None:
+        say(f"  rung {rung.number} {rung.name}: {result.status.value}", fg=_STYLE[result.status])
+
+    say(f"verifying stack {ctx.stack or '?'} on {ctx.target.kind}: "
+        f"{ctx.outputs.archiveBucket} ({ctx.outputs.primaryRegion}) -> {ctx.outputs.replicaBucket} "
+        f"({ctx.outputs.drRegion}), scope {ctx.scope_prefix}")
+    return run_ladder(ctx, rungs=rungs, sample=sample, seed=seed, progress=progress)
+
+
+def _declared(stack: str, project_dir: Path | None) -> dict[str, Any] | None:
+    from drills.project import find_project
+
+    try:
+        project = find_project(project_dir=project_dir)
+    except ProjectError:
+        if project_dir is not None:
+            raise
+        say("no Pulumi project here: rung 9 (configuration in force) cannot compare with the declared config",
+            fg="yellow")
+        return None
+    return project.stack_config(stack)
+
+
+class _ControlClock:
+    """The embedded cloud's virtual clock, read over the control protocol (simulated)."""
+
+    simulated = True
+    kind = "virtual"
+
+    def __init__(self, endpoint: str | None) -> None:
+        from drills.cloud.control import HttpControl
+
+        self._control = HttpControl(endpoint or "")
+
+    def now(self) -> datetime:
+        return datetime.fromisoformat(self._control.status()["clock"]["now"].replace("Z", "+00:00"))
+
+
+class _SimClock:
+    """The in-process embedded cloud's virtual clock (this command started the cloud)."""
+
+    simulated = True
+    kind = "virtual"
+
+    def __init__(self, clock: Any) -> None:
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+
+@contextmanager
+def _embedded_default(stack: str, project_dir: Path | None, studies: int) -> Iterator[LadderContext]:
+    """Start an embedded cloud, deploy ``stack`` offline, ingest the synthetic data set, let
+    replication run on the virtual clock; yield the ladder context."""
+    from drills.cloud.clock import SIMULATED
+    from drills.cloud.server import EmbeddedCloud
+    from drills.deploy.engine import deploy
+    from drills.project import find_project
+
+    project = find_project(project_dir=project_dir)
+    declared = project.stack_config(stack)            # unknown stack / broken YAML: exit 2 before starting
+    from components.config import from_mapping
+    from_mapping(declared)                            # invalid config: exit 2 naming the key
+    with EmbeddedCloud() as cloud, tempfile.TemporaryDirectory(prefix="drkit-verify-") as tmp:
+        say(f"no target given: embedded cloud on {cloud.endpoint}, stack {stack} deployed offline "
+            f"(figures are {SIMULATED})", bold=True)
+        deployed = deploy(project, stack, cloud.target, cloud.sim)
+        archived = _ingest_synthetic(cloud.target, deployed.outputs, Path(tmp), studies)
+        cloud.clock.advance(REPLICATION_WINDOW)
+        say(f"{archived} synthetic instances ingested; virtual clock advanced "
+            f"{int(REPLICATION_WINDOW.total_seconds() // 60)} min ({SIMULATED})")
+        yield LadderContext(target=cloud.target, outputs=deployed.outputs, clock=_SimClock(cloud.clock),
+                            stack=stack, declared=declared)
+
+
+def _ingest_synthetic(target: Any, outputs: Any, workdir: Path, studies: int) -> int:
+    from drills.ingest.batch import ingest_files
+    from drills.ingest.core import IngestDestination, Ingestor
+    from drills.ingest.pseudonym import Pseudonymizer
+    from drills.ingest.sources import collect
+    from drills.ingest.summary import IngestSummary
+    from drills.synth.dataset import generate
+
+    generate(workdir / "dataset", studies, 7)
+    dest = IngestDestination.from_outputs(outputs, target)
+    ingestor = Ingestor(dest, Pseudonymizer.from_secret(target, dest.region))
+    summary = IngestSummary(simulated=True, destination={"archiveBucket": dest.archive_bucket})
+    ingest_files(ingestor, collect([workdir / "dataset"], exclude=["manifest.json"]).files, summary, workers=8)
+    if summary.failures:
+        raise InfraError(f"{len(summary.failures)} instance(s) could not be ingested; "
+                         f"first: {summary.failures[0].message}")
+    return int(summary.counts["archived"])
+
+
+# --------------------------------------------------------------------------- human output
+
+def _summary(result: RungResult) -> str:
+    c = result.counts
+    if not c:
+        return ""
+    name = result.name
+    if name == "inventory-parity":
+        a, r = c["archive"], c["replica"]
+        return (f"{r['instances']}/{a['instances']} instances, {r['bytes']:,}/{a['bytes']:,} bytes, "
+                f"{r['noncurrentVersions']}/{a['noncurrentVersions']} noncurrent, "
+                f"{r['deleteMarkers']}/{a['deleteMarkers']} delete markers (replica/archive); "
+                f"{a['listRequests'] + r['listRequests']} list requests")
+    if name == "replication-state":
+        states = ", ".join(f"{k} {v}" for k, v in c["statuses"].items()) or "no versions"
+        return f"{states}; threshold {c['thresholdMinutes']:g} min"
+    if name == "dicom-hierarchy":
+        a, r = c["archive"], c["replica"]
+        return (f"{r['studies']}/{a['studies']} studies, {r['series']}/{a['series']} series, "
+                f"{r['instances']}/{a['instances']} instances; {c['studiesDiffering']} differing")
+    if name == "sop-instance-set":
+        return f"{c['missingInReplica']} missing, {c['extraInReplica']} extra in the replica"
+    if name == "stored-checksums":
+        return (f"{c['matched']}/{c['indexItems']} match on both sides; {c['archiveMismatch']} archive, "
+                f"{c['replicaMismatch']} replica mismatch(es), {c['checksumAbsent']} without checksum")
+    if name == "sample-bytes":
+        return (f"{c.get('verified', 0)}/{c.get('downloads', 0)} downloads verified "
+                f"({sum(c.get('sampled', {}).values())} instances, seed {c.get('seed')})")
+    if name == "index-parity":
+        p, d = c["primary"], c["dr"]
+        return (f"primary {p['items']} items/{p['instances']} instances, DR {d['items']}/{d['instances']}; "
+                f"orphans {p['orphanItems'] + d['orphanItems']}, unindexed "
+                f"{p['unindexedInstances'] + d['unindexedInstances']}")
+    if name == "immutability-parity":
+        return (f"{c['compared']} versions compared, {c['legalHolds']} legal holds; "
+                f"{c['replicaWeaker']} weaker, {c['replicaDiffering']} differing")
+    if name == "configuration-in-force":
+        return f"{c['checked']} settings checked, {c['drift']} drifted"
+    return ""
+
+
+def _show(results: list[RungResult], ctx: LadderContext) -> None:
+    label = " (simulated)" if ctx.clock.simulated else ""
+    table = Table(title=f"drkit verify: stack {ctx.stack or '?'} on {ctx.target.kind}{label}", title_justify="left")
+    for column in ("rung", "check", "status", "counts", "findings"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        table.add_row(str(r.rung), r.name, f"[{_STYLE[r.status]}]{r.status.value}[/]", _summary(r) or r.reason,
+                      str(len([f for f in r.findings if f.severity.value != "info"])))
+    console = Console(stderr=True)
+    console.print(table)
+    for r in results:
+        for f in r.findings:
+            console.print(f"[bold]rung {r.rung}[/] {f.severity.value} {f.code}: {f.message} "
+                          f"[dim](resource: {f.resource})[/]", highlight=False)
+        if r.reason and r.status is not Status.PASSED:
+            console.print(f"[bold]rung {r.rung}[/] {r.status.value}: {r.reason}", highlight=False)
+    say(f"verdict: {overall(results).value}", fg=_STYLE[overall(results)], bold=True)
