@@ -13,8 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from drills.cloud.server import EmbeddedCloud
-from drills.cloud.simulation import SimSettings
+from drills.cloud.server import EmbeddedCloud, SimSettings
 from drills.contracts import DICOM_PREFIX, StackOutputs
 from drills.deploy.engine import DeployResult, deploy
 from drills.engine.context import InstanceRecord, Manifest

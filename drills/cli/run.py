@@ -90,11 +90,11 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
         rj.journal.document["stack"] = {"name": stack, "outputs": None, "declared": _declared_summary(declared)}
         if outputs_file is None:
             from drills.cli.rehearsal import embedded_rehearsal
-            from drills.cloud.control import ControlClient
+            from drills.cloud.control import HttpControl
             assert project is not None
             with embedded_rehearsal(project, stack, studies=studies, seed=seed, settings=settings,
                                     say=progress) as rehearsal:
-                control = ControlClient(rehearsal.cloud.endpoint)
+                control = HttpControl(rehearsal.cloud.endpoint)
                 ctx = DrillContext(target=rehearsal.cloud.target, outputs=rehearsal.outputs,
                                    clock=VirtualClock(control), control=control, run_id=run_id,
                                    allow_prod=allow_prod, manifest=rehearsal.manifest, stack=stack,
@@ -106,8 +106,8 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
             control = None
             clock: Any = WallClock()
             if resolved.simulated:
-                from drills.cloud.control import ControlClient
-                control = ControlClient(resolved.endpoint)
+                from drills.cloud.control import HttpControl
+                control = HttpControl(resolved.endpoint)
                 clock = VirtualClock(control)
             ctx = DrillContext(target=resolved, outputs=outputs, clock=clock, control=control, run_id=run_id,
                                allow_prod=allow_prod, stack=stack, declared=declared,

@@ -1,7 +1,7 @@
 """The server side of the embedded cloud's control API (``/_drkit/...``): one dispatcher,
 served over HTTP by the middleware and called in-process by ``DirectControl``.
 
-Routes: ``GET /_drkit/status``; ``POST /_drkit/clock/advance {"seconds": S}``;
+Routes: ``GET /_drkit/status``; ``GET /_drkit/clock``; ``POST /_drkit/clock/advance {"seconds": S}``;
 ``POST /_drkit/clock/speed {"speed": X}``; ``POST /_drkit/<behaviour>/<action> {...}``.
 
 Errors are typed, never disguised: an unknown path, behaviour or action answers 404
@@ -55,6 +55,8 @@ def dispatch(sim: Any, method: str, parts: list[str], params: dict[str, Any]) ->
     if parts == ["status"]:
         sim.clock.pump()
         return sim.status()
+    if parts == ["clock"] and method == "GET":
+        return {"now": sim.clock.now().isoformat(), "speed": sim.clock.speed, "label": "simulated"}
     if parts == ["clock", "advance"] and method == "POST":
         delta = _seconds(params, "seconds")
         now = sim.clock.now()

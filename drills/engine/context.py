@@ -60,7 +60,7 @@ class DrillContext:
     target       boto3 client factory (embedded endpoint or real AWS)
     outputs      the stack's outputs (buckets, table, regions, objectives)
     clock        the one clock: virtual on the embedded cloud (``clock.simulated``), wall on AWS
-    control      the embedded cloud's control client (``drills.cloud.control.ControlClient``),
+    control      the embedded cloud's control client (``drills.cloud.control.HttpControl``),
                  None on AWS
     run_id       "<UTC stamp>-<6 hex>": names run-scoped resources (restores, copies)
     scope_prefix drills read and change only keys under this prefix (default ``dicom/``)

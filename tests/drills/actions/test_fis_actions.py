@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from drills.actions.fis import await_end, start_pause, stop
-from drills.cloud.control import ControlClient
+from drills.cloud.control import HttpControl
 from drills.engine.clock import VirtualClock
 from drills.engine.context import DrillContext
 from drills.engine.journal import Journal
@@ -25,7 +25,7 @@ def make_run(cloud, client):
     def make(tag_value: str = "stack-a", mode: str = "fail"):
         src, dst = _buckets(client)
         _template(client("fis", "us-east-1"), dst, tag_value=tag_value, mode=mode)
-        control = ControlClient(cloud.endpoint)
+        control = HttpControl(cloud.endpoint)
         ctx = DrillContext(target=cloud.target, outputs=replace(outputs(), archiveBucket=src, replicaBucket=dst),
                            clock=VirtualClock(control), control=control, run_id="20260101T000000Z-abcdef")
         scenario = validate(document(), "unit.yaml")

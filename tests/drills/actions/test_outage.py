@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from drills.actions.outage import region_outage
-from drills.cloud.control import ControlClient
+from drills.cloud.control import HttpControl
 from drills.engine.clock import VirtualClock
 from drills.engine.context import DrillContext
 from drills.engine.journal import Journal
@@ -23,7 +23,7 @@ from tests.drills.engine.conftest import FakeClock, document, outputs
 def _run(cloud, client, *, embedded: bool) -> ScenarioRun:
     bucket = "outage-archive"
     client("s3", "us-east-1").create_bucket(Bucket=bucket)
-    control = ControlClient(cloud.endpoint)
+    control = HttpControl(cloud.endpoint)
     ctx = DrillContext(target=cloud.target, outputs=replace(outputs(), archiveBucket=bucket),
                        clock=VirtualClock(control) if embedded else FakeClock(),
                        control=control if embedded else None, run_id="20260101T000000Z-abcdef")
