@@ -26,6 +26,11 @@ PROVIDER_MODULES = (
     "drills.actions.routes",
     "drills.actions.fis",
     "drills.actions.failback",
+    "drills.probes.known_good",
+    "drills.actions.ransomware",
+    "drills.actions.recover",
+    "drills.actions.deletion",
+    "drills.actions.backup",
 )
 
 
