@@ -1,0 +1,131 @@
+"""The ransomware and accidental-deletion drills end to end on the embedded cloud.
+
+AWS behaviour they rely on (and the simulation reproduces):
+- Object Lock: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html — a locked
+  version cannot be deleted or its retention shortened; GOVERNANCE yields to
+  ``x-amz-bypass-governance-retention: true``; versioning of a lock bucket cannot be suspended.
+- Delete markers: https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeleteMarker.html and
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html —
+  a simple delete adds a marker (replicated when delete-marker replication is on); a delete by
+  version id is never replicated.
+- Backup Vault Lock: https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html —
+  recovery points in a locked vault cannot be deleted before their minimum retention.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from drills.cli.run import run_drills
+from drills.engine.journal import load, verify_chain
+from drills.engine.scenario import parse, resolve
+from drills.project import find_project
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE = 4
+
+
+def _run(tmp: Path, scenarios: list, stack: str = "dev") -> tuple[int, dict]:
+    run_dir = tmp / "run"
+    code = run_drills(scenarios, "20260101T000000Z-abcdef", run_dir, find_project(project_dir=REPO), stack, studies=4)
+    document = load(run_dir / "journal.json")
+    assert verify_chain(document) == []
+    return code, {s["name"]: s for s in document["scenarios"]}
+
+
+def _attempts(scenario: dict) -> dict[str, tuple[str, str | None, int]]:
+    return {a["action"]: (a["outcome"], a["error_code"], a["count"]) for a in scenario["attempts"]}
+
+
+def _activity(scenario: dict, name: str) -> dict:
+    return next(a for a in scenario["method"] if a["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def dev_run(tmp_path_factory) -> tuple[int, dict]:
+    return _run(tmp_path_factory.mktemp("loss"), resolve(["ransomware", "accidental-deletion"]))
+
+
+@pytest.mark.slow
+def test_on_the_dev_stack_nothing_destructive_succeeds_and_the_drills_exit_0(dev_run) -> None:
+    code, scenarios = dev_run
+    assert code == 0, {n: s["status"] for n, s in scenarios.items()}
+    assert scenarios["ransomware"]["status"] == scenarios["accidental-deletion"]["status"] == "passed"
+    assert "2.25." not in json.dumps(scenarios)       # no DICOM UIDs in the journal
+
+
+@pytest.mark.slow
+def test_attacker_attempts_are_counted_exactly_with_their_error_codes(dev_run) -> None:
+    _, scenarios = dev_run
+    attempts = _attempts(scenarios["ransomware"])
+    assert [a["action"] for a in scenarios["ransomware"]["attempts"]][:3] == [
+        "delete-versions", "overwrite", "shorten-retention"]          # the issue's order
+    assert attempts["delete-versions"] == ("denied", "AccessDenied", SAMPLE)      # one version per drill copy
+    assert attempts["overwrite"] == ("succeeded", None, SAMPLE)
+    assert attempts["shorten-retention"] == ("denied", "AccessDenied", SAMPLE)
+    assert attempts["suspend-versioning"] == ("denied", "InvalidBucketState", 1)
+    assert attempts["loosen-bucket-policy"] == ("succeeded", None, 2)              # put public policy, delete it
+    assert attempts["delete-replication"] == ("succeeded", None, 1)
+    # two recovery points (archive, index) in each vault, made by the drill's own backup first
+    assert attempts["delete-recovery-points"] == ("denied", "InvalidRequestException", 4)
+    assert attempts["delete-vaults"] == ("denied", "InvalidRequestException", 2)
+    assert attempts["drop-index"] == ("not_attempted", None, 0)                    # dev: no deletion protection
+    findings = {f["code"]: f for f in scenarios["ransomware"]["findings"]}
+    assert findings["index-deletion-unprotected"]["severity"] == "high"
+    assert findings["attack-delete-replication-succeeded"]["resource"].startswith("drkit-dev-archive-")
+    assert not any(f["severity"] == "critical" for f in findings.values())
+
+
+@pytest.mark.slow
+def test_ransomware_recovery_is_byte_identical_in_the_archive_and_the_replica(dev_run) -> None:
+    _, scenarios = dev_run
+    ransomware = scenarios["ransomware"]
+    assert _activity(ransomware, "contain")["output"]["restored"] == ["policy", "replication"]
+    recovered = _activity(ransomware, "recover")["output"]
+    assert recovered["unrecoverable"] == 0 and recovered["intact"] == 0
+    assert recovered["copied"] + recovered["get_put_fallback"] == SAMPLE
+    verified = _activity(ransomware, "byte-identical")["output"]
+    assert verified["byte_identical"] == verified["checked"] == 2 * SAMPLE     # primary and replica, hashed bytes
+    assert ransomware["steady_state_after"][0]["status"] == "passed"
+
+
+@pytest.mark.slow
+def test_accidental_deletion_is_detected_replicated_and_undone_on_both_sides(dev_run) -> None:
+    _, scenarios = dev_run
+    deletion = scenarios["accidental-deletion"]
+    deleted = _activity(deletion, "bulk-delete")["output"]
+    assert deleted["studies"] == 2 and deleted["delete_markers"] == deleted["instances"] > 0
+    detected = _activity(deletion, "detect")["output"]
+    assert detected["studies_detected"] == 2
+    assert detected["replica_hidden_instances"] == deleted["instances"]      # dev replicates delete markers
+    removed = _activity(deletion, "recover")["output"]
+    assert removed["removed_primary"] == removed["removed_replica"] == deleted["instances"]
+    verified = _activity(deletion, "byte-identical")["output"]
+    assert verified["byte_identical"] == 2 * deleted["instances"]
+    measured = {m["name"]: m for m in deletion["measurements"]}
+    assert measured["detection_time"]["simulated"] and measured["detection_time"]["value"] is not None
+    assert measured["recovery_time"]["met"] is True and measured["recovery_time"]["objective"] == 3600
+
+
+@pytest.mark.slow
+def test_an_attacker_with_governance_bypass_fails_the_drill_naming_the_archive(tmp_path) -> None:
+    doc = yaml.safe_load((REPO / "drills/scenarios/ransomware.yaml").read_text())
+    next(s for s in doc["method"] if s["name"] == "attack")["arguments"]["bypassGovernance"] = True
+    scenario = parse(yaml.safe_dump(doc), "ransomware-bypass.yaml")
+    code, scenarios = _run(tmp_path, [scenario])
+    ransomware = scenarios["ransomware"]
+    assert code == 1 and ransomware["status"] == "failed"
+    attempts = _attempts(ransomware)
+    assert attempts["delete-versions"] == ("succeeded", None, SAMPLE)
+    # the known-good versions are gone by then: nothing left to shorten (404, not AccessDenied)
+    outcome, code_, count = attempts["shorten-retention"]
+    assert outcome == "denied" and count == SAMPLE and code_ in ("NoSuchVersion", "NoSuchKey", "404")
+    finding = next(f for f in ransomware["findings"] if f["code"] == "attack-delete-versions-succeeded")
+    assert finding["severity"] == "critical" and finding["resource"].startswith("drkit-dev-archive-")
+    recovered = _activity(ransomware, "recover")["output"]
+    assert recovered["copied_from_replica"] == SAMPLE and recovered["unrecoverable"] == 0
+    assert _activity(ransomware, "byte-identical")["status"] == "passed"
