@@ -31,6 +31,7 @@ PROVIDER_MODULES = (
     "drills.actions.recover",
     "drills.actions.deletion",
     "drills.actions.backup",
+    "drills.actions.index_rebuild",
 )
 
 
