@@ -49,9 +49,11 @@ RUNS_DIR = Path("out/runs")
 @click.option("--studies", type=click.IntRange(1, 400), default=16, show_default=True,
               help="Synthetic studies ingested on the embedded cloud.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the data set and the simulation.")
+@click.option("--restore-tier", type=click.Choice(["Expedited", "Standard", "Bulk"]), default=None,
+              help="Glacier restore tier for the backup-restore drill's cold studies (default: the document's).")
 def run(scenarios: tuple[str, ...], stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
         project_dir: Path | None, out: Path | None, as_json: bool, allow_prod: bool, dry_run: bool,
-        studies: int, seed: int) -> None:
+        studies: int, seed: int, restore_tier: str | None) -> None:
     """Run drill scenarios (default: every built-in) and write the run dir."""
     chosen = resolve(list(scenarios))                  # the whole documents, validated first (exit 2)
     if target == "aws" and outputs_file is None:
@@ -73,14 +75,14 @@ def run(scenarios: tuple[str, ...], stack: str, target: str, endpoint: str | Non
         run_dir = RUNS_DIR / run_id
     code = run_drills(chosen, run_id, run_dir, project, stack, target=target, endpoint=endpoint,
                       outputs_file=outputs_file, declared=declared, allow_prod=allow_prod, as_json=as_json,
-                      studies=studies, seed=seed)
+                      studies=studies, seed=seed, restore_tier=restore_tier)
     raise click.exceptions.Exit(code)
 
 
 def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Project | None, stack: str, *,
                target: str = "embedded", endpoint: str | None = None, outputs_file: Path | None = None,
                declared: dict[str, Any] | None = None, allow_prod: bool = False, as_json: bool = False,
-               studies: int = 16, seed: int = 7, settings: Any = None) -> int:
+               studies: int = 16, seed: int = 7, settings: Any = None, restore_tier: str | None = None) -> int:
     """Run ``chosen`` and write ``run_dir``; returns the exit code. With no ``outputs_file``:
     an embedded rehearsal of ``stack`` (``settings``: the simulation's ``SimSettings``)."""
     declared = declared if declared is not None else _declared(project, stack)
@@ -98,7 +100,8 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                 ctx = DrillContext(target=rehearsal.cloud.target, outputs=rehearsal.outputs,
                                    clock=VirtualClock(control), control=control, run_id=run_id,
                                    allow_prod=allow_prod, manifest=rehearsal.manifest, stack=stack,
-                                   declared=declared, drill_prefix=_drill_prefix(declared))
+                                   declared=declared, drill_prefix=_drill_prefix(declared),
+                                   restore_tier=restore_tier)
                 result = _execute(rj, ctx, chosen, progress)
         else:
             outputs = StackOutputs.load(outputs_file)
@@ -111,7 +114,7 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                 clock = VirtualClock(control)
             ctx = DrillContext(target=resolved, outputs=outputs, clock=clock, control=control, run_id=run_id,
                                allow_prod=allow_prod, stack=stack, declared=declared,
-                               drill_prefix=_drill_prefix(declared))
+                               drill_prefix=_drill_prefix(declared), restore_tier=restore_tier)
             result = _execute(rj, ctx, chosen, progress)
     _summary(result.document, run_dir, console)
     if as_json:

@@ -32,6 +32,7 @@ PROVIDER_MODULES = (
     "drills.actions.deletion",
     "drills.actions.backup",
     "drills.actions.index_rebuild",
+    "drills.actions.restore",
 )
 
 

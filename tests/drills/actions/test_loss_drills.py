@@ -1,4 +1,4 @@
-"""The ransomware, accidental-deletion and index-loss drills end to end on the embedded cloud.
+"""The ransomware, accidental-deletion, index-loss and backup-restore drills end to end on the embedded cloud.
 
 AWS behaviour they rely on (and the simulation reproduces):
 - Object Lock: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html — a locked
@@ -8,6 +8,10 @@ AWS behaviour they rely on (and the simulation reproduces):
   https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html —
   a simple delete adds a marker (replicated when delete-marker replication is on); a delete by
   version id is never replicated.
+- AWS Backup restores into a new bucket/table:
+  https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-s3.html; S3 backups skip
+  GLACIER/DEEP_ARCHIVE objects: https://docs.aws.amazon.com/aws-backup/latest/devguide/s3-backups.html
+- Glacier restore tiers and times: https://docs.aws.amazon.com/AmazonS3/latest/userguide/restoring-objects-retrieval-options.html
 - Backup Vault Lock: https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html —
   recovery points in a locked vault cannot be deleted before their minimum retention.
 """
@@ -47,7 +51,7 @@ def _activity(scenario: dict, name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def dev_run(tmp_path_factory) -> tuple[int, dict]:
-    return _run(tmp_path_factory.mktemp("loss"), resolve(["ransomware", "accidental-deletion", "index-loss"]))
+    return _run(tmp_path_factory.mktemp("loss"), resolve(["ransomware", "accidental-deletion", "index-loss", "backup-restore"]))
 
 
 @pytest.mark.slow
@@ -148,3 +152,36 @@ def test_the_index_is_rebuilt_from_header_bytes_identically_from_primary_and_dr(
     assert loss["rollbacks"][-1]["output"]["dropped"] == 2               # only the run's own tables
     ratios = [m for m in loss["measurements"] if m["name"] == "header_bytes_ratio"]
     assert len(ratios) == 2 and all(m["value"] is not None for m in ratios)
+
+
+@pytest.mark.slow
+def test_backups_restore_from_both_vaults_into_new_resources_and_match_the_manifest(dev_run) -> None:
+    _, scenarios = dev_run
+    drill = scenarios["backup-restore"]
+    for name, region in (("restore-from-primary-vault", "us-east-1"), ("restore-from-dr-vault", "us-west-2")):
+        out = _activity(drill, name)["output"]
+        assert out["region"] == region
+        assert out["restored_keys"] == out["expected_keys"] > 0
+        assert out["missing_keys"] == out["size_mismatch"] == out["hash_mismatch"] == out["index_missing"] == 0
+        assert out["hashed"] == SAMPLE and out["index_items"] > 0
+    restores = [m for m in drill["measurements"] if m["name"] == "restore_time"]
+    assert len(restores) == 4 and all(m["met"] and m["objective"] == 4 * 3600 and m["simulated"] for m in restores)
+    # the live archive was not written: same versions before and after; only the run's resources dropped
+    before, after = drill["steady_state_before"][0]["output"], drill["steady_state_after"][0]["output"]
+    assert before["source_versions"] == after["source_versions"]
+    assert drill["rollbacks"][0]["output"]["dropped"] == 4
+    coverage = _activity(drill, "backup-coverage")["output"]
+    assert coverage["cold_objects"] == 0 and coverage["studies_not_protected_by_backup"] == 0
+
+
+@pytest.mark.slow
+def test_cold_tiers_are_restored_timed_and_flagged_against_the_restore_objective(dev_run) -> None:
+    _, scenarios = dev_run
+    drill = scenarios["backup-restore"]
+    cold = _activity(drill, "cold-tiers")["output"]["classes"]
+    for cls, upper in (("GLACIER", 5.0), ("DEEP_ARCHIVE", 12.0)):
+        assert cold[cls]["get_before_restore"] == "InvalidObjectState"
+        assert cold[cls]["restored"] and cold[cls]["byte_identical"]
+        assert 0 < cold[cls]["hours"] <= upper
+    flagged = {f["evidence"]["class"] for f in drill["findings"] if f["code"] == "restore-tier-too-slow"}
+    assert flagged == {"GLACIER", "DEEP_ARCHIVE"}          # dev: restoreHours 4 < 5 h and < 12 h (Standard)
