@@ -19,8 +19,18 @@ _DONE = ("COMPLETED", "FAILED", "ABORTED", "EXPIRED", "PARTIAL")
 
 
 def backup_role(ctx: Any) -> str | None:
-    """The IAM role AWS Backup assumes for the stack: from its backup selections, else the role
-    named after the stack's backup component that trusts backup.amazonaws.com."""
+    """The IAM role AWS Backup assumes for the stack: the role named after the stack's backup
+    component that trusts backup.amazonaws.com, else the role of its backup selections."""
+    stem = ctx.outputs.backupVault.split("-vault")[0]
+    try:
+        iam = ctx.client("iam", ctx.outputs.primaryRegion)
+        for page in iam.get_paginator("list_roles").paginate():
+            for role in page.get("Roles", []):
+                trust = json.dumps(role.get("AssumeRolePolicyDocument", ""))
+                if role["RoleName"].startswith(stem) and "backup.amazonaws.com" in trust:
+                    return role["Arn"]
+    except (ClientError, BotoCoreError):
+        pass
     backup = ctx.client("backup", ctx.outputs.primaryRegion)
     try:
         for plan in backup.list_backup_plans().get("BackupPlansList", []):
@@ -28,14 +38,7 @@ def backup_role(ctx: Any) -> str | None:
                 if sel.get("IamRoleArn"):
                     return sel["IamRoleArn"]
     except (ClientError, BotoCoreError):
-        pass                                   # (moto does not answer ListBackupSelections)
-    stem = ctx.outputs.backupVault.split("-vault")[0]
-    iam = ctx.client("iam", ctx.outputs.primaryRegion)
-    for page in iam.get_paginator("list_roles").paginate():
-        for role in page.get("Roles", []):
-            trust = json.dumps(role.get("AssumeRolePolicyDocument", ""))
-            if role["RoleName"].startswith(stem) and "backup.amazonaws.com" in trust:
-                return role["Arn"]
+        pass
     return None
 
 
@@ -45,12 +48,23 @@ def resource_arns(ctx: Any) -> dict[str, str]:
     return {"archive": f"arn:aws:s3:::{out.archiveBucket}", "index": table}
 
 
-@action("backup-now", {"copyToDr": {"type": "boolean"}},
+def plan_copies_to(ctx: Any, vault_arn: str) -> bool:
+    """Does one of the stack's backup plans copy to ``vault_arn`` (a CopyAction)?"""
+    backup = ctx.client("backup", ctx.outputs.primaryRegion)
+    for plan in backup.list_backup_plans().get("BackupPlansList", []):
+        rules = backup.get_backup_plan(BackupPlanId=plan["BackupPlanId"])["BackupPlan"].get("Rules", [])
+        if any(a.get("DestinationBackupVaultArn") == vault_arn for r in rules for a in r.get("CopyActions", [])):
+            return True
+    return False
+
+
+@action("backup-now", {"copyToDr": {"enum": [True, False, "plan"]}},
         plan=lambda run, **_: [f"backup:StartBackupJob of {run.ctx.outputs.archiveBucket} and "
                                f"{run.ctx.outputs.indexTable} into {run.ctx.outputs.backupVault}, "
                                f"StartCopyJob to {run.ctx.outputs.drBackupVault}"])
-def backup_now(run: Any, copyToDr: bool = True) -> ProbeResult:
-    """Back up the archive and the index now; copy the recovery points to the DR vault."""
+def backup_now(run: Any, copyToDr: bool | str = "plan") -> ProbeResult:
+    """Back up the archive and the index now; copy the recovery points to the DR vault
+    (``plan``: only when the stack's backup plan copies there, as its own jobs would)."""
     ctx = run.ctx
     out = ctx.outputs
     backup = ctx.client("backup", out.primaryRegion)
@@ -68,8 +82,10 @@ def backup_now(run: Any, copyToDr: bool = True) -> ProbeResult:
                 return ProbeResult(Status.FAILED, {"resource": name, "state": done.get("State")},
                                    reason=f"backup of the {name} ended {done.get('State')}: {done.get('StatusMessage')}")
             points[name] = {"primary": done["RecoveryPointArn"], "started": ctx.clock.now()}
+        dr_vault = ctx.client("backup", out.drRegion).describe_backup_vault(BackupVaultName=out.drBackupVault)
+        if copyToDr == "plan":
+            copyToDr = plan_copies_to(ctx, dr_vault["BackupVaultArn"])
         if copyToDr:
-            dr_vault = ctx.client("backup", out.drRegion).describe_backup_vault(BackupVaultName=out.drBackupVault)
             for name, point in points.items():
                 job = backup.start_copy_job(RecoveryPointArn=point["primary"], SourceBackupVaultName=out.backupVault,
                                             DestinationBackupVaultArn=dr_vault["BackupVaultArn"], IamRoleArn=role,

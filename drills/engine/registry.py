@@ -33,6 +33,7 @@ PROVIDER_MODULES = (
     "drills.actions.backup",
     "drills.actions.index_rebuild",
     "drills.actions.restore",
+    "drills.probes.destruction",
 )
 
 
