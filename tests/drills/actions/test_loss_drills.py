@@ -185,3 +185,16 @@ def test_cold_tiers_are_restored_timed_and_flagged_against_the_restore_objective
         assert 0 < cold[cls]["hours"] <= upper
     flagged = {f["evidence"]["class"] for f in drill["findings"] if f["code"] == "restore-tier-too-slow"}
     assert flagged == {"GLACIER", "DEEP_ARCHIVE"}          # dev: restoreHours 4 < 5 h and < 12 h (Standard)
+
+
+@pytest.mark.slow
+def test_the_four_drills_pass_on_the_prod_stack_where_the_index_cannot_be_dropped(tmp_path) -> None:
+    """prod: COMPLIANCE Object Lock, deletion protection on the index
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection)."""
+    code, scenarios = _run(tmp_path, resolve(["ransomware", "accidental-deletion", "index-loss", "backup-restore"]),
+                           stack="prod")
+    assert code == 0, {n: s["status"] for n, s in scenarios.items()}
+    attempts = _attempts(scenarios["ransomware"])
+    assert attempts["drop-index"] == ("denied", "ValidationException", 1)
+    assert attempts["delete-versions"] == ("denied", "AccessDenied", SAMPLE)
+    assert not any(f["code"] == "index-deletion-unprotected" for f in scenarios["ransomware"]["findings"])
