@@ -22,7 +22,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drills.contracts import (INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, IndexItem, index_sort_key,
+from drills.contracts import (INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, IndexItem,
                               specialty_for)
 from drills.engine.clock import poll
 from drills.engine.model import Finding, ProbeResult, Severity, Status
