@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "plan": "drills.cli.plan:plan",
     "verify": "drills.cli.verify:verify",
     "report": "drills.cli.report:report",
+    "weaken": "drills.cli.weaken:weaken",
 }
 
 

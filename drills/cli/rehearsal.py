@@ -49,13 +49,19 @@ class Rehearsal:
 @contextlib.contextmanager
 def embedded_rehearsal(project: Project, stack: str, *, studies: int = DEFAULT_STUDIES, seed: int = 7,
                        settings: SimSettings | None = None,
-                       say: Callable[[str], None] = lambda _: None) -> Iterator[Rehearsal]:
+                       say: Callable[[str], None] = lambda _: None,
+                       after_deploy: Callable[[EmbeddedCloud, StackOutputs], Any] | None = None,
+                       ) -> Iterator[Rehearsal]:
+    """``after_deploy(cloud, outputs)`` runs once the stack is deployed, before any data is
+    ingested (e.g. drift applied by boto3 for the weakening catalogue)."""
     settings = settings or SimSettings(seed=seed)
     with EmbeddedCloud(settings=settings) as cloud, tempfile.TemporaryDirectory(prefix="drkit-run-") as tmp:
         say(f"embedded cloud on {cloud.endpoint} (moto + simulation; every figure is simulated)")
         deployed = deploy(project, stack, cloud.target, cloud.sim)
         say(f"stack {stack} deployed offline: {len(deployed.created)} resources, "
             f"{len(deployed.declared_only)} declared only")
+        if after_deploy is not None:
+            after_deploy(cloud, deployed.outputs)
         synth = generate(Path(tmp) / "dataset", studies, seed)
         say(f"synthetic data set: {len(synth.entries)} instances in {synth.study_count} studies")
         manifest, counts = _ingest(cloud, deployed.outputs, synth)

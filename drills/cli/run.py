@@ -65,11 +65,13 @@ RUNS_DIR = Path("out/runs")
 @click.option("--studies", type=click.IntRange(1, 400), default=16, show_default=True,
               help="Synthetic studies ingested on the embedded cloud.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the data set and the simulation.")
+@click.option("--restore-tier", type=click.Choice(["Expedited", "Standard", "Bulk"]), default=None,
+              help="Glacier restore tier for the backup-restore drill's cold studies (default: the document's).")
 @click.option("--sample", type=click.IntRange(min=0), default=3, show_default=True,
               help="Instances per specialty the verification ladder downloads and re-parses (rung 6).")
 def run(scenarios: tuple[str, ...], stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
         project_dir: Path | None, out: Path | None, as_json: bool, allow_prod: bool, dry_run: bool,
-        studies: int, seed: int, sample: int) -> None:
+        studies: int, seed: int, sample: int, restore_tier: str | None) -> None:
     """Run drill scenarios (default: every built-in) and write the run dir."""
     chosen = resolve(list(scenarios))                  # the whole documents, validated first (exit 2)
     if target == "aws" and outputs_file is None:
@@ -91,7 +93,7 @@ def run(scenarios: tuple[str, ...], stack: str, target: str, endpoint: str | Non
         run_dir = RUNS_DIR / run_id
     code = run_drills(chosen, run_id, run_dir, project, stack, target=target, endpoint=endpoint,
                       outputs_file=outputs_file, declared=declared, allow_prod=allow_prod, as_json=as_json,
-                      studies=studies, seed=seed, sample=sample)
+                      studies=studies, seed=seed, sample=sample, restore_tier=restore_tier)
     raise click.exceptions.Exit(code)
 
 
@@ -99,7 +101,7 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                target: str = "embedded", endpoint: str | None = None, outputs_file: Path | None = None,
                declared: dict[str, Any] | None = None, allow_prod: bool = False, as_json: bool = False,
                studies: int = 16, seed: int = 7, settings: Any = None, sample: int = 3,
-               reports: bool = True) -> int:
+               reports: bool = True, restore_tier: str | None = None) -> int:
     """Run ``chosen`` and write ``run_dir``; returns the exit code. With no ``outputs_file``:
     an embedded rehearsal of ``stack`` (``settings``: the simulation's ``SimSettings``).
     ``reports``: render and sign report.json/html/pdf at the end."""
@@ -121,7 +123,8 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                     ctx = DrillContext(target=rehearsal.cloud.target, outputs=rehearsal.outputs,
                                        clock=VirtualClock(control), control=control, run_id=run_id,
                                        allow_prod=allow_prod, manifest=rehearsal.manifest, stack=stack,
-                                       declared=declared or None, drill_prefix=_drill_prefix(declared))
+                                       declared=declared or None, drill_prefix=_drill_prefix(declared),
+                                       restore_tier=restore_tier)
                     result = _execute(rj, ctx, chosen, progress, LadderSettings(sample=sample, seed=seed))
             else:
                 outputs = StackOutputs.load(outputs_file)
@@ -134,7 +137,7 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                     clock = VirtualClock(control)
                 ctx = DrillContext(target=resolved, outputs=outputs, clock=clock, control=control, run_id=run_id,
                                    allow_prod=allow_prod, stack=stack, declared=declared or None,
-                                   drill_prefix=_drill_prefix(declared))
+                                   drill_prefix=_drill_prefix(declared), restore_tier=restore_tier)
                 result = _execute(rj, ctx, chosen, progress, LadderSettings(sample=sample))
     except DrkitError as exc:
         if reports and exc.exit_code == EXIT_INFRA and (run_dir / JOURNAL_FILE).is_file():

@@ -70,6 +70,7 @@ class DrillContext:
     stack        stack name; ``declared`` its config as the stack file declares it (for drift)
     drill_prefix the stack's ``drkit:drill.prefix``: the only keys drills write or delete
     fenced       regions a region-outage drill has fenced off (use ``ctx.client``)
+    restore_tier the Glacier restore tier chosen with ``drkit run --restore-tier`` (None: the document's)
     cache        per-run memo for providers (e.g. the drill-write pool), shared across scenarios
     actor        who runs the drill (the caller's ARN on AWS): each journal activity's ``actor``
     """
@@ -87,6 +88,7 @@ class DrillContext:
     declared: Mapping[str, Any] | None = None
     drill_prefix: str = "drills/"
     fenced: set[str] = field(default_factory=set)
+    restore_tier: str | None = None
     cache: dict[str, Any] = field(default_factory=dict)
     actor: str = "not recorded"
 

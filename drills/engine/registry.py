@@ -27,6 +27,14 @@ PROVIDER_MODULES = (
     "drills.actions.routes",
     "drills.actions.fis",
     "drills.actions.failback",
+    "drills.probes.known_good",
+    "drills.actions.ransomware",
+    "drills.actions.recover",
+    "drills.actions.deletion",
+    "drills.actions.backup",
+    "drills.actions.index_rebuild",
+    "drills.actions.restore",
+    "drills.probes.destruction",
 )
 
 

@@ -18,7 +18,7 @@ from drills.cli import main
 from drills.cli.run import run_drills
 from drills.cloud.server import SimSettings
 from drills.engine.journal import load, verify_chain
-from drills.engine.scenario import resolve
+from drills.engine.scenario import builtin_names, resolve
 from drills.project import find_project
 
 REPO = Path(__file__).resolve().parents[3]
@@ -64,10 +64,11 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys, monkeypatc
                             "--dry-run", "--json", "--project-dir", str(REPO)], capsys)
     assert code == 0, err
     plan = json.loads(out)["plan"]
-    assert [p["scenario"] for p in plan] == ["region-failover", "replication-pause"]
+    assert [p["scenario"] for p in plan] == builtin_names()
+    assert {"region-failover", "replication-pause", "ransomware", "accidental-deletion"} <= set(builtin_names())
     touches = [t for p in plan for s in p["steps"] for t in s["touches"]]
     assert any("SubmitMultiRegionAccessPointRoutes" in t for t in touches)
-    assert any("drkit-test-archivebucket under drills/" in t for t in touches)     # drill prefix only
+    assert any("drkit-test-archivebucket under drills/" in t for t in touches)     # drill prefix only (canaries)
     assert "nothing was called that writes" in err
     assert not (tmp_path / "out").exists()
 
@@ -75,8 +76,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys, monkeypatc
 def test_scenarios_lists_the_built_ins_one_line_each(capsys) -> None:
     code, out, _ = _main(["scenarios"], capsys)
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 2
-    assert lines[0].startswith("region-failover ") and lines[1].startswith("replication-pause ")
+    assert code == 0 and len(lines) == len(builtin_names())
+    assert [line.split()[0] for line in lines] == builtin_names()
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -110,7 +111,7 @@ def test_drkit_run_passes_both_drills_on_the_dev_stack(demo_run) -> None:
     assert document["target"]["kind"] == "embedded-simulated" and document["clock"] == "virtual"
     assert document["status"] == "completed" and document["exit_code"] == 0 and not document["deviated"]
     scenarios = {s["name"]: s for s in document["scenarios"]}
-    assert set(scenarios) == {"region-failover", "replication-pause"}
+    assert set(scenarios) == set(builtin_names())
     assert all(s["status"] == "passed" for s in scenarios.values())
     failover = {m["name"]: m for m in scenarios["region-failover"]["measurements"]}
     assert failover["rto"]["objective"] == 3600 and failover["rto"]["met"] and failover["rto"]["simulated"]

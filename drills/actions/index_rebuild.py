@@ -1,0 +1,218 @@
+"""Index loss: rebuild the study index from the archive by reading header bytes only.
+
+The live index is never deleted: it is snapshotted (``index-snapshot``), then treated as lost —
+the rebuild does not read it — and rebuilt into a **new table named for the run**
+(``<index>-rebuild-<source>-<run id>``) from the archive bucket, or, with the primary region
+down, from the DR replica bucket into a table in the DR region. Each instance's header is read
+through ranged GETs (``Range: bytes=a-b``) by the ingest reader (``drills.ingest.reader``), so
+the bytes fetched are a small fraction of the object; version id, size and checksum come from
+HEAD; patient identifiers are hashed with the stack's own key (the secret replicated to DR).
+``compare-rebuilt-index`` compares item by item with the snapshot. Rollbacks drop the run's
+tables only.
+
+Not reconstructible from the archive: ``IngestedAt`` (the rebuild writes the object's
+LastModified) and ``Conflicts`` (history the index alone kept); both are left out of the
+comparison and named in the output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drills.contracts import (INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, IndexItem,
+                              specialty_for)
+from drills.engine.clock import poll
+from drills.engine.model import Finding, ProbeResult, Severity, Status
+from drills.engine.registry import action, probe
+from drills.ingest.pseudonym import Pseudonymizer
+from drills.ingest.reader import RejectedInput, read_header
+from drills.probes import listing
+from drills.probes.common import boto_errors, measure, seconds
+
+COMPARED = ("study_instance_uid", "series_instance_uid", "sop_instance_uid", "sop_class_uid", "modality",
+            "specialty", "study_date", "size", "checksum_sha256", "version_id", "key", "patient_id_hash",
+            "accession_hash", "transfer_syntax_uid")
+NOT_RECONSTRUCTIBLE = ("ingested_at", "conflicts")
+
+
+class RangedObject:
+    """A seekable read-only view of one S3 object version: every read is a ranged GET."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, version_id: str | None, size: int) -> None:
+        self._s3, self._bucket, self._key, self._version, self.size = s3, bucket, key, version_id, size
+        self._pos = 0
+        self.requests = 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._pos = {0: 0, 1: self._pos, 2: self.size}[whence] + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int = -1) -> bytes:
+        end = self.size if n is None or n < 0 else min(self._pos + n, self.size)
+        if end <= self._pos:
+            return b""
+        kwargs = {"Bucket": self._bucket, "Key": self._key, "Range": f"bytes={self._pos}-{end - 1}",
+                  **({"VersionId": self._version} if self._version else {})}
+        data = self._s3.get_object(**kwargs)["Body"].read()
+        self.requests += 1
+        self._pos += len(data)
+        return data
+
+
+def _table_name(run: Any, source: str) -> str:
+    return f"{run.ctx.outputs.indexTable}-rebuild-{source}-{run.ctx.run_id}"[:255]
+
+
+def _in_scope(item: IndexItem, prefix: str) -> bool:
+    return item.key.startswith(prefix)
+
+
+@probe("index-snapshot", {})
+def index_snapshot(run: Any) -> ProbeResult:
+    """The live index's items for the scope, before the loss (read once; never written)."""
+    ctx = run.ctx
+    table = ctx.client("dynamodb", ctx.outputs.primaryRegion)
+    items: dict[tuple[str, str], IndexItem] = {}
+    try:
+        for page in table.get_paginator("scan").paginate(TableName=ctx.outputs.indexTable, ConsistentRead=True):
+            for raw in page.get("Items", []):
+                item = IndexItem.from_item({k: TypeDeserializer().deserialize(v) for k, v in raw.items()})
+                if _in_scope(item, ctx.scope_prefix):
+                    items[(item.study_instance_uid, item.sort_key)] = item
+    except boto_errors() as exc:
+        return ProbeResult(Status.NOT_VERIFIED, {}, reason=f"cannot read the index before the drill: {exc}")
+    if not items:
+        return ProbeResult(Status.NOT_VERIFIED, {}, reason="the index holds nothing in scope to compare with")
+    run.state["index_before"] = items
+    return ProbeResult(Status.PASSED, {"items": len(items), "studies": len({k[0] for k in items})})
+
+
+def _plan(run: Any, source: str = "primary") -> list[str]:
+    out = run.ctx.outputs
+    bucket = out.archiveBucket if source == "primary" else out.replicaBucket
+    return [f"s3:GetObject (ranged, header bytes) from {bucket}",
+            f"dynamodb:CreateTable/PutItem {_table_name(run, source)} (a new table for the run; never the live one)"]
+
+
+@action("rebuild-index", {"source": {"enum": ["primary", "dr"]}}, required=["source"], plan=_plan)
+def rebuild_index(run: Any, source: str) -> ProbeResult:
+    """Rebuild the index from the archive (or the DR replica) into a new run-named table."""
+    ctx = run.ctx
+    out = ctx.outputs
+    region, bucket = (out.primaryRegion, out.archiveBucket) if source == "primary" else (out.drRegion,
+                                                                                        out.replicaBucket)
+    s3 = ctx.client("s3", region)
+    dynamodb = ctx.client("dynamodb", region)
+    start = ctx.clock.now()
+    name = _table_name(run, source)
+    try:
+        pseudonymizer = Pseudonymizer.from_secret(ctx.target, region)
+        dynamodb.create_table(TableName=name, KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
+                              BillingMode="PAY_PER_REQUEST", Tags=[{"Key": "drkit-drill-run", "Value": ctx.run_id}])
+        run.state.setdefault("rebuilt_tables", []).append((region, name))
+        poll(ctx.clock, lambda: dynamodb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
+             timeout_s=run.timeout_s, interval_s=5.0)
+        latest = listing.latest(listing.versions(s3, bucket, ctx.scope_prefix))
+    except (ClientError, BotoCoreError) as exc:
+        return ProbeResult(Status.FAILED, {"source": source}, reason=f"cannot start the rebuild: {exc}")
+    except Exception as exc:                       # the pseudonymizer's own errors (no key in region)
+        return ProbeResult(Status.FAILED, {"source": source}, reason=f"cannot hash identifiers in {region}: {exc}")
+    rebuilt: dict[tuple[str, str], IndexItem] = {}
+    header_bytes = object_bytes = 0
+    worst_ratio = 0.0
+    unreadable = []
+    for n, (key, version) in enumerate(sorted(latest.items())):
+        if version.delete_marker:
+            continue
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key, VersionId=version.version_id, ChecksumMode="ENABLED")
+            stream = RangedObject(s3, bucket, key, version.version_id, int(head["ContentLength"]))
+            header = read_header(stream, stream.size)
+        except (ClientError, BotoCoreError, RejectedInput):
+            unreadable.append(f"object-{n}")
+            continue
+        item = IndexItem(study_instance_uid=header.study_instance_uid, series_instance_uid=header.series_instance_uid,
+                         sop_instance_uid=header.sop_instance_uid, sop_class_uid=header.sop_class_uid,
+                         modality=header.modality, specialty=specialty_for(header.modality).value,
+                         study_date=header.study_date, size=stream.size,
+                         checksum_sha256=head.get("ChecksumSHA256") or "", version_id=version.version_id, key=key,
+                         patient_id_hash=pseudonymizer.hash(header.patient_id),
+                         accession_hash=pseudonymizer.hash(header.accession_number),
+                         transfer_syntax_uid=header.transfer_syntax_uid,
+                         ingested_at=head["LastModified"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         content_sha256=head.get("ChecksumSHA256") or "",
+                         checksum_type=head.get("ChecksumType") or ("FULL_OBJECT" if head.get("ChecksumSHA256") else ""))
+        dynamodb.put_item(TableName=name, Item={k: TypeSerializer().serialize(v) for k, v in item.to_item().items()})
+        rebuilt[(item.study_instance_uid, item.sort_key)] = item
+        header_bytes += header.header_bytes_read
+        object_bytes += stream.size
+        worst_ratio = max(worst_ratio, header.header_bytes_read / stream.size if stream.size else 0.0)
+    end = ctx.clock.now()
+    run.state.setdefault("rebuilt", {})[source] = rebuilt
+    run.phase(f"index rebuilt from {source}", start, end)
+    ratio = header_bytes / object_bytes if object_bytes else None
+    measure(run, "rebuild_time", (end - start).total_seconds(), seconds(out.objectives.rtoMinutes),
+            met=False if unreadable else None, source=source, items=len(rebuilt),
+            note="reads take no time on the virtual clock" if ctx.clock.simulated else "")
+    measure(run, "header_bytes_ratio", ratio, None, unit="ratio", source=source, header_bytes=header_bytes,
+            object_bytes=object_bytes, per_instance_bytes=round(header_bytes / len(rebuilt), 1) if rebuilt else None,
+            worst_instance_ratio=round(worst_ratio, 4))
+    output = {"source": source, "bucket_region": region, "items": len(rebuilt), "unreadable": len(unreadable),
+              "header_bytes": header_bytes, "object_bytes": object_bytes,
+              "bytes_read_per_instance": round(header_bytes / len(rebuilt), 1) if rebuilt else None,
+              "ratio": round(ratio, 4) if ratio is not None else None, "table": "<index>-rebuild-" + source}
+    if unreadable:
+        return ProbeResult(Status.FAILED, output, (Finding("index-rebuild-unreadable", Severity.HIGH, bucket,
+                                                           f"{len(unreadable)} object(s) could not be read back",
+                                                           {"labels": unreadable[:50]}),))
+    return ProbeResult(Status.PASSED, output)
+
+
+@probe("compare-rebuilt-index", {"source": {"enum": ["primary", "dr"]}}, required=["source"])
+def compare_rebuilt_index(run: Any, source: str) -> ProbeResult:
+    """Item by item: the rebuilt index against the pre-drill snapshot (reconstructible fields)."""
+    before = run.state.get("index_before")
+    rebuilt = (run.state.get("rebuilt") or {}).get(source)
+    if before is None or rebuilt is None:
+        return ProbeResult(Status.NOT_VERIFIED, {}, reason="no snapshot or no rebuild to compare")
+    missing = sorted(set(before) - set(rebuilt))
+    extra = sorted(set(rebuilt) - set(before))
+    differing: dict[str, int] = {}
+    for key in set(before) & set(rebuilt):
+        for name in COMPARED:
+            if getattr(before[key], name) != getattr(rebuilt[key], name):
+                differing[name] = differing.get(name, 0) + 1
+    output = {"source": source, "before": len(before), "rebuilt": len(rebuilt), "missing": len(missing),
+              "extra": len(extra), "differing_fields": differing, "compared_fields": len(COMPARED),
+              "not_reconstructible": list(NOT_RECONSTRUCTIBLE)}
+    if missing or extra or differing:
+        table = run.ctx.outputs.indexTable
+        return ProbeResult(Status.FAILED, output, (Finding(
+            "index-rebuild-differs", Severity.HIGH, table,
+            f"the index rebuilt from the {source} archive differs from the live index: {len(missing)} missing, "
+            f"{len(extra)} extra, fields {sorted(differing)}", {"missing": len(missing), "extra": len(extra)}),))
+    return ProbeResult(Status.PASSED, output)
+
+
+@action("drop-rebuilt-tables", {}, plan=lambda run, **_: ["dynamodb:DeleteTable of this run's rebuilt tables only"])
+def drop_rebuilt_tables(run: Any) -> ProbeResult:
+    """Delete the tables this run created (never the live index or its replica)."""
+    ctx = run.ctx
+    dropped, failed = 0, []
+    for region, name in run.state.get("rebuilt_tables", []):
+        if _table_name(run, "primary") != name and _table_name(run, "dr") != name:
+            continue                                   # not ours: never touched
+        try:
+            ctx.target.client("dynamodb", region).delete_table(TableName=name)
+            dropped += 1
+        except (ClientError, BotoCoreError) as exc:
+            failed.append(str(exc)[:120])
+    if failed:
+        return ProbeResult(Status.ERROR, {"dropped": dropped}, reason=f"could not drop: {failed[0]}")
+    return ProbeResult(Status.PASSED, {"dropped": dropped})
