@@ -139,3 +139,15 @@ def test_the_checker_finds_a_planted_violation(tmp_path: Path, relative: str, so
 def test_the_checker_accepts_what_the_rules_allow(tmp_path: Path, relative: str, source: str) -> None:
     _plant(tmp_path, relative, source)
     assert violations(tmp_path) == []
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """Shared test code lives in conftest.py files or tests/helpers/, never in a test module
+    another one imports (a test module imported twice collects its tests twice)."""
+    offenders = []
+    for path in sorted((REPO_ROOT / "tests").rglob("*.py")):
+        module = module_name(REPO_ROOT, path)
+        for line, imported in imports_of(path, module):
+            if imported.rpartition(".")[2].startswith("test_") and imported.startswith("tests."):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{line}: imports {imported}")
+    assert offenders == []

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 LAG = 30
 ROLE = "arn:aws:iam::123456789012:role/replication"
+# Replication Time Control with its metrics (S3 accepts only 15 minutes for both).
+RTC = {"ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
+       "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}}
 
 
 @dataclass
@@ -58,3 +61,8 @@ def make_pair(cloud, bucket_name, *, lock: bool = False, dst_versioned: bool = T
     if dst_versioned:
         west.put_bucket_versioning(Bucket=dst, VersioningConfiguration={"Status": "Enabled"})
     return Pair(cloud, src, dst, east, west)
+
+
+def dimensions(pair, rule_id: str = "all") -> list[dict]:
+    return [{"Name": "SourceBucket", "Value": pair.src}, {"Name": "DestinationBucket", "Value": pair.dst},
+            {"Name": "RuleId", "Value": rule_id}]

@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 
 from drills.cloud.simulation import SimSettings
-from tests.drills.cloud.test_replication import LAG, make_pair, make_rule
-from tests.drills.cloud.test_replication_monitoring import RTC, dimensions
+from tests.helpers.replication import LAG, RTC, dimensions, make_pair, make_rule
 
 MINUTE = 60
 REGION = "us-east-1"

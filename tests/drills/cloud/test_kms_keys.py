@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from drills.cloud.simulation import SimSettings
-from tests.drills.cloud.test_replication import LAG, make_pair, make_rule
+from tests.helpers.replication import LAG, make_pair, make_rule
 
 EAST, WEST = "us-east-1", "us-west-2"
 

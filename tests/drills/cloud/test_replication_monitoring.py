@@ -8,22 +8,15 @@ from datetime import timedelta
 import pytest
 
 from drills.cloud.simulation import SimSettings
-from tests.drills.cloud.test_replication import LAG, make_pair, make_rule
+from tests.helpers.replication import LAG, RTC, dimensions, make_pair, make_rule
 
 MINUTE = 60
-RTC = {"ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
-       "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}}
 METRICS_ONLY = {"Metrics": {"Status": "Enabled"}}
 
 
 @pytest.fixture
 def pair(cloud_factory, bucket_name):
     return make_pair(cloud_factory(SimSettings(replication_lag={"fixed_seconds": LAG})), bucket_name)
-
-
-def dimensions(pair, rule_id: str = "all") -> list[dict]:
-    return [{"Name": "SourceBucket", "Value": pair.src}, {"Name": "DestinationBucket", "Value": pair.dst},
-            {"Name": "RuleId", "Value": rule_id}]
 
 
 def series(pair, metric: str, statistic: str = "Maximum") -> list[float]:

@@ -63,7 +63,7 @@ def _run_with_ladder(ctx, tmp_path, monkeypatch, by_phase: dict[int, list[RungRe
     from drills.engine.execute import execute, run_journal
     from drills.engine.journal import load, verify_chain
     from drills.probes import ladder
-    from tests.drills.engine.test_runner import _act, _scenario
+    from tests.helpers.engine import act as _act, scenario as _scenario
 
     calls: list[int | None] = []
 

@@ -12,6 +12,10 @@ import array
 import io
 import json
 import struct
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ import pytest
 from moto import mock_aws
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
+from pydicom.fileset import FileSet
 from pydicom.uid import (
     CTImageStorage,
     DeflatedExplicitVRLittleEndian,
@@ -353,3 +358,41 @@ def shared_target(ingest_env, monkeypatch: pytest.MonkeyPatch) -> None:
         return ingest_env.target if not resolved.simulated else resolved
 
     monkeypatch.setattr(command, "resolve_target", resolve)
+
+
+# ---------------------------------------------------------------- moto in its own process
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def moto_server() -> Iterator[Target]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("moto server did not start")
+                time.sleep(0.2)
+        yield Target(endpoint=f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def write_fileset(root: Path, count: int = 3) -> Path:
+    """A DICOM File-set written by pydicom: DICOMDIR plus ``count`` instances."""
+    fileset = FileSet()
+    for i in range(count):
+        fileset.add(build_dataset(StudyTime="101010", StudyID="1", SeriesNumber=1, InstanceNumber=i + 1))
+    fileset.write(root)
+    return root / "DICOMDIR"

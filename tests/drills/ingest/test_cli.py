@@ -12,7 +12,7 @@ import pytest
 
 
 from .conftest import build_dataset, to_bytes
-from .test_sources import write_fileset
+from .conftest import write_fileset
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -18,7 +18,6 @@ from drills.contracts import INDEX_TABLE_DEFINITION, StackOutputs
 from drills.ingest.index import StudyIndex
 
 from .conftest import REGION, build_dataset, new_name, to_bytes
-from .test_memory import moto_server  # noqa: F401  (fixture: moto in its own process)
 
 REPO = Path(__file__).resolve().parents[3]
 VALID, BROKEN = 240, 40

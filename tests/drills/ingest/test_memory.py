@@ -7,13 +7,8 @@ tracemalloc peak below is ingest's own (reader, hashing, s3transfer, botocore), 
 from __future__ import annotations
 
 import math
-import socket
 import struct
-import subprocess
-import sys
-import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,33 +22,6 @@ from .conftest import REGION, build_dataset, new_name, to_bytes
 
 PIXEL_BYTES = 300 * 1024 * 1024
 PEAK_LIMIT = 64 * 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def moto_server() -> Iterator[Target]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("moto server did not start")
-                time.sleep(0.2)
-        yield Target(endpoint=f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def large_instance(path: Path) -> int:

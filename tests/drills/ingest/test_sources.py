@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from pydicom.fileset import FileSet
 
 from drills.errors import UsageError
 from drills.ingest.paths import printable
@@ -14,16 +13,7 @@ from drills.ingest.sources import (
     BROKEN_SYMLINK, HIDDEN, SYMLINK_LOOP, SYMLINKED_FOLDER, SYNTH_MANIFEST, collect,
 )
 
-from .conftest import build_dataset, to_bytes
-
-
-def write_fileset(root: Path, count: int = 3) -> Path:
-    """A DICOM File-set written by pydicom: DICOMDIR plus ``count`` instances."""
-    fileset = FileSet()
-    for i in range(count):
-        fileset.add(build_dataset(StudyTime="101010", StudyID="1", SeriesNumber=1, InstanceNumber=i + 1))
-    fileset.write(root)
-    return root / "DICOMDIR"
+from .conftest import build_dataset, to_bytes, write_fileset
 
 
 def test_files_and_folders(tmp_path: Path) -> None:
