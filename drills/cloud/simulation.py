@@ -31,6 +31,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.backup:BackupJobs",
     "drills.cloud.sim.dynamodb_replicas:DynamoDBReplicas",
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
+    "drills.cloud.sim.inventory:S3Inventory",
 )
 
 
