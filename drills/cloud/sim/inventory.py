@@ -320,20 +320,26 @@ _DUCK_TYPES = {"boolean": "BOOLEAN", "int64": "BIGINT", "binary": "VARCHAR"}
 
 
 def _parquet(rows: list[dict[str, Any]], fields: list[fmt.Field]) -> bytes:
+    """One Parquet file; timestamps are written as UTC-adjusted (converted inside DuckDB)."""
     import duckdb
 
-    columns = ", ".join(
-        f'"{f.column}" {"TIMESTAMPTZ" if "TIMESTAMP" in f.parquet else _DUCK_TYPES[f.parquet.split()[0]]}'
-        for f in fields)
+    def duck_type(f: fmt.Field) -> str:
+        return "TIMESTAMP" if "TIMESTAMP" in f.parquet else _DUCK_TYPES[f.parquet.split()[0]]
+
+    def naive(value: Any) -> Any:
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(value, datetime) else value
+
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone='UTC'")
-        con.execute(f"CREATE TABLE inv ({columns})")
+        con.execute(f"CREATE TABLE inv ({', '.join(f'{chr(34)}{f.column}{chr(34)} {duck_type(f)}' for f in fields)})")
         con.executemany(f"INSERT INTO inv VALUES ({', '.join('?' for _ in fields)})",
-                        [[row.get(f.name) for f in fields] for row in rows])
+                        [[naive(row.get(f.name)) for f in fields] for row in rows])
+        select = ", ".join(f'CAST("{f.column}" AS TIMESTAMPTZ) AS "{f.column}"' if duck_type(f) == "TIMESTAMP"
+                           else f'"{f.column}"' for f in fields)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "part.parquet")
-            con.execute(f"COPY inv TO '{path}' (FORMAT PARQUET)")
+            con.execute(f"COPY (SELECT {select} FROM inv) TO '{path}' (FORMAT PARQUET)")
             with open(path, "rb") as fh:
                 return fh.read()
     finally:
