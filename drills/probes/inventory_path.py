@@ -33,7 +33,10 @@ def fetch_reports(obs: Observation, workdir: Path) -> tuple[InventoryReport, Inv
 def run_inventory_ladder(ctx: Any, rungs: list[int | str] | None = None,
                          reports: tuple[InventoryReport, InventoryReport] | None = None,
                          memory_limit: str = reconcile.DEFAULT_MEMORY_LIMIT,
-                         progress: Callable[[ladder.Rung, RungResult], None] | None = None) -> list[RungResult]:
+                         progress: Callable[[ladder.Rung, RungResult], None] | None = None,
+                         engine_factory: Callable[[Observation], Any] | None = None) -> list[RungResult]:
+    """Rungs from the newest inventory reports, reconciled by DuckDB here, or by the engine
+    ``engine_factory(obs)`` returns (the Athena path)."""
     chosen = ladder.select(rungs)
     if getattr(ctx, "clock", None) is None:
         ctx = ladder.LadderContext(target=ctx.target, outputs=ctx.outputs, clock=ladder.WallClock(),
@@ -47,10 +50,13 @@ def run_inventory_ladder(ctx: Any, rungs: list[int | str] | None = None,
         engine = failure = None
         if needs_reports:
             try:
-                pair = reports or fetch_reports(obs, Path(tmp) / "reports")
-                now, cutoff = reconcile.cutoff_of(obs)
-                engine = reconcile.open_engine(*pair, scope=obs.scope, cutoff=cutoff, now=now,
-                                               memory_limit=memory_limit, temp_dir=str(Path(tmp) / "spill"))
+                if engine_factory is not None:
+                    engine = engine_factory(obs)
+                else:
+                    pair = reports or fetch_reports(obs, Path(tmp) / "reports")
+                    now, cutoff = reconcile.cutoff_of(obs)
+                    engine = reconcile.open_engine(*pair, scope=obs.scope, cutoff=cutoff, now=now,
+                                                   memory_limit=memory_limit, temp_dir=str(Path(tmp) / "db"))
             except (Unobservable, DrkitError) as exc:
                 failure = exc
         try:

@@ -149,8 +149,8 @@ def locate(s3: Any, bucket: str) -> InventoryLocation:
                              dest.get("Format", "CSV"))
 
 
-def fetch_latest(s3: Any, where: InventoryLocation, workdir: Path) -> InventoryReport:
-    """Download the newest report of ``where`` into ``workdir``, checking every MD5."""
+def newest_folder(s3: Any, where: InventoryLocation) -> str:
+    """The newest dated report folder (``<base>YYYY-MM-DDTHH-MMZ/``); ReportUnusable when none."""
     folders: list[str] = []
     kwargs: dict[str, Any] = {"Bucket": where.destination_bucket, "Prefix": where.base, "Delimiter": "/"}
     while True:
@@ -163,7 +163,12 @@ def fetch_latest(s3: Any, where: InventoryLocation, workdir: Path) -> InventoryR
     if not dated:
         raise ReportUnusable(f"no S3 Inventory report of {where.source_bucket} under "
                              f"s3://{where.destination_bucket}/{where.base} yet")
-    folder = dated[-1]
+    return dated[-1]
+
+
+def fetch_latest(s3: Any, where: InventoryLocation, workdir: Path) -> InventoryReport:
+    """Download the newest report of ``where`` into ``workdir``, checking every MD5."""
+    folder = newest_folder(s3, where)
     location = f"s3://{where.destination_bucket}/{folder}manifest.json"
     document = _get(s3, where.destination_bucket, f"{folder}manifest.json")
     checksum = _get(s3, where.destination_bucket, f"{folder}manifest.checksum").decode().strip()
@@ -173,12 +178,17 @@ def fetch_latest(s3: Any, where: InventoryLocation, workdir: Path) -> InventoryR
     workdir.mkdir(parents=True, exist_ok=True)
     files = []
     for n, entry in enumerate(manifest.get("files", [])):
-        body = _get(s3, where.destination_bucket, entry["key"])
-        if hashlib.md5(body).hexdigest() != entry.get("MD5checksum"):
-            raise InfraError(f"{location}: data file {n} does not match its MD5checksum")
         suffix = ".csv.gz" if manifest.get("fileFormat") == "CSV" else ".parquet"
         path = workdir / f"{where.source_bucket}-{n}{suffix}"
-        path.write_bytes(body)
+        body = _s3_call(f"GetObject s3://{where.destination_bucket}/{entry['key']}", s3.get_object,
+                        Bucket=where.destination_bucket, Key=entry["key"])["Body"]
+        digest = hashlib.md5()
+        with path.open("wb") as fh:                     # streamed: data files can be large
+            for chunk in body.iter_chunks(1 << 20):
+                digest.update(chunk)
+                fh.write(chunk)
+        if digest.hexdigest() != entry.get("MD5checksum"):
+            raise InfraError(f"{location}: data file {n} does not match its MD5checksum")
         files.append(path)
     return InventoryReport(manifest, files, location)
 
@@ -200,3 +210,15 @@ def _s3_call(what: str, fn: Any, **kwargs: Any) -> Any:
         return call(what, fn, resource=kwargs.get("Bucket"), **kwargs)
     except ClientError as exc:
         raise InfraError(f"{what}: {exc}") from exc
+
+
+BYTES_PER_ROW = 50          # gzip CSV / Parquet rows of an all-versions report (measured: ~50 bytes)
+
+
+def estimated_rows(obs: Any) -> int:
+    """About how many rows the archive's newest inventory report holds (from its files' sizes)."""
+    o = obs.outputs
+    s3 = obs.client("s3", o.primaryRegion)
+    where = locate(s3, o.archiveBucket)
+    manifest = json.loads(_get(s3, where.destination_bucket, f"{newest_folder(s3, where)}manifest.json"))
+    return sum(int(f.get("size", 0)) for f in manifest.get("files", [])) // BYTES_PER_ROW

@@ -29,6 +29,9 @@ from drills.probes.rung import EVIDENCE_CAP, RungReport
 SQL_DIR = Path(__file__).parent / "sql"
 DEFAULT_MEMORY_LIMIT = "256MB"
 ANSWERS = (1, 2, 3, 4, 8)
+# The normalised columns the statements read (inventory_report.NORMALIZED has more).
+COLUMNS = ("key", "version_id", "is_latest", "is_delete_marker", "size", "last_modified", "replication_status",
+           "lock_mode", "retain_until", "legal_hold")
 NOT_ANSWERED = {
     5: "stored checksum values are in neither listings nor S3 Inventory: at scale an S3 Batch Operations "
        "S3ComputeObjectChecksum job answers this rung (not built yet); run --path listing --rung 5",
@@ -120,11 +123,12 @@ def open_engine(archive: InventoryReport, replica: InventoryReport, scope: str, 
     params = {"scope_regex": literal(scope_regex(scope)), "cutoff": literal(cutoff), "now": literal(now)}
     engine = Engine(con, params)
     engine.execute("SET TimeZone='UTC'")
+    engine.execute("SET enable_progress_bar=false")
     for name, report in (("archive", archive), ("replica", replica)):
-        engine.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({report.normalized_select()}) t "
-                       f"WHERE starts_with(key, {literal(scope)})")
+        engine.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {', '.join(COLUMNS)} "
+                       f"FROM ({report.normalized_select()}) t WHERE starts_with(key, {literal(scope)})")
     engine.execute(f"CREATE OR REPLACE TABLE in_flight AS {render(sql('in_flight'), **params)}")
-    engine.execute(f"CREATE OR REPLACE VIEW current_keys AS {render(sql('current_keys'), **params)}")
+    engine.execute(f"CREATE OR REPLACE TABLE current_keys AS {render(sql('current_keys'), **params)}")
     return engine
 
 
@@ -321,7 +325,7 @@ RUNG_NAMES = {1: inventory.NAME, 2: replication_state.NAME, 3: hierarchy.HIERARC
 
 
 def not_answered(number: int) -> RungResult:
-    return RungResult(number, RUNG_NAMES[number], Status.NOT_VERIFIED, counts={"source": "s3-inventory"},
+    return RungResult(number, RUNG_NAMES[number], Status.NOT_VERIFIED,
                       reason=NOT_ANSWERED[number])
 
 
@@ -331,3 +335,42 @@ def cutoff_of(obs: Observation) -> tuple[datetime, datetime]:
     now = obs.clock.now()
     now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     return now, now - timedelta(minutes=minutes)
+
+
+@dataclass
+class Facts:
+    """What the rung builders read besides the reports, for reports reconciled offline (no
+    cloud to ask): the replication threshold, the rule in force, the time and the scope."""
+
+    now: datetime
+    threshold_minutes: float = 15.0
+    threshold_source: str = "given"
+    rule: dict[str, Any] | None = None
+    scope: str = "dicom/"
+
+    @property
+    def clock(self) -> "Facts":
+        return self
+
+    simulated = False
+
+    def threshold(self) -> tuple[float, str]:
+        return self.threshold_minutes, self.threshold_source
+
+    def scope_rule(self) -> dict[str, Any] | None:
+        return self.rule
+
+
+def reconcile_reports(archive: InventoryReport, replica: InventoryReport, facts: Facts,
+                      rungs: tuple[int, ...] = ANSWERS, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+                      temp_dir: str | None = None, threads: int = 2) -> list[RungResult]:
+    """Rungs ``rungs`` (of 1-4, 8) from two reports alone, e.g. reports copied out of S3."""
+    now = facts.now if facts.now.tzinfo else facts.now.replace(tzinfo=timezone.utc)
+    with tempfile.TemporaryDirectory(prefix="drkit-reconcile-", dir=temp_dir) as tmp:
+        engine = open_engine(archive, replica, facts.scope, now - timedelta(minutes=facts.threshold_minutes), now,
+                             memory_limit=memory_limit, temp_dir=tmp, threads=threads)
+        try:
+            return [RUNG_BUILDERS[n](engine, facts, archive.source_bucket, replica.source_bucket)  # type: ignore[arg-type]
+                    for n in rungs if n in RUNG_BUILDERS]
+        finally:
+            engine.close()

@@ -1,4 +1,4 @@
--- Current instances of both sides outside in-flight keys, parsed as
+-- Current instances of both sides outside in-flight keys (a view on Athena, a table in DuckDB), parsed as
 -- <scope><Study>/<Series>/<SOP>.dcm (study NULL when a key does not follow the layout).
 SELECT side, key,
        nullif(regexp_extract(key, {scope_regex}, 1), '') AS study,
