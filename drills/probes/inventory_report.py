@@ -79,7 +79,7 @@ class InventoryReport:
         if self.file_format == "CSV":
             cols = "{" + ", ".join(f"{_lit(c.column)}: 'VARCHAR'" for c in self.columns) + "}"
             source = (f"read_csv({paths}, header=false, quote='\"', escape='\"', delim=',', columns={cols}, "
-                      "compression='gzip', auto_detect=false, null_padding=false)")
+                      "compression='gzip', auto_detect=false, null_padding=false, buffer_size=2097152)")
         else:
             source = f"read_parquet({paths})"
         exprs = []
