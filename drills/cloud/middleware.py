@@ -22,6 +22,7 @@ from drills.cloud.simulation import Simulation
 log = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "/_drkit/"
+S3CONTROL_PREFIX = "/v20180820/"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding"}
 
 
@@ -61,6 +62,8 @@ class SimulationMiddleware:
             headers["content-type"] = environ["CONTENT_TYPE"]
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         region, service = operations.credential_scope(headers, query)
+        if service == "s3" and environ.get("PATH_INFO", "").startswith(S3CONTROL_PREFIX):
+            service = "s3control"      # S3 Control signs as "s3"; its API lives under /v20180820/
         method = environ.get("REQUEST_METHOD", "GET")
         # PATH_INFO is already percent-decoded, as latin-1 text (PEP 3333): S3 keys are UTF-8.
         path = environ.get("PATH_INFO", "/").encode("latin-1", "replace").decode("utf-8", "replace")

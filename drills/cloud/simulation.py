@@ -32,6 +32,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.dynamodb_replicas:DynamoDBReplicas",
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
     "drills.cloud.sim.inventory:S3Inventory",
+    "drills.cloud.sim.batch_ops:BatchOperations",
 )
 
 

@@ -374,3 +374,14 @@ def reconcile_reports(archive: InventoryReport, replica: InventoryReport, facts:
                     for n in rungs if n in RUNG_BUILDERS]
         finally:
             engine.close()
+
+
+def export_repair_manifest(engine: Engine, archive_bucket: str, path: Path) -> int:
+    """Write the Batch Replication manifest (CSV Bucket,Key,VersionId, keys URL-encoded as S3
+    Batch Operations reads them) of every archive version the replica lacks, straight from
+    DuckDB (no row passes through Python); returns the number of rows."""
+    query = render(sql("repair_replicate"), archive_bucket=literal(archive_bucket), **engine.params)
+    encoded = (f"SELECT bucket, replace(replace(url_encode(key), '%2F', '/'), '%20', '+') AS key, version_id "
+               f"FROM ({query}) q ORDER BY key, version_id")
+    engine.execute(f"COPY ({encoded}) TO {literal(str(path))} (FORMAT CSV, HEADER false)")
+    return int(engine.rows(f"SELECT count(*) AS n FROM ({query}) q")[0]["n"])
