@@ -115,3 +115,31 @@ def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         return call(what, fn, **kwargs)
     except ClientError as exc:
         raise InfraError(f"{what}: {exc}") from exc
+
+
+@dataclass
+class ChecksumComparison:
+    matched: int
+    mismatched: list[str]        # key@version whose computed SHA-256 differs from the expected one
+    failed: list[str]            # key@version whose task failed (not verified)
+    unreported: list[str]        # expected but absent from the report (not verified)
+
+
+def compare_checksums(results: list[TaskResult], expected: dict[tuple[str, str], str]) -> ChecksumComparison:
+    """A compute-checksum job's report against the expected base64 SHA-256 (the index's)."""
+    seen: set[tuple[str, str]] = set()
+    matched, mismatched, failed = 0, [], []
+    for r in results:
+        kv = (r.key, r.version_id)
+        if kv not in expected:
+            continue
+        seen.add(kv)
+        label = f"{r.key}@{r.version_id}"
+        if r.status != "succeeded" or r.checksum() is None:
+            failed.append(label)
+        elif r.checksum() == expected[kv]:
+            matched += 1
+        else:
+            mismatched.append(label)
+    unreported = [f"{k}@{v}" for k, v in expected if (k, v) not in seen]
+    return ChecksumComparison(matched, sorted(mismatched), sorted(failed), sorted(unreported))
