@@ -147,15 +147,19 @@ def open_athena(obs: Observation, output: str, database: str | None = None, work
               "cutoff": reconcile.literal(cutoff), "now": reconcile.literal(now)}
     engine = AthenaEngine(athena, database, output, workgroup, params)
     engine.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
-    found = manifests or newest_manifests(obs)
+    define(engine, manifests or newest_manifests(obs), obs.scope)
+    return engine
+
+
+def define(engine: AthenaEngine, found: dict[str, tuple[InventoryLocation, dict[str, Any], str]],
+           scope: str) -> None:
+    """The inventory tables (AWS's DDL) and the views the shared statements read."""
     for side, (where, manifest, dt) in found.items():
         table = f"{side}_inventory"
         engine.execute(table_ddl(table, where, manifest))
-        engine.execute(f"CREATE OR REPLACE VIEW {side} AS {normalize_view(table, manifest, dt, obs.scope)}")
-    engine.execute(f"CREATE OR REPLACE VIEW in_flight AS {reconcile.render(reconcile.sql('in_flight'), **params)}")
-    engine.execute(f"CREATE OR REPLACE VIEW current_keys AS "
-                   f"{reconcile.render(reconcile.sql('current_keys'), **params)}")
-    return engine
+        engine.execute(f"CREATE OR REPLACE VIEW {side} AS {normalize_view(table, manifest, dt, scope)}")
+    for view in ("in_flight", "current_keys"):
+        engine.execute(f"CREATE OR REPLACE VIEW {view} AS {reconcile.render(reconcile.sql(view), **engine.params)}")
 
 
 def newest_manifests(obs: Observation) -> dict[str, tuple[InventoryLocation, dict[str, Any], str]]:

@@ -42,7 +42,9 @@ NOT_ANSWERED = {
 
 
 def sql(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text()
+    """A statement from sql/, without its comment lines (Athena's DDL parser refuses them)."""
+    lines = (SQL_DIR / f"{name}.sql").read_text().splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("--")).strip()
 
 
 def render(text: str, **params: str) -> str:
