@@ -74,6 +74,8 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "ye
                    "auto (by archive size).")
 @click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=_memory_limit,
               help="Inventory path: DuckDB memory limit (joins beyond it spill to a temporary directory).")
+@click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Inventory path: DuckDB threads (fewer threads, less memory).")
 @click.option("--athena-output", metavar="S3URL", default=None,
               help="Athena path: s3:// location for query results.")
 @click.option("--athena-workgroup", default="primary", show_default=True, help="Athena path: workgroup.")
@@ -85,14 +87,14 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "ye
               help="Reports on disk: replication threshold (versions younger than it may be in flight).")
 def verify(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
            as_json: bool, sample: int, seed: int | None, rungs: tuple[str, ...], studies: int, path: str,
-           memory_limit: str, athena_output: str | None, athena_workgroup: str, archive_manifest: Path | None,
+           memory_limit: str, threads: int, athena_output: str | None, athena_workgroup: str, archive_manifest: Path | None,
            replica_manifest: Path | None, threshold_minutes: float) -> None:
     """Run the verification ladder against a deployed stack (or a fresh embedded one)."""
     wanted = select([int(r) if r.isdigit() else r for r in rungs] or None)      # bad --rung: exit 2 first
     names = [r.number for r in wanted]
-    run = _Runner(path, sample, seed, memory_limit, athena_output, athena_workgroup)
+    run = _Runner(path, sample, seed, memory_limit, threads, athena_output, athena_workgroup)
     if archive_manifest or replica_manifest:
-        _local(archive_manifest, replica_manifest, names, path, memory_limit, threshold_minutes, as_json)
+        _local(archive_manifest, replica_manifest, names, path, memory_limit, threads, threshold_minutes, as_json)
         return
     if path == "athena" and target != "aws":
         raise UsageError("--path athena runs on AWS (--target aws): the embedded cloud has no Athena "
@@ -127,9 +129,9 @@ def _progress(rung: Rung, result: RungResult) -> None:
 class _Runner:
     """Runs the ladder on the chosen path (``chosen`` says which, after ``auto``)."""
 
-    def __init__(self, path: str, sample: int, seed: int | None, memory_limit: str, athena_output: str | None,
-                 athena_workgroup: str) -> None:
-        self.path, self.sample, self.seed = path, sample, seed
+    def __init__(self, path: str, sample: int, seed: int | None, memory_limit: str, threads: int,
+                 athena_output: str | None, athena_workgroup: str) -> None:
+        self.path, self.sample, self.seed, self.threads = path, sample, seed, threads
         self.memory_limit, self.athena_output, self.athena_workgroup = memory_limit, athena_output, athena_workgroup
         self.chosen = path
 
@@ -150,8 +152,8 @@ class _Runner:
 
             def factory(obs: Any) -> Any:
                 return open_athena(obs, output, workgroup=workgroup)
-        return run_inventory_ladder(ctx, rungs=rungs, memory_limit=self.memory_limit, progress=_progress,
-                                    engine_factory=factory)
+        return run_inventory_ladder(ctx, rungs=rungs, memory_limit=self.memory_limit, threads=self.threads,
+                                    progress=_progress, engine_factory=factory)
 
 
 def _auto_path(ctx: LadderContext) -> str:
@@ -170,7 +172,7 @@ def _auto_path(ctx: LadderContext) -> str:
 
 
 def _local(archive: Path | None, replica: Path | None, rungs: list[int], path: str, memory_limit: str,
-           threshold_minutes: float, as_json: bool) -> None:
+           threads: int, threshold_minutes: float, as_json: bool) -> None:
     """Reconcile two reports on disk (no cloud): rungs 1-4 and 8."""
     from drills.probes import reconcile
     from drills.probes.inventory_report import load_local
@@ -190,7 +192,7 @@ def _local(archive: Path | None, replica: Path | None, rungs: list[int], path: s
                             threshold_source="--threshold-minutes")
     say(f"reconciling inventory reports on disk: {pair[0].source_bucket} -> {pair[1].source_bucket} "
         f"(DuckDB, memory limit {memory_limit})")
-    results = reconcile.reconcile_reports(*pair, facts, rungs=answerable, memory_limit=memory_limit)
+    results = reconcile.reconcile_reports(*pair, facts, rungs=answerable, memory_limit=memory_limit, threads=threads)
     for rung, result in zip(select(list(answerable)), results):
         _progress(rung, result)
     _show(results, None)

@@ -32,7 +32,7 @@ def fetch_reports(obs: Observation, workdir: Path) -> tuple[InventoryReport, Inv
 
 def run_inventory_ladder(ctx: Any, rungs: list[int | str] | None = None,
                          reports: tuple[InventoryReport, InventoryReport] | None = None,
-                         memory_limit: str = reconcile.DEFAULT_MEMORY_LIMIT,
+                         memory_limit: str = reconcile.DEFAULT_MEMORY_LIMIT, threads: int = 2,
                          progress: Callable[[ladder.Rung, RungResult], None] | None = None,
                          engine_factory: Callable[[Observation], Any] | None = None) -> list[RungResult]:
     """Rungs from the newest inventory reports, reconciled by DuckDB here, or by the engine
@@ -56,7 +56,8 @@ def run_inventory_ladder(ctx: Any, rungs: list[int | str] | None = None,
                     pair = reports or fetch_reports(obs, Path(tmp) / "reports")
                     now, cutoff = reconcile.cutoff_of(obs)
                     engine = reconcile.open_engine(*pair, scope=obs.scope, cutoff=cutoff, now=now,
-                                                   memory_limit=memory_limit, temp_dir=str(Path(tmp) / "db"))
+                                                   memory_limit=memory_limit, temp_dir=str(Path(tmp) / "db"),
+                                                   threads=threads)
             except (Unobservable, DrkitError) as exc:
                 failure = exc
         try:
