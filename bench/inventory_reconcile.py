@@ -20,6 +20,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,14 @@ def run_one(rows: int, per_kind: int, memory_limit: str, threads: int, workdir: 
            str(pair.archive_manifest), "--replica-manifest", str(pair.replica_manifest), "--json",
            "--memory-limit", memory_limit, "--threads", str(threads)]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        out = proc.stdout.read() if proc.stdout else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        err.seek(0)
+        stderr_tail = err.read()[-600:].decode(errors="replace")
     wall = time.perf_counter() - started
-    document = json.loads(out)
+    document = json.loads(out) if out.strip() else {"rungs": []}
     findings = {f["code"]: f for r in document["rungs"] for f in r["findings"]}
     checks = {}
     for code, kinds in EXPECTED.items():
@@ -69,7 +73,7 @@ def run_one(rows: int, per_kind: int, memory_limit: str, threads: int, workdir: 
             "userCpuSeconds": round(usage.ru_utime, 1), "peakRssMB": round(usage.ru_maxrss / 1024, 1),
             "generateSeconds": round(generated, 1),
             "dataBytes": sum(p.stat().st_size for p in folder.glob("*/data.csv.gz")),
-            "defects": checks,
+            "defects": checks, "stderrTail": stderr_tail if not out.strip() else "",
             "everyDefectFound": all(c["planted"] == c["found"] and c["labelsPlanted"] for c in checks.values())}
 
 
