@@ -43,6 +43,8 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.pipeline:IngestPipelineEvents",
     "drills.cloud.sim.cloudwatch_alarms:CloudWatchAlarms",
     "drills.cloud.sim.fis:FaultInjection",
+    "drills.cloud.sim.inventory:S3Inventory",
+    "drills.cloud.sim.batch_ops:BatchOperations",
     "drills.cloud.sim.mrap:MultiRegionAccessPoints",
 )
 

@@ -30,9 +30,15 @@ class RungReport:
                     remediation: str = "", **evidence: Any) -> None:
         """A finding about several items: their count and the first EVIDENCE_CAP labels."""
         labels = sorted(labels)
-        if labels:
-            self.find(code, severity, resource, f"{len(labels)} {message}",
-                      {"count": len(labels), "labels": labels[:EVIDENCE_CAP], **evidence}, remediation)
+        self.find_counted(code, severity, resource, message, len(labels), labels, remediation, **evidence)
+
+    def find_counted(self, code: str, severity: Severity, resource: str, message: str, count: int,
+                     first_labels: list[str], remediation: str = "", **evidence: Any) -> None:
+        """Like ``find_labels`` when only the count and the first labels (sorted) are at hand,
+        as from a reconciliation query."""
+        if count:
+            self.find(code, severity, resource, f"{count} {message}",
+                      {"count": count, "labels": list(first_labels)[:EVIDENCE_CAP], **evidence}, remediation)
 
     def not_verified(self, reason: str) -> None:
         self.unverified.append(reason)

@@ -257,6 +257,23 @@ class S3Replication(Interceptor):
         if chosen:
             self._track(_Version(bucket, key, version_id, "object", self.sim.clock.now(), src.size), chosen)
 
+    def batch_replicate(self, bucket: str, key: str, version_id: str) -> bool:
+        """S3 Batch Replication of one version (``S3ReplicateObject``): existing,
+        never-replicated and FAILED versions are replicated under the rules in force now.
+        False when no enabled rule covers the version."""
+        s3 = self.sim.s3_backend()
+        src = copier.find_version(s3, bucket, key, version_id)
+        chosen = select(self._rules(bucket), key, copier.tags_of(s3, src)) if src is not None else {}
+        if not chosen:
+            return False
+        with self._lock:
+            old = self._versions.pop((bucket, key, version_id), None)
+        for target in (old.targets.values() if old is not None else ()):
+            if target.task is not None:
+                target.task.cancel()
+        self._track(_Version(bucket, key, version_id, "object", self.sim.clock.now(), src.size), chosen)
+        return True
+
     def on_delete_marker(self, bucket: str, key: str, version_id: str) -> None:
         chosen = select_for_delete_marker(self._rules(bucket), key)
         if chosen:
