@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "plan": "drills.cli.plan:plan",
     "verify": "drills.cli.verify:verify",
     "report": "drills.cli.report:report",
+    "dicomweb": "drills.cli.dicomweb:dicomweb",
 }
 
 
