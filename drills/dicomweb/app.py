@@ -30,6 +30,7 @@ from drills.ingest.core import IngestDestination, Ingestor
 DICOM_JSON = "application/dicom+json"
 AGENT = "drkit-dicomweb"
 MAX_STOW_BYTES = 4 * 1024 ** 3
+UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
 log = logging.getLogger("drkit.dicomweb")
 
 
@@ -86,7 +87,7 @@ def _wants_dicom(request: Request, items: list[IndexItem]) -> None:
     for media, params in _accept_entries(request.headers.get("accept")):
         if media in ("*/*", "multipart/*"):
             return
-        if media == "multipart/related" and params.get("type", "application/dicom").lower() == "application/dicom":
+        if media == "multipart/related" and _type_ok(params, "application/dicom"):
             syntax = params.get("transfer-syntax", "*")
             if syntax == "*" or stored <= {syntax}:
                 return
@@ -94,8 +95,24 @@ def _wants_dicom(request: Request, items: list[IndexItem]) -> None:
                          f"in their stored transfer syntax ({', '.join(sorted(stored))}); no transcoding")
 
 
+def _type_ok(params: dict[str, str], offered: str) -> bool:
+    """Does a multipart Accept entry's ``type`` parameter admit ``offered`` (absent = yes)?"""
+    wanted = params.get("type", offered).lower()
+    return wanted in (offered, "*/*", offered.split("/")[0] + "/*")
+
+
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The service's own URL for RetrieveURL/BulkDataURI: ``public_url`` when configured,
+    else from the Host header — with the listening port when the Host header omits it
+    (dicomweb-client sends the host name alone) and the port is not the scheme's default."""
+    configured = request.scope.get("drkit_public_url")
+    if configured:
+        return configured
+    url = request.base_url
+    server = request.scope.get("server")
+    if url.port is None and server and server[1] not in (None, 80, 443):
+        url = url.replace(port=server[1])
+    return str(url).rstrip("/")
 
 
 class DicomWeb:
@@ -204,8 +221,8 @@ class DicomWeb:
             raise HttpError(400, "bulk data is addressed by one 8-hex-digit tag")
         value = await run_in_threadpool(self._bulk_value, items[0], int(tag, 16))
         for media, params in _accept_entries(request.headers.get("accept")):
-            if media in ("*/*", "multipart/*") or (media == "multipart/related" and params.get(
-                    "type", "application/octet-stream").lower() == "application/octet-stream"):
+            if media in ("*/*", "multipart/*") or (media == "multipart/related"
+                                                   and _type_ok(params, "application/octet-stream")):
                 break
         else:
             raise HttpError(406, 'bulk data is available as multipart/related; type="application/octet-stream"')
@@ -227,6 +244,51 @@ class DicomWeb:
         if not isinstance(value, (bytes, bytearray)):
             raise HttpError(404, f"element {tag:08X} holds no bulk data")
         return bytes(value)
+
+    async def frames(self, request: Request) -> Response:
+        """Frames of an uncompressed instance, as stored (PS3.18 §9.4.1.1.5 frame list)."""
+        p = request.path_params
+        try:
+            numbers = [int(n) for n in p["frames"].split(",")]
+        except ValueError:
+            raise HttpError(400, "a frame list is comma-separated frame numbers (1-based)") from None
+        if not numbers or min(numbers) < 1:
+            raise HttpError(400, "frame numbers start at 1")
+        items = await run_in_threadpool(self._target, p["study"], p["series"], p["sop"])
+        syntax = items[0].transfer_syntax_uid
+        if syntax not in UNCOMPRESSED:
+            raise HttpError(406, f"frames of {syntax} instances are not served (uncompressed instances only)")
+        for media, params in _accept_entries(request.headers.get("accept")):
+            if media in ("*/*", "multipart/*"):
+                break
+            if media == "multipart/related" and _type_ok(params, "application/octet-stream") \
+                    and params.get("transfer-syntax", "*") in ("*", syntax):
+                break
+        else:
+            raise HttpError(406, f'frames are available as multipart/related; type="application/octet-stream"; '
+                                 f"transfer-syntax={syntax}")
+        frames = await run_in_threadpool(self._frames, items[0], numbers)
+        boundary = multipart.new_boundary()
+        part = f"application/octet-stream; transfer-syntax={syntax}"
+        body = b"".join(multipart.part_head(boundary, part) + f + multipart.part_tail() for f in frames)
+        return Response(body + multipart.closing(boundary),
+                        media_type=multipart.content_type(boundary, "application/octet-stream"))
+
+    def _frames(self, item: IndexItem, numbers: list[int]) -> list[bytes]:
+        import pydicom
+        found = retrieve.available(self.source, [item])
+        if not found.ready:
+            raise HttpError(404 if found.absent else 500, "; ".join(found.warnings(self.source.role)))
+        with retrieve.verified_copy(self.source, item) as copy:
+            ds = pydicom.dcmread(copy)
+            if "PixelData" not in ds or ds.BitsAllocated % 8:
+                raise HttpError(404, "the instance has no byte-aligned pixel data frames")
+            size = ds.Rows * ds.Columns * ds.SamplesPerPixel * ds.BitsAllocated // 8
+            count = int(ds.get("NumberOfFrames", 1) or 1)
+            if max(numbers) > count:
+                raise HttpError(404, f"the instance has {count} frame(s)")
+            data = ds.PixelData
+            return [bytes(data[(n - 1) * size:n * size]) for n in numbers]
 
     # -- STOW-RS
     async def store(self, request: Request) -> Response:
@@ -281,7 +343,8 @@ def _group(items: list[IndexItem], level: str, q: query.Query, base: str) -> lis
     return out
 
 
-def create_app(source: ArchiveSource, auth: TokenAuth) -> Gate:
+def create_app(source: ArchiveSource, auth: TokenAuth, public_url: str | None = None) -> Gate:
+    """The app; ``public_url`` is the URL clients reach it by (behind a proxy or API Gateway)."""
     web = DicomWeb(source)
 
     def level(name: str, endpoint):
@@ -306,8 +369,10 @@ def create_app(source: ArchiveSource, auth: TokenAuth) -> Gate:
         Route("/studies/{study}/series/{series}/instances/{sop}/metadata", _guard(web.metadata), methods=["GET"]),
         Route("/studies/{study}/series/{series}/instances/{sop}/bulkdata/{tag}", _guard(web.bulkdata),
               methods=["GET"]),
+        Route("/studies/{study}/series/{series}/instances/{sop}/frames/{frames}", _guard(web.frames),
+              methods=["GET"]),
     ]
-    return Gate(Starlette(routes=routes), auth)
+    return Gate(Starlette(routes=routes), auth, public_url.rstrip("/") if public_url else None)
 
 
 def _guard(endpoint):

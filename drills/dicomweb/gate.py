@@ -22,9 +22,10 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Gate:
-    def __init__(self, app: Callable, auth: TokenAuth) -> None:
+    def __init__(self, app: Callable, auth: TokenAuth, public_url: str | None = None) -> None:
         self.app = app
         self.auth = auth
+        self.public_url = public_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,6 +49,8 @@ class Gate:
                 await _unauthorized(counting_send, str(exc))
                 return
             scope.setdefault("state", {})["principal"] = state["principal"]
+            if self.public_url:
+                scope["drkit_public_url"] = self.public_url
             await self.app(scope, receive, counting_send)
         finally:
             names = sorted({k for k, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"),

@@ -1,7 +1,7 @@
 """QIDO-RS query parameters (PS3.18 §8.3.4) and matching against index items.
 
 Matching attributes the index can answer: StudyInstanceUID, SeriesInstanceUID,
-SOPInstanceUID (single values or UID lists), Modality / ModalitiesInStudy, StudyDate
+SOPInstanceUID, SOPClassUID (single values or UID lists), Modality / ModalitiesInStudy, StudyDate
 (single date or range ``A-B``, ``A-``, ``-B``), PatientID (through the keyed hash ingest
 stores; the value is hashed on arrival and never kept). Other valid DICOM attributes are
 ignored with a Warning (PS3.18 allows this); a parameter that is no DICOM attribute, a
@@ -21,8 +21,9 @@ from drills.dicomweb.dicomjson import ATTRIBUTES, LEVEL_ATTRIBUTES
 
 MAX_LIMIT = 1000                      # results per page when the client asks for more or none
 CONTROL = {"limit", "offset", "includefield", "fuzzymatching"}
-MATCHABLE = {"StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Modality", "ModalitiesInStudy",
-             "StudyDate", "PatientID"}
+MATCHABLE = {"StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality",
+             "ModalitiesInStudy", "StudyDate", "PatientID"}
+UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 _DATE = re.compile(r"^\d{8}$")
 
 
@@ -68,7 +69,7 @@ class Query:
 
 def _uid_of(item: IndexItem, keyword: str) -> str:
     return {"StudyInstanceUID": item.study_instance_uid, "SeriesInstanceUID": item.series_instance_uid,
-            "SOPInstanceUID": item.sop_instance_uid}[keyword]
+            "SOPInstanceUID": item.sop_instance_uid, "SOPClassUID": item.sop_class_uid}[keyword]
 
 
 def keyword_of(name: str) -> str | None:
@@ -98,7 +99,7 @@ def parse(params: Iterable[tuple[str, str]], hash_patient: Callable[[str], str])
             continue
         if value == "":
             continue                      # universal matching
-        if keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        if keyword in UID_KEYWORDS:
             values = {v for v in re.split(r"[,\\]", value) if v}
             q.uids[keyword] = q.uids.get(keyword, values) & values
         elif keyword in ("Modality", "ModalitiesInStudy"):
