@@ -51,6 +51,7 @@ def serve(stack: str, target: str, endpoint: str | None, outputs_file: Path | No
         raise UsageError("--promote is for --region dr (the primary region is always writable)")
     if key_file is not None and token_file is not None:
         raise UsageError("--token-file takes the token drkit issues; with --key-file your identity provider issues them")
+    _check_port(host, port)
     resolved, outputs = deployed_stack("dicomweb serve", target, endpoint, outputs_file)
     source = ArchiveSource.from_outputs(outputs, resolved, role, promote=promote)
     if key_file is not None:
@@ -74,4 +75,21 @@ def serve(stack: str, target: str, endpoint: str | None, outputs_file: Path | No
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     mode = "read-write" if source.writable else "read-only"
     say(f"DICOMweb for the {role} region ({source.region}, {source.bucket}, {mode}) on http://{host}:{port}")
-    uvicorn.Server(config(create_app(source, auth), host, port)).run()
+    try:
+        uvicorn.Server(config(create_app(source, auth), host, port)).run()
+    except KeyboardInterrupt:       # uvicorn re-raises the Ctrl-C it shut down on: a normal stop
+        pass
+    say("stopped")
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with a message (exit 2) instead of uvicorn's exit 1 when the port is taken."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror})",
+                         hint="choose another --port, or stop what is using it") from exc
