@@ -21,6 +21,7 @@ from typing import Any, Callable
 PROVIDER_MODULES = (
     "drills.probes.drill",
     "drills.probes.replication",
+    "drills.probes.dicomweb_served",
     "drills.actions.canaries",
     "drills.actions.outage",
     "drills.actions.routes",
