@@ -17,7 +17,7 @@ from pydicom import dcmread
 from drills.ingest.core import IngestDestination, Ingestor
 from drills.ingest.pseudonym import Pseudonymizer
 from drills.synth.dataset import generate
-from tests.drills.cli.test_gateway_cli import stack  # noqa: F401  (the shared fixture)
+from tests.helpers.dicomweb import archive_stack
 
 
 @pytest.mark.parametrize(
@@ -46,11 +46,15 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_serve_answers_dicomweb_client_with_its_token(stack, tmp_path: Path) -> None:  # noqa: F811
+def test_serve_answers_dicomweb_client_with_its_token(tmp_path: Path) -> None:
+    with archive_stack(tmp_path) as (cloud, outputs_file):
+        _serve_and_retrieve(cloud, outputs_file, tmp_path)
+
+
+def _serve_and_retrieve(cloud, outputs_file: Path, tmp_path: Path) -> None:
     from dicomweb_client.api import DICOMwebClient
     from drills.contracts import StackOutputs
 
-    cloud, _, bucket, outputs_file = stack
     outputs = StackOutputs.load(outputs_file)
     manifest = generate(tmp_path / "set", 1, seed=5)
     ingestor = Ingestor(IngestDestination.from_outputs(outputs, cloud.target),

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from drills.dicomweb.app import create_app
 from drills.dicomweb.auth import TokenAuth
 from drills.ingest.pseudonym import Pseudonymizer
-from tests.drills.dicomweb.test_integrity import ITEM
+from tests.helpers.dicomweb import ITEM
 
 DATA = open(get_testdata_file("CT_small.dcm"), "rb").read()
 DS = pydicom.dcmread(io.BytesIO(DATA))

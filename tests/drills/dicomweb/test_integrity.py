@@ -10,15 +10,8 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from drills.contracts import IndexItem
 from drills.dicomweb import retrieve
-
-ITEM = IndexItem(study_instance_uid="1.2", series_instance_uid="1.2.3", sop_instance_uid="1.2.3.4",
-                 sop_class_uid="1.2.840.10008.5.1.4.1.1.2", modality="CT", specialty="radiology",
-                 study_date="20240101", size=0, checksum_sha256="", version_id="v1", key="dicom/1.2/1.2.3/1.2.3.4.dcm",
-                 patient_id_hash="", accession_hash="", transfer_syntax_uid="1.2.840.10008.1.2.1",
-                 ingested_at="", content_sha256="", checksum_type="FULL_OBJECT")
-
+from tests.helpers.dicomweb import ITEM
 
 class FakeSource:
     """Serves fixed bytes for every item (what S3 would stream)."""

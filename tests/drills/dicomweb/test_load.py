@@ -28,7 +28,7 @@ from pydicom.uid import generate_uid
 from drills.dicomweb.app import create_app
 from drills.dicomweb.auth import TokenAuth
 from drills.dicomweb.server import BackgroundServer
-from tests.drills.dicomweb.test_integrity import ITEM
+from tests.helpers.dicomweb import ITEM
 
 pytestmark = pytest.mark.slow
 CLIENTS = 8
@@ -65,6 +65,7 @@ def test_large_multipart_uploaded_instance_round_trips(served, primary_url):
     frame = ds.Rows * ds.Columns * 2
     ds.NumberOfFrames = 1280
     ds.PixelData = (BLOCK * (frame * 1280 // len(BLOCK) + 1))[:frame * 1280]
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()      # a study of its own
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
@@ -72,7 +73,7 @@ def test_large_multipart_uploaded_instance_round_trips(served, primary_url):
     client = served.client(primary_url)
     client.store_instances([pydicom.dcmread(io.BytesIO(data))])
     [part] = list(client._http_get_multipart(
-        f"{primary_url}/studies/{entry.study_instance_uid}/series/{entry.series_instance_uid}"
+        f"{primary_url}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
         f"/instances/{ds.SOPInstanceUID}", stream=True))
     assert hashlib.sha256(part).digest() == hashlib.sha256(data).digest()
 

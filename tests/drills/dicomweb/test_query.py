@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from drills.dicomweb import query
-from tests.drills.dicomweb.test_integrity import ITEM
+from tests.helpers.dicomweb import ITEM
 
 
 def _hash(value: str) -> str:
