@@ -81,8 +81,8 @@ class DicomWeb(pulumi.ComponentResource):
         statements = [
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], pulumi.Output.concat(self.log_group.arn, ":*"),
                   sid="WriteOwnLogs"),
-            allow(["s3:GetObject", "s3:GetObjectVersion"], pulumi.Output.concat(args.bucket_arn, "/", DICOM_PREFIX, "*"),
-                  sid="ReadArchive"),
+            allow(["s3:GetObject", "s3:GetObjectVersion"],
+                  pulumi.Output.concat(args.bucket_arn, "/", DICOM_PREFIX, "*"), sid="ReadArchive"),
             allow(["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem"], args.table_arn, sid="ReadIndex"),
             allow(["kms:Decrypt", "kms:DescribeKey"], args.kms_key_arn, sid="UseKey"),
             # drills.ingest.pseudonym finds the hash-key secret by its tags (PatientID matching)

@@ -50,7 +50,8 @@ def serve(stack: str, target: str, endpoint: str | None, outputs_file: Path | No
     if promote and role != "dr":
         raise UsageError("--promote is for --region dr (the primary region is always writable)")
     if key_file is not None and token_file is not None:
-        raise UsageError("--token-file takes the token drkit issues; with --key-file your identity provider issues them")
+        raise UsageError("--token-file takes the token drkit issues; "
+                         "with --key-file your identity provider issues them")
     _check_port(host, port)
     resolved, outputs = deployed_stack("dicomweb serve", target, endpoint, outputs_file)
     source = ArchiveSource.from_outputs(outputs, resolved, role, promote=promote)

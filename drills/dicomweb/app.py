@@ -201,7 +201,7 @@ class DicomWeb:
 
     def _metadata(self, items: list[IndexItem], base: str) -> tuple[list[dict], list[str]]:
         found = retrieve.available(self.source, items)
-        documents, corrupt = [], 0
+        documents = []
         for item in found.ready:
             url = (f"{base}/studies/{item.study_instance_uid}/series/{item.series_instance_uid}"
                    f"/instances/{item.sop_instance_uid}/bulkdata/")
@@ -209,8 +209,7 @@ class DicomWeb:
                 with retrieve.verified_copy(self.source, item) as copy:
                     documents.append(dicomjson.instance_metadata(copy, lambda tag: url + tag))
             except retrieve.IntegrityError:
-                corrupt += 1
-        found.corrupt.extend([None] * corrupt)   # counted for the warning
+                found.failed_on_read += 1
         return documents, found.warnings(self.source.role)
 
     async def bulkdata(self, request: Request) -> Response:

@@ -53,7 +53,8 @@ def _distribution_files(distribution: str) -> dict[str, Path]:
     for entry in dist.files or []:
         rel = entry.as_posix() if hasattr(entry, "as_posix") else str(entry)
         parts = Path(rel).parts
-        if rel.startswith("..") or parts[0] == "bin" or EXCLUDED_DIRS & set(parts) or Path(rel).suffix in EXCLUDED_SUFFIXES:
+        if rel.startswith("..") or parts[0] == "bin" or EXCLUDED_DIRS & set(parts) \
+                or Path(rel).suffix in EXCLUDED_SUFFIXES:
             continue
         if Path(rel).name in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json"):
             continue

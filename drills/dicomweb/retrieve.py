@@ -42,14 +42,16 @@ class Availability:
     ready: list[IndexItem] = field(default_factory=list)
     absent: list[IndexItem] = field(default_factory=list)       # not in this region's bucket
     corrupt: list[IndexItem] = field(default_factory=list)      # stored checksum disagrees / none to check
+    failed_on_read: int = 0                                      # bytes read did not match (metadata path)
 
     def warnings(self, region: str) -> list[str]:
         out = []
         if self.absent:
             out.append(f"{len(self.absent)} instance(s) are not in the {region} archive (not replicated yet?) "
                        "and were not returned")
-        if self.corrupt:
-            out.append(f"{len(self.corrupt)} instance(s) failed the archive's SHA-256 integrity check "
+        if self.corrupt or self.failed_on_read:
+            failed = len(self.corrupt) + self.failed_on_read
+            out.append(f"{failed} instance(s) failed the archive's SHA-256 integrity check "
                        "and were not returned")
         return out
 

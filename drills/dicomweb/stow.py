@@ -87,7 +87,9 @@ def store(ingestor: Ingestor, buf: Any, parts: list[multipart.Part], study_uid: 
             result.failed.append({**_ref(header and header.sop_class_uid, outcome.sop_instance_uid),
                                   "00081197": {"vr": "US", "Value": [CANNOT_UNDERSTAND]}})
             continue
-        assert header is not None
+        if header is None:          # ingest archived what the reader refused: never expected, never hidden
+            result.failed.append({"00081197": {"vr": "US", "Value": [PROCESSING_FAILURE]}})
+            continue
         ref = _ref(header.sop_class_uid, header.sop_instance_uid)
         ref["00081190"] = {"vr": "UR", "Value": [
             f"{base}/studies/{header.study_instance_uid}/series/{header.series_instance_uid}"
