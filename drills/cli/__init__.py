@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "verify": "drills.cli.verify:verify",
     "report": "drills.cli.report:report",
     "weaken": "drills.cli.weaken:weaken",
+    "dicomweb": "drills.cli.dicomweb:dicomweb",
 }
 
 

@@ -22,6 +22,7 @@ PROVIDER_MODULES = (
     "drills.probes.drill",
     "drills.probes.replication",
     "drills.probes.ladder_probe",
+    "drills.probes.dicomweb_served",
     "drills.actions.canaries",
     "drills.actions.outage",
     "drills.actions.routes",

@@ -117,7 +117,8 @@ def test_drkit_run_passes_both_drills_on_the_dev_stack(demo_run) -> None:
     assert failover["rto"]["objective"] == 3600 and failover["rto"]["met"] and failover["rto"]["simulated"]
     assert failover["rpo"]["objective"] == 900 and failover["rpo"]["met"]
     assert {p["name"] for p in scenarios["region-failover"]["phases"]} >= {
-        "detect", "fail over", "first study served", "all verified", "protection restored"}
+        "detect", "fail over", "first study served", "all verified", "protection restored",
+        "first study served (DICOMweb)", "all served (DICOMweb)"}
     pause = {m["name"]: m for m in scenarios["replication-pause"]["measurements"]}
     assert pause["detection_time"]["met"] and pause["convergence_time"]["met"]
     detection = [e for e in document["events"] if e["type"] == "detection"]

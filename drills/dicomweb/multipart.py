@@ -1,0 +1,102 @@
+"""multipart/related (RFC 2387) as PS3.18 uses it: writing parts out as a stream, and
+reading a STOW-RS request body that was spooled to a file.
+
+Boundaries are random (``uuid4``), so they cannot occur in a part by chance in practice;
+reading splits on ``CRLF--boundary`` as RFC 2046 §5.1.1 says (the CRLF before a boundary
+belongs to the boundary).
+"""
+
+from __future__ import annotations
+
+import mmap
+import uuid
+from dataclasses import dataclass
+from email.message import Message
+from typing import BinaryIO, Iterator
+
+
+def new_boundary() -> str:
+    return f"drkit-{uuid.uuid4().hex}"
+
+
+def content_type(boundary: str, part_type: str) -> str:
+    return f'multipart/related; type="{part_type}"; boundary={boundary}'
+
+
+def part_head(boundary: str, part_content_type: str, location: str | None = None) -> bytes:
+    head = f"--{boundary}\r\nContent-Type: {part_content_type}\r\n"
+    if location:
+        head += f"Content-Location: {location}\r\n"
+    return (head + "\r\n").encode("ascii")
+
+
+def part_tail() -> bytes:
+    return b"\r\n"
+
+
+def closing(boundary: str) -> bytes:
+    return f"--{boundary}--\r\n".encode("ascii")
+
+
+def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
+    """(media type lower-cased, parameters) of a Content-Type or one Accept entry."""
+    msg = Message()
+    msg["content-type"] = value
+    params = {k.lower(): v for k, v in msg.get_params(failobj=[])[1:]}
+    return msg.get_content_type().lower(), params
+
+
+class MultipartError(ValueError):
+    """The body is not the multipart/related its Content-Type announces."""
+
+
+@dataclass(frozen=True)
+class Part:
+    content_type: str
+    start: int      # offsets of the body bytes in the spooled request
+    end: int
+
+
+def split(spool: BinaryIO, boundary: str) -> tuple[mmap.mmap | bytes, list[Part]]:
+    """The parts of a spooled multipart body: (a buffer over the file, parts as offsets)."""
+    spool.seek(0, 2)
+    size = spool.tell()
+    if size == 0:
+        raise MultipartError("the request body is empty")
+    buf: mmap.mmap | bytes = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
+    delimiter = b"--" + boundary.encode("ascii")
+    parts: list[Part] = []
+    pos = buf.find(delimiter)
+    if pos < 0:
+        raise MultipartError("no part starts with the boundary the Content-Type names")
+    while True:
+        after = pos + len(delimiter)
+        if buf[after:after + 2] == b"--":
+            break
+        header_end = buf.find(b"\r\n\r\n", after)
+        if header_end < 0:
+            raise MultipartError("a part has no header/body separator")
+        headers = bytes(buf[after:header_end]).decode("latin-1")
+        body_start = header_end + 4
+        nxt = buf.find(b"\r\n" + delimiter, body_start)
+        if nxt < 0:
+            raise MultipartError("the body ends without its closing boundary")
+        parts.append(Part(_header(headers, "content-type"), body_start, nxt))
+        pos = nxt + 2
+    return buf, parts
+
+
+def _header(block: str, name: str) -> str:
+    for line in block.split("\r\n"):
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == name:
+            return value.strip()
+    return ""
+
+
+def iter_chunks(body: BinaryIO, chunk: int) -> Iterator[bytes]:
+    while True:
+        data = body.read(chunk)
+        if not data:
+            return
+        yield data

@@ -1,0 +1,103 @@
+"""The ASGI app in process (Starlette's TestClient) over an in-memory archive: metadata and
+bulk data from the header bytes, the access log, and read-only regions. The embedded-cloud
+tests (test_clients, test_conformance, ...) cover the same routes against S3 and DynamoDB."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import logging
+from dataclasses import replace
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from starlette.testclient import TestClient
+
+from drills.dicomweb.app import create_app
+from drills.dicomweb.auth import TokenAuth
+from drills.ingest.pseudonym import Pseudonymizer
+from tests.helpers.dicomweb import ITEM
+
+DATA = open(get_testdata_file("CT_small.dcm"), "rb").read()
+DS = pydicom.dcmread(io.BytesIO(DATA))
+KEY = b"k" * 32
+
+
+class MemoryArchive:
+    role, region = "primary", "local"
+
+    def __init__(self, writable: bool = True) -> None:
+        self.writable = writable
+        self.item = replace(ITEM, study_instance_uid=DS.StudyInstanceUID, series_instance_uid=DS.SeriesInstanceUID,
+                            sop_instance_uid=DS.SOPInstanceUID, sop_class_uid=DS.SOPClassUID,
+                            transfer_syntax_uid=str(DS.file_meta.TransferSyntaxUID), size=len(DATA),
+                            content_sha256=base64.b64encode(hashlib.sha256(DATA).digest()).decode(),
+                            patient_id_hash=Pseudonymizer(KEY).hash(str(DS.PatientID)))
+
+    def study_items(self, study):
+        return [self.item] if study == self.item.study_instance_uid else []
+
+    def all_items(self):
+        return iter([self.item])
+
+    def head(self, item):
+        return {"ContentLength": len(DATA)}
+
+    def open(self, item):
+        return io.BytesIO(DATA)
+
+    def pseudonymizer(self):
+        return Pseudonymizer(KEY)
+
+
+@pytest.fixture
+def client():
+    auth = TokenAuth.generate()
+    with TestClient(create_app(MemoryArchive(), auth, public_url="https://pacs.example/dicomweb")) as c:
+        c.headers["Authorization"] = f"Bearer {auth.issue('t')}"
+        yield c
+
+
+def _instance_url() -> str:
+    return f"/studies/{DS.StudyInstanceUID}/series/{DS.SeriesInstanceUID}/instances/{DS.SOPInstanceUID}"
+
+
+def test_metadata_from_header_bytes_with_bulk_data_uri(client):
+    response = client.get(_instance_url() + "/metadata")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/dicom+json"
+    [doc] = response.json()
+    assert doc["00080018"]["Value"] == [DS.SOPInstanceUID]
+    assert doc["00020010"]["Value"] == [str(DS.file_meta.TransferSyntaxUID)]
+    uri = doc["7FE00010"]["BulkDataURI"]
+    assert uri == "https://pacs.example/dicomweb" + _instance_url() + "/bulkdata/7FE00010"
+    bulk = client.get(uri.removeprefix("https://pacs.example/dicomweb"))
+    assert bulk.status_code == 200 and DS.PixelData in bulk.content
+    assert bulk.headers["content-type"].startswith('multipart/related; type="application/octet-stream"')
+
+
+def test_frames_are_cut_from_the_pixel_data(client):
+    frame = client.get(_instance_url() + "/frames/1")
+    assert frame.status_code == 200 and DS.PixelData in frame.content
+    assert client.get(_instance_url() + "/frames/2").status_code == 404
+    assert client.get(_instance_url() + "/frames/0").status_code == 400
+    assert client.get(_instance_url() + "/frames/a").status_code == 400
+
+
+def test_access_log_has_no_patient_identifier(client, caplog):
+    with caplog.at_level(logging.INFO, logger="drkit.dicomweb.access"):
+        found = client.get("/studies", params={"PatientID": str(DS.PatientID)})
+    assert found.status_code == 200 and len(found.json()) == 1
+    assert str(DS.PatientID) not in caplog.text
+    [line] = [r.getMessage() for r in caplog.records if r.name == "drkit.dicomweb.access"]
+    assert "GET /studies params=PatientID status=200" in line and "principal=sub-" in line
+
+
+def test_read_only_region_refuses_stow():
+    auth = TokenAuth.generate()
+    with TestClient(create_app(MemoryArchive(writable=False), auth)) as c:
+        response = c.post("/studies", content=b"--x--", headers={
+            "Authorization": f"Bearer {auth.issue('t')}",
+            "Content-Type": 'multipart/related; type="application/dicom"; boundary=x'})
+    assert response.status_code == 403
