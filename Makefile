@@ -8,6 +8,7 @@ PEERS  := $(VENV)/peers/bin/aws
 .PHONY: demo test test-fast bench install clean
 
 $(STAMP): pyproject.toml
+	bash .ci/system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
