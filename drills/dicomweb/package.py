@@ -6,15 +6,13 @@ the pure-Python distributions it needs that the Lambda Python runtime lacks. Det
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import io
-import tempfile
 import zipfile
 from pathlib import Path
 
 from drills.errors import InfraError
-from drills.ingest.package import (EXCLUDED_DIRS, EXCLUDED_SUFFIXES, RUNTIME_PROVIDED, import_closure,
+from drills.ingest.package import (EXCLUDED_DIRS, EXCLUDED_SUFFIXES, RUNTIME_PROVIDED, import_closure, store,
                                    source_root, zip_info)
 
 HANDLER_MODULE = "drills.dicomweb.lambda_handler"
@@ -77,12 +75,4 @@ def build(root: Path | None = None) -> bytes:
 
 def write(directory: Path | None = None) -> Path:
     """``dicomweb-function-<sha256 prefix>.zip`` in ``directory`` (default: drkit's build folder)."""
-    data = build()
-    directory = Path(directory) if directory is not None else Path(tempfile.gettempdir()) / "drkit-build"
-    path = directory / f"dicomweb-function-{hashlib.sha256(data).hexdigest()[:16]}.zip"
-    if not (path.is_file() and path.read_bytes() == data):
-        directory.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".zip.partial")
-        partial.write_bytes(data)
-        partial.replace(path)
-    return path
+    return store(build(), "dicomweb-function", directory)

@@ -180,12 +180,16 @@ def zip_info(name: str) -> zipfile.ZipInfo:
 
 
 def write(directory: Path | None = None, root: Path | None = None) -> Path:
-    """Write the zip as ``ingest-function-<sha256 prefix>.zip`` in ``directory`` (default: a
-    drkit folder in the temporary directory) unless that exact file exists; return its path.
-    The name follows the content, so an unchanged package is the same file."""
-    data = build(root)
+    """Write the zip as ``ingest-function-<sha256 prefix>.zip`` (see ``store``)."""
+    return store(build(root), "ingest-function", directory)
+
+
+def store(data: bytes, stem: str, directory: Path | None = None) -> Path:
+    """Write a function zip as ``<stem>-<sha256 prefix>.zip`` in ``directory`` (default: a drkit
+    folder in the temporary directory) unless that exact file exists; return its path. The name
+    follows the content, so an unchanged package is the same file (no perpetual redeploy)."""
     directory = Path(directory) if directory is not None else Path(tempfile.gettempdir()) / "drkit-build"
-    path = directory / f"ingest-function-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+    path = directory / f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}.zip"
     if not (path.is_file() and path.read_bytes() == data):
         directory.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".zip.partial")
