@@ -3,29 +3,20 @@ DICOMweb app served over it (primary and DR) on loopback ports, for the real cli
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from drills.cloud.server import EmbeddedCloud
-from drills.cloud.simulation import SimSettings
 from drills.contracts import StackOutputs
-from drills.deploy.engine import deploy
 from drills.dicomweb.app import create_app
 from drills.dicomweb.auth import TokenAuth
 from drills.dicomweb.server import BackgroundServer
 from drills.dicomweb.source import ArchiveSource
-from drills.ingest.batch import ingest_files
-from drills.ingest.core import IngestDestination, Ingestor
-from drills.ingest.pseudonym import Pseudonymizer
-from drills.ingest.sources import collect
-from drills.ingest.summary import IngestSummary
-from drills.project import find_project
-from drills.synth.dataset import MODALITIES, Manifest, generate
+from drills.synth.dataset import MODALITIES, Manifest
+from tests.helpers.stacks import ingested_stack
 
 REPO = Path(__file__).resolve().parents[3]
 STUDIES = len(MODALITIES)          # the first studies cover every modality once
@@ -56,18 +47,9 @@ class Served:
 
 @pytest.fixture(scope="package")
 def served() -> Iterator[Served]:
-    project = find_project(project_dir=REPO)
-    with EmbeddedCloud(settings=SimSettings(seed=17)) as cloud, tempfile.TemporaryDirectory() as tmp:
-        outputs = deploy(project, "dev", cloud.target, cloud.sim).outputs
-        manifest = generate(Path(tmp) / "dataset", STUDIES, 17)
-        dest = IngestDestination.from_outputs(outputs, cloud.target)
-        summary = IngestSummary(simulated=True)
-        ingest_files(Ingestor(dest, Pseudonymizer.from_secret(cloud.target, dest.region)),
-                     collect([Path(tmp) / "dataset"], exclude=["manifest.json"]).files, summary, workers=4)
-        assert not summary.failures and summary.counts["archived"] == len(manifest.entries)
-        cloud.clock.advance(timedelta(minutes=20))
+    with ingested_stack(STUDIES, 17) as it:
         auth = TokenAuth.generate()
-        yield Served(cloud, outputs, manifest, Path(tmp) / "dataset", auth, auth.issue("tests"))
+        yield Served(it.cloud, it.outputs, it.manifest, it.dataset, auth, auth.issue("tests"))
 
 
 @pytest.fixture(scope="package")

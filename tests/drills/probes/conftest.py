@@ -8,28 +8,20 @@ from a healthy stack; a test asserts that first when it matters.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from drills.cloud.server import EmbeddedCloud
-from drills.cloud.simulation import SimSettings
 from drills.contracts import StackOutputs
-from drills.deploy.engine import deploy
 from drills.engine.model import RungResult, Status
-from drills.ingest.batch import ingest_files
-from drills.ingest.core import IngestDestination, Ingestor
-from drills.ingest.pseudonym import Pseudonymizer
-from drills.ingest.sources import collect
-from drills.ingest.summary import IngestSummary
 from drills.probes.ladder import LadderContext, run_ladder
-from drills.project import Project, find_project
-from drills.synth.dataset import Manifest, generate
+from drills.project import Project
+from drills.synth.dataset import Manifest
+from tests.helpers.stacks import ingested_stack
 
 REPO = Path(__file__).resolve().parents[3]
 STUDIES = 5
@@ -80,17 +72,8 @@ class DeployedStack:
 
 @pytest.fixture(scope="package")
 def stack() -> Iterator[DeployedStack]:
-    project = find_project(project_dir=REPO)
-    with EmbeddedCloud(settings=SimSettings(seed=11)) as cloud, tempfile.TemporaryDirectory() as tmp:
-        outputs = deploy(project, "dev", cloud.target, cloud.sim).outputs
-        manifest = generate(Path(tmp) / "dataset", STUDIES, 11)
-        dest = IngestDestination.from_outputs(outputs, cloud.target)
-        summary = IngestSummary(simulated=True)
-        ingest_files(Ingestor(dest, Pseudonymizer.from_secret(cloud.target, dest.region)),
-                     collect([Path(tmp) / "dataset"], exclude=["manifest.json"]).files, summary, workers=4)
-        assert not summary.failures and summary.counts["archived"] == len(manifest.entries)
-        cloud.clock.advance(timedelta(minutes=20))
-        yield DeployedStack(cloud, project, outputs, manifest, project.stack_config("dev"))
+    with ingested_stack(STUDIES, 11) as it:
+        yield DeployedStack(it.cloud, it.project, it.outputs, it.manifest, it.project.stack_config("dev"))
 
 
 @pytest.fixture
