@@ -287,6 +287,7 @@ class IndexItem:
     part_count: int | None = None     # PartCount (COMPOSITE only)
     conflicts: tuple[IndexConflict, ...] = ()   # Conflicts (appended by the index, never overwritten)
     conflict_count: int = 0           # ConflictCount
+    hash_key_version: str = ""        # HashKeyVersion: the hash-key secret's version that made the two hashes
     missing: tuple[str, ...] = field(default=(), compare=False)   # attributes the stored item lacks
 
     @property
@@ -303,6 +304,8 @@ class IndexItem:
         if self.conflicts:
             item["Conflicts"] = [c.to_item() for c in self.conflicts]
             item["ConflictCount"] = self.conflict_count
+        if self.hash_key_version:
+            item["HashKeyVersion"] = self.hash_key_version
         return item
 
     @classmethod
@@ -322,6 +325,7 @@ class IndexItem:
                    part_size=_as_int(raw["PartSize"]) if raw.get("PartSize") is not None else None,
                    part_count=_as_int(raw["PartCount"]) if raw.get("PartCount") is not None else None,
                    conflicts=conflicts, conflict_count=_as_int(raw.get("ConflictCount")),
+                   hash_key_version=str(raw.get("HashKeyVersion") or ""),
                    missing=tuple(attr for _, attr in _ITEM_ATTRIBUTES if attr not in raw))
 
 

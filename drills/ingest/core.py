@@ -582,6 +582,7 @@ class Ingestor:
             checksum_type=checksum_type,
             part_size=digest.part_size if composite else None,
             part_count=len(digest.part_digests) if composite else None,
+            hash_key_version=self._pseudonymizer.version,
         )
 
     @staticmethod

@@ -26,10 +26,13 @@ MIN_KEY_BYTES = 16
 class Pseudonymizer:
     """HMAC-SHA256 of identifiers. Holds the key, never the identifiers."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, version: str = "") -> None:
         if not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES:
             raise UsageError(f"the identifier hash key must be at least {MIN_KEY_BYTES} bytes")
         self._key = key
+        # The secret version the key came from: stored beside every hash (index HashKeyVersion),
+        # so that after a rotation it is known which key made which hash.
+        self.version = version
 
     def __repr__(self) -> str:
         return "Pseudonymizer(key=<hidden>)"
@@ -89,7 +92,7 @@ class Pseudonymizer:
             raise InfraError(f"cannot read hash-key secret {secret_id!r}: {code or exc}") from exc
         except BotoCoreError as exc:
             raise InfraError(f"cannot read hash-key secret {secret_id!r}: {exc}") from exc
-        return cls(_key_from_secret(value, secret_id))
+        return cls(_key_from_secret(value, secret_id), str(value.get("VersionId") or ""))
 
 
 def _key_from_secret(value: dict, secret_id: str) -> bytes:

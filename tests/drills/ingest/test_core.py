@@ -79,8 +79,12 @@ def test_index_item_is_complete_and_free_of_patient_identifiers(ingest_env) -> N
     assert item["AccessionHash"] == hmac.new(HASH_KEY.encode(), ACCESSION.encode(), hashlib.sha256).hexdigest()
     assert item["IngestedAt"].endswith("Z")
     assert "Conflicts" not in item
+    # which version of the hash-key secret made the hashes (so the key can be rotated)
+    secret = ingest_env.target.client("secretsmanager", ingest_env.region).get_secret_value(
+        SecretId=ingest_env.secret_arn)
+    assert item["HashKeyVersion"] == secret["VersionId"]
     # the contract's IndexItem names every attribute ingest writes, no more, no less
-    assert set(item) == {INDEX_PARTITION_KEY, INDEX_SORT_KEY, *INDEX_ATTRIBUTES}
+    assert set(item) == {INDEX_PARTITION_KEY, INDEX_SORT_KEY, *INDEX_ATTRIBUTES, "HashKeyVersion"}
     typed = IndexItem.from_item(item)
     assert typed.missing == () and typed.to_item() == item
 
