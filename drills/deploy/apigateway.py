@@ -6,7 +6,8 @@ them (no authorizer runs, no Lambda is invoked): the deploy holds the configurat
 policy pack and the drills read; ``drkit dicomweb serve`` is what answers requests locally.
 
 API Gateway names are not unique, so a second deploy finds what the first made by name
-(APIs, authorizers), route key, stage name and integration URI, and reuses it.
+(APIs; authorizers through the routes that use them), route key, stage name and integration
+URI, and reuses it.
 """
 
 from __future__ import annotations
@@ -56,10 +57,17 @@ def integration(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     return iid, outputs(spec, id=iid)
 
 
+def _route_authorizers(client: Any, api_id: str) -> list[dict[str, Any]]:
+    """The authorizers the API's routes name (moto has GetAuthorizer but no GetAuthorizers;
+    an authorizer no route uses is not found, and a redeploy makes a new one)."""
+    ids = {r["AuthorizerId"] for r in client.get_routes(ApiId=api_id).get("Items", []) if r.get("AuthorizerId")}
+    return [client.get_authorizer(ApiId=api_id, AuthorizerId=a) for a in sorted(ids)]
+
+
 def authorizer(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     client, api_id = _client(ctx, spec), str(spec.get("apiId"))
     name = ctx.physical_name(spec, max_len=128)
-    found = next((a for a in client.get_authorizers(ApiId=api_id).get("Items", []) if a.get("Name") == name), None)
+    found = next((a for a in _route_authorizers(client, api_id) if a.get("Name") == name), None)
     reused = found is not None
     if found is None:
         kwargs: dict[str, Any] = {"ApiId": api_id, "Name": name, "AuthorizerType": spec.get("authorizerType"),
