@@ -222,6 +222,32 @@ class SecurityConfig:
     reports_role: str
 
 
+class AuthorizerType(str, Enum):
+    """How the DICOMweb HTTP API authenticates callers (nothing is anonymous)."""
+
+    JWT = "jwt"
+    IAM = "iam"
+
+
+@dataclass(frozen=True)
+class DicomWebAuthorizer:
+    """``drkit:dicomweb.authorizer``: a JWT authorizer (``issuer`` + ``audiences``) or AWS_IAM."""
+
+    type: AuthorizerType
+    issuer: str = ""
+    audiences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DicomWebConfig:
+    """``drkit:dicomweb``: one DICOMweb service per region (primary: the archive bucket and the
+    index; DR: the replica bucket and the index's replica, read-only unless ``promoteDr``)."""
+
+    enabled: bool
+    authorizer: DicomWebAuthorizer
+    promote_dr: bool = False
+
+
 @dataclass(frozen=True)
 class PlatformConfig:
     """The whole validated ``drkit:`` namespace."""
@@ -245,6 +271,7 @@ class PlatformConfig:
     monitoring: MonitoringConfig
     security: SecurityConfig = None  # type: ignore[assignment]   # always set by from_mapping
     alerts: AlertsConfig = AlertsConfig(())
+    dicomweb: DicomWebConfig = DicomWebConfig(False, DicomWebAuthorizer(AuthorizerType.IAM))
 
     @property
     def production(self) -> bool:
@@ -267,7 +294,7 @@ TOP_LEVEL_KEYS: dict[str, bool] = {
     "acknowledgeComplianceLock": False, "objectLock": False, "replication": False, "tiers": False,
     "lifecycle": False, "backups": False, "objectives": False, "drill": False, "logging": False,
     "intelligentTiering": False, "ingest": False, "evidence": False, "monitoring": False,
-    "security": False, "alerts": False,
+    "security": False, "alerts": False, "dicomweb": False,
 }
 
 
@@ -742,6 +769,42 @@ def _alerts(root: _Node, production: bool) -> AlertsConfig:
     return AlertsConfig(tuple(subscriptions))
 
 
+def _dicomweb(root: _Node, production: bool) -> DicomWebConfig:
+    node = root.node("dicomweb")
+    enabled = node.bool("enabled", True)
+    promote_dr = node.bool("promoteDr", False)
+    raw_auth = node.raw("authorizer", None)
+    if raw_auth is None and production and enabled:
+        raise ConfigError(key_name("dicomweb.authorizer"),
+                          "production must name how DICOMweb callers authenticate (type: jwt with issuer and "
+                          "audiences, or type: iam); nothing is served anonymously")
+    auth = _Node(raw_auth, node.at("authorizer"))
+    kind = auth.raw("type", AuthorizerType.IAM.value)
+    if isinstance(kind, str) and kind.lower() in ("none", "anonymous"):
+        raise ConfigError(key_name("dicomweb.authorizer.type"),
+                          f"{kind!r}: DICOMweb is never anonymous; use jwt (issuer + audiences) or iam")
+    kind = auth.enum("type", AuthorizerType, AuthorizerType.IAM.value)
+    issuer, audiences = "", []
+    if kind is AuthorizerType.JWT:
+        issuer = auth.str("issuer")
+        if not issuer.startswith("https://"):
+            raise ConfigError(key_name("dicomweb.authorizer.issuer"),
+                              f"a JWT issuer is an https:// URL (the OpenID provider), got {issuer!r}")
+        for where, value in auth.items("audiences"):
+            if not isinstance(value, str) or not value:
+                raise ConfigError(key_name(where), f"expected a non-empty string, got {_kind(value)} ({value!r})")
+            audiences.append(value)
+        if not audiences:
+            raise ConfigError(key_name("dicomweb.authorizer.audiences"), "a JWT authorizer needs at least one audience")
+    else:
+        for name in ("issuer", "audiences"):
+            if auth.raw(name, None) is not None:
+                raise ConfigError(key_name(f"dicomweb.authorizer.{name}"), "only a jwt authorizer takes this key")
+    auth.done()
+    node.done()
+    return DicomWebConfig(enabled, DicomWebAuthorizer(kind, issuer, tuple(audiences)), promote_dr)
+
+
 def _simple(root: _Node, name: str, build: Callable[[_Node], Any]) -> Any:
     node = root.node(name)
     value = build(node)
@@ -791,6 +854,7 @@ def from_mapping(data: Mapping[str, Any]) -> PlatformConfig:
         monitoring=_simple(root, "monitoring", lambda n: MonitoringConfig(
             n.int("pendingOperationsThreshold", 1000, minimum=1))),
         security=_security(root, production), alerts=_alerts(root, production),
+        dicomweb=_dicomweb(root, production),
     )
     root.done()
     return cfg

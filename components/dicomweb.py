@@ -62,8 +62,12 @@ class DicomWebArgs:
     kms_key_arn: pulumi.Input[str]              # this region's key (the DR replica key in DR)
     auth: DicomWebAuth
     function_archive: Path
+    app_kms_key_arn: pulumi.Input[str] | None = None
+    """The key of the index table, log groups and function environment, where it differs from the
+    archive's (``kms_key_arn``): the platform's APP key; None uses ``kms_key_arn`` for everything."""
     writable: bool = False
     memory_mb: int = 1024
+    reserved_concurrency: int = 20              # bounds what a flood of requests can scale to
     timeout_seconds: int = 29                   # API Gateway's integration timeout
 
 
@@ -72,19 +76,26 @@ class DicomWeb(pulumi.ComponentResource):
         super().__init__("drkit:dicomweb:DicomWeb", name, None, opts)
         site = args.site
         o = lambda **kw: child_opts(self, site, **kw)  # noqa: E731
+        app_key = args.app_kms_key_arn if args.app_kms_key_arn is not None else args.kms_key_arn
         self.log_group = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=LOG_RETENTION_DAYS,
-                                                 kms_key_id=args.kms_key_arn, opts=o())
+                                                 kms_key_id=app_key, opts=o())
         self.access_logs = aws.cloudwatch.LogGroup(f"{name}-access", retention_in_days=LOG_RETENTION_DAYS,
-                                                   kms_key_id=args.kms_key_arn, opts=o())
+                                                   kms_key_id=app_key, opts=o())
         self.role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
                                  description=f"drkit DICOMweb ({args.role} region)", opts=o())
+        keys = args.kms_key_arn if args.app_kms_key_arn is None else [args.kms_key_arn, app_key]
+        via = {"StringEquals": {"kms:ViaService": [f"{svc}.{site.region}.amazonaws.com"
+                                                   for svc in ("s3", "dynamodb", "secretsmanager")]}}
         statements = [
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], pulumi.Output.concat(self.log_group.arn, ":*"),
                   sid="WriteOwnLogs"),
             allow(["s3:GetObject", "s3:GetObjectVersion"],
                   pulumi.Output.concat(args.bucket_arn, "/", DICOM_PREFIX, "*"), sid="ReadArchive"),
-            allow(["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem"], args.table_arn, sid="ReadIndex"),
-            allow(["kms:Decrypt", "kms:DescribeKey"], args.kms_key_arn, sid="UseKey"),
+            allow(["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem"],
+                  [args.table_arn, pulumi.Output.concat(args.table_arn, "/index/*")], sid="ReadIndex"),
+            # Each key only through the services that hold data under it (a stolen session cannot
+            # decrypt arbitrary ciphertext with kms:Decrypt directly).
+            allow(["kms:Decrypt", "kms:DescribeKey"], keys, sid="UseKey", condition=via),
             # drills.ingest.pseudonym finds the hash-key secret by its tags (PatientID matching)
             allow(["secretsmanager:ListSecrets"], "*", sid="FindHashKey"),
             allow(["secretsmanager:GetSecretValue"], "*", sid="ReadHashKey", condition={"StringEquals": {
@@ -97,14 +108,15 @@ class DicomWeb(pulumi.ComponentResource):
                       sid="StoreInstances"),
                 allow(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
                        "dynamodb:BatchGetItem"], args.table_arn, sid="IndexInstances"),
-                allow(["kms:GenerateDataKey"], args.kms_key_arn, sid="EncryptStored"),
+                allow(["kms:GenerateDataKey"], keys, sid="EncryptStored", condition=via),
             ]
         self.role_policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id,
                                               policy=policy_json(*statements), opts=o())
         self.function = aws.lambda_.Function(
             f"{name}-function", role=self.role.arn, runtime=RUNTIME, handler=HANDLER,
             code=pulumi.FileArchive(str(args.function_archive)), timeout=args.timeout_seconds,
-            memory_size=args.memory_mb, kms_key_arn=args.kms_key_arn, tracing_config={"mode": "Active"},
+            memory_size=args.memory_mb, reserved_concurrent_executions=args.reserved_concurrency,
+            kms_key_arn=app_key, tracing_config={"mode": "Active"},
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
             environment={"variables": {
                 ENV_ROLE: args.role, ENV_REGION: site.region, ENV_BUCKET: args.bucket, ENV_TABLE: args.table,

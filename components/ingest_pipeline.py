@@ -9,7 +9,7 @@ for nothing. Layers in ``drkit:ingest.layerArns`` are optional extras.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -67,6 +67,8 @@ class IngestPipelineArgs:
     """Landing expiry, redrive count, layers, timeout, memory."""
     keep: bool = False
     """Protect and retain the landing bucket and secret; secret recoverable 30 days, not 7 (production)."""
+    hash_key_readers: list[pulumi.Input[str]] = field(default_factory=list)
+    """Further roles that read the hash key (the DICOMweb services match PatientID through it)."""
 
 
 class IngestPipeline(pulumi.ComponentResource):
@@ -139,7 +141,7 @@ class IngestPipeline(pulumi.ComponentResource):
     def _secret_policy(self, args: IngestPipelineArgs) -> pulumi.Output[str]:
         """Only the ingest role and break-glass read the key; nobody deletes it without recovery."""
         p = args.principals
-        readers = [self.role.arn, *p.admins()]
+        readers = [self.role.arn, *args.hash_key_readers, *p.admins()]
         return policy_json(
             {"Sid": "OnlyIngestAndBreakGlassRead", "Effect": "Deny", "Principal": "*",
              "Action": ["secretsmanager:GetSecretValue"], "Resource": "*",

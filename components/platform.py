@@ -13,7 +13,8 @@ from components.access import ObjectAccess
 from components.alerts import Alerts, AlertsArgs
 from components.backups import ImmutableBackups, ImmutableBackupsArgs
 from components.base import Site
-from components.config import PlatformConfig
+from components.config import AuthorizerType, PlatformConfig
+from components.dicomweb import DicomWeb, DicomWebArgs, DicomWebAuth
 from components.identities import Identities, IdentitiesArgs, Principals
 from components.drill_templates import DRILL_TARGET_TAG, DrillTemplates, DrillTemplatesArgs
 from components.evidence_vault import EvidenceVault, EvidenceVaultArgs
@@ -24,6 +25,7 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.replication import CrossRegionReplication, CrossRegionReplicationArgs
 from components.study_index import StudyIndex, StudyIndexArgs
 from components.tiered_archive import TieredArchive, TieredArchiveArgs
+from drills.dicomweb import package as dicomweb_package
 from drills.errors import UsageError
 from drills.ingest import package as function_package
 
@@ -39,6 +41,11 @@ def default_function_archive() -> Path:
     return function_package.write()
 
 
+def default_dicomweb_archive() -> Path:
+    """The DICOMweb function's zip (drills.dicomweb.package), built like the ingest function's."""
+    return dicomweb_package.write()
+
+
 @dataclass
 class ImagingPlatformArgs:
     """Inputs of the ImagingPlatform."""
@@ -47,6 +54,8 @@ class ImagingPlatformArgs:
     """The validated ``drkit:`` stack config."""
     function_archive: Path = field(default_factory=default_function_archive)
     """The ingest function's deployment zip."""
+    dicomweb_archive: Path | None = None
+    """The DICOMweb function's deployment zip; None builds it (only when ``drkit:dicomweb`` is enabled)."""
 
 
 class ImagingPlatform(pulumi.ComponentResource):
@@ -107,12 +116,14 @@ class ImagingPlatform(pulumi.ComponentResource):
             archive_bucket_arn=self.archive.arn, index_table_arn=self.index.arn, evidence_bucket=self.evidence.name,
             topic_arn=topic_arn, dr_topic_arn=self.alerts.dr_topic.arn, settings=cfg.backups, principals=p,
             keep=keep), opts=child)
+        self.dicomweb, self.dicomweb_dr = self._dicomweb(name, args, p, child)
         self.ingest = IngestPipeline(f"{name}-ingest", IngestPipelineArgs(
             primary=self.primary, dr=self.dr, kms_key_arn=data.primary_arn, app_kms_key_arn=app.primary_arn,
             replica_app_kms_key_arn=app.replica_arn, principals=p, archive_bucket=self.archive.name,
             archive_bucket_arn=self.archive.arn, index_table=self.index.name, index_table_arn=self.index.arn,
             access_log_bucket=self.archive.logs.name, topic_arn=topic_arn,
-            function_archive=args.function_archive, settings=cfg.ingest, keep=keep), opts=child)
+            function_archive=args.function_archive, settings=cfg.ingest, keep=keep,
+            hash_key_readers=[r for roles in self._dicomweb_roles() for r in roles]), opts=child)
         self.monitoring = Monitoring(f"{name}-monitoring", MonitoringArgs(
             primary=self.primary, kms_key_arn=audit.primary_arn, topic_arn=topic_arn, archive=self.archive,
             replica=self.replica, rules=self.replication.rules, objectives=cfg.objectives,
@@ -130,20 +141,54 @@ class ImagingPlatform(pulumi.ComponentResource):
         self.key_policies = self.keys.guard(p, self._key_uses(p))
         self.register_outputs({"archiveBucket": self.archive.name, "replicaBucket": self.replica.name})
 
+    def _dicomweb(self, name: str, args: ImagingPlatformArgs, p: Principals,
+                  child: pulumi.ResourceOptions) -> tuple[DicomWeb | None, DicomWeb | None]:
+        """One DICOMweb service per region: the primary reads (and stores into) the archive bucket
+        and the index; DR reads the replica bucket and the index's DR replica, read-only unless
+        ``drkit:dicomweb.promoteDr``. None, None when ``drkit:dicomweb.enabled`` is false."""
+        settings = args.config.dicomweb
+        if not settings.enabled:
+            return None, None
+        a = settings.authorizer
+        auth = DicomWebAuth("jwt", a.issuer, a.audiences) if a.type is AuthorizerType.JWT else DicomWebAuth("iam")
+        archive = args.dicomweb_archive if args.dicomweb_archive is not None else default_dicomweb_archive()
+        data, app = self.keys.pairs[KeyPurpose.DATA], self.keys.pairs[KeyPurpose.APP]
+        replica_table_arn = pulumi.Output.format("arn:{0}:dynamodb:{1}:{2}:table/{3}", p.account.partition,
+                                                 self.dr.region, p.account.account_id, self.index.name)
+        primary = DicomWeb(f"{name}-dicomweb", DicomWebArgs(
+            site=self.primary, role="primary", bucket=self.archive.name, bucket_arn=self.archive.arn,
+            table=self.index.name, table_arn=self.index.arn, kms_key_arn=data.primary_arn,
+            app_kms_key_arn=app.primary_arn, auth=auth, function_archive=archive, writable=True), opts=child)
+        dr = DicomWeb(f"{name}-dicomweb-dr", DicomWebArgs(
+            site=self.dr, role="dr", bucket=self.replica.name, bucket_arn=self.replica.arn,
+            table=self.index.name, table_arn=replica_table_arn, kms_key_arn=data.replica_arn,
+            app_kms_key_arn=app.replica_arn, auth=auth, function_archive=archive, writable=settings.promote_dr),
+            opts=child)
+        return primary, dr
+
+    def _dicomweb_roles(self) -> tuple[list, list]:
+        """(primary, DR) DICOMweb role ARNs: empty lists when DICOMweb is off."""
+        return ([self.dicomweb.role.arn] if self.dicomweb else [],
+                [self.dicomweb_dr.role.arn] if self.dicomweb_dr else [])
+
     def _restrict_archive(self, p: Principals, cfg: PlatformConfig) -> None:
         """Object allow-lists of archive and replica, now that every role on them exists."""
         forward, failback = self.replication.role.arn, self.replication.failback_role
         ingest, backup = self.ingest.role.arn, self.backups.role.arn
         failback_arns = [failback.arn] if failback is not None else []
         people = [*p.readers, *p.operators]
+        web, web_dr = self._dicomweb_roles()
         self.archive.archive.restrict(ObjectAccess(
-            read=[ingest, forward, backup, *people], write=[ingest, *failback_arns, *p.operators],
+            read=[ingest, forward, backup, *web, *people], write=[ingest, *web, *failback_arns, *p.operators],
             # FIS pauses replication by rewriting the configuration; AWS Backup turns on the
             # notifications and inventory continuous S3 backups need.
             config=[self.drills.role.arn, backup],
             vpc_only=[(ingest, cfg.ingest.vpc.s3_endpoint_id)] if cfg.ingest.vpc else ()))
-        # Only replication writes the replica: nothing written there can ride failback into dicom/.
-        self.replica.archive.restrict(ObjectAccess(read=[*failback_arns, *people], write=[forward]))
+        # Only replication writes the replica (and a promoted DR DICOMweb service, which the
+        # operator turned on for a failover): nothing else written there can ride failback into dicom/.
+        promoted = web_dr if cfg.dicomweb.promote_dr else []
+        self.replica.archive.restrict(ObjectAccess(read=[*failback_arns, *web_dr, *people],
+                                                   write=[forward, *promoted]))
 
     def _key_uses(self, p: Principals) -> dict[KeyPurpose, KeyUse]:
         """Who uses each purpose's keys, and through which services."""
@@ -151,6 +196,7 @@ class ImagingPlatform(pulumi.ComponentResource):
                        *([self.replication.failback_role.arn] if self.replication.failback_role else [])]
         ingest, backup = self.ingest.role.arn, self.backups.role.arn
         people = [*p.readers, *p.operators]
+        web = [r for roles in self._dicomweb_roles() for r in roles]
         # Creating a KMS-encrypted vault, table, function or secret replica makes the caller use
         # the key through that service (grants, data keys): the deploy role, or — without one
         # (non-production) — the account's IAM, still only through those services.
@@ -160,7 +206,7 @@ class ImagingPlatform(pulumi.ComponentResource):
                                      self.primary.region, account, self.monitoring.trail.name)
         return {
             KeyPurpose.DATA: KeyUse(via_services=("s3",),
-                                    roles=[ingest, *replication, backup, *people, *p.uploaders],
+                                    roles=[ingest, *replication, backup, *web, *people, *p.uploaders],
                                     service_principals=("s3.amazonaws.com",)),
             KeyPurpose.BACKUP: KeyUse(via_services=("backup",), roles=[backup, *deployer]),
             KeyPurpose.AUDIT: KeyUse(
@@ -174,7 +220,7 @@ class ImagingPlatform(pulumi.ComponentResource):
                                       "arn:{0}:cloudtrail:*:{1}:trail/*", p.account.partition, account)}}}]),
             KeyPurpose.APP: KeyUse(
                 via_services=("dynamodb", "secretsmanager", "sqs", "sns", "lambda"),
-                roles=[ingest, backup, *people, *deployer],
+                roles=[ingest, backup, *web, *people, *deployer],
                 service_principals=("s3.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com",
                                     "backup.amazonaws.com", "logs.{region}.amazonaws.com")),
         }

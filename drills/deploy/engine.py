@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from drills.aws import Target
 from drills.cloud.control import HttpControl
-from drills.deploy import backup as deploy_backup, dynamodb as deploy_dynamodb, messaging as deploy_messaging, monitoring as deploy_monitoring, s3 as deploy_s3, security as deploy_security
+from drills.deploy import apigateway as deploy_apigateway, backup as deploy_backup, dynamodb as deploy_dynamodb, messaging as deploy_messaging, monitoring as deploy_monitoring, s3 as deploy_s3, security as deploy_security
 from drills.deploy.common import (ACCOUNT_ID, DeclaredResource, DeployContext, DeployedResource, Handler, Spec,
                                         outputs, refused, short_hash, unwrap)
 from drills.contracts import StackOutputs
@@ -34,6 +34,7 @@ from drills.deploy.program import RecordingMocks, default_call, run_program
 HANDLERS: dict[str, Handler] = {
     **deploy_s3.HANDLERS, **deploy_security.HANDLERS, **deploy_messaging.HANDLERS,
     **deploy_dynamodb.HANDLERS, **deploy_backup.HANDLERS, **deploy_monitoring.HANDLERS,
+    **deploy_apigateway.HANDLERS,
 }
 PROVIDER_PREFIX = "pulumi:providers:"
 REGION_KEYS = ("aws:region", "drkit:primaryRegion", "drkit:drRegion")

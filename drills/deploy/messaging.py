@@ -5,6 +5,7 @@ archive) but cannot run it here; the ``pipeline`` behaviour runs drkit's handler
 from __future__ import annotations
 
 import io
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -276,6 +277,17 @@ def event_source_mapping(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str,
                                  lastModified=str(meta.get("LastModified", "")))
 
 
+def _statement_ids(lam: Any, function: str) -> set[str]:
+    """Statement ids of a function's resource policy (none when it has no policy yet)."""
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=function)["Policy"])
+    except ClientError as exc:
+        if error_code(exc) not in RESOURCE_NOT_FOUND:
+            raise
+        return set()
+    return {str(st.get("Sid")) for st in policy.get("Statement", [])}
+
+
 def permission(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
     sid = ctx.physical_name(spec, key="statementId", prefix_key="statementIdPrefix", max_len=100)
     fn = str(spec.get("function"))
@@ -285,13 +297,17 @@ def permission(ctx: DeployContext, spec: Spec) -> tuple[str, dict[str, Any]]:
                      ("eventSourceToken", "EventSourceToken"), ("principalOrgId", "PrincipalOrgID")):
         if spec.get(src):
             kwargs[dst] = spec.get(src)
-    try:
-        ctx.client("lambda", arn_region(fn) or spec.region).add_permission(**kwargs)
-        reused = False
-    except ClientError as exc:
-        if error_code(exc) != "ResourceConflictException":
-            raise
-        reused = True
+    lam = ctx.client("lambda", arn_region(fn) or spec.region)
+    # AWS refuses a second statement with the same id (ResourceConflictException); moto adds it
+    # again, so an existing statement is looked up first and reused.
+    reused = sid in _statement_ids(lam, fn)
+    if not reused:
+        try:
+            lam.add_permission(**kwargs)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceConflictException":
+                raise
+            reused = True
     ctx.record(spec, sid, reused=reused)
     return sid, outputs(spec, id=sid, statementId=sid, function=arn_resource(fn) if fn.startswith("arn:") else fn)
 

@@ -103,8 +103,14 @@ def default_create(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         outputs.setdefault("bucket", args.inputs.get("bucket") or args.name)
         outputs.setdefault("bucketDomainName", f"{outputs['bucket']}.s3.amazonaws.com")
         outputs.setdefault("arn", f"arn:aws:s3:::{outputs['bucket']}")
+    if args.typ == "aws:apigatewayv2/api:Api":
+        outputs.setdefault("apiEndpoint", f"https://{args.name}-id.execute-api.us-east-1.amazonaws.com")
+        outputs.setdefault("executionArn", f"arn:aws:execute-api:us-east-1:123456789012:{args.name}-id")
     outputs.setdefault("name", args.inputs.get("name") or args.name)
     outputs.setdefault("arn", f"arn:aws:{service}:us-east-1:123456789012:{args.name}")
+    if args.typ == "aws:lambda/function:Function":
+        outputs.setdefault("invokeArn", f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                                        f"{outputs['arn']}/invocations")
     return f"{args.name}-id", outputs
 
 

@@ -77,7 +77,7 @@ def test_vpc_option_pins_ingest_to_its_endpoint(deploy_config, stack_config) -> 
                                       "s3EndpointId": "vpce-0abc"}}
     config["drkit:security"] = {"organizationId": "o-abcdefghij"}
     d = deploy_config(config)
-    (f,) = d.all("aws:lambda/function:Function")
+    (f,) = d.all("aws:lambda/function:Function", under="drkit:ingest_pipeline:IngestPipeline")
     assert f.inputs["vpcConfig"] == {"subnetIds": ["subnet-0a"], "securityGroupIds": ["sg-0a"]}, f.urn
     for purpose in ("archive", "landing"):
         s = policy_of(d, purpose)

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import (Environment, LockMode, StorageClass, VaultLockMode, from_mapping, load)
+from components.config import (AuthorizerType, Environment, LockMode, StorageClass, VaultLockMode, from_mapping, load)
 from drills.contracts import Specialty
 from drills.errors import ConfigError, UsageError
 from drills.project import Project
@@ -85,7 +85,8 @@ def test_minimal_config_takes_the_documented_defaults() -> None:
 PROD_REQUIRED = dict(
     environment="prod", security={"deployRoleArn": "arn:aws:iam::123456789012:role/deploy"},
     alerts={"subscriptions": [{"protocol": "email", "endpoint": "oncall@example.org"}]},
-    ingest={"layerArns": ["arn:aws:lambda:us-east-1:123456789012:layer:pydicom:1"]})
+    ingest={"layerArns": ["arn:aws:lambda:us-east-1:123456789012:layer:pydicom:1"]},
+    dicomweb={"authorizer": {"type": "iam"}})
 PROD_VAULT = "arn:aws:backup:us-west-2:210987654321:backup-vault:recovery"
 
 
@@ -279,3 +280,49 @@ def test_invalid_stack_file_fails_the_program(project: Project, tmp_path: Path) 
         run_program(broken, "broken")
     assert info.value.key == "drkit:objectLock.retentionDays"
     assert isinstance(info.value, UsageError)
+
+
+# --------------------------------------------------------------------------- drkit:dicomweb
+
+def test_dicomweb_defaults_on_with_iam_outside_production() -> None:
+    cfg = from_mapping(MINIMAL)
+    assert cfg.dicomweb.enabled and not cfg.dicomweb.promote_dr
+    assert cfg.dicomweb.authorizer.type is AuthorizerType.IAM
+
+
+def test_dicomweb_jwt_authorizer_keeps_issuer_and_audiences() -> None:
+    cfg = from_mapping(with_(dicomweb={"promoteDr": True, "authorizer": {
+        "type": "jwt", "issuer": "https://idp.example.org/realms/imaging", "audiences": ["a", "b"]}}))
+    auth = cfg.dicomweb.authorizer
+    assert (auth.type, auth.issuer, auth.audiences) == (AuthorizerType.JWT, "https://idp.example.org/realms/imaging",
+                                                         ("a", "b"))
+    assert cfg.dicomweb.promote_dr
+
+
+@pytest.mark.parametrize("value, key, message", [
+    ({"authorizer": {"type": "none"}}, "drkit:dicomweb.authorizer.type", "never anonymous"),
+    ({"authorizer": {"type": "oauth"}}, "drkit:dicomweb.authorizer.type", "is not one of"),
+    ({"authorizer": {"type": "jwt", "audiences": ["a"]}}, "drkit:dicomweb.authorizer.issuer", "required"),
+    ({"authorizer": {"type": "jwt", "issuer": "http://idp", "audiences": ["a"]}},
+     "drkit:dicomweb.authorizer.issuer", "https://"),
+    ({"authorizer": {"type": "jwt", "issuer": "https://idp"}}, "drkit:dicomweb.authorizer.audiences", "required"),
+    ({"authorizer": {"type": "jwt", "issuer": "https://idp", "audiences": []}},
+     "drkit:dicomweb.authorizer.audiences", "at least one"),
+    ({"authorizer": {"type": "jwt", "issuer": "https://idp", "audiences": [""]}},
+     r"drkit:dicomweb.authorizer.audiences\[0\]", "non-empty"),
+    ({"authorizer": {"type": "iam", "issuer": "https://idp"}}, "drkit:dicomweb.authorizer.issuer", "only a jwt"),
+    ({"enabled": "yes"}, "drkit:dicomweb.enabled", "true or false"),
+    ({"authorizer": "iam"}, "drkit:dicomweb.authorizer", "expected an object"),
+    ({"authoriser": {"type": "iam"}}, "drkit:dicomweb.authoriser", "unknown key"),
+])
+def test_bad_dicomweb_value_names_its_key(value, key, message) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        from_mapping(with_(dicomweb=value))
+    assert info.value.key == key.replace("\\", "")
+
+
+def test_production_dicomweb_must_name_its_authorizer() -> None:
+    with pytest.raises(ConfigError, match="nothing is served anonymously") as info:
+        from_mapping(prod_with(dicomweb=None))
+    assert "drkit:dicomweb.authorizer" in str(info.value)
+    assert not from_mapping(prod_with(dicomweb={"enabled": False})).dicomweb.enabled

@@ -102,3 +102,19 @@ def test_bad_authorizer_settings_are_refused():
         DicomWebAuth("anonymous")
     with pytest.raises(ValueError):
         DicomWebAuth("jwt", issuer="http://insecure.example", audiences=("a",))
+
+
+def test_archive_key_and_app_key_each_used_only_through_their_services(tmp_path):
+    """kms:ViaService limits a key to calls AWS services make on the caller's behalf:
+    https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service"""
+    app = "arn:aws:kms:us-west-2:123456789012:key/app"
+    by_type, resources = build(tmp_path, app_kms_key_arn=app, writable=True)
+    for group in [r for r in resources if r.type == "aws:cloudwatch/logGroup:LogGroup"]:
+        assert group.inputs["kmsKeyId"] == app, group.name
+    function = by_type["aws:lambda/function:Function"].inputs
+    assert function["kmsKeyArn"] == app and function["reservedConcurrentExecutions"] == 20
+    statements = {s["Sid"]: s for s in _policy(by_type)}
+    for sid in ("UseKey", "EncryptStored"):
+        assert set(statements[sid]["Resource"]) == {"arn:aws:kms:us-west-2:123456789012:key/k", app}, sid
+        assert statements[sid]["Condition"]["StringEquals"]["kms:ViaService"] == [
+            f"{svc}.us-west-2.amazonaws.com" for svc in ("s3", "dynamodb", "secretsmanager")], sid

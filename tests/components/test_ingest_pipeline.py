@@ -31,7 +31,7 @@ def queues(d):
 
 
 def function(d):
-    (f,) = d.all(FUNCTION)
+    (f,) = d.all(FUNCTION, under=INGEST)
     return f
 
 
@@ -152,7 +152,11 @@ def test_hash_key_secret_policy_allows_only_ingest_and_break_glass(stack) -> Non
     readers = by_sid["OnlyIngestAndBreakGlassRead"]
     assert readers["Effect"] == "Deny" and readers["Action"] == ["secretsmanager:GetSecretValue"]
     allowed = readers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
-    assert function(stack).inputs["role"] in allowed and len(allowed) == 3, allowed   # ingest, root, break-glass
+    # ingest, root, break-glass, and the two DICOMweb services (PatientID matching hashes with this key)
+    web = [f.inputs["role"] for f in stack.all(FUNCTION, under="drkit:dicomweb:DicomWeb")]
+    assert len(web) == 2 * int(stack.config.dicomweb.enabled)
+    assert function(stack).inputs["role"] in allowed and set(web) <= set(allowed) and len(allowed) == 3 + len(web), \
+        allowed
     force = by_sid["NoDeletionWithoutRecoveryWindow"]["Condition"]
     assert force == {"Bool": {"secretsmanager:ForceDeleteWithoutRecovery": "true"}}
 

@@ -133,3 +133,16 @@ def test_organization_pins_key_use_to_its_principals(deploy_config, stack_config
         deny = sids(json.loads(p.inputs["policy"]))["DenyPrincipalsOutsideOrganization"]
         assert deny["Condition"]["StringNotEquals"] == {"aws:PrincipalOrgID": "o-abcdefghij"}, p.urn
         assert deny["Condition"]["Bool"] == {"aws:PrincipalIsAWSService": "false"}, p.urn
+
+
+def test_dicomweb_services_use_the_data_and_app_keys_only(prod) -> None:
+    """Each region's DICOMweb role reads S3 objects (data key) and the index, logs and function
+    environment (app key); it has no business with the backup or audit keys."""
+    web = {prod.one("aws:iam/role:Role", f"drkit-prod-{n}-role").outputs["arn"] for n in ("dicomweb", "dicomweb-dr")}
+    docs = policies(prod)
+    for purpose, expected in (("data", True), ("app", True), ("backup", False), ("audit", False)):
+        use = sids(docs[prod.one(KEY, f"drkit-prod-keys{'' if purpose == 'data' else '-' + purpose}").urn])[
+            "UseThroughServices"]
+        principals = use["Principal"]["AWS"]
+        principals = {principals} if isinstance(principals, str) else set(principals)
+        assert (web <= principals) is expected and (not web & principals) is (not expected), purpose

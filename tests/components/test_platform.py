@@ -132,3 +132,94 @@ def test_type_token_names_module_and_class() -> None:
         (call,) = [n for n in ast.walk(init) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                    and n.func.attr == "__init__" and isinstance(n.func.value, ast.Call)]
         assert call.args[0].value == f"drkit:{path.stem}:{cls}", f"{path.name}:{cls}"
+
+
+# --------------------------------------------------------------------------- DICOMweb per region
+
+DICOMWEB = "drkit:dicomweb:DicomWeb"
+
+
+def policy_of(d, purpose: str) -> dict[str, dict]:
+    """The bucket policy's statements by Sid, for the bucket of that drkit purpose tag."""
+    from components.secure_bucket import PURPOSE_TAG
+
+    (b,) = [b for b in d.all("aws:s3/bucket:Bucket") if b.inputs["tags"][PURPOSE_TAG] == purpose]
+    return {s["Sid"]: s for s in d.for_bucket("aws:s3/bucketPolicy:BucketPolicy", b).policy()["Statement"]}
+
+
+def allowed(statement: dict) -> set[str]:
+    return set(statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
+
+
+def role_arn(d, name: str) -> str:
+    return d.one("aws:iam/role:Role", name).outputs["arn"]
+
+
+def _dicomweb_function(d, suffix: str):
+    return d.one("aws:lambda/function:Function", f"drkit-{d.stack}-{suffix}-function")
+
+
+def test_one_dicomweb_service_per_region_reads_that_regions_bucket_and_index(any_stack) -> None:
+    d = any_stack
+    from components.secure_bucket import PURPOSE_TAG
+
+    archive, replica = ([b for b in d.all("aws:s3/bucket:Bucket") if b.inputs["tags"][PURPOSE_TAG] == purpose][0]
+                        for purpose in ("archive", "replica"))
+    (table,) = d.all("aws:dynamodb/table:Table")
+    for suffix, bucket, region, role in (("dicomweb", archive, d.config.primary_region, "primary"),
+                                         ("dicomweb-dr", replica, d.config.dr_region, "dr")):
+        f = _dicomweb_function(d, suffix)
+        env = f.inputs["environment"]["variables"]
+        assert DICOMWEB in d.ancestor_types(f) and d.region(f) == region, f.urn
+        assert (env["DRKIT_DICOMWEB_ROLE"], env["DRKIT_DICOMWEB_REGION"]) == (role, region)
+        assert env["DRKIT_DICOMWEB_BUCKET"] == bucket.outputs["bucket"], f.urn
+        assert env["DRKIT_DICOMWEB_TABLE"] == table.outputs["name"], f.urn
+    assert _dicomweb_function(d, "dicomweb").inputs["environment"]["variables"]["DRKIT_DICOMWEB_WRITABLE"] == "true"
+    assert _dicomweb_function(d, "dicomweb-dr").inputs["environment"]["variables"]["DRKIT_DICOMWEB_WRITABLE"] == \
+        ("true" if d.config.dicomweb.promote_dr else "false")
+
+
+def test_dr_dicomweb_reads_the_index_replica_in_its_region(any_stack) -> None:
+    d = any_stack
+    policy = d.one("aws:iam/rolePolicy:RolePolicy", f"drkit-{d.stack}-dicomweb-dr-role-policy").policy()
+    (index,) = [s for s in policy["Statement"] if s.get("Sid") == "ReadIndex"]
+    resources = index["Resource"] if isinstance(index["Resource"], list) else [index["Resource"]]
+    assert resources and all(f":dynamodb:{d.config.dr_region}:" in r for r in resources), index
+    assert not any(s.get("Sid") in ("StoreInstances", "IndexInstances") for s in policy["Statement"]), \
+        "DR is read-only until promoted"
+
+
+def test_routes_use_the_configured_authorizer(any_stack) -> None:
+    d = any_stack
+    expected = {"jwt": "JWT", "iam": "AWS_IAM"}[d.config.dicomweb.authorizer.type.value]
+    routes = d.all("aws:apigatewayv2/route:Route", under=DICOMWEB)
+    assert len(routes) == 2 and {r.inputs["authorizationType"] for r in routes} == {expected}, d.stack
+    for a in d.all("aws:apigatewayv2/authorizer:Authorizer", under=DICOMWEB):
+        assert a.inputs["jwtConfiguration"]["issuer"] == d.config.dicomweb.authorizer.issuer
+
+
+def test_archive_allow_lists_admit_each_regions_dicomweb_role(any_stack) -> None:
+    d = any_stack
+    web, web_dr = role_arn(d, f"drkit-{d.stack}-dicomweb-role"), role_arn(d, f"drkit-{d.stack}-dicomweb-dr-role")
+    archive, replica = policy_of(d, "archive"), policy_of(d, "replica")
+    assert web in allowed(archive["DenyObjectReadsOutsideAllowList"])
+    assert web in allowed(archive["DenyObjectWritesOutsideAllowList"])          # STOW-RS in the primary
+    assert web_dr in allowed(replica["DenyObjectReadsOutsideAllowList"])
+    assert web_dr not in allowed(replica["DenyObjectWritesOutsideAllowList"])   # read-only until promoted
+    assert web_dr not in allowed(archive["DenyObjectReadsOutsideAllowList"])
+
+
+def test_dicomweb_can_be_turned_off(deploy_config, stack_config) -> None:
+    config = stack_config("dev")
+    config["drkit:dicomweb"] = {"enabled": False}
+    d = deploy_config(config)
+    assert not d.all(DICOMWEB) and not d.all("aws:apigatewayv2/api:Api")
+
+
+def test_promoted_dr_may_store_into_the_replica(deploy_config, stack_config) -> None:
+    config = stack_config("dev")
+    config["drkit:dicomweb"] = {"promoteDr": True}
+    d = deploy_config(config)
+    assert _dicomweb_function(d, "dicomweb-dr").inputs["environment"]["variables"]["DRKIT_DICOMWEB_WRITABLE"] == "true"
+    web_dr = role_arn(d, f"drkit-{d.stack}-dicomweb-dr-role")
+    assert web_dr in allowed(policy_of(d, "replica")["DenyObjectWritesOutsideAllowList"])

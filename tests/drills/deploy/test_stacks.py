@@ -216,3 +216,32 @@ def test_prod_security_controls_land_in_the_cloud(world) -> None:
     declared = {d.type: d.reason for d in results["prod"].declared_only}
     assert "aws:ram/resourceAssociation:ResourceAssociation" in declared
     assert "aws:backup/vaultPolicy:VaultPolicy" in declared
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_region_has_its_dicomweb_service_behind_the_configured_authorizer(world, stack) -> None:
+    """HTTP API -> Lambda proxy, one per region, the route behind the stack's authorizer, and
+    the function's resource policy admitting that API alone
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html)."""
+    cloud, project, results = world
+    result, out = results[stack], results[stack].outputs
+    auth = config(project, stack, "dicomweb")["authorizer"]["type"]
+    made = {(r.type, r.name): r for r in result.created}
+    for suffix, region, bucket in (("dicomweb", out.primaryRegion, out.archiveBucket),
+                                   ("dicomweb-dr", out.drRegion, out.replicaBucket)):
+        api = made[("aws:apigatewayv2/api:Api", f"drkit-{stack}-{suffix}-api")]
+        function = made[("aws:lambda/function:Function", f"drkit-{stack}-{suffix}-function")]
+        assert api.region == region == function.region, (api, function)
+        gateway = cloud.target.client("apigatewayv2", region)
+        (route,) = gateway.get_routes(ApiId=api.physical_id)["Items"]
+        assert route["RouteKey"] == "$default" and route["AuthorizationType"] == {"jwt": "JWT", "iam": "AWS_IAM"}[auth]
+        (stage,) = gateway.get_stages(ApiId=api.physical_id)["Items"]
+        assert stage["AccessLogSettings"]["DestinationArn"].startswith(f"arn:aws:logs:{region}:")
+        lam = cloud.target.client("lambda", region)
+        env = lam.get_function(FunctionName=function.physical_id)["Configuration"]["Environment"]["Variables"]
+        assert env["DRKIT_DICOMWEB_BUCKET"] == bucket and env["DRKIT_DICOMWEB_REGION"] == region
+        (grant,) = json.loads(lam.get_policy(FunctionName=function.physical_id)["Policy"])["Statement"]
+        assert grant["Principal"] == {"Service": "apigateway.amazonaws.com"}
+        assert f":{api.physical_id}/" in json.dumps(grant["Condition"])
+    assert not {d.type for d in result.declared_only} & {
+        "aws:apigatewayv2/api:Api", "aws:apigatewayv2/route:Route", "aws:lambda/permission:Permission"}
