@@ -51,9 +51,11 @@ def embedded_rehearsal(project: Project, stack: str, *, studies: int = DEFAULT_S
                        settings: SimSettings | None = None,
                        say: Callable[[str], None] = lambda _: None,
                        after_deploy: Callable[[EmbeddedCloud, StackOutputs], Any] | None = None,
+                       after_ingest: Callable[[EmbeddedCloud, StackOutputs], Any] | None = None,
                        ) -> Iterator[Rehearsal]:
     """``after_deploy(cloud, outputs)`` runs once the stack is deployed, before any data is
-    ingested (e.g. drift applied by boto3 for the weakening catalogue)."""
+    ingested (e.g. drift applied by boto3 for the weakening catalogue); ``after_ingest`` once the
+    data set is in and replication has settled."""
     settings = settings or SimSettings(seed=seed)
     with EmbeddedCloud(settings=settings) as cloud, tempfile.TemporaryDirectory(prefix="drkit-run-") as tmp:
         say(f"embedded cloud on {cloud.endpoint} (moto + simulation; every figure is simulated)")
@@ -68,6 +70,8 @@ def embedded_rehearsal(project: Project, stack: str, *, studies: int = DEFAULT_S
         say(f"ingested: {counts['archived']} archived, {counts['quarantined']} quarantined")
         waited = _settle_replication(cloud, deployed.outputs)
         say(f"replication settled after {waited / 60:.0f} min (simulated)")
+        if after_ingest is not None:
+            after_ingest(cloud, deployed.outputs)
         yield Rehearsal(cloud, deployed, manifest, counts)
 
 

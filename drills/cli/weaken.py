@@ -101,7 +101,8 @@ def try_weakening(w: Weakening, project: Project, stack: str, run_dir: Path, *, 
             rj.journal.document["weakening"] = {"name": w.name, "title": w.title, "stack": w.stack, "drift": w.drift,
                                                 "sim": w.sim, "overrides": w.overrides}
             with embedded_rehearsal(variant, stack, studies=studies, seed=seed,
-                                    settings=SimSettings(seed=seed, **w.sim), after_deploy=apply) as rehearsal:
+                                    settings=SimSettings(seed=seed, **w.sim),
+                                    **({"after_ingest": apply} if w.after_ingest else {"after_deploy": apply})) as rehearsal:
                 control = HttpControl(rehearsal.cloud.endpoint)
                 ctx = DrillContext(target=rehearsal.cloud.target, outputs=rehearsal.outputs,
                                    clock=VirtualClock(control), control=control, run_id=run_id,

@@ -75,8 +75,16 @@ def delay_detected(run: Any, detectWithinMinutes: float | None = None) -> ProbeR
                  else seconds(ctx.outputs.objectives.rpoMinutes) + period + 2 * POLL_S)
     if evaluated and alarms:
         method = "cloudwatch-alarm"
-        result = poll(ctx.clock, lambda: [a["AlarmName"] for a in replication_alarms(run) if a["StateValue"] == "ALARM"],
-                      timeout_s=run.timeout_s, interval_s=POLL_S)
+        # Only an alarm that enters ALARM after the fault detects it: one already in ALARM (e.g.
+        # breaching on missing data) says nothing about this stall and is reported instead.
+        already = sorted(a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM")
+
+        def entered() -> list[str]:
+            return [a["AlarmName"] for a in replication_alarms(run) if a["StateValue"] == "ALARM"
+                    and a["AlarmName"] not in already and _after(a.get("StateUpdatedTimestamp"), start)]
+        result = poll(ctx.clock, entered, timeout_s=run.timeout_s, interval_s=POLL_S)
+        if already:
+            run.note("alarms-already-in-alarm", {"alarms": already})
     else:
         method = "replication-status"
         writes = _pause_writes(run)
@@ -189,3 +197,14 @@ def sides_equal(run: Any, intervalSeconds: float = 30.0) -> ProbeResult:
     finding = Finding("failback-sides-differ", Severity.HIGH, f"{out.archiveBucket} / {out.replicaBucket}",
                       f"{len(diff)} key(s) differ between primary and DR after failback", {"count": len(diff)})
     return ProbeResult(Status.FAILED, {"differences": len(diff)}, (finding,))
+
+
+def _after(stamp: Any, start: Any) -> bool:
+    """Is the alarm's state-change time at or after ``start`` (both aware datetimes)? A missing
+    time counts as after (the state is all there is to go by)."""
+    if stamp is None:
+        return True
+    try:
+        return stamp >= start
+    except TypeError:
+        return True

@@ -29,6 +29,9 @@ class Weakening:
     drift: str | None = None
     sim: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    # drift applied once the data set is in (a scheduled key deletion refuses every SSE-KMS
+    # write, as S3 does: applied before ingest it would stop the rehearsal, not the drill)
+    after_ingest: bool = False
 
     @property
     def catcher(self) -> str:
@@ -63,7 +66,8 @@ CATALOGUE: tuple[Weakening, ...] = (
     Weakening("replica-expires-current", "a lifecycle rule on the replica expiring current versions",
               scenarios=("ransomware",), codes=("lifecycle-expires-current-studies",), resource="replicaBucket", drift="replica-expires-current"),
     Weakening("archive-key-deletion", "the archive key's deletion scheduled",
-              scenarios=("ransomware",), codes=("archive-key-not-enabled",), resource="archiveKey", drift="schedule-archive-key-deletion"),
+              scenarios=("ransomware",), codes=("archive-key-not-enabled",), resource="archiveKey", drift="schedule-archive-key-deletion",
+              after_ingest=True),
 )
 
 BY_NAME = {w.name: w for w in CATALOGUE}

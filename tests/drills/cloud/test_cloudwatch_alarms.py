@@ -183,6 +183,12 @@ def test_set_alarm_state_runs_the_actions_and_evaluation_corrects_it(cloud, cw):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "known infidelity: the embedded cloud emits replication metrics only while a rule has work, "
+    "but S3 publishes them every minute even when nothing replicates (S3 user guide, 'Using S3 "
+    "Replication metrics', column 'still published if replication doesn't occur?': Yes). The dev "
+    "stack's alarms treat missing data as breaching (issue #15), so on an idle embedded stack they "
+    "sit in ALARM. The replication-pause drill counts only alarms entering ALARM after the fault."))
 def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud):
     """End to end on the project's own dev stack (deployed offline): during a 45-minute
     replication pause the ReplicationLatency alarm (> the RPO) goes to ALARM, back to OK
