@@ -42,7 +42,7 @@ print(json.dumps(statuses))
 '''
 
 CHILD = r'''
-import json, os, resource, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 os.environ.update({"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "eu-west-1"})
 from moto import mock_aws
@@ -69,9 +69,11 @@ with mock_aws():
     reasons = [json.loads(target.client("s3", "eu-west-1").get_object(Bucket="archive", Key=o["Key"])["Body"].read())
                ["reason"] for o in target.client("s3", "eu-west-1").list_objects_v2(
                    Bucket="archive", Prefix="quarantine/")["Contents"] if o["Key"].endswith(".json")]
-# RUSAGE_SELF: this process only (the gateway, the ingest core and moto), not the senders
-print(json.dumps({"statuses": statuses, "counts": counts, "reasons": reasons,
-                  "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: the peak resident set of this process's own memory (the gateway, the ingest core and
+# moto), not the senders'. Not ru_maxrss: Linux carries the forked parent's (pytest's) resident
+# size into the child's ru_maxrss at exec, which would measure the test runner instead.
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"statuses": statuses, "counts": counts, "reasons": reasons, "peakRssMB": peak_kb / 1024}))
 '''
 
 
