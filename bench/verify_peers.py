@@ -87,7 +87,9 @@ def setup(instances: int, workdir: Path) -> dict[str, Any]:
         key = f"dicom/2.25.{i // 100}/2.25.{i // 10}/2.25.{i}.dcm"
         replica.put_object(Bucket=outputs.replicaBucket, Key=key, Body=os.urandom(4096), **extra)
         planted["altered"].append(key)
-        key = f"dicom/2.25.9{n}/2.25.9{n}0/2.25.9{n}00.dcm"
+        # UID root 2.26 is never a source key's (2.25.*): at >= 9,001 instances the earlier
+        # dicom/2.25.9N/2.25.9N0/2.25.9N00.dcm was a source key, so the "extra" was a new version
+        key = f"dicom/2.26.{n + 1}/2.26.{n + 1}0/2.26.{n + 1}00.dcm"
         replica.put_object(Bucket=outputs.replicaBucket, Key=key, Body=body, **extra)
         planted["extra"].append(key)
     return {"server": server, "endpoint": endpoint, "outputs": outputs, "outputsFile": outputs_file,
@@ -103,6 +105,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--json", dest="json_file", type=Path, default=Path("bench-verify-peers.json"))
     args = parser.parse_args()
+    load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         env = setup(args.instances, Path(tmp))
         o, endpoint, planted = env["outputs"], env["endpoint"], env["planted"]
@@ -155,7 +158,8 @@ def main() -> None:
               f"{f['missing']:>8} {f['altered']:>8} {f['extra']:>6} {r['exitCode']:>5}")
     document = {"benchmark": "verify-peers", "instances": args.instances, "putSeconds": env["putSeconds"],
                 "planted": planted, "versions": versions,
-                "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load": os.getloadavg()},
+                "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "loadAtStart": load_at_start,
+                             "load": os.getloadavg()},
                 "runs": {k: {x: y for x, y in v.items() if x not in ("out", "err")} | {"stderrTail": v["err"][-400:]}
                          for k, v in runs.items()}}
     args.json_file.write_text(json.dumps(document, indent=2))
