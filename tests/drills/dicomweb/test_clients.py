@@ -116,9 +116,9 @@ def test_metadata_names_bulk_data_and_the_uri_serves_it(served, primary_url):
 def test_patient_id_matches_through_the_keyed_hash(served, primary_url, caplog, monkeypatch):
     # A library that configured logging earlier in the suite (fileConfig/dictConfig with
     # disable_existing_loggers) may have disabled this logger: the access log must be seen here.
-    access = logging.getLogger("drkit.dicomweb")
-    monkeypatch.setattr(access, "disabled", False)
-    monkeypatch.setattr(access, "propagate", True)
+    for name in ("drkit.dicomweb", "drkit.dicomweb.access"):
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
     client = served.client(primary_url)
     e = served.manifest.entries[0]
     patient_id = str(pydicom.dcmread(served.dataset / e.path, stop_before_pixels=True).PatientID)
