@@ -86,6 +86,10 @@ class VirtualClock:
             return sorted((t.due, t.label) for t in self._heap if not t.cancelled)
 
     # -- scheduling
+    def next_midnight(self) -> datetime:
+        """The next virtual 00:00 UTC (what S3's daily jobs — lifecycle, inventory — run at)."""
+        return self.now().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
     def schedule_at(self, due: datetime, action: Callable[[], None], label: str = "") -> ScheduledTask:
         with self._lock:
             task = _Task(due=max(due, self._now), seq=next(self._seq), action=action, label=label)

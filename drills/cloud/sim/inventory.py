@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DAY = timedelta(days=1)
 ROWS_PER_FILE = 250_000
 _PUT_OPS = ("PutBucketInventoryConfiguration",)
 
@@ -162,9 +161,7 @@ class S3Inventory(Interceptor):
         with self._lock:
             if self._daily is not None:
                 return
-            now = self.sim.clock.now()
-            due = now.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
-            self._daily = self.sim.clock.schedule_at(due, self._run_daily, "inventory: daily reports")
+            self._daily = self.sim.clock.schedule_at(self.sim.clock.next_midnight(), self._run_daily, "inventory: daily reports")
 
     def _run_daily(self) -> None:
         with self._lock:

@@ -403,9 +403,7 @@ class LifecycleAndRestore(Interceptor):
         with self._lock:
             if self._daily is not None:
                 return
-            now = self.sim.clock.now()
-            due = now.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
-            self._daily = self.sim.clock.schedule_at(due, self._daily_evaluation, "lifecycle: daily evaluation")
+            self._daily = self.sim.clock.schedule_at(self.sim.clock.next_midnight(), self._daily_evaluation, "lifecycle: daily evaluation")
 
     def _daily_evaluation(self) -> None:
         with self._lock:
