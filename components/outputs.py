@@ -31,6 +31,8 @@ def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str
         "objectives": asdict(config.objectives),
         # Two stacks in one account and region each have a hash-key secret: name ours.
         "hashKeySecretArn": platform.ingest.secret.arn,
+        # The role drkit's S3 Batch Operations jobs run as (verify --checksums batch, drkit repair).
+        "batchOperationsRoleArn": platform.batch.role.arn,
     }
     expected = {f.name for f in fields(StackOutputs)}
     if set(outputs) != expected:   # the contract changed and this mapping did not follow

@@ -13,6 +13,7 @@ from components.access import ObjectAccess
 from components.alerts import Alerts, AlertsArgs
 from components.backups import ImmutableBackups, ImmutableBackupsArgs
 from components.base import Site
+from components.batch_operations import BatchOperations, BatchOperationsArgs
 from components.config import AuthorizerType, PlatformConfig
 from components.dicomweb import DicomWeb, DicomWebArgs, DicomWebAuth
 from components.identities import Identities, IdentitiesArgs, Principals
@@ -137,6 +138,9 @@ class ImagingPlatform(pulumi.ComponentResource):
             primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica, target_tag_value=name,
             stop_alarm_arns=[a.arn for a in self.monitoring.failed_replication_alarms],
             settings=cfg.drill), opts=child)
+        self.batch = BatchOperations(f"{name}-batch", BatchOperationsArgs(
+            primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica,
+            archive_kms_key_arn=data.primary_arn, replica_kms_key_arn=data.replica_arn), opts=child)
         self._restrict_archive(p, cfg)
         self.key_policies = self.keys.guard(p, self._key_uses(p))
         self.register_outputs({"archiveBucket": self.archive.name, "replicaBucket": self.replica.name})
@@ -174,12 +178,12 @@ class ImagingPlatform(pulumi.ComponentResource):
     def _restrict_archive(self, p: Principals, cfg: PlatformConfig) -> None:
         """Object allow-lists of archive and replica, now that every role on them exists."""
         forward, failback = self.replication.role.arn, self.replication.failback_role
-        ingest, backup = self.ingest.role.arn, self.backups.role.arn
+        ingest, backup, batch = self.ingest.role.arn, self.backups.role.arn, self.batch.role.arn
         failback_arns = [failback.arn] if failback is not None else []
         people = [*p.readers, *p.operators]
         web, web_dr = self._dicomweb_roles()
         self.archive.archive.restrict(ObjectAccess(
-            read=[ingest, forward, backup, *web, *people], write=[ingest, *web, *failback_arns, *p.operators],
+            read=[ingest, forward, backup, batch, *web, *people], write=[ingest, *web, *failback_arns, *p.operators],
             # FIS pauses replication by rewriting the configuration; AWS Backup turns on the
             # notifications and inventory continuous S3 backups need.
             config=[self.drills.role.arn, backup],
@@ -187,7 +191,7 @@ class ImagingPlatform(pulumi.ComponentResource):
         # Only replication writes the replica (and a promoted DR DICOMweb service, which the
         # operator turned on for a failover): nothing else written there can ride failback into dicom/.
         promoted = web_dr if cfg.dicomweb.promote_dr else []
-        self.replica.archive.restrict(ObjectAccess(read=[*failback_arns, *web_dr, *people],
+        self.replica.archive.restrict(ObjectAccess(read=[*failback_arns, *web_dr, batch, *people],
                                                    write=[forward, *promoted]))
 
     def _key_uses(self, p: Principals) -> dict[KeyPurpose, KeyUse]:
@@ -206,7 +210,8 @@ class ImagingPlatform(pulumi.ComponentResource):
                                      self.primary.region, account, self.monitoring.trail.name)
         return {
             KeyPurpose.DATA: KeyUse(via_services=("s3",),
-                                    roles=[ingest, *replication, backup, *web, *people, *p.uploaders],
+                                    roles=[ingest, *replication, backup, self.batch.role.arn, *web, *people,
+                                           *p.uploaders],
                                     service_principals=("s3.amazonaws.com",)),
             KeyPurpose.BACKUP: KeyUse(via_services=("backup",), roles=[backup, *deployer]),
             KeyPurpose.AUDIT: KeyUse(

@@ -21,7 +21,9 @@ from drills.errors import UsageError
 
 OUTPUTS_SCHEMA_VERSION = 2               # what this drkit writes
 SUPPORTED_OUTPUTS_VERSIONS = (1, 2)      # what it reads: 2 adds hashKeySecretArn (required there)
-OPTIONAL_OUTPUTS = {"hashKeySecretArn": 2}    # output -> first schemaVersion that requires it
+# output -> first schemaVersion that requires it (3: written now, required by no version yet)
+OPTIONAL_OUTPUTS = {"hashKeySecretArn": 2, "batchOperationsRoleArn": 3}
+_ROLE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9/_+=,.@-]+")
 _SECRET_ARN_RE = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9:/_+=.@-]+")
 
 
@@ -53,6 +55,9 @@ class StackOutputs:
     hashKeySecretArn: str | None = None
     """ARN of the Secrets Manager secret holding the identifier hash key (schemaVersion 2;
     absent in version 1 documents, where ingest falls back to finding it by tag)."""
+    batchOperationsRoleArn: str | None = None
+    """ARN of the IAM role drkit's S3 Batch Operations jobs run as (compute checksum, Batch
+    Replication, restore); optional: outputs written before it existed lack it."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "outputs") -> "StackOutputs":
@@ -77,6 +82,9 @@ class StackOutputs:
                 continue
             if not isinstance(data[name], str) or not data[name]:
                 raise UsageError(f"{source}: stack output {name!r} must be a non-empty string")
+        role = data.get("batchOperationsRoleArn")
+        if role is not None and not _ROLE_ARN_RE.fullmatch(role):
+            raise UsageError(f"{source}: stack output 'batchOperationsRoleArn' is not an IAM role ARN")
         arn = data.get("hashKeySecretArn")
         if arn is not None and not _SECRET_ARN_RE.fullmatch(arn):
             raise UsageError(f"{source}: stack output 'hashKeySecretArn' is not a Secrets Manager secret ARN")
@@ -102,8 +110,9 @@ class StackOutputs:
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
-        if document["hashKeySecretArn"] is None:      # a version 1 document has no such output
-            del document["hashKeySecretArn"]
+        for optional in OPTIONAL_OUTPUTS:             # absent from documents older than the output
+            if document[optional] is None:
+                del document[optional]
         return document
 
     def write(self, path: Path) -> None:

@@ -107,6 +107,8 @@ def default_create(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         outputs.setdefault("apiEndpoint", f"https://{args.name}-id.execute-api.us-east-1.amazonaws.com")
         outputs.setdefault("executionArn", f"arn:aws:execute-api:us-east-1:123456789012:{args.name}-id")
     outputs.setdefault("name", args.inputs.get("name") or args.name)
+    if args.typ == "aws:iam/role:Role":          # IAM ARNs carry no region: arn:aws:iam::<account>:role/<name>
+        outputs.setdefault("arn", f"arn:aws:iam::123456789012:role/{outputs['name']}")
     outputs.setdefault("arn", f"arn:aws:{service}:us-east-1:123456789012:{args.name}")
     if args.typ == "aws:lambda/function:Function":
         outputs.setdefault("invokeArn", f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"

@@ -118,7 +118,7 @@ def test_register_outputs_is_each_constructors_last_line() -> None:
     import ast
 
     inits = list(_component_inits())
-    assert len(inits) == 15, [c for _, c, _ in inits]
+    assert len(inits) == 16, [c for _, c, _ in inits]
     for path, cls, init in inits:
         last = init.body[-1]
         assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and \

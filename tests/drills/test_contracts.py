@@ -129,3 +129,21 @@ def test_schema_version_1_still_reads_without_the_secret() -> None:
     outputs = StackOutputs.from_mapping(VALID)
     assert outputs.hashKeySecretArn is None
     assert "hashKeySecretArn" not in outputs.to_dict()
+
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/drkit-dev-batch-role-abc123"
+
+
+def test_batch_operations_role_is_optional_and_round_trips(tmp_path: Path) -> None:
+    base = {**VALID, "schemaVersion": 2, "hashKeySecretArn": SECRET_ARN}
+    assert StackOutputs.from_mapping(base).batchOperationsRoleArn is None
+    assert "batchOperationsRoleArn" not in StackOutputs.from_mapping(base).to_dict()
+    outputs = StackOutputs.from_mapping({**base, "batchOperationsRoleArn": ROLE_ARN})
+    path = tmp_path / "outputs.json"
+    outputs.write(path)
+    assert StackOutputs.load(path).batchOperationsRoleArn == ROLE_ARN
+
+
+def test_batch_operations_role_must_be_a_role_arn() -> None:
+    with pytest.raises(UsageError, match="batchOperationsRoleArn' is not an IAM role ARN"):
+        StackOutputs.from_mapping({**VALID, "batchOperationsRoleArn": "arn:aws:iam::123456789012:user/bob"})
