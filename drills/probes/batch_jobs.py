@@ -10,12 +10,13 @@ Replication for missing/FAILED versions, ``S3InitiateRestoreObject`` for cold ob
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import quote_plus
 
@@ -40,12 +41,45 @@ class TaskResult:
     http_status: str
     message: str
 
-    def checksum(self) -> str | None:
-        """The base64 checksum of a compute-checksum task (None when the message has none)."""
+    @classmethod
+    def from_row(cls, row: list[str]) -> "TaskResult":
+        """One completion-report row. The report's ``ReportSchema`` names ErrorCode before
+        HTTPStatusCode, while AWS's example rows carry the status code first
+        (``...,failed,200,PermanentFailure,...``): whichever of the two is numeric is the status."""
+        cells = (row + [""] * len(REPORT_COLUMNS))[:len(REPORT_COLUMNS)]
+        bucket, key, version, status, fifth, sixth, message = cells
+        if fifth.strip().isdigit() or not sixth.strip().isdigit():
+            http, code = fifth, sixth
+        else:
+            code, http = fifth, sixth
+        return cls(bucket, key, version, status, code.strip(), http.strip(), message)
+
+    def result(self) -> dict[str, Any]:
+        """The ResultMessage as a JSON object ({} when it is not one)."""
         try:
-            return json.loads(self.message).get("checksum_base64")
-        except (ValueError, AttributeError):
+            value = json.loads(self.message)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def checksum(self, algorithm: str = "SHA256") -> str | None:
+        """The base64 full-object checksum a compute-checksum task reported (None when the task
+        failed, the message has none, or it names another algorithm or a composite type)."""
+        if self.status != "succeeded":
             return None
+        found = self.result()
+        named = str(found.get("checksumAlgorithm") or algorithm).upper()
+        kind = str(found.get("checksumType") or "FULL_OBJECT").upper()
+        if named != algorithm.upper() or kind != "FULL_OBJECT":
+            return None
+        if found.get("checksum_base64"):
+            return str(found["checksum_base64"])
+        if found.get("checksum_hex"):
+            try:
+                return base64.b64encode(bytes.fromhex(str(found["checksum_hex"]))).decode()
+            except ValueError:
+                return None
+        return None
 
 
 def manifest_csv(rows: Iterable[tuple[str, str, str | None]]) -> bytes:
@@ -102,8 +136,62 @@ def read_report(s3: Any, report_bucket: str, report_prefix: str, job_id: str) ->
         text = _get(s3, result["Bucket"], result["Key"]).decode("utf-8")
         for row in csv.reader(io.StringIO(text)):
             if row:
-                rows.append(TaskResult(*(row + [""] * (len(REPORT_COLUMNS) - len(row)))[:len(REPORT_COLUMNS)]))
+                rows.append(TaskResult.from_row(row))
     return rows
+
+
+def account_of(role_arn: str) -> str:
+    """The account id in an IAM role ARN (``arn:aws:iam::<account>:role/...``): the job's AccountId."""
+    parts = role_arn.split(":")
+    if len(parts) < 6 or parts[2] != "iam" or not parts[4].isdigit():
+        raise UsageError(f"{role_arn!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+    return parts[4]
+
+
+@dataclass
+class JobRun:
+    """One job from manifest to report: where its files are, how it ended, every task's result."""
+
+    operation: str
+    region: str
+    job_id: str
+    status: str
+    manifest: str                # s3://bucket/key of the manifest drkit wrote
+    report: str                  # s3://bucket/prefix/job-<id>/ of the completion report
+    tasks: int
+    succeeded: int
+    failed: int
+    failure: str = ""
+    results: list[TaskResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"operation": self.operation, "region": self.region, "jobId": self.job_id, "status": self.status,
+                "manifest": self.manifest, "report": self.report, "tasks": self.tasks,
+                "succeeded": self.succeeded, "failed": self.failed, "failure": self.failure}
+
+
+def run_job(s3: Any, s3control: Any, role_arn: str, operation: dict[str, Any], rows: list[tuple[str, str, str | None]],
+            work_bucket: str, prefix: str, wait: Callable[[float], None], region: str,
+            description: str = "drkit") -> JobRun:
+    """Write ``rows`` as the manifest ``<prefix>/manifest.csv`` in ``work_bucket``, create the job
+    (reports under ``<prefix>/reports``), wait on ``wait`` (the drill's clock) and read its report."""
+    account = account_of(role_arn)
+    prefix = prefix.strip("/")
+    manifest_key = f"{prefix}/manifest.csv"
+    location = put_manifest(s3, work_bucket, manifest_key, manifest_csv(rows))
+    job_id = create_job(s3control, account, operation, location, work_bucket, f"{prefix}/reports", role_arn,
+                        description=description[:256])
+    job = wait_job(s3control, account, job_id, advance=wait)
+    progress = job.get("ProgressSummary", {}) or {}
+    reasons = "; ".join(f"{r.get('FailureCode', '')}: {r.get('FailureReason', '')}"
+                        for r in job.get("FailureReasons", []) or [])
+    results = read_report(s3, work_bucket, f"{prefix}/reports", job_id) if progress.get("TotalNumberOfTasks") else []
+    return JobRun(operation=next(iter(operation)), region=region, job_id=job_id, status=str(job["Status"]),
+                  manifest=f"s3://{work_bucket}/{manifest_key}",
+                  report=f"s3://{work_bucket}/{prefix}/reports/job-{job_id}/",
+                  tasks=int(progress.get("TotalNumberOfTasks", 0)),
+                  succeeded=int(progress.get("NumberOfTasksSucceeded", 0)),
+                  failed=int(progress.get("NumberOfTasksFailed", 0)), failure=reasons, results=results)
 
 
 def _get(s3: Any, bucket: str, key: str) -> bytes:

@@ -34,18 +34,21 @@ def run_inventory_ladder(ctx: Any, rungs: list[int | str] | None = None,
                          reports: tuple[InventoryReport, InventoryReport] | None = None,
                          memory_limit: str = reconcile.DEFAULT_MEMORY_LIMIT, threads: int = 2,
                          progress: Callable[[ladder.Rung, RungResult], None] | None = None,
-                         engine_factory: Callable[[Observation], Any] | None = None) -> list[RungResult]:
+                         engine_factory: Callable[[Observation], Any] | None = None,
+                         checksums: str = "batch", batch: Any = None) -> list[RungResult]:
     """Rungs from the newest inventory reports, reconciled by DuckDB here, or by the engine
-    ``engine_factory(obs)`` returns (the Athena path)."""
+    ``engine_factory(obs)`` returns (the Athena path). Rung 5 runs S3 Batch Operations
+    compute-checksum jobs over the reconciliation's current versions (``checksums`` "batch",
+    ``batch`` a ``batch_checksums.BatchSettings``); with "heads" it is not answered here."""
     chosen = ladder.select(rungs)
     if getattr(ctx, "clock", None) is None:
         ctx = ladder.LadderContext(target=ctx.target, outputs=ctx.outputs, clock=ladder.WallClock(),
                                    scope_prefix=getattr(ctx, "scope_prefix", ladder.DICOM_PREFIX))
     obs = Observation(ctx)
     options = ladder.LadderOptions(declared=ladder.declared_config(ctx) if any(r.number == 9 for r in chosen)
-                                   else None)
+                                   else None, checksums=checksums, batch=batch)
     results: list[RungResult] = []
-    needs_reports = any(r.number in reconcile.ANSWERS for r in chosen)
+    needs_reports = any(r.number in reconcile.ANSWERS or (r.number == 5 and checksums == "batch") for r in chosen)
     with tempfile.TemporaryDirectory(prefix="drkit-inventory-") as tmp:
         engine = failure = None
         if needs_reports:
@@ -74,13 +77,21 @@ def run_inventory_ladder(ctx: Any, rungs: list[int | str] | None = None,
 
 def _one(rung: ladder.Rung, engine: Any, failure: Exception | None, obs: Observation,
          options: ladder.LadderOptions) -> RungResult:
-    if rung.number in reconcile.NOT_ANSWERED:
+    batch_rung5 = rung.number == 5 and options.checksums == "batch"
+    if rung.number in reconcile.NOT_ANSWERED and not batch_rung5:
         return reconcile.not_answered(rung.number)
-    if rung.number not in reconcile.ANSWERS:
+    if rung.number not in reconcile.ANSWERS and not batch_rung5:
         return ladder.run_rung(rung, obs, options)
     if failure is not None:
         status = Status.NOT_VERIFIED if isinstance(failure, Unobservable) else Status.ERROR
         return RungResult(rung.number, rung.name, status, reason=str(failure))
+    if batch_rung5:
+        from drills.probes import batch_checksums
+
+        settings = options.batch or batch_checksums.BatchSettings()
+        wrapped = ladder.Rung(rung.number, rung.name, rung.title,
+                              lambda o, _: batch_checksums.check(o, reconcile.current_versions(engine), settings))
+        return ladder.run_rung(wrapped, obs, options)
     build = reconcile.RUNG_BUILDERS[rung.number]
     wrapped = ladder.Rung(rung.number, rung.name, rung.title,
                           lambda o, _: build(engine, o, o.outputs.archiveBucket, o.outputs.replicaBucket))

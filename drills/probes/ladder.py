@@ -8,7 +8,8 @@ a ``LadderContext``: target, outputs, clock, scope prefix and the declared stack
 2 replication-state     no FAILED, no PENDING past the threshold, replicas REPLICA by version id
 3 dicom-hierarchy       per study, series and instance counts equal on both sides
 4 sop-instance-set      SOP Instance UID set difference per study/series, by UID
-5 stored-checksums      S3's stored SHA-256 (no download) vs the index, both sides
+5 stored-checksums      S3's stored SHA-256 (no download) vs the index, both sides; at scale an
+                        S3 Batch Operations compute-checksum job instead (batch_checksums.py)
 6 sample-bytes          a sample per specialty downloaded, hashed here, re-parsed with pydicom
 7 index-parity          index <-> archive both ways; DR replica table <-> replica bucket
 8 immutability-parity   lock mode, retain-until and legal hold of each replica = source's
@@ -59,6 +60,22 @@ class LadderOptions:
     sample: int = integrity.DEFAULT_SAMPLE
     seed: int | None = None
     declared: Any = None          # a validated PlatformConfig, or None
+    checksums: str = "heads"      # rung 5: "heads" (HEAD per version) or "batch" (S3 Batch Operations)
+    batch: Any = None             # batch_checksums.BatchSettings when checksums == "batch"
+
+
+CHECKSUM_METHODS = ("heads", "batch")
+
+
+def check_checksums(obs: Observation, options: LadderOptions) -> RungResult:
+    """Rung 5 by HEAD per version, or by a compute-checksum Batch job over the current versions."""
+    if options.checksums != "batch":
+        return integrity.check_checksums(obs)
+    from drills.probes import batch_checksums
+
+    archive, _ = obs.listings()
+    versions = [(v.key, v.version_id) for v in archive.current().values()]
+    return batch_checksums.check(obs, versions, options.batch or batch_checksums.BatchSettings())
 
 
 RUNGS: tuple[Rung, ...] = (
@@ -66,7 +83,7 @@ RUNGS: tuple[Rung, ...] = (
     Rung(2, replication_state.NAME, "replication state", lambda o, _: replication_state.check(o)),
     Rung(3, hierarchy.HIERARCHY_NAME, "DICOM hierarchy per study", lambda o, _: hierarchy.check_hierarchy(o)),
     Rung(4, hierarchy.SOP_SET_NAME, "SOP Instance UID set difference", lambda o, _: hierarchy.check_sop_set(o)),
-    Rung(5, integrity.CHECKSUMS_NAME, "stored SHA-256 vs index", lambda o, _: integrity.check_checksums(o)),
+    Rung(5, integrity.CHECKSUMS_NAME, "stored SHA-256 vs index", check_checksums),
     Rung(6, integrity.SAMPLE_NAME, "sample downloaded, hashed, parsed",
          lambda o, opt: integrity.check_sample(o, opt.sample, opt.seed)),
     Rung(7, index_parity.NAME, "index <-> archive, DR table <-> replica", lambda o, _: index_parity.check(o)),
@@ -109,13 +126,17 @@ def declared_config(ctx: Any) -> Any:
 
 def run_ladder(ctx: Any, rungs: list[int | str] | None = None, sample: int = integrity.DEFAULT_SAMPLE,
                seed: int | None = None, progress: Callable[[Rung, RungResult], None] | None = None,
-               ) -> list[RungResult]:
+               checksums: str = "heads", batch: Any = None) -> list[RungResult]:
     """Run the chosen rungs (all by default) in order; ``sample`` instances per specialty for
-    rung 6 (``seed`` fixes which). ``progress`` is called after each rung."""
+    rung 6 (``seed`` fixes which). ``progress`` is called after each rung. ``checksums``
+    "batch" answers rung 5 with an S3 Batch Operations compute-checksum job (``batch``:
+    ``batch_checksums.BatchSettings``)."""
     if sample < 0:
         raise UsageError(f"--sample must be 0 or more (got {sample})")
+    if checksums not in CHECKSUM_METHODS:
+        raise UsageError(f"unknown checksum method {checksums!r} (one of {', '.join(CHECKSUM_METHODS)})")
     chosen = select(rungs)
-    options = LadderOptions(sample=sample, seed=seed,
+    options = LadderOptions(sample=sample, seed=seed, checksums=checksums, batch=batch,
                             declared=declared_config(ctx) if any(r.number == 9 for r in chosen) else None)
     if getattr(ctx, "clock", None) is None:
         ctx = LadderContext(target=ctx.target, outputs=ctx.outputs, clock=WallClock(),

@@ -4,8 +4,9 @@ temporary directory), with the same rung results and findings as the listing pat
 
 The statements are the files in ``drills/probes/sql/`` (shared with the Athena path); only
 the counts and the first ``EVIDENCE_CAP`` labels of each finding reach Python, so memory is
-DuckDB's limit plus a constant. Rungs the inventory cannot answer say so: 5 (checksum
-*values* are in no inventory), 6 (the sample needs downloads; run the listing path with
+DuckDB's limit plus a constant. Rung 5 (checksum *values* are in no inventory) is answered by
+an S3 Batch Operations compute-checksum job over ``current_versions`` (drills/probes/
+batch_checksums.py). Rungs the inventory cannot answer say so: 6 (the sample needs downloads; run the listing path with
 ``--rung 6``), 7 (the study index is not exported to S3 here). Rung 9 reads configuration,
 not objects, and runs as on the listing path.
 """
@@ -33,8 +34,9 @@ ANSWERS = (1, 2, 3, 4, 8)
 COLUMNS = ("key", "version_id", "is_latest", "is_delete_marker", "size", "last_modified", "replication_status",
            "lock_mode", "retain_until", "legal_hold")
 NOT_ANSWERED = {
-    5: "stored checksum values are in neither listings nor S3 Inventory: at scale an S3 Batch Operations "
-       "S3ComputeObjectChecksum job answers this rung (not built yet); run --path listing --rung 5",
+    5: "stored checksum values are in neither listings nor S3 Inventory: this path answers rung 5 with an "
+       "S3 Batch Operations S3ComputeObjectChecksum job (--checksums batch); --checksums heads runs on the "
+       "listing path",
     6: "the byte sample downloads objects; run it on the listing path (--path listing --rung 6)",
     7: "the inventory path does not read the study index (no DynamoDB export to S3 yet); "
        "run --path listing --rung 7",
@@ -324,6 +326,11 @@ RUNG_BUILDERS: dict[int, Callable[[Engine, Observation, str, str], RungResult]] 
 RUNG_NAMES = {1: inventory.NAME, 2: replication_state.NAME, 3: hierarchy.HIERARCHY_NAME,
               4: hierarchy.SOP_SET_NAME, 5: integrity.CHECKSUMS_NAME, 6: integrity.SAMPLE_NAME,
               7: index_parity.NAME, 8: immutability.NAME}
+
+
+def current_versions(engine: Engine) -> list[tuple[str, str]]:
+    """(key, version id) of the current archive versions under the scope, not in flight."""
+    return [(str(r["key"]), str(r["version_id"])) for r in engine.rows("current_versions")]
 
 
 def not_answered(number: int) -> RungResult:

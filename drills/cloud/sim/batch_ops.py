@@ -20,12 +20,16 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports
 * the completion report under ``<Report.Prefix>/job-<id>/``: ``manifest.json`` (Format
   Report_CSV_20180820, ReportCreationDate, Results[{TaskExecutionStatus, Bucket, MD5Checksum,
   Key}], ReportSchema) and ``results/<sha1>.csv`` files, one for succeeded and one for failed
-  tasks, columns Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage
-  (``ReportScope`` AllTasks or FailedTasksOnly).
+  tasks, ReportSchema "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode,
+  ResultMessage" (``ReportScope`` AllTasks or FailedTasksOnly). The rows follow AWS's example
+  reports, which carry the HTTP status code before the error code
+  (``awsexamplebucket,image_14975,,failed,200,PermanentFailure,"..."``).
 
 Compute checksum: AWS says the report "contains checksum values for every object" without
 giving the ResultMessage layout on the pages read; here ResultMessage is a JSON object
-``{"checksumAlgorithm", "checksumType", "checksum_base64", "checksum_hex"}``. Not emulated:
+``{"checksumAlgorithm", "checksumType", "checksum_base64", "checksum_hex", "etag"}`` — the keys
+public parsers of real compute-checksum reports read (not an AWS-documented schema; the
+reader in drills/probes/batch_jobs.py also takes a hex-only message). Not emulated:
 other operations (answered InvalidRequest), inventory-report manifests, manifest generators,
 IAM evaluation of ``RoleArn``, priorities and cancellation. Every time is virtual.
 """
@@ -240,8 +244,9 @@ class BatchOperations(Interceptor):
                 stored = self.sim.s3_backend().get_object(task.bucket, task.key, version_id=task.version_id)
                 if stored is None or not hasattr(stored, "value"):
                     raise _TaskFailed(404, "NoSuchKey", "The specified key does not exist.")
-                task.message = json.dumps(_checksum(stored.value, job.params.get("ChecksumAlgorithm", "SHA256")),
-                                          separators=(",", ":"))
+                result = _checksum(stored.value, job.params.get("ChecksumAlgorithm", "SHA256"))
+                result["etag"] = str(getattr(stored, "etag", "")).strip('"')
+                task.message = json.dumps(result, separators=(",", ":"))
             elif job.operation == "S3ReplicateObject":
                 replication = self.sim["replication"]
                 if self.sim.s3_backend().get_object(task.bucket, task.key, version_id=task.version_id) is None:
@@ -288,7 +293,9 @@ class BatchOperations(Interceptor):
             text = io.StringIO()
             writer = csv.writer(text, lineterminator="\n")
             for t in tasks:
-                writer.writerow([t.bucket, t.key, t.version_id or "", t.status, t.error_code, t.http_status,
+                # The row order of AWS's example reports: the HTTP status code before the error
+                # code (the ReportSchema string names them the other way round).
+                writer.writerow([t.bucket, t.key, t.version_id or "", t.status, t.http_status, t.error_code,
                                  t.message])
             body = text.getvalue().encode()
             key = f"{base}results/{hashlib.sha1(body).hexdigest()}.csv"

@@ -38,6 +38,11 @@ class SimClock:
     def now(self):
         return self.cloud.clock.now()
 
+    def wait(self, seconds: float) -> None:
+        self.cloud.clock.advance(seconds)
+
+    advance = wait
+
 
 @dataclass
 class DeployedStack:
