@@ -11,7 +11,9 @@ checksum" (batch-ops-compute-checksums.html) reports a checksum for every object
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import json
 
 import pytest
@@ -92,3 +94,23 @@ def test_an_unknown_job_is_no_such_job(s3control):
     with pytest.raises(ClientError) as err:
         s3control.describe_job(AccountId=ACCOUNT, JobId="no-such-job")
     assert err.value.response["Error"]["Code"] == "NoSuchJob"
+
+
+def test_report_rows_follow_aws_example_order_status_code_before_error_code(cloud, s3, s3control, bucket_name):
+    """AWS's example failed-task rows read ``...,failed,200,PermanentFailure,...`` (the HTTP status
+    code, then the error code), and succeeded rows ``...,succeeded,200,,...``
+    (batch-ops-examples-reports.html); compute checksum puts the checksum in ResultMessage."""
+    bucket, reports, versions = _objects(s3, bucket_name)
+    rows = [(bucket, "dicom/a 1.dcm", versions[0]), (bucket, "dicom/none.dcm", "no-such-version")]
+    location = put_manifest(s3, reports, "m.csv", manifest_csv(rows))
+    job_id = create_job(s3control, ACCOUNT, {"S3ComputeObjectChecksum": {"ChecksumAlgorithm": "SHA256"}},
+                        location, reports, "r", ROLE)
+    wait_job(s3control, ACCOUNT, job_id, advance=cloud.clock.advance)
+    manifest = json.loads(s3.get_object(Bucket=reports, Key=f"r/job-{job_id}/manifest.json")["Body"].read())
+    raw = {r["TaskExecutionStatus"]: s3.get_object(Bucket=r["Bucket"], Key=r["Key"])["Body"].read().decode()
+           for r in manifest["Results"]}
+    ok = next(csv.reader(io.StringIO(raw["succeeded"])))
+    assert ok[3:6] == ["succeeded", "200", ""]
+    assert json.loads(ok[6])["checksum_hex"] == hashlib.sha256(b"x").hexdigest()
+    failed = next(csv.reader(io.StringIO(raw["failed"])))
+    assert failed[3] == "failed" and failed[4].isdigit() and int(failed[4]) >= 400 and failed[5]
