@@ -15,6 +15,11 @@ Paths (``--path``, README "drkit verify"): ``listing`` (ListObjectVersions + HEA
 archive's newest inventory report holds about ``AUTO_INVENTORY_ROWS`` rows or more, else
 listing). ``--archive-manifest``/``--replica-manifest`` reconcile two reports on disk, no cloud.
 
+Rung 5 (``--checksums``): on the listing path a HEAD per version reads S3's stored SHA-256; on
+the inventory and Athena paths (or ``--checksums batch``) an S3 Batch Operations compute-checksum
+job per region hashes the stored bytes (no restore, no download) and its completion report is
+compared with the index (``drills/probes/batch_checksums.py``).
+
 Human table on stderr; ``--json`` prints the rung results on stdout. Exit codes: 0 every rung
 passed; 1 a rung failed or was not verified; 2 bad input; 3 infrastructure or tool error.
 """
@@ -34,6 +39,8 @@ from drills.cli.common import deployed_stack, emit_json, say, target_options
 from drills.engine.clock import Clock, VirtualClock, WallClock
 from drills.engine.model import RungResult, Status
 from drills.errors import DrkitError, ProjectError, UsageError
+from drills.probes.batch_checksums import BatchSettings
+from drills.probes.batch_jobs import account_of
 from drills.probes.integrity import DEFAULT_SAMPLE
 from drills.probes.ladder import RUNGS, LadderContext, Rung, exit_code, overall, run_ladder, select
 
@@ -78,16 +85,29 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "ye
               help="Reconcile a report on disk (its manifest.json; data files beside it) with --replica-manifest.")
 @click.option("--replica-manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The replica's report on disk (with --archive-manifest).")
+@click.option("--checksums", type=click.Choice(("auto", "heads", "batch")), default="auto", show_default=True,
+              help="Rung 5: heads (HEAD each version for its stored SHA-256), batch (an S3 Batch Operations "
+                   "compute-checksum job per region, compared with the index), auto (heads on the listing "
+                   "path, batch on inventory and athena).")
+@click.option("--batch-role-arn", metavar="ARN", default=None,
+              help="Rung 5 with --checksums batch: the role the jobs run as (default: the stack output "
+                   "batchOperationsRoleArn).")
+@click.option("--checksum-sample", type=click.IntRange(min=1), default=None,
+              help="Rung 5 with --checksums batch: only N current versions (drawn with --seed), not all.")
 @click.option("--threshold-minutes", type=click.FloatRange(min=0), default=15.0, show_default=True,
               help="Reports on disk: replication threshold (versions younger than it may be in flight).")
 def verify(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
            as_json: bool, sample: int, seed: int | None, rungs: tuple[str, ...], studies: int, path: str,
            memory_limit: str, threads: int, athena_output: str | None, athena_workgroup: str, archive_manifest: Path | None,
-           replica_manifest: Path | None, threshold_minutes: float) -> None:
+           replica_manifest: Path | None, checksums: str, batch_role_arn: str | None, checksum_sample: int | None,
+           threshold_minutes: float) -> None:
     """Run the verification ladder against a deployed stack (or a fresh embedded one)."""
     wanted = select([int(r) if r.isdigit() else r for r in rungs] or None)      # bad --rung: exit 2 first
     names = [r.number for r in wanted]
-    run = _Runner(path, sample, seed, memory_limit, threads, athena_output, athena_workgroup)
+    if batch_role_arn is not None:
+        account_of(batch_role_arn)                                              # not a role ARN: exit 2
+    run = _Runner(path, sample, seed, memory_limit, threads, athena_output, athena_workgroup,
+                  checksums=checksums, batch=BatchSettings(batch_role_arn, checksum_sample, seed))
     if archive_manifest or replica_manifest:
         _local(archive_manifest, replica_manifest, names, path, memory_limit, threads, threshold_minutes, as_json)
         return
@@ -128,9 +148,11 @@ class _Runner:
     """Runs the ladder on the chosen path (``chosen`` says which, after ``auto``)."""
 
     def __init__(self, path: str, sample: int, seed: int | None, memory_limit: str, threads: int,
-                 athena_output: str | None, athena_workgroup: str) -> None:
+                 athena_output: str | None, athena_workgroup: str, checksums: str = "auto",
+                 batch: BatchSettings | None = None) -> None:
         self.path, self.sample, self.seed, self.threads = path, sample, seed, threads
         self.memory_limit, self.athena_output, self.athena_workgroup = memory_limit, athena_output, athena_workgroup
+        self.checksums, self.batch = checksums, batch or BatchSettings()
         self.chosen = path
 
     def __call__(self, ctx: LadderContext, rungs: list[int]) -> list[RungResult]:
@@ -140,8 +162,10 @@ class _Runner:
         say(f"verifying stack {ctx.stack or '?'} on {ctx.target.kind} ({self.chosen} path): "
             f"{ctx.outputs.archiveBucket} ({ctx.outputs.primaryRegion}) -> {ctx.outputs.replicaBucket} "
             f"({ctx.outputs.drRegion}), scope {ctx.scope_prefix}")
+        checksums = self.checksums if self.checksums != "auto" else ("heads" if self.chosen == "listing" else "batch")
         if self.chosen == "listing":
-            return run_ladder(ctx, rungs=rungs, sample=self.sample, seed=self.seed, progress=_progress)
+            return run_ladder(ctx, rungs=rungs, sample=self.sample, seed=self.seed, progress=_progress,
+                              checksums=checksums, batch=self.batch)
         factory = None
         if self.chosen == "athena":
             from drills.probes.athena_path import open_athena
@@ -151,7 +175,8 @@ class _Runner:
             def factory(obs: Any) -> Any:
                 return open_athena(obs, output, workgroup=workgroup)
         return run_inventory_ladder(ctx, rungs=rungs, memory_limit=self.memory_limit, threads=self.threads,
-                                    progress=_progress, engine_factory=factory)
+                                    progress=_progress, engine_factory=factory, checksums=checksums,
+                                    batch=self.batch)
 
 
 def _auto_path(ctx: LadderContext) -> str:
@@ -266,6 +291,11 @@ def _summary(result: RungResult) -> str:
     if name == "sop-instance-set":
         return f"{c['missingInReplica']} missing, {c['extraInReplica']} extra in the replica"
     if name == "stored-checksums":
+        if c.get("method") == "s3-batch-compute-checksum":
+            unverified = sum(n["count"] for n in c["notVerified"].values())
+            return (f"{c['matched']}/{c['versions']} versions computed by {len(c['jobs'])} Batch job(s) match the "
+                    f"index; {c['archiveMismatch']} archive, {c['replicaMismatch']} replica mismatch(es), "
+                    f"{unverified} not verified")
         return (f"{c['matched']}/{c['indexItems']} match on both sides; {c['archiveMismatch']} archive, "
                 f"{c['replicaMismatch']} replica mismatch(es), {c['checksumAbsent']} without checksum")
     if name == "sample-bytes":

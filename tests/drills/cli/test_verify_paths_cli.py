@@ -71,3 +71,20 @@ def test_inventory_path_on_a_fresh_embedded_stack_passes(capsys) -> None:
     document = json.loads(out)
     assert document["path"] == "inventory" and all(r["status"] == "passed" for r in document["rungs"])
     assert "S3 Inventory report(s) written" in err
+
+
+def test_a_batch_role_that_is_not_a_role_arn_is_a_usage_error(capsys) -> None:
+    code, _, err = run(capsys, "--checksums", "batch", "--batch-role-arn", "my-role")
+    assert code == 2 and "not an IAM role ARN" in err
+
+
+@pytest.mark.slow
+def test_inventory_path_answers_rung_5_with_compute_checksum_jobs(capsys) -> None:
+    code, out, err = run(capsys, "--path", "inventory", "--studies", "2", "--rung", "5", "--json",
+                         "--checksum-sample", "4", "--seed", "3", "--project-dir", str(REPO))
+    assert code == 0, err
+    (rung5,) = json.loads(out)["rungs"]
+    assert rung5["status"] == "passed" and rung5["counts"]["method"] == "s3-batch-compute-checksum"
+    assert rung5["counts"]["versions"] == rung5["counts"]["matched"] == 4
+    assert [j["status"] for j in rung5["counts"]["jobs"]] == ["Complete", "Complete"]
+    assert "Batch" in err and "verdict: passed" in err
