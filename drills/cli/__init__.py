@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "scenarios": "drills.cli.scenarios:scenarios",
     "plan": "drills.cli.plan:plan",
     "verify": "drills.cli.verify:verify",
+    "repair": "drills.cli.repair:repair",
     "report": "drills.cli.report:report",
     "weaken": "drills.cli.weaken:weaken",
     "dicomweb": "drills.cli.dicomweb:dicomweb",

@@ -71,6 +71,12 @@ def deployed_stack(command: str, target: str, endpoint: str | None,
     return resolved, StackOutputs.load(outputs_file)
 
 
+def drill_prefix_of(declared: Any) -> str:
+    """The stack's ``drkit:drill.prefix`` (the only keys drills write or delete), ``drills/`` by default."""
+    drill = declared.get("drkit:drill") if isinstance(declared, dict) else None
+    return str(drill.get("prefix", "drills/")) if isinstance(drill, dict) else "drills/"
+
+
 def emit_json(document: Any) -> None:
     """Write a machine-readable document to stdout (strict JSON, no NaN)."""
     sys.stdout.write(jsonio.dump_text(document))

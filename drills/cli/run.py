@@ -37,7 +37,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drills.cli.common import emit_json, resolve_target, say, target_options
+from drills.cli.common import drill_prefix_of, emit_json, resolve_target, say, target_options
 from drills.contracts import Objectives, StackOutputs
 from drills.engine import registry
 from drills.engine.clock import VirtualClock, WallClock
@@ -290,8 +290,7 @@ def _declared(project: Project | None, stack: str) -> dict[str, Any]:
 
 
 def _drill_prefix(declared: dict[str, Any]) -> str:
-    drill = declared.get("drkit:drill") or {}
-    return str(drill.get("prefix", "drills/")) if isinstance(drill, dict) else "drills/"
+    return drill_prefix_of(declared)
 
 
 def _declared_summary(declared: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,6 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
-from urllib.parse import unquote_plus
 
 from drills.engine.model import RungResult, Severity
 from drills.probes import batch_jobs
@@ -92,7 +91,7 @@ def check(obs: Observation, versions: Iterable[tuple[str, str]], settings: Batch
                                  f"{WORK_PREFIX}/verify/{run}/{side}", obs.clock.wait, region,
                                  description=f"drkit verify rung 5 ({side})")
         jobs.append(job.to_json())
-        computed[side], not_verified[side] = _outcomes(job, wanted)
+        computed[side], not_verified[side] = task_outcomes(job, wanted)
     archive_bad, replica_bad, no_index_checksum = [], [], []
     matched = unindexed = 0
     for kv in wanted:
@@ -143,22 +142,20 @@ def check(obs: Observation, versions: Iterable[tuple[str, str]], settings: Batch
     return report.result()
 
 
-def _outcomes(job: batch_jobs.JobRun, wanted: list[tuple[str, str]]
-              ) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+def task_outcomes(job: batch_jobs.JobRun, wanted: list[tuple[str, str]]
+                  ) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
     """(version -> computed base64 SHA-256, label -> error code of versions without one)."""
-    keys = {k for k, _ in wanted}
+    reported = batch_jobs.by_version(job.results, {k for k, _ in wanted})
     computed: dict[tuple[str, str], str] = {}
     failed: dict[str, str] = {}
-    for r in job.results:
-        key = r.key if r.key in keys else unquote_plus(r.key)       # reports may carry the manifest's encoding
-        kv = (key, r.version_id)
-        value = r.checksum("SHA256")
+    for kv in wanted:
+        r = reported.get(kv)
+        value = r.checksum("SHA256") if r is not None else None
         if value is not None:
             computed[kv] = value
+        elif r is None:
+            failed[version_label(*kv)] = "NotInReport"
         else:
             failed[version_label(*kv)] = r.error_code or ("NoChecksumInResult" if r.status == "succeeded"
                                                           else "TaskFailed")
-    for kv in wanted:
-        if kv not in computed and version_label(*kv) not in failed:
-            failed[version_label(*kv)] = "NotInReport"
     return computed, failed

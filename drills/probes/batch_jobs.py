@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from botocore.exceptions import ClientError
 
@@ -192,6 +192,12 @@ def run_job(s3: Any, s3control: Any, role_arn: str, operation: dict[str, Any], r
                   tasks=int(progress.get("TotalNumberOfTasks", 0)),
                   succeeded=int(progress.get("NumberOfTasksSucceeded", 0)),
                   failed=int(progress.get("NumberOfTasksFailed", 0)), failure=reasons, results=results)
+
+
+def by_version(results: list[TaskResult], keys: set[str]) -> dict[tuple[str, str], TaskResult]:
+    """Task results by (key, version id); a key not among ``keys`` as written is read URL-decoded
+    (a report may echo the manifest's encoding)."""
+    return {(r.key if r.key in keys else unquote_plus(r.key), r.version_id): r for r in results}
 
 
 def _get(s3: Any, bucket: str, key: str) -> bytes:

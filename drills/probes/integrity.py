@@ -167,6 +167,7 @@ def check_sample(obs: Observation, per_specialty: int = DEFAULT_SAMPLE, seed: in
     bad: dict[str, list[str]] = {"archive": [], "replica": []}
     unreadable: dict[str, list[str]] = {"archive": [], "replica": []}
     missing: list[str] = []
+    cold_versions: dict[str, list[str]] = {"archive": [], "replica": []}
     verified, downloaded, cold = 0, 0, 0
     for side, item, body in results:
         label = version_label(item.key, item.version_id)
@@ -175,6 +176,7 @@ def check_sample(obs: Observation, per_specialty: int = DEFAULT_SAMPLE, seed: in
             continue
         if body == COLD:
             cold += 1
+            cold_versions[side].append(label)
             continue
         downloaded += len(body)
         digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
@@ -194,6 +196,10 @@ def check_sample(obs: Observation, per_specialty: int = DEFAULT_SAMPLE, seed: in
         report.not_verified(f"{cold} sampled download(s) refused with InvalidObjectState (a Glacier Flexible "
                             "Retrieval / Deep Archive version needs a restore first)")
     for side, listing in (("archive", archive), ("replica", replica)):
+        report.find_labels(f"{side}-versions-cold", Severity.INFO, listing.bucket,
+                           f"sampled version(s) in {listing.bucket} in a Glacier Flexible Retrieval / Deep Archive "
+                           "tier (not verified until restored)", cold_versions[side],
+                           remediation="drkit repair --kind restore, then verify rung 6 again")
         report.find_labels(f"{side}-bytes-mismatch", Severity.CRITICAL, listing.bucket,
                            f"sampled version(s) in {listing.bucket} whose bytes hash differently from the index's "
                            "ChecksumSHA256 (the stored checksum may still look right)", bad[side],
