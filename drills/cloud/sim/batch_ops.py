@@ -146,6 +146,14 @@ class BatchOperations(Interceptor):
         if ops[0] not in OPERATIONS:
             raise _Refused(400, "InvalidRequest", f"operation {ops[0]} is not emulated")
         params = {_strip(c.tag): (c.text or "") for c in _child(op_node, ops[0]) or []}
+        if ops[0] == "S3InitiateRestoreObject":
+            # API_control_S3InitiateRestoreObjectOperation: GlacierJobTier BULK | STANDARD (no
+            # EXPEDITED); ExpirationInDays at least 1.
+            if params.get("GlacierJobTier", "BULK") not in ("BULK", "STANDARD"):
+                raise _Refused(400, "InvalidRequest", f"GlacierJobTier {params['GlacierJobTier']!r} is not "
+                                                      "BULK or STANDARD (Batch Operations has no EXPEDITED)")
+            if params.get("ExpirationInDays") and int(params["ExpirationInDays"]) < 1:
+                raise _Refused(400, "InvalidRequest", "ExpirationInDays must be 1 or greater")
         spec = _child(_child(root, "Manifest"), "Spec")
         location = _child(_child(root, "Manifest"), "Location")
         manifest = {"Format": _text(spec, "Format") or "",
@@ -256,9 +264,10 @@ class BatchOperations(Interceptor):
                     raise _TaskFailed(400, "InvalidRequest", "no replication rule covers this object")
                 task.message = "Successful"
             elif job.operation == "S3InitiateRestoreObject":
+                # The operation's GlacierJobTier is BULK | STANDARD; RestoreObject's Tier is Bulk | Standard.
+                tier = (job.params.get("GlacierJobTier") or "BULK").capitalize()
                 s3.restore_object(Bucket=task.bucket, Key=task.key, **version, RestoreRequest={
-                    "Days": int(job.params.get("ExpirationInDays") or 1),
-                    "GlacierJobParameters": {"Tier": job.params.get("GlacierJobTier") or "BULK"}})
+                    "Days": int(job.params.get("ExpirationInDays") or 1), "GlacierJobParameters": {"Tier": tier}})
                 task.message = "Successful"
             task.status, task.http_status = "succeeded", 200
         except _TaskFailed as exc:

@@ -114,3 +114,25 @@ def test_report_rows_follow_aws_example_order_status_code_before_error_code(clou
     assert json.loads(ok[6])["checksum_hex"] == hashlib.sha256(b"x").hexdigest()
     failed = next(csv.reader(io.StringIO(raw["failed"])))
     assert failed[3] == "failed" and failed[4].isdigit() and int(failed[4]) >= 400 and failed[5]
+
+
+def test_restore_jobs_take_bulk_or_standard_only(cloud, s3, s3control, bucket_name):
+    """API_control_S3InitiateRestoreObjectOperation: "S3 Batch Operations supports STANDARD and BULK
+    retrieval tiers, but not the EXPEDITED retrieval tier"; the job's BULK is RestoreObject's Bulk."""
+    bucket, reports, _ = _objects(s3, bucket_name)
+    version = s3.put_object(Bucket=bucket, Key="dicom/cold.dcm", Body=b"c", StorageClass="GLACIER")["VersionId"]
+    location = put_manifest(s3, reports, "m.csv", manifest_csv([(bucket, "dicom/cold.dcm", version)]))
+    with pytest.raises(ClientError) as err:
+        s3control.create_job(
+            AccountId=ACCOUNT, ConfirmationRequired=False, Priority=1, RoleArn=ROLE, ClientRequestToken="t-exp",
+            Operation={"S3InitiateRestoreObject": {"ExpirationInDays": 1, "GlacierJobTier": "EXPEDITED"}},
+            Manifest={"Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key", "VersionId"]},
+                      "Location": location},
+            Report={"Bucket": f"arn:aws:s3:::{reports}", "Format": "Report_CSV_20180820", "Enabled": True,
+                    "Prefix": "r", "ReportScope": "AllTasks"})
+    assert err.value.response["Error"]["Code"] == "InvalidRequest"
+    job_id = create_job(s3control, ACCOUNT, {"S3InitiateRestoreObject": {"ExpirationInDays": 1,
+                                                                         "GlacierJobTier": "STANDARD"}},
+                        location, reports, "r", ROLE)
+    assert wait_job(s3control, ACCOUNT, job_id, advance=cloud.clock.advance)["Status"] == "Complete"
+    assert 'ongoing-request="true"' in s3.head_object(Bucket=bucket, Key="dicom/cold.dcm", VersionId=version)["Restore"]
