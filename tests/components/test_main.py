@@ -31,7 +31,7 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:s3/bucketNotification:BucketNotification": 2,                         # archive events, landing
         "aws:kms/key:Key": keys, "aws:kms/replicaKey:ReplicaKey": keys, "aws:kms/alias:Alias": 2 * keys,
         "aws:kms/keyPolicy:KeyPolicy": 2 * keys,
-        "aws:iam/role:Role": 4 + failback + made_roles + web,
+        "aws:iam/role:Role": 5 + failback + made_roles + web,     # ingest, replication, backup, FIS, Batch Ops
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 0,
         "aws:iam/serviceLinkedRole:ServiceLinkedRole": int(cfg.security.reports_role == "create"),
         "aws:sns/topic:Topic": 2, "aws:sns/topicSubscription:TopicSubscription": 2 * len(cfg.alerts.subscriptions),
