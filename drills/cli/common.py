@@ -7,6 +7,7 @@ into a ``drills.aws.Target``.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -69,6 +70,16 @@ def deployed_stack(command: str, target: str, endpoint: str | None,
             "(embedded) or `pulumi stack output --json` (AWS)",
         )
     return resolved, StackOutputs.load(outputs_file)
+
+
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)\s*$", re.IGNORECASE)
+
+
+def memory_size(_ctx: Any, _param: Any, value: str) -> str:
+    """click callback: a DuckDB memory limit such as 256MB or 1GB (BadParameter otherwise)."""
+    if not _MEMORY.match(value or ""):
+        raise click.BadParameter(f"{value!r} is not a memory size such as 256MB or 1GB")
+    return value.replace(" ", "")
 
 
 def drill_prefix_of(declared: Any) -> str:

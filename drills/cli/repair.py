@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -35,7 +33,7 @@ from rich.table import Table
 
 from drills.actions import repair_plan
 from drills.actions.repair import RESTORE_TIERS, Outcome, RepairOptions, execute, region_of
-from drills.cli.common import deployed_stack, drill_prefix_of, emit_json, say, target_options
+from drills.cli.common import deployed_stack, drill_prefix_of, emit_json, memory_size, say, target_options
 from drills.engine.clock import Clock, VirtualClock, WallClock
 from drills.errors import ProjectError, UsageError
 from drills.jsonio import dump_text
@@ -56,7 +54,7 @@ from drills.probes.observe import Observation
               help="restore: days the restored copy stays readable.")
 @click.option("--batch-role-arn", metavar="ARN", default=None,
               help="Role the jobs run as (default: the stack output batchOperationsRoleArn).")
-@click.option("--memory-limit", default="256MB", show_default=True,
+@click.option("--memory-limit", default="256MB", show_default=True, callback=memory_size,
               help="Reconciliation source: DuckDB memory limit.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the manifests and repair.json (default ./drkit-repair-<UTC stamp>).")

@@ -26,7 +26,6 @@ passed; 1 a rung failed or was not verified; 2 bad input; 3 infrastructure or to
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -35,7 +34,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drills.cli.common import deployed_stack, emit_json, say, target_options
+from drills.cli.common import deployed_stack, emit_json, memory_size, say, target_options
 from drills.engine.clock import Clock, VirtualClock, WallClock
 from drills.engine.model import RungResult, Status
 from drills.errors import DrkitError, ProjectError, UsageError
@@ -47,13 +46,6 @@ from drills.probes.ladder import RUNGS, LadderContext, Rung, exit_code, overall,
 PATHS = ("auto", "listing", "inventory", "athena")
 DEFAULT_MEMORY_LIMIT = "256MB"
 AUTO_INVENTORY_ROWS = 1_000_000      # about where listing + 2 HEADs per version stops fitting a drill window
-_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)\s*$", re.IGNORECASE)
-
-
-def _memory_limit(_ctx: Any, _param: Any, value: str) -> str:
-    if not _MEMORY.match(value or ""):
-        raise click.BadParameter(f"{value!r} is not a memory size such as 256MB or 1GB")
-    return value.replace(" ", "")
 
 DEFAULT_STUDIES = 16
 _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "yellow", Status.ERROR: "magenta",
@@ -74,7 +66,7 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "ye
 @click.option("--path", "path", type=click.Choice(PATHS), default="auto", show_default=True,
               help="listing (ListObjectVersions + HEAD), inventory (S3 Inventory + DuckDB), athena (AWS), "
                    "auto (by archive size).")
-@click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=_memory_limit,
+@click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=memory_size,
               help="Inventory path: DuckDB memory limit (joins beyond it spill to a temporary directory).")
 @click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Inventory path: DuckDB threads (fewer threads, less memory).")

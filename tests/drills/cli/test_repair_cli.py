@@ -45,6 +45,11 @@ def test_an_unknown_kind_is_a_usage_error(capsys) -> None:
     assert code == 2 and "resurrect" in err
 
 
+def test_a_bad_memory_limit_is_a_usage_error(capsys) -> None:
+    code, _, err = run(capsys, "repair", "--memory-limit", "lots")
+    assert code == 2 and "256MB" in err
+
+
 def test_restore_without_findings_is_a_usage_error(capsys) -> None:
     code, _, err = run(capsys, "repair", "--kind", "restore")
     assert code == 2 and "--findings" in err
