@@ -11,6 +11,7 @@ from drills.cloud.simulation import SimSettings
 from tests.helpers.replication import LAG, RTC, dimensions, make_pair, make_rule
 
 MINUTE = 60
+RTC_DELAY = 15 * MINUTE
 METRICS_ONLY = {"Metrics": {"Status": "Enabled"}}
 
 
@@ -60,6 +61,7 @@ def test_pending_operations_and_bytes_are_reported_per_rule_every_minute(pair):
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/metrics-dimensions.html"""
     pair.configure(make_rule(pair.dst, destination=RTC))
+    pair.advance(RTC_DELAY)                                            # RTC: reported 15 minutes after
     pair.cloud.sim["replication"].control("pause", {"bucket": pair.src, "duration": "PT20M"})
     for i in range(3):
         pair.east.put_object(Bucket=pair.src, Key=f"k{i}", Body=b"x" * 100)
