@@ -182,6 +182,41 @@ def test_set_alarm_state_runs_the_actions_and_evaluation_corrects_it(cloud, cw):
     assert state(cw, "a") == "OK"
 
 
+def test_statistic_sets_are_evaluated(cloud, cw):
+    """Datapoints sent as StatisticValues (a statistic set) count with their Maximum, Sum
+    and SampleCount.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/publishingMetrics.html"""
+    put_alarm(cw)
+    cw.put_metric_data(Namespace="Test", MetricData=[{"MetricName": "m", "Timestamp": cloud.clock.now(),
+                                                      "StatisticValues": {"SampleCount": 3, "Sum": 12,
+                                                                          "Minimum": 1, "Maximum": 9}}])
+    cloud.clock.advance(2 * MINUTE)
+    assert state(cw, "a") == "ALARM"
+
+
+def test_an_idle_rules_zeros_keep_a_breaching_alarm_ok_until_the_rule_is_deleted(cloud_factory, bucket_name):
+    """An alarm treating missing data as breaching on an idle rule's ReplicationLatency sees
+    the zeros S3 publishes every minute ("still published if replication doesn't occur?":
+    Yes) and stays OK; once the replication configuration is deleted no more datapoints
+    come and the alarm goes to ALARM.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data"""
+    cloud = cloud_factory(SimSettings(replication_lag={"fixed_seconds": LAG}))
+    pair = make_pair(cloud, bucket_name)
+    pair.configure(make_rule(pair.dst, destination={"Metrics": {"Status": "Enabled"}}))
+    cw = cloud.target.client("cloudwatch", REGION)
+    cw.put_metric_alarm(AlarmName="latency", Namespace="AWS/S3", MetricName="ReplicationLatency",
+                        Dimensions=dimensions(pair), Statistic="Maximum", Period=300, EvaluationPeriods=1,
+                        Threshold=900, ComparisonOperator="GreaterThanThreshold", TreatMissingData="breaching")
+    cloud.clock.advance(7 * MINUTE)                            # a whole (aligned) period since the rule was put
+    assert state(cw, "latency") == "OK"
+    cloud.clock.advance(3 * 24 * 60 * MINUTE)                  # days later, still idle, still OK
+    assert state(cw, "latency") == "OK"
+    pair.east.delete_bucket_replication(Bucket=pair.src)
+    cloud.clock.advance(11 * MINUTE)
+    assert state(cw, "latency") == "ALARM"
+
+
 @pytest.mark.slow
 def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tmp_path):
     """End to end on the project's own dev stack (deployed offline, then a synthetic data set
