@@ -157,9 +157,11 @@ def cw_client(pair):
 
 def minutes(pair, metric: str, span_minutes: int, statistic: str = "Maximum") -> list[dict]:
     now = pair.cloud.clock.now()
-    return sorted(cw_client(pair).get_metric_statistics(
-        Namespace="AWS/S3", MetricName=metric, Dimensions=dimensions(pair), StartTime=now - timedelta(minutes=span_minutes),
-        EndTime=now, Period=60, Statistics=[statistic, "SampleCount"])["Datapoints"], key=lambda p: p["Timestamp"])
+    points = cw_client(pair).get_metric_statistics(
+        Namespace="AWS/S3", MetricName=metric, Dimensions=dimensions(pair),
+        StartTime=now - timedelta(minutes=span_minutes), EndTime=now, Period=60,
+        Statistics=[statistic, "SampleCount"])["Datapoints"]
+    return sorted(points, key=lambda p: p["Timestamp"])
 
 
 def test_an_idle_rule_publishes_zeros_every_minute(pair):
