@@ -21,7 +21,7 @@ from drills.aws import Target
 from drills.cloud import moto_fixes
 from drills.cloud.middleware import SimulationMiddleware
 from drills.cloud.control import DirectControl
-from drills.cloud.sim import sqs_clock
+from drills.cloud.sim import cloudwatch_fixes, sqs_clock
 from drills.cloud.simulation import SimSettings, Simulation
 from drills.cloud.tls import SniffingRequestHandler, SniffingWSGIServer, TlsFiles, ensure_certificates, server_context
 from drills.errors import InfraError, UsageError
@@ -80,6 +80,7 @@ class EmbeddedCloud:
                                             name="drkit-embedded-cloud", daemon=True)
             self._thread.start()
             moto_fixes.apply()
+            cloudwatch_fixes.use_simulation(self.sim)      # metrics behaviours publish as runs
             sqs_clock.install(self.sim.clock.now)
             moto_fixes.use_clock(self.sim.clock.now)
             _active = self

@@ -9,6 +9,9 @@ Detection has two methods, and the journal says which one observed it:
 - ``replication-status``: otherwise, the drill HEADs the objects written during the fault
   and sees the condition those alarms watch itself: a copy PENDING for longer than the
   latency alarm's threshold (the RPO).
+
+After convergence, the alarms that detected the stall are watched until they are back to
+OK (noted as ``alarms-back-to-ok``, and ``alarms_back_to_ok`` in the probe's output).
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ def delay_detected(run: Any, detectWithinMinutes: float | None = None) -> ProbeR
             return [a["AlarmName"] for a in replication_alarms(run) if a["StateValue"] == "ALARM"
                     and a["AlarmName"] not in already and _after(a.get("StateUpdatedTimestamp"), start)]
         result = poll(ctx.clock, entered, timeout_s=run.timeout_s, interval_s=POLL_S)
+        if result.satisfied:
+            run.state["alarms_entered"] = list(result.value)
         if already:
             run.note("alarms-already-in-alarm", {"alarms": already})
     else:
@@ -162,6 +167,8 @@ def converged(run: Any, intervalSeconds: float = 10.0) -> ProbeResult:
             **{k: len(v) for k, v in groups.items()})
     output = {"written_during_fault": len(writes), **{k: len(v) for k, v in groups.items()},
               "unaccounted": len(writes) - sum(len(v) for v in groups.values())}
+    if result.satisfied and run.state.get("alarms_entered"):
+        output["alarms_back_to_ok"] = _alarms_back_to_ok(run, run.state["alarms_entered"], at)
     if groups["failed"] or groups["pending"]:
         finding = Finding("pause-writes-not-replicated", Severity.HIGH, out.replicaBucket,
                           f"{len(groups['failed'])} failed and {len(groups['pending'])} still pending of "
@@ -169,6 +176,27 @@ def converged(run: Any, intervalSeconds: float = 10.0) -> ProbeResult:
                           {"failed": groups["failed"], "pending": groups["pending"]})
         return ProbeResult(Status.FAILED, output, (finding,))
     return ProbeResult(Status.PASSED, output)
+
+
+def _alarms_back_to_ok(run: Any, names: list[str], since: datetime) -> bool:
+    """The alarms that detected the stall return to OK once replication caught up (their
+    period must first fill with good datapoints); noted in the journal either way."""
+    period = max((float(a.get("Period", DEFAULT_ALARM_PERIOD_S)) for a in replication_alarms(run)
+                  if a["AlarmName"] in names), default=DEFAULT_ALARM_PERIOD_S)
+
+    def ok() -> list[str] | None:
+        states = {a["AlarmName"]: a["StateValue"] for a in replication_alarms(run) if a["AlarmName"] in names}
+        return sorted(states) if states and all(v == "OK" for v in states.values()) else None
+    try:
+        result = poll(run.ctx.clock, ok, timeout_s=2 * period + 2 * POLL_S, interval_s=POLL_S)
+    except boto_errors() as exc:
+        run.note("alarms-back-to-ok", {"alarms": names, "observed": False, "reason": str(exc)})
+        return False
+    run.note("alarms-back-to-ok", {"alarms": names, "observed": result.satisfied,
+                                   "at": iso(result.at) if result.satisfied else None,
+                                   "after_convergence_s": (result.at - since).total_seconds()
+                                   if result.satisfied else None})
+    return result.satisfied
 
 
 @probe("sides-equal", {"intervalSeconds": {"type": "number", "minimum": 1, "maximum": 600}})

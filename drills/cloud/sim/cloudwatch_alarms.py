@@ -39,6 +39,7 @@ from typing import Any
 
 from drills.cloud.clock import SIMULATED, ScheduledTask
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Interceptor
+from drills.cloud.sim import metric_runs
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,23 @@ class _Series:
         return points[bisect.bisect_left(stamps, start):bisect.bisect_left(stamps, end)]
 
 
+class _Published:
+    """Metrics the behaviours publish every minute as runs (``metric_runs``), read per alarm
+    period as aggregated datapoints — what the per-minute datapoints would give."""
+
+    def __init__(self, sim: Any, region: str, since: datetime) -> None:
+        self.sim, self.region, self.since = sim, region, since
+        self._by_key: dict[tuple, list[metric_runs.MetricRun]] | None = None
+
+    def get(self, key: tuple, start: datetime, end: datetime) -> list[Any]:
+        if self._by_key is None:
+            self._by_key = defaultdict(list)
+            for run in metric_runs.published(self.sim, self.region, self.since, None):
+                self._by_key[run.key].append(run)
+        pieces = (run.clip(start, end) for run in self._by_key.get(key, ()))
+        return [metric_runs.as_datum(p) for p in pieces if p is not None]
+
+
 def _statistic(statistic: str, points: list[Any]) -> float | None:
     values: list[float] = []
     total = count = 0.0
@@ -95,10 +113,10 @@ def _statistic(statistic: str, points: list[Any]) -> float | None:
             v = float(p.value)
             values.append(v)
             total, count, low, high = total + v, count + 1, min(low, v), max(high, v)
-        else:                                 # StatisticValues
-            total += float(p.sum_stat)
+        else:                                 # StatisticValues (moto's MetricAggregatedDatum)
+            total += float(p.sum)
             count += float(p.sample_count)
-            low, high = min(low, float(p.min_stat)), max(high, float(p.max_stat))
+            low, high = min(low, float(p.min)), max(high, float(p.max))
     if count == 0:
         return None
     return {"SampleCount": count, "Sum": total, "Average": total / count, "Minimum": low,
@@ -225,19 +243,22 @@ class CloudWatchAlarms(Interceptor):
     def evaluate_all(self, now: datetime) -> int:
         """Evaluate every metric alarm of every region at ``now``; return how many changed state."""
         changed = 0
+        lookback = self._longest_window() + MINUTE
         for region in self._regions():
             backend = self.sim.backend("cloudwatch", region)
             with self._lock:
                 series = self._series.setdefault(region, _Series())
                 series.refresh(backend.metric_data)
+            published = _Published(self.sim, region, _naive(now) - lookback)
             for alarm in list(backend.alarms.values()):
-                new = self._evaluate(alarm, series, now)
+                new = self._evaluate(alarm, series, published, now)
                 if new is not None and new[0] != alarm.state_value:
                     self._transition(region, alarm, new[0], new[1], new[2], now)
                     changed += 1
         return changed
 
-    def _evaluate(self, alarm: Any, series: _Series, now: datetime) -> tuple[str, str, dict[str, Any]] | None:
+    def _evaluate(self, alarm: Any, series: _Series, published: "_Published",
+                  now: datetime) -> tuple[str, str, dict[str, Any]] | None:
         if alarm.rule is not None or alarm.metric_data_queries or alarm.extended_statistic or not alarm.statistic:
             kind = "composite" if alarm.rule is not None else "metricMathOrPercentile"
             self.not_emulated[kind] = self.not_emulated.get(kind, 0) + 1
@@ -258,7 +279,7 @@ class CloudWatchAlarms(Interceptor):
         def period_value(i: int) -> float | None:        # the i-th period back from ``end`` (1 = last)
             start_dt = _naive(datetime.fromtimestamp(end - i * period, timezone.utc))
             end_dt = _naive(datetime.fromtimestamp(end - (i - 1) * period, timezone.utc))
-            points = series.between(key, start_dt, end_dt)
+            points = series.between(key, start_dt, end_dt) + published.get(key, start_dt, end_dt)
             if alarm.unit:
                 points = [p for p in points if p.unit in (None, alarm.unit)]
             return _statistic(alarm.statistic, points)

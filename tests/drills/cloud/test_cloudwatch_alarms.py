@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 
@@ -182,22 +181,64 @@ def test_set_alarm_state_runs_the_actions_and_evaluation_corrects_it(cloud, cw):
     assert state(cw, "a") == "OK"
 
 
+def test_statistic_sets_are_evaluated(cloud, cw):
+    """Datapoints sent as StatisticValues (a statistic set) count with their Maximum, Sum
+    and SampleCount.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/publishingMetrics.html"""
+    put_alarm(cw)
+    cw.put_metric_data(Namespace="Test", MetricData=[{"MetricName": "m", "Timestamp": cloud.clock.now(),
+                                                      "StatisticValues": {"SampleCount": 3, "Sum": 12,
+                                                                          "Minimum": 1, "Maximum": 9}}])
+    cloud.clock.advance(2 * MINUTE)
+    assert state(cw, "a") == "ALARM"
+
+
+def test_an_idle_rules_zeros_keep_a_breaching_alarm_ok_until_the_rule_is_deleted(cloud_factory, bucket_name):
+    """An alarm treating missing data as breaching on an idle rule's ReplicationLatency sees
+    the zeros S3 publishes every minute ("still published if replication doesn't occur?":
+    Yes) and stays OK; once the replication configuration is deleted no more datapoints
+    come and the alarm goes to ALARM.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data"""
+    cloud = cloud_factory(SimSettings(replication_lag={"fixed_seconds": LAG}))
+    pair = make_pair(cloud, bucket_name)
+    pair.configure(make_rule(pair.dst, destination={"Metrics": {"Status": "Enabled"}}))
+    cw = cloud.target.client("cloudwatch", REGION)
+    cw.put_metric_alarm(AlarmName="latency", Namespace="AWS/S3", MetricName="ReplicationLatency",
+                        Dimensions=dimensions(pair), Statistic="Maximum", Period=300, EvaluationPeriods=1,
+                        Threshold=900, ComparisonOperator="GreaterThanThreshold", TreatMissingData="breaching")
+    cloud.clock.advance(7 * MINUTE)                            # a whole (aligned) period since the rule was put
+    assert state(cw, "latency") == "OK"
+    cloud.clock.advance(3 * 24 * 60 * MINUTE)                  # days later, still idle, still OK
+    assert state(cw, "latency") == "OK"
+    pair.east.delete_bucket_replication(Bucket=pair.src)
+    cloud.clock.advance(11 * MINUTE)
+    assert state(cw, "latency") == "ALARM"
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "known infidelity: the embedded cloud emits replication metrics only while a rule has work, "
-    "but S3 publishes them every minute even when nothing replicates (S3 user guide, 'Using S3 "
-    "Replication metrics', column 'still published if replication doesn't occur?': Yes). The dev "
-    "stack's alarms treat missing data as breaching (issue #15), so on an idle embedded stack they "
-    "sit in ALARM. The replication-pause drill counts only alarms entering ALARM after the fault."))
-def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud):
-    """End to end on the project's own dev stack (deployed offline): during a 45-minute
-    replication pause the ReplicationLatency alarm (> the RPO) goes to ALARM, back to OK
-    once replication caught up, and the alert topic receives the RTC threshold events.
-    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html"""
+def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tmp_path):
+    """End to end on the project's own dev stack (deployed offline, then a synthetic data set
+    ingested). S3 publishes the replication metrics of an RTC rule every minute, also when
+    nothing replicates ("Is this metric still published if replication doesn't occur?
+    Yes"), and "CloudWatch begins reporting replication metrics 15 minutes after you enable
+    S3 RTC": so the stack's breaching-on-missing-data alarms are in ALARM for the first 15
+    minutes, then OK while idle; during a 45-minute replication pause the
+    ReplicationLatency alarm (> the RPO) goes to ALARM and back to OK once replication
+    caught up, and the alert topic receives the RTC threshold events.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data"""
     from pathlib import Path
 
     from drills.deploy.engine import deploy
+    from drills.ingest.batch import ingest_files
+    from drills.ingest.core import IngestDestination, Ingestor
+    from drills.ingest.pseudonym import Pseudonymizer
+    from drills.ingest.sources import collect
+    from drills.ingest.summary import IngestSummary
     from drills.project import find_project
+    from drills.synth.dataset import generate
 
     root = Path(__file__).resolve().parents[3]
     if not (root / "__main__.py").is_file():
@@ -205,14 +246,38 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud):
     out = deploy(find_project(project_dir=root), "dev", cloud.target, cloud.sim).outputs
     cw = cloud.target.client("cloudwatch", out.primaryRegion)
     s3 = cloud.target.client("s3", out.primaryRegion)
-    latency = [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]
-               if a["MetricName"] == "ReplicationLatency" and a["Namespace"] == "AWS/S3"]
-    assert latency, "the dev stack declares a ReplicationLatency alarm"
-    cloud.clock.advance(2 * MINUTE)
-    assert state(cw, latency[0]) == "OK"
+    key = "dicom/1/2/3.dcm"
+    rules = s3.get_bucket_replication(Bucket=out.archiveBucket)["ReplicationConfiguration"]["Rules"]
+    rule = max((r for r in rules if key.startswith(r.get("Filter", {}).get("Prefix", "\0"))),
+               key=lambda r: r["Priority"])["ID"]
+    alarms = [a for a in cw.describe_alarms()["MetricAlarms"] if a["Namespace"] == "AWS/S3"]
+    replication = {a["AlarmName"]: a["MetricName"] for a in alarms}
+    latency = [a["AlarmName"] for a in alarms if a["MetricName"] == "ReplicationLatency"
+               and {"Name": "RuleId", "Value": rule} in a["Dimensions"]]
+    assert latency, "the dev stack declares a ReplicationLatency alarm for the rule of dicom/"
+    breaching = [a["AlarmName"] for a in cw.describe_alarms(AlarmNames=list(replication))["MetricAlarms"]
+                 if a["TreatMissingData"] == "breaching"]
+    cloud.clock.advance(5 * MINUTE)                     # RTC: no metrics for the first 15 minutes
+    assert {name: state(cw, name) for name in breaching} == {name: "ALARM" for name in breaching}
+
+    dataset = tmp_path / "dataset"
+    generate(dataset, 3, 7)
+    dest = IngestDestination.from_outputs(out, cloud.target)
+    summary = IngestSummary(simulated=True)
+    ingest_files(Ingestor(dest, Pseudonymizer.from_secret(cloud.target, dest.region)),
+                 collect([dataset]).files, summary, workers=2)
+    assert not summary.failures
+    cloud.clock.advance(20 * MINUTE)                    # replicated, and idle for a whole alarm period
+    assert {name: state(cw, name) for name in replication} == {name: "OK" for name in replication}
+    stored = cloud.sim["replication_monitoring"].status()["datapoints"]
+    cloud.clock.advance(30 * MINUTE)                    # idle: zeros every minute, none of them stored
+    assert {name: state(cw, name) for name in replication} == {name: "OK" for name in replication}
+    assert cloud.sim["replication_monitoring"].status()["datapoints"] == stored
+    events_before = cloud.sim["replication_monitoring"].status()["events"]
+
     assert cloud.sim["replication"].control("pause", {"bucket": out.archiveBucket,
                                                       "duration": "PT45M"})["resolvedTargets"] == 1
-    s3.put_object(Bucket=out.archiveBucket, Key="dicom/1/2/3.dcm", Body=b"x" * 1000, ChecksumAlgorithm="SHA256")
+    s3.put_object(Bucket=out.archiveBucket, Key=key, Body=b"x" * 1000, ChecksumAlgorithm="SHA256")
     seen = []
     for _ in range(75):
         cloud.clock.advance(MINUTE)
@@ -220,6 +285,7 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud):
         if not seen or seen[-1] != current:
             seen.append(current)
     assert seen == ["OK", "ALARM", "OK"]
+    assert {name: state(cw, name) for name in replication} == {name: "OK" for name in replication}
     events = cloud.sim["replication_monitoring"].status()["events"]
-    assert events == {"s3:Replication:OperationMissedThreshold": 1,
-                      "s3:Replication:OperationReplicatedAfterThreshold": 1}
+    assert {k: events.get(k, 0) - events_before.get(k, 0) for k in events} == {
+        "s3:Replication:OperationMissedThreshold": 1, "s3:Replication:OperationReplicatedAfterThreshold": 1}

@@ -11,6 +11,7 @@ from drills.cloud.simulation import SimSettings
 from tests.helpers.replication import LAG, RTC, dimensions, make_pair, make_rule
 
 MINUTE = 60
+RTC_DELAY = 15 * MINUTE
 METRICS_ONLY = {"Metrics": {"Status": "Enabled"}}
 
 
@@ -60,6 +61,7 @@ def test_pending_operations_and_bytes_are_reported_per_rule_every_minute(pair):
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/metrics-dimensions.html"""
     pair.configure(make_rule(pair.dst, destination=RTC))
+    pair.advance(RTC_DELAY)                                            # RTC: reported 15 minutes after
     pair.cloud.sim["replication"].control("pause", {"bucket": pair.src, "duration": "PT20M"})
     for i in range(3):
         pair.east.put_object(Bucket=pair.src, Key=f"k{i}", Body=b"x" * 100)
@@ -147,3 +149,114 @@ def test_threshold_events_need_rtc(pair):
     pair.cloud.sim["outage"].control("up", {"region": "us-west-2"})
     pair.advance(20 * MINUTE)
     assert pair.status("k") == "COMPLETED" and received(sqs, queue) == []
+
+
+def cw_client(pair):
+    return pair.cloud.target.client("cloudwatch", "us-east-1")
+
+
+def minutes(pair, metric: str, span_minutes: int, statistic: str = "Maximum") -> list[dict]:
+    now = pair.cloud.clock.now()
+    points = cw_client(pair).get_metric_statistics(
+        Namespace="AWS/S3", MetricName=metric, Dimensions=dimensions(pair),
+        StartTime=now - timedelta(minutes=span_minutes), EndTime=now, Period=60,
+        Statistics=[statistic, "SampleCount"])["Datapoints"]
+    return sorted(points, key=lambda p: p["Timestamp"])
+
+
+def test_an_idle_rule_publishes_zeros_every_minute(pair):
+    """A rule with replication metrics enabled publishes ReplicationLatency,
+    OperationsPendingReplication and BytesPendingReplication every minute from when it is
+    configured, also when nothing replicates (the metrics table's "Is this metric still
+    published if replication doesn't occur?": Yes); OperationsFailedReplication is not
+    ("... doesn't occur?": No).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html"""
+    pair.configure(make_rule(pair.dst, destination=METRICS_ONLY))
+    pair.advance(10 * MINUTE)
+    for metric in ("ReplicationLatency", "OperationsPendingReplication", "BytesPendingReplication"):
+        points = minutes(pair, metric, 10)
+        assert len(points) >= 9, metric                       # one a minute (the first one was partial)
+        assert {(p["Maximum"], p["SampleCount"]) for p in points} == {(0.0, 1.0)}, metric
+        stamps = [p["Timestamp"] for p in points]
+        assert all(b - a == timedelta(minutes=1) for a, b in zip(stamps, stamps[1:])), metric
+    assert minutes(pair, "OperationsFailedReplication", 10, "Sum") == []
+    listed = cw_client(pair).list_metrics(Namespace="AWS/S3", Dimensions=[{"Name": "RuleId", "Value": "all"}])
+    assert {m["MetricName"] for m in listed["Metrics"]} == {"ReplicationLatency", "OperationsPendingReplication",
+                                                            "BytesPendingReplication"}
+    # GetMetricData sees the same minutes, and coarser periods aggregate them (5 samples of 0).
+    now = pair.cloud.clock.now()
+    query = {"Metric": {"Namespace": "AWS/S3", "MetricName": "ReplicationLatency", "Dimensions": dimensions(pair)},
+             "Period": 300, "Stat": "SampleCount"}
+    data = cw_client(pair).get_metric_data(MetricDataQueries=[{"Id": "m", "MetricStat": query}],
+                                           StartTime=now - timedelta(minutes=5), EndTime=now)
+    assert data["MetricDataResults"][0]["Values"] in ([5.0], [4.0])   # the minute under way is not over
+
+
+def test_work_shows_real_values_between_the_zeros(pair):
+    """Minutes with work carry the real values; the minutes before and after are zeros.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html"""
+    pair.configure(make_rule(pair.dst, destination=METRICS_ONLY))
+    pair.advance(5 * MINUTE)
+    pair.cloud.sim["replication"].control("pause", {"bucket": pair.src, "duration": "PT5M"})
+    pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x" * 10)
+    pair.advance(15 * MINUTE)
+    pending = [p["Maximum"] for p in minutes(pair, "OperationsPendingReplication", 20)]
+    assert pending[:3] == [0.0, 0.0, 0.0] and pending[-3:] == [0.0, 0.0, 0.0] and max(pending) == 1.0
+    assert {p["SampleCount"] for p in minutes(pair, "BytesPendingReplication", 20)} == {1.0}
+    assert max(p["Maximum"] for p in minutes(pair, "BytesPendingReplication", 20)) == 10.0
+
+
+def test_rtc_metrics_begin_15_minutes_after_the_rule_is_enabled(pair):
+    """"If you're using S3 Replication Time Control, Amazon CloudWatch begins reporting
+    replication metrics 15 minutes after you enable S3 RTC on the respective replication rule."
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html"""
+    pair.configure(make_rule(pair.dst, destination=RTC))
+    pair.advance(14 * MINUTE)
+    assert minutes(pair, "ReplicationLatency", 14) == []
+    pair.advance(5 * MINUTE)
+    assert 3 <= len(minutes(pair, "ReplicationLatency", 19)) <= 5
+
+
+@pytest.mark.parametrize("change", ["delete-configuration", "disable-rule", "metrics-off", "delete-destination"])
+def test_metrics_stop_when_the_rule_goes(pair, change):
+    """Replication metrics exist only for rules with metrics enabled: after the configuration
+    is deleted, the rule disabled or its Metrics turned off, no new datapoints; nor for the
+    three pending/latency metrics once the destination bucket is deleted ("still published
+    if the destination bucket is deleted?": No).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html"""
+    pair.configure(make_rule(pair.dst, destination=METRICS_ONLY))
+    pair.advance(5 * MINUTE)
+    assert minutes(pair, "OperationsPendingReplication", 5)
+    if change == "delete-configuration":
+        pair.east.delete_bucket_replication(Bucket=pair.src)
+    elif change == "disable-rule":
+        pair.configure(make_rule(pair.dst, status="Disabled", destination=METRICS_ONLY))
+    elif change == "metrics-off":
+        pair.configure(make_rule(pair.dst, destination={"Metrics": {"Status": "Disabled"}}))
+    else:
+        pair.west.delete_bucket(Bucket=pair.dst)      # the source keeps its configuration
+    pair.advance(10 * MINUTE)
+    assert minutes(pair, "OperationsPendingReplication", 9) == []
+    assert len(minutes(pair, "OperationsPendingReplication", 17)) >= 5      # what was published stays
+
+
+def test_a_year_of_idle_minutes_is_not_stored(pair):
+    """Drills advance the clock by months (lifecycle, backups): an idle rule's zeros are
+    answered as runs, nothing is stored per minute, and reads still see every minute
+    (here: hourly periods of 60 samples, all 0).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html"""
+    pair.configure(make_rule(pair.dst, destination=METRICS_ONLY))
+    cw_backend = pair.cloud.sim.backend("cloudwatch", "us-east-1")
+    pair.advance(365 * 24 * 60 * MINUTE)
+    assert cw_backend.metric_data == [] and pair.cloud.sim["replication_monitoring"].status()["datapoints"] == 0
+    now = pair.cloud.clock.now()
+    hourly = cw_client(pair).get_metric_statistics(
+        Namespace="AWS/S3", MetricName="ReplicationLatency", Dimensions=dimensions(pair),
+        StartTime=now - timedelta(hours=24), EndTime=now, Period=3600, Statistics=["SampleCount", "Maximum"])
+    points = hourly["Datapoints"]
+    # every minute that is over and starts in the window (the first and last ones may be cut)
+    assert len(points) in (24, 25) and sum(p["SampleCount"] for p in points) in (24 * 60 - 1, 24 * 60)
+    assert {p["Maximum"] for p in points} == {0.0}
+    pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x")
+    pair.advance(5 * MINUTE)
+    assert 1 <= pair.cloud.sim["replication_monitoring"].status()["datapoints"] <= 8   # only minutes with work
