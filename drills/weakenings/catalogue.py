@@ -68,6 +68,9 @@ CATALOGUE: tuple[Weakening, ...] = (
     Weakening("archive-key-deletion", "the archive key's deletion scheduled",
               scenarios=("ransomware",), codes=("archive-key-not-enabled",), resource="archiveKey", drift="schedule-archive-key-deletion",
               after_ingest=True),
+    Weakening("restore-testing-selection-deleted", "the archive's restore-testing selection deleted: its backups "
+              "are never restore-tested", scenarios=("backup-restore",), codes=("restore-testing-no-job",),
+              resource="archiveBucket", drift="delete-archive-restore-testing-selection"),
 )
 
 BY_NAME = {w.name: w for w in CATALOGUE}
