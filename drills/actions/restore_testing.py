@@ -107,7 +107,7 @@ def restore_testing_plan(run: Any, waitForSchedule: bool = False) -> ProbeResult
         reasons.append("a protected resource was not restore-tested by the plan")
     status = (Status.FAILED if Status.FAILED in statuses else
               Status.NOT_VERIFIED if Status.NOT_VERIFIED in statuses else Status.PASSED)
-    return ProbeResult(status, output, tuple(findings), reason="; ".join(reasons) or None)
+    return ProbeResult(status, output, tuple(findings), reason="; ".join(reasons))
 
 
 def stack_plans(ctx: Any, backup: Any, resources: dict[str, str]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from drills.errors import DrkitError
+from drills.errors import DrkitError, InfraError
 
 
 class DriftRefused(DrkitError):
@@ -110,7 +110,7 @@ def delete_archive_restore_testing_selection(target: Any, out: Any) -> dict[str,
                         raise _refused(exc) from exc
                     return {"resource": out.archiveBucket,
                             "change": f"restore-testing selection of the archive deleted from plan {name}"}
-    raise DriftRefused("NotFound", "no restore-testing selection protects the archive bucket")
+    raise InfraError("no restore-testing selection protects the archive bucket: the weakening has nothing to delete")
 
 
 DRIFTS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
