@@ -7,9 +7,11 @@ a plan runs on its cron ``ScheduleExpression`` and starts its jobs within ``Star
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
+import drills.actions.restore_testing as rt
 from drills.actions.restore_testing import restore_testing_plan
 from drills.engine.model import Status
 from tests.drills.engine.conftest import FakeClock, outputs
@@ -107,3 +109,40 @@ def test_without_the_pre_drill_manifest_nothing_is_verified() -> None:
     run = _run(FakeBackup([PLAN], SELECTIONS), simulated=True)
     run.state = {}
     assert restore_testing_plan(run).status is Status.NOT_VERIFIED
+
+
+def test_a_restore_that_does_not_match_the_manifest_is_validated_failed_with_a_finding(monkeypatch) -> None:
+    """PutRestoreValidationResult FAILED with the reason
+    (https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html)."""
+    created = datetime(2026, 1, 4, 6, tzinfo=timezone.utc)
+    job = {"RestoreJobId": "j1", "Status": "COMPLETED", "CreationDate": created,
+           "CompletionDate": created + timedelta(minutes=12), "RecoveryPointCreationDate": created - timedelta(hours=2),
+           "CreatedResourceArn": "arn:aws:s3:::awsbackup-restore-test-abc", "BackupVaultArn": VAULT,
+           "CreatedBy": {"RestoreTestingPlanArn": PLAN["RestoreTestingPlanArn"]}}
+    posted: dict[str, Any] = {}
+
+    class Backup(FakeBackup):
+        def describe_restore_job(self, **_: Any) -> dict[str, Any]:
+            return {**job, "ValidationStatus": posted.get("ValidationStatus")}
+
+        def put_restore_validation_result(self, **kwargs: Any) -> None:
+            posted.update(kwargs)
+
+    monkeypatch.setattr(rt, "verify_bucket", lambda run, region, bucket: {
+        "expected_keys": 5, "restored_keys": 4, "missing_keys": 1, "size_mismatch": 0, "hashed": 1,
+        "hash_mismatch": 0})
+    measured = []
+    run = _run(Backup([PLAN], SELECTIONS), simulated=True)
+    run.measure = measured.append
+    run.ctx.outputs = outputs()
+    plan = {"name": "p", "arn": PLAN["RestoreTestingPlanArn"], "doc": PLAN, "validation_hours": {"archive": 24}}
+    findings: list = []
+    entry = rt._judge_job(run, run.ctx.client("backup", "us-east-1"), plan, "archive", {"RestoreJobId": "j1"},
+                          timedelta(hours=4), findings)
+    assert posted["ValidationStatus"] == "FAILED" and "missing_keys 1" in posted["ValidationStatusMessage"]
+    assert entry["validation"] == "FAILED" and entry["restore_s"] == 720.0
+    (finding,) = findings
+    assert finding.code == "restore-testing-restore-incomplete" and finding.resource == "drkit-test-archivebucket"
+    assert finding.severity.value == "critical" and finding.evidence["missing_keys"] == 1
+    (measurement,) = measured
+    assert measurement.name == "restore_time" and measurement.met is True and measurement.simulated
