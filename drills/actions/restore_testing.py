@@ -243,7 +243,7 @@ def _judge_job(run: Any, backup: Any, plan: dict[str, Any], name: str, listed: d
         return box.get("Status") in _DONE
 
     poll(ctx.clock, finished, timeout_s=max(objective.total_seconds() * 2, 3600.0), interval_s=60.0)
-    entry: dict[str, Any] = {"resource": name, "status": box.get("Status"),
+    entry: dict[str, Any] = {"resource": name, "restore_job": job_id, "status": box.get("Status"),
                              "created": _iso(box.get("CreationDate")), "completed": _iso(box.get("CompletionDate")),
                              "created_by_plan": (box.get("CreatedBy") or {}).get("RestoreTestingPlanArn") == plan["arn"],
                              **_point_checks(backup, plan, box)}
@@ -307,8 +307,10 @@ def _await_deletion(run: Any, plan: dict[str, Any], jobs: list[dict[str, Any]], 
               for j in done) + MARGIN
     ctx.clock.wait((due - ctx.clock.now()).total_seconds())
     for job in done:
-        listed = _list_jobs(backup, plan["arn"], _parse(job["created"]) - timedelta(seconds=1))
-        doc = next((j for j in listed if j.get("CreatedResourceArn", "").endswith(job["created_resource"])), {})
+        try:
+            doc = backup.describe_restore_job(RestoreJobId=job["restore_job"])
+        except (ClientError, BotoCoreError) as exc:
+            doc = {"DeletionStatusMessage": f"DescribeRestoreJob refused: {_code(exc)}"}
         gone = _gone(ctx, job["resource"], job["created_resource"])
         job["deletion"] = {"status": doc.get("DeletionStatus"), "resource_gone": gone}
         if doc.get("DeletionStatus") != "SUCCESSFUL" or gone is not True:
