@@ -75,9 +75,7 @@ def backup_now(run: Any, copyToDr: bool | str = "plan") -> ProbeResult:
         points: dict[str, dict[str, Any]] = {}
         lifecycle = _lifecycle(backup.describe_backup_vault(BackupVaultName=out.backupVault))
         for name, arn in resource_arns(ctx).items():
-            job = backup.start_backup_job(BackupVaultName=out.backupVault, ResourceArn=arn, IamRoleArn=role,
-                                          Lifecycle=lifecycle)
-            done = _wait(ctx, run, lambda j=job["BackupJobId"]: backup.describe_backup_job(BackupJobId=j))
+            done = back_up(ctx, run, arn, role, lifecycle)
             if done.get("State") != "COMPLETED":
                 return ProbeResult(Status.FAILED, {"resource": name, "state": done.get("State")},
                                    reason=f"backup of the {name} ended {done.get('State')}: {done.get('StatusMessage')}")
@@ -100,6 +98,17 @@ def backup_now(run: Any, copyToDr: bool | str = "plan") -> ProbeResult:
     run.state["recovery_points"] = points
     return ProbeResult(Status.PASSED, {"recovery_points": len(points), "copied_to_dr": bool(copyToDr),
                                        "role": role.rsplit("/", 1)[-1]})
+
+
+def back_up(ctx: Any, run: Any, resource_arn: str, role: str, lifecycle: dict[str, int] | None = None) -> dict[str, Any]:
+    """One on-demand backup of ``resource_arn`` into the stack's primary vault, waited for: the
+    final DescribeBackupJob document (``State``, ``RecoveryPointArn``)."""
+    backup = ctx.client("backup", ctx.outputs.primaryRegion)
+    if lifecycle is None:
+        lifecycle = _lifecycle(backup.describe_backup_vault(BackupVaultName=ctx.outputs.backupVault))
+    job = backup.start_backup_job(BackupVaultName=ctx.outputs.backupVault, ResourceArn=resource_arn, IamRoleArn=role,
+                                  Lifecycle=lifecycle)
+    return _wait(ctx, run, lambda: backup.describe_backup_job(BackupJobId=job["BackupJobId"]))
 
 
 def _lifecycle(vault: dict[str, Any]) -> dict[str, int]:

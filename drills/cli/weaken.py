@@ -6,11 +6,13 @@ any) is deployed offline into a new embedded cloud (with the weakening's simulat
 its drift (if any) is applied by boto3 right after deploy, before data is ingested; the synthetic
 data set is ingested; then the catching ladder rungs and scenarios run (journal per weakening
 under the out dir). **Caught** = the drill exits 1 *and* a finding of the catalogued kind names the weakened resource.
-**Prevented** = AWS refused the drift (the stack makes the weakening impossible). Anything else
-is a **gap**, reported, never hidden.
+**Prevented** = AWS refused the drift (its error code recorded) *and* the catching rung observed
+the resource intact (``Weakening.confirm``). Anything else is a **gap**, reported, never hidden.
 
-Writes ``<out>/weakenings.json`` (schema ``drkit-weakenings/1``: catch rate and the
-weakening → drill table) and prints the table. Exit 0 when every weakening tried was caught or
+Writes ``<out>/weakenings.json`` (schema ``drkit-weakenings/2``: catch rate = caught / applicable,
+prevented separately, catalogue size, and the weakening → drill table), the same in the catalogue
+journal ``<out>/catalogue/journal.json`` (``drills.weakenings.record``), signs every run dir
+(``drkit report verify <out>``) and prints the table. Exit 0 when every weakening tried was caught or
 prevented, 1 when there is a gap, 2 bad input.
 """
 
@@ -33,7 +35,7 @@ from drills.cli.rehearsal import embedded_rehearsal
 from drills.cli.run import _declared, _drill_prefix
 from drills.cloud.control import HttpControl
 from drills.cloud.server import SimSettings
-from drills.engine.clock import VirtualClock
+from drills.engine.clock import VirtualClock, WallClock
 from drills.engine.context import DrillContext
 from drills.engine.execute import execute, new_run_id, run_journal, scope_info, target_info
 from drills.engine.results import exit_code
@@ -41,7 +43,9 @@ from drills.engine.scenario import builtin, parse
 from drills.probes.ladder import run_ladder
 from drills.project import Project, find_project
 from drills.weakenings.catalogue import CATALOGUE, Weakening, chosen
+from drills.errors import DrkitError
 from drills.weakenings.drift import DRIFTS, DriftRefused
+from drills.weakenings.record import sign_runs, write_catalogue_journal
 
 OUT_DIR = Path("out/weakenings")
 
@@ -65,15 +69,24 @@ def weaken(names: tuple[str, ...], list_only: bool, stack: str, project_dir: Pat
             say(f"{w.name:32} {w.catcher:28} {w.title}")
         return
     project = find_project(project_dir=project_dir)
-    run_id = new_run_id()
+    started = WallClock().now()
+    run_id = new_run_id(started)
     out_dir = out or OUT_DIR / run_id
     results = [try_weakening(w, project, stack, out_dir / w.name, studies=studies, seed=seed) for w in selected]
     summary = summarise(results)
     out_dir.mkdir(parents=True, exist_ok=True)
+    journal = write_catalogue_journal(out_dir, run_id, stack, summary, started)
+    try:
+        signed = sign_runs(out_dir)
+        say(f"signed {len(signed)} run dir(s) (report.json); check them with: drkit report verify {out_dir}")
+    except DrkitError as exc:
+        say(f"run dirs not signed: {exc}", fg="yellow")
     (out_dir / "weakenings.json").write_text(jsonio.dumps(summary), encoding="utf-8")
     _table(summary)
-    say(f"catch rate {summary['caught']}/{summary['tried']} ({summary['catch_rate']:.0%}); "
-        f"{summary['prevented']} prevented by the stack, {summary['gaps']} gap(s); {out_dir}/weakenings.json")
+    rate = "n/a" if summary["catch_rate"] is None else f"{summary['catch_rate']:.0%}"
+    say(f"catch rate {summary['caught']}/{summary['applicable']} applicable ({rate}); {summary['prevented']} "
+        f"prevented by the stack (not counted as caught); {summary['gaps']} gap(s); catalogue of "
+        f"{summary['catalogue_size']}, {summary['tried']} tried; {out_dir}/weakenings.json, {journal}")
     if as_json:
         click.echo(jsonio.dumps(summary), nl=False)
     raise click.exceptions.Exit(0 if summary["gaps"] == 0 else 1)
@@ -112,8 +125,16 @@ def try_weakening(w: Weakening, project: Project, stack: str, run_dir: Path, *, 
                 rj.journal.document["weakening"]["applied"] = drift
                 rj.start(ctx.clock, target=target_info(ctx), scope=scope_info(ctx.scope_prefix, ctx.manifest))
                 rj.journal.document["stack"]["outputs"] = outputs.to_dict()
-                rungs = run_ladder(ctx, rungs=list(w.rungs)) if w.rungs and "refused" not in drift else []
+                if drift:
+                    rj.journal.event("weakening-refused" if "refused" in drift else "weakening-applied",
+                                     data=dict(drift))
+                rungs = run_ladder(ctx, rungs=list(w.rungs)) if w.rungs else []
                 rj.journal.document["ladder"] = {"rungs": [r.to_json() for r in rungs]} if rungs else None
+                prevention = None
+                if "refused" in drift:
+                    prevention = confirm_prevented(w, rungs, getattr(outputs, w.resource, None))
+                    rj.journal.document["weakening"]["prevention"] = prevention
+                    rj.journal.event("weakening-prevention-checked", data=prevention)
                 result = execute(rj, ctx, scenarios if "refused" not in drift else [])
     resource = drift.get("resource") if w.resource == "archiveKey" else getattr(outputs, w.resource)
     findings = [f for s in result.document["scenarios"] for f in s.get("findings", [])]
@@ -121,25 +142,53 @@ def try_weakening(w: Weakening, project: Project, stack: str, run_dir: Path, *, 
     code = exit_code([s["status"] for s in result.document["scenarios"]], ladder=[r.status for r in rungs])
     naming = sorted({f["code"] for f in findings if resource and resource in str(f.get("resource", ""))
                      and (not w.codes or f["code"] in w.codes)})
+    reason = None
     if "refused" in drift:
-        outcome = "prevented"
+        outcome = "prevented" if prevention and prevention["confirmed"] is not False else "gap"
+        if outcome == "gap":
+            reason = "AWS refused the drift, but the catching rung did not confirm the resource intact"
     elif code == 1 and naming:
         outcome = "caught"
     else:
         outcome = "gap"
-    return {"weakening": w.name, "title": w.title, "catcher": w.catcher, "outcome": outcome, "exit_code": code,
-            "resource": resource, "findings_naming_resource": naming,
-            "applied": {k: v for k, v in drift.items() if k != "resource"} or ({"stack": w.stack} if w.stack else {}),
-            "journal": str(run_dir / "journal.json")}
+        reason = f"exit {code}; no finding of {', '.join(w.codes) or 'any kind'} names {resource}"
+    row = {"weakening": w.name, "title": w.title, "catcher": w.catcher, "outcome": outcome, "exit_code": code,
+           "resource": resource, "findings_naming_resource": naming,
+           "applied": {k: v for k, v in drift.items() if k != "resource"} or ({"stack": w.stack} if w.stack else {}),
+           "journal": str(run_dir / "journal.json"), "reason": reason}
+    if prevention is not None:
+        row["evidence"] = {"refused": drift["refused"], "message": drift.get("message"), **prevention}
+    return row
+
+
+def confirm_prevented(w: Weakening, rungs: list[Any], resource: str | None) -> dict[str, Any]:
+    """A refused drift counts as prevented only when rung 9 observes ``w.confirm`` in force on
+    the weakened resource (e.g. the replica's versioning Enabled and Object Lock Enabled)."""
+    if not w.confirm:
+        return {"confirmed": None, "by": None, "observed": {},
+                "note": "no confirming checks catalogued: the refusal's error code is the only evidence"}
+    rows = [row for r in rungs if r.rung == 9 for row in (r.counts.get("checks") or [])]
+    observed = {row["check"]: row["observed"] for row in rows
+                if row.get("resource") == resource and row.get("check") in dict(w.confirm)}
+    confirmed = all(observed.get(check) == value for check, value in w.confirm)
+    return {"confirmed": confirmed, "by": "ladder rung 9 (configuration-in-force)", "resource": resource,
+            "expected": dict(w.confirm), "observed": observed}
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts, the catch rate (caught / applicable: a prevented weakening is not applicable to
+    this stack and is never counted as caught) and the weakening -> catching drill table."""
     caught = sum(r["outcome"] == "caught" for r in results)
     prevented = sum(r["outcome"] == "prevented" for r in results)
     gaps = [r["weakening"] for r in results if r["outcome"] == "gap"]
-    return {"schema": "drkit-weakenings/1", "catalogue_size": len(CATALOGUE), "tried": len(results),
-            "caught": caught, "prevented": prevented, "gaps": len(gaps), "gap_names": gaps,
-            "catch_rate": caught / len(results) if results else 0.0,
+    applicable = len(results) - prevented
+    return {"schema": "drkit-weakenings/2", "catalogue_size": len(CATALOGUE), "tried": len(results),
+            "applicable": applicable, "caught": caught, "prevented": prevented, "gaps": len(gaps), "gap_names": gaps,
+            "catch_rate": caught / applicable if applicable else None,
+            "catch_rate_basis": "caught / applicable (tried minus prevented); prevented is reported separately and "
+                                "never counted as caught",
+            "table": [{"weakening": r["weakening"], "caught_by": r["catcher"], "outcome": r["outcome"],
+                       "findings": r["findings_naming_resource"]} for r in results],
             "catalogue": [dict(asdict(w), catcher=w.catcher) for w in CATALOGUE], "results": results,
             "simulated": True}
 

@@ -35,6 +35,7 @@ PROVIDER_MODULES = (
     "drills.actions.backup",
     "drills.actions.index_rebuild",
     "drills.actions.restore",
+    "drills.actions.restore_testing",
     "drills.probes.destruction",
 )
 

@@ -70,7 +70,8 @@ _ACTIVITY = {
         "action": {"type": "string"},
         "arguments": {"type": "object"},
         "tolerance": _TOLERANCE,
-        "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400},
+        # up to 14 days: waiting for a weekly schedule (restore testing) and its windows must fit
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 1209600},
         "optional": {"type": "boolean"},
         "phase": {"type": "string", "minLength": 1},
     },

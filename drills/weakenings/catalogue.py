@@ -6,7 +6,8 @@ the project whose stack file carries them); ``drift`` names a boto3 change from
 ``drills.weakenings.drift`` applied after deploy, before any data is ingested; ``sim`` holds
 ``SimSettings`` fields for the embedded cloud (e.g. a slow replication tail); ``overrides`` change
 a scenario activity's arguments (``{scenario: {activity: {argument: value}}}``). ``resource``
-names the output whose value the catching finding's ``resource`` must contain.
+names the output whose value the catching finding's ``resource`` must contain; ``confirm`` the
+rung-9 observations that must hold on it when AWS refuses the drift (then: prevented).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class Weakening:
     drift: str | None = None
     sim: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    # rung-9 checks of the weakened resource that must be observed in force (check, value) for a
+    # refused drift to count as prevented: the refusal alone is not evidence the stack is intact
+    confirm: tuple[tuple[str, str], ...] = ()
     # drift applied once the data set is in (a scheduled key deletion refuses every SSE-KMS
     # write, as S3 does: applied before ingest it would stop the rehearsal, not the drill)
     after_ingest: bool = False
@@ -54,7 +58,8 @@ CATALOGUE: tuple[Weakening, ...] = (
               scenarios=("region-failover",), codes=("acknowledged-writes-not-in-dr",), resource="replicaBucket",
               stack={"replication": {"rtc": False}}, sim=SLOW_TAIL),
     Weakening("replica-versioning-suspended", "versioning suspended on the replica bucket",
-              rungs=(1, 9), codes=("drift-versioning",), resource="replicaBucket", drift="suspend-replica-versioning"),
+              rungs=(1, 9), codes=("drift-versioning",), resource="replicaBucket", drift="suspend-replica-versioning",
+              confirm=(("versioning", "Enabled"), ("object-lock", "Enabled"))),
     Weakening("no-dr-backup-copy", "backups not copied to the DR vault (restore under primary-region loss)",
               scenarios=("backup-restore",), codes=("no-recovery-point-in-vault",), resource="drBackupVault", stack={"backups": {"copyToDr": False}}),
     Weakening("vault-lock-removed", "vault lock (governance mode) removed: recovery points deletable",
@@ -68,6 +73,9 @@ CATALOGUE: tuple[Weakening, ...] = (
     Weakening("archive-key-deletion", "the archive key's deletion scheduled",
               scenarios=("ransomware",), codes=("archive-key-not-enabled",), resource="archiveKey", drift="schedule-archive-key-deletion",
               after_ingest=True),
+    Weakening("restore-testing-selection-deleted", "the archive's restore-testing selection deleted: its backups "
+              "are never restore-tested", scenarios=("backup-restore",), codes=("restore-testing-no-job",),
+              resource="archiveBucket", drift="delete-archive-restore-testing-selection"),
 )
 
 BY_NAME = {w.name: w for w in CATALOGUE}

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from drills.errors import DrkitError
+from drills.errors import DrkitError, InfraError
 
 
 class DriftRefused(DrkitError):
@@ -91,7 +91,29 @@ def schedule_archive_key_deletion(target: Any, out: Any) -> dict[str, Any]:
     return {"resource": key_id, "change": "deletion scheduled (30-day window)"}
 
 
+def delete_archive_restore_testing_selection(target: Any, out: Any) -> dict[str, Any]:
+    """Delete the restore-testing selection that protects the archive bucket (the plan stays)."""
+    backup = target.client("backup", out.primaryRegion)
+    arn = f"arn:aws:s3:::{out.archiveBucket}"
+    for page in backup.get_paginator("list_restore_testing_plans").paginate():
+        for plan in page.get("RestoreTestingPlans", []):
+            name = plan["RestoreTestingPlanName"]
+            for listed in backup.list_restore_testing_selections(RestoreTestingPlanName=name)["RestoreTestingSelections"]:
+                selection = backup.get_restore_testing_selection(
+                    RestoreTestingPlanName=name, RestoreTestingSelectionName=listed["RestoreTestingSelectionName"]
+                )["RestoreTestingSelection"]
+                if arn in (selection.get("ProtectedResourceArns") or []):
+                    try:
+                        backup.delete_restore_testing_selection(
+                            RestoreTestingPlanName=name, RestoreTestingSelectionName=listed["RestoreTestingSelectionName"])
+                    except ClientError as exc:
+                        raise _refused(exc) from exc
+                    return {"resource": out.archiveBucket,
+                            "change": f"restore-testing selection of the archive deleted from plan {name}"}
+    raise InfraError("no restore-testing selection protects the archive bucket: the weakening has nothing to delete")
+
+
 DRIFTS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
     f.__name__.replace("_", "-"): f for f in (disable_dicom_replication, suspend_replica_versioning, remove_vault_locks,
                                                drop_index_replica, pitr_off, replica_expires_current,
-                                               schedule_archive_key_deletion)}
+                                               schedule_archive_key_deletion, delete_archive_restore_testing_selection)}

@@ -164,7 +164,8 @@ def test_backups_restore_from_both_vaults_into_new_resources_and_match_the_manif
         assert out["restored_keys"] == out["expected_keys"] > 0
         assert out["missing_keys"] == out["size_mismatch"] == out["hash_mismatch"] == out["index_missing"] == 0
         assert out["hashed"] == SAMPLE and out["index_items"] > 0
-    restores = [m for m in drill["measurements"] if m["name"] == "restore_time"]
+    restores = [m for m in drill["measurements"] if m["name"] == "restore_time"
+                and m["detail"]["source"] in ("primary", "dr")]
     assert len(restores) == 4 and all(m["met"] and m["objective"] == 4 * 3600 and m["simulated"] for m in restores)
     # the live archive was not written: same versions before and after; only the run's resources dropped
     before, after = drill["steady_state_before"][0]["output"], drill["steady_state_after"][0]["output"]
@@ -172,6 +173,46 @@ def test_backups_restore_from_both_vaults_into_new_resources_and_match_the_manif
     assert drill["rollbacks"][0]["output"]["dropped"] == 4
     coverage = _activity(drill, "backup-coverage")["output"]
     assert coverage["cold_objects"] == 0 and coverage["studies_not_protected_by_backup"] == 0
+
+
+def _assert_restore_testing_plan_honoured(drill: dict, objective_s: float) -> None:
+    """The stack's restore-testing plan ran on its schedule (virtual clock advanced to its next
+    cron run), restored the latest recovery point within its selection window into new
+    ``awsbackup-restore-test-…`` resources, which match the pre-drill manifest, got a SUCCESSFUL
+    validation result, and were deleted after the validation window."""
+    activity = _activity(drill, "restore-testing-plan")
+    assert activity["status"] == "passed", activity["error"]
+    (plan,) = activity["output"]["plans"]
+    assert plan["protects"] == ["archive", "index"] and plan["schedule"] == "cron(0 6 ? * 1 *)"
+    assert plan["stand_in_backup"]["archive"] == plan["stand_in_backup"]["index"] == "COMPLETED"
+    jobs = {j["resource"]: j for j in plan["jobs"]}
+    assert set(jobs) == {"archive", "index"}
+    for job in jobs.values():
+        assert job["status"] == "COMPLETED" and job["created_by_plan"]
+        assert job["created"] >= plan["next_run"]            # started by the schedule, not by the drill
+        assert job["recovery_point_in_window"] and job["latest_in_window"]
+        assert job["created_resource"].startswith("awsbackup-restore-test-")
+        assert job["validation"] == job["validation_posted"] == "SUCCESSFUL"
+        assert job["deletion"] == {"status": "SUCCESSFUL", "resource_gone": True}
+    archive = jobs["archive"]["verified"]
+    assert archive["restored_keys"] == archive["expected_keys"] > 0 and archive["hashed"] == SAMPLE
+    assert archive["missing_keys"] == archive["size_mismatch"] == archive["hash_mismatch"] == 0
+    assert jobs["index"]["verified"]["index_items"] > 0 and jobs["index"]["verified"]["index_missing"] == 0
+    timed = [m for m in drill["measurements"] if m["name"] == "restore_time"
+             and m["detail"]["source"] == "restore-testing-plan"]
+    assert {m["detail"]["resource"] for m in timed} == {"archive", "index"}
+    assert all(m["met"] and m["objective"] == objective_s and m["simulated"] for m in timed)
+    assert not [f for f in drill["findings"] if f["code"].startswith("restore-testing")]
+
+
+@pytest.mark.slow
+def test_the_stacks_restore_testing_plan_is_honoured_on_its_schedule(dev_run) -> None:
+    """AWS Backup restore testing: https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing.html
+    (schedule, start window, LATEST_WITHIN_WINDOW, ValidationWindowHours then deletion) and
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html
+    (PutRestoreValidationResult)."""
+    _, scenarios = dev_run
+    _assert_restore_testing_plan_honoured(scenarios["backup-restore"], 4 * 3600)
 
 
 @pytest.mark.slow
@@ -198,3 +239,4 @@ def test_the_four_drills_pass_on_the_prod_stack_where_the_index_cannot_be_droppe
     assert attempts["drop-index"] == ("denied", "ValidationException", 1)
     assert attempts["delete-versions"] == ("denied", "AccessDenied", SAMPLE)
     assert not any(f["code"] == "index-deletion-unprotected" for f in scenarios["ransomware"]["findings"])
+    _assert_restore_testing_plan_honoured(scenarios["backup-restore"], 12 * 3600)
