@@ -9,6 +9,7 @@ import io
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 from pydicom.uid import ExplicitVRLittleEndian
 
 from drills.contracts import (
@@ -339,10 +340,10 @@ def test_a_failed_index_write_names_the_archived_instance_and_a_retry_indexes_it
     data = to_bytes(ds)
     ingestor = ingest_env.ingestor()
 
-    def failing_add(*_args, **_kwargs):
-        raise InfraError("write index item to t: ThrottlingException")
+    def failing_put(*_args, **_kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
 
-    monkeypatch.setattr(ingestor._index, "add", failing_add)
+    monkeypatch.setattr(ingestor._index._ddb, "put_item", failing_put)
     with pytest.raises(InfraError) as info:
         ingestor.ingest_bytes(data, "a.dcm")
     (version,) = [v["VersionId"] for v in ingest_env.versions(archive_key(
