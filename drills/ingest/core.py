@@ -33,6 +33,13 @@ first instead, so a duplicate is not uploaded just to be refused; the PUT that f
 HEAD that found nothing is still conditional. Multipart uploads HEAD first (s3transfer
 cannot make them conditional).
 
+The GSI Query is one request per new instance and cannot be batched: BatchGetItem reads a
+table's primary keys only, and a Query takes one partition-key value. DynamoDB's PartiQL
+could (``SELECT ... FROM "table"."index" WHERE key IN [...]``, up to 50 values, AWS docs
+"PartiQL select statements" and "PartiQL ... operators"), but moto 5.2.5 (py-partiql-parser
+0.6.3) neither parses the documented ``"table"."index"`` form nor matches more than the
+first value of a parameterised IN list, so it could not be tested here and is not used.
+
 A result is only ever delivered after its index item is written: an ARCHIVED result is
 always indexed. ``ingest_file``/``ingest_bytes``/``ingest_stream`` return then. ``start_file``
 returns as soon as the bytes are archived, with a Future that completes once the index item
@@ -379,6 +386,8 @@ class Ingestor:
         with self._indexing_lock:
             pending = self._indexing.get(key)
         if pending is not None:
+            if not pending.done():
+                self._index.expedite()      # no lingering for a fuller group: someone waits
             wait_futures([pending])
 
     def _archive_locked(self, key: str, body: Path | BinaryIO, header: DicomHeader, digest: Digest, source: str,

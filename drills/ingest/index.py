@@ -202,7 +202,10 @@ class StudyIndex:
             if self._writers - self._in_flight < 1 and self._writers < MAX_IN_FLIGHT:
                 self._writers += 1
                 threading.Thread(target=self._writer, name="drkit-index-writer", daemon=True).start()
-            self._cond.notify_all()
+            # wake the writers only when this item may make a group due (or starts the linger
+            # clock): waking them for every item costs more CPU than the writes save
+            if urgent or len(self._queue) == 1 or len(self._queue) % BATCH_WRITE_LIMIT == 0:
+                self._cond.notify_all()
         return pending.future
 
     def expedite(self) -> None:
