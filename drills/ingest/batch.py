@@ -12,8 +12,9 @@ a failed index write is still reported against its own input.
 
 from __future__ import annotations
 
+import queue
 import warnings
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 from drills.errors import InfraError, UsageError
@@ -30,11 +31,16 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
     """Ingest ``files`` with a bounded pool into ``summary``; stop submitting new work after an
     infrastructure error (what was not attempted is counted in ``summary.skipped``).
     ``on_progress(done, total)`` is called after each finished input."""
-    starting: dict[Future, InputFile] = {}      # up to the upload, on a worker thread
-    indexing: dict[Future, InputFile] = {}      # uploaded, index write pending
-    queue = iter(files)
+    # every future reports its completion into one queue: waiting on hundreds of pending
+    # futures at every step (concurrent.futures.wait) would cost CPU per instance
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    starting = indexing = 0     # inputs up to their upload / uploaded with the index write pending
+    inputs = iter(files)
     broken = False
     finished = 0
+
+    def track(future: Future, item: InputFile, stage: str) -> None:
+        future.add_done_callback(lambda done: events.put((stage, done, item)))
 
     def finish(item: InputFile, outcome: Future) -> None:
         nonlocal broken, finished
@@ -59,24 +65,26 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
         warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
         exhausted = False
         while True:
-            while not broken and not exhausted and len(starting) < workers * 2:
-                item = next(queue, None)
+            while not broken and not exhausted and starting < workers * 2:
+                item = next(inputs, None)
                 if item is None:
                     exhausted = True
                     break
-                starting[pool.submit(ingestor.start_file, item.path, item.source)] = item
+                track(pool.submit(ingestor.start_file, item.path, item.source), item, "start")
+                starting += 1
             if not starting and not indexing:
                 break
             if not starting:
                 ingestor.expedite()     # nothing more will join the index's groups: send them
-            done, _ = wait([*starting, *indexing], return_when=FIRST_COMPLETED)
-            for future in done:
-                if future in indexing:
-                    finish(indexing.pop(future), future)
-                    continue
-                item = starting.pop(future)
-                if future.exception() is None and not future.result().done():
-                    indexing[future.result()] = item
-                else:
-                    finish(item, future.result() if future.exception() is None else future)
-    summary.skipped = sum(1 for _ in queue)
+            stage, future, item = events.get()
+            if stage == "index":
+                indexing -= 1
+                finish(item, future)
+                continue
+            starting -= 1
+            if future.exception() is None:
+                indexing += 1
+                track(future.result(), item, "index")
+            else:
+                finish(item, future)
+    summary.skipped = sum(1 for _ in inputs)

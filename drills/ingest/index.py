@@ -216,11 +216,6 @@ class StudyIndex:
                 pending.urgency = WAIT_NOW
             self._cond.notify_all()
 
-    def pending(self) -> int:
-        """Items queued or being written."""
-        with self._cond:
-            return len(self._queue) + len(self._in_flight_keys)
-
     def _writer(self) -> None:
         """One writer thread: takes a group whenever one is due, writes it, completes its
         futures; ends after WRITER_IDLE_EXIT seconds without work."""
