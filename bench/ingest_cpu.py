@@ -8,8 +8,10 @@ time (``resource.getrusage(RUSAGE_SELF)``, user + system, all threads) is the cl
 boto3, the Ingestor's header read, SHA-256 and index writes. Two measures, each over the
 same ``drkit synth`` data set, raw first then ingest, ``--rounds`` times (medians reported):
 
-(a) client CPU per instance: ``Ingestor.ingest_file`` vs a raw ``put_object`` of the same
-    file's bytes into a plain bucket (same threads). Target: ≤ 1.5×.
+(a) client CPU per instance: ingest as ``drkit ingest`` runs it (``drills.ingest.batch.
+    ingest_files``: ``--workers`` threads each take an instance up to its upload, the index
+    writes follow in groups beside the uploads) vs a raw ``put_object`` of the same file's
+    bytes into a plain bucket (``--workers`` threads). Target: ≤ 1.5×.
 (b) wall clock under a latency model: every HTTP request the client sends first waits a
     fixed simulated latency on the client side (a botocore ``before-send`` hook that sleeps,
     so it costs no CPU): ``--s3-ms`` per S3 request, ``--ddb-ms`` per DynamoDB request.
@@ -53,6 +55,7 @@ from bench.ingest_throughput import (LABEL, REGION, _count_items, _fresh_buckets
 
 S3_DOC = ("https://docs.aws.amazon.com/whitepapers/latest/s3-optimizing-performance-best-practices/"
           "timeouts-and-retries-for-latency-sensitive-applications.html")
+INGEST = "ingest_files"          # drkit ingest's path: drills.ingest.batch.ingest_files
 DDB_DOC = "https://aws.amazon.com/dynamodb/ (\"single-digit millisecond performance at any scale\")"
 
 
@@ -62,11 +65,17 @@ def client_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(items: list[Any], workers: int, work: Callable[[Any], Any], server_pid: int | None) -> dict[str, Any]:
+def timed(items: list[Any], workers: int, work: Callable[[Any], Any], server_pid: int | None,
+          batch: Callable[[list[Any]], list[Any]] | None = None) -> dict[str, Any]:
+    """Run ``work`` over ``items`` on ``workers`` threads (or ``batch(items)``, which brings
+    its own threads): wall and client CPU, and the embedded cloud's CPU."""
     server = process_cpu(server_pid)
     cpu, started = client_cpu(), time.perf_counter()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(work, items))
+    if batch is not None:
+        results = batch(items)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(work, items))
     wall, cpu = time.perf_counter() - started, client_cpu() - cpu
     server_after = process_cpu(server_pid)
     return {"wall": wall, "cpu": cpu, "server": None if server is None or server_after is None else server_after - server,
@@ -132,8 +141,11 @@ class Latency:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from drills.aws import Target
     from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY
+    from drills.ingest.batch import ingest_files
     from drills.ingest.core import IngestDestination, Ingestor, Outcome
     from drills.ingest.pseudonym import Pseudonymizer
+    from drills.ingest.sources import InputFile
+    from drills.ingest.summary import IngestSummary
     from drills.synth.dataset import generate
 
     started_load = [round(x, 2) for x in os.getloadavg()]
@@ -167,10 +179,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         s3.put_object(Bucket=bucket, Key=f"raw/{path.relative_to(manifest.root).as_posix()}",
                                       Body=path.read_bytes())
 
-                    for phase, work in (("raw put_object", raw), ("Ingestor.ingest_file", ingestor.ingest_file)):
+                    def ingest(paths: list[Path], ingestor: Ingestor = ingestor) -> list[Any]:
+                        summary = IngestSummary(simulated=True)
+                        ingest_files(ingestor, [InputFile(p, p.name) for p in paths], summary, args.workers)
+                        if summary.failures:
+                            raise SystemExit(f"ingest failed: {summary.failures[0].message}")
+                        return summary.results
+
+                    for phase, work, batch in (("raw put_object", raw, None), (INGEST, None, ingest)):
                         requests.clear()
                         latency.delayed.clear()
-                        m = timed(files, args.workers, work, server_pid)
+                        m = timed(files, args.workers, work, server_pid, batch)
                         key = f"{model_name} | {phase}"
                         rows.setdefault(key, {"wall": [], "cpu": [], "server": []})
                         for k in ("wall", "cpu", "server"):
@@ -179,7 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         if seconds and sum(latency.delayed.values()) != sum(requests.values()):
                             raise SystemExit(f"latency hook missed requests: {dict(latency.delayed)} vs "
                                              f"{dict(requests)}")
-                        if phase.startswith("Ingestor"):
+                        if phase == INGEST:
                             counts = Counter(r.outcome for r in m["results"])
                             if counts[Outcome.ARCHIVED] != len(files):
                                 raise SystemExit(f"expected every instance archived, got {dict(counts)}")
@@ -208,14 +227,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return next(x for x in table_rows if x["model"] == model and x["phase"] == phase)
 
     none_model, lat_model = models[0][0], models[1][0]
-    cpu_ratio = (row(none_model, "Ingestor.ingest_file")["clientCpuMsPerInstance"]
+    cpu_ratio = (row(none_model, INGEST)["clientCpuMsPerInstance"]
                  / row(none_model, "raw put_object")["clientCpuMsPerInstance"])
-    lat_raw, lat_ingest = row(lat_model, "raw put_object")["seconds"], row(lat_model, "Ingestor.ingest_file")["seconds"]
+    lat_raw, lat_ingest = row(lat_model, "raw put_object")["seconds"], row(lat_model, INGEST)["seconds"]
     overhead = (lat_ingest - lat_raw) / lat_raw * 100
     # per-round ratios, so noise across rounds is visible
-    cpu_ratios = [i / r for i, r in zip(rows[f"{none_model} | Ingestor.ingest_file"]["cpu"],
+    cpu_ratios = [i / r for i, r in zip(rows[f"{none_model} | {INGEST}"]["cpu"],
                                         rows[f"{none_model} | raw put_object"]["cpu"])]
-    overheads = [(i - r) / r * 100 for i, r in zip(rows[f"{lat_model} | Ingestor.ingest_file"]["wall"],
+    overheads = [(i - r) / r * 100 for i, r in zip(rows[f"{lat_model} | {INGEST}"]["wall"],
                                                    rows[f"{lat_model} | raw put_object"]["wall"])]
     m = machine()
     m["loadAverageAtStart"] = started_load

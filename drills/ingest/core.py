@@ -33,11 +33,23 @@ first instead, so a duplicate is not uploaded just to be refused; the PUT that f
 HEAD that found nothing is still conditional. Multipart uploads HEAD first (s3transfer
 cannot make them conditional).
 
-Every call returns only after its index item is written: an ARCHIVED result is always
-indexed, and nothing is left to flush at exit. When the index write fails the call raises
-InfraError naming the archived key and version, so the caller knows exactly which instance
-is archived but not indexed; re-ingesting it repairs the index (the DUPLICATE path writes a
-missing or stale item).
+The GSI Query is one request per new instance and cannot be batched: BatchGetItem reads a
+table's primary keys only, and a Query takes one partition-key value. DynamoDB's PartiQL
+could (``SELECT ... FROM "table"."index" WHERE key IN [...]``, up to 50 values, AWS docs
+"PartiQL select statements" and "PartiQL ... operators"), but moto 5.2.5 (py-partiql-parser
+0.6.3) neither parses the documented ``"table"."index"`` form nor matches more than the
+first value of a parameterised IN list, so it could not be tested here and is not used.
+
+A result is only ever delivered after its index item is written: an ARCHIVED result is
+always indexed. ``ingest_file``/``ingest_bytes``/``ingest_stream`` return then. ``start_file``
+returns as soon as the bytes are archived, with a Future that completes once the index item
+is written: the calling thread moves on to the next upload while the index writes go out in
+groups beside the uploads (drills.ingest.index: several groups in flight, bounded). When the
+index write fails the call raises (the Future fails with) InfraError naming the archived
+key and version, so the caller knows exactly which instance is archived but not indexed;
+re-ingesting it repairs the index (the DUPLICATE path writes a missing or stale item). A
+later ingest of a key whose index write is still pending waits for it first, so writes to
+one key keep their order.
 """
 
 from __future__ import annotations
@@ -51,6 +63,7 @@ import threading
 import zlib
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -227,6 +240,22 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _done(result: IngestResult) -> Future:
+    """A Future that already holds ``result``."""
+    future: Future = Future()
+    future.set_result(result)
+    return future
+
+
+def _unindexed(source: str, stored: StoredObject, exc: InfraError) -> InfraError:
+    """The error saying which instance is archived but not indexed."""
+    return type(exc)(
+        f"{source}: archived as {stored.key} (version {stored.version_id}) but its index item was not "
+        f"written: {exc.message}",
+        hint=exc.hint or "ingest it again once the index is reachable: that writes the missing item",
+    )
+
+
 class Ingestor:
     """Validates, archives and indexes DICOM instances. Thread-safe; share one per run."""
 
@@ -255,10 +284,26 @@ class Ingestor:
         self._recent_claims: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._lookups: ThreadPoolExecutor | None = None
         self._recent = _RecentKeys()
+        self._indexing: dict[str, Future] = {}      # key -> its index write still pending
+        self._indexing_lock = threading.Lock()
 
     # -- entry points
     def ingest_file(self, path: Path, source: str | None = None) -> IngestResult:
-        """Ingest a local file; it is read in chunks, never whole."""
+        """Ingest a local file; it is read in chunks, never whole. Returns once it is indexed."""
+        return self._file(path, source, urgent=True).result()
+
+    def start_file(self, path: Path, source: str | None = None) -> Future:
+        """Ingest a local file up to its upload; the Future holds its IngestResult once the
+        index item is written (or the InfraError naming the archived-but-unindexed key).
+        Input errors (UsageError) and upload failures (InfraError) raise here. Index writes
+        of several calls are grouped; call ``expedite`` when nothing more follows soon."""
+        return self._file(path, source, urgent=False)
+
+    def expedite(self) -> None:
+        """Send the queued index writes now instead of waiting for fuller groups."""
+        self._index.expedite()
+
+    def _file(self, path: Path, source: str | None, urgent: bool) -> Future:
         path = Path(path)
         label = source if source is not None else str(path)
         try:
@@ -272,10 +317,10 @@ class Ingestor:
             raise UsageError(f"{printable(label)}: {not_regular(info.st_mode)}")
         with os.fdopen(fd, "rb") as fp:
             size = info.st_size
-            return self._ingest(fp, size, label, upload_path=path)
+            return self._ingest(fp, size, label, upload_path=path, urgent=urgent)
 
     def ingest_bytes(self, data: bytes, source: str) -> IngestResult:
-        return self._ingest(io.BytesIO(data), len(data), source)
+        return self._ingest(io.BytesIO(data), len(data), source).result()
 
     def ingest_stream(self, stream: BinaryIO, source: str, size: int | None = None) -> IngestResult:
         """Ingest a forward-only stream (an S3 body, a socket): it is spooled to memory or,
@@ -289,7 +334,7 @@ class Ingestor:
             received = spool.tell()
             if size is not None and received != size:
                 raise InfraError(f"{source}: the stream ended after {received} of {size} bytes")
-            return self._ingest(spool, received, source)
+            return self._ingest(spool, received, source).result()
 
     def check_health(self) -> None:
         """Can instances be archived now? InfraError (naming what failed) when the archive
@@ -311,16 +356,17 @@ class Ingestor:
         return UploadRepair(aborted, in_progress)
 
     # -- the pipeline
-    def _ingest(self, fp: BinaryIO, size: int, source: str, upload_path: Path | None = None) -> IngestResult:
+    def _ingest(self, fp: BinaryIO, size: int, source: str, upload_path: Path | None = None,
+                urgent: bool = True) -> Future:
         body: Path | BinaryIO = upload_path if upload_path is not None else fp
         try:
             header = read_header(fp, size, self.max_inflated)
         except RejectedInput as rejected:
-            return self._quarantine(fp, body, size, source, rejected)
+            return _done(self._quarantine(fp, body, size, source, rejected))
         except OSError as exc:
             raise InfraError(f"{source}: reading the input failed ({exc})") from exc
         digest = self._digest(fp, size, source)
-        return self._archive(body, header, digest, source)
+        return self._archive(body, header, digest, source, urgent)
 
     def _digest(self, fp: BinaryIO, size: int, source: str) -> Digest:
         try:
@@ -328,53 +374,68 @@ class Ingestor:
         except OSError as exc:
             raise InfraError(f"{source}: reading the input failed ({exc})") from exc
 
-    def _archive(self, body: Path | BinaryIO, header: DicomHeader, digest: Digest, source: str) -> IngestResult:
+    def _archive(self, body: Path | BinaryIO, header: DicomHeader, digest: Digest, source: str,
+                 urgent: bool = True) -> Future:
         key = archive_key(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
+        with self._locks.hold(key):
+            self._await_index_write(key)
+            return self._archive_locked(key, body, header, digest, source, urgent)
+
+    def _await_index_write(self, key: str) -> None:
+        """Wait for a pending index write of ``key`` (its outcome goes to its own caller)."""
+        with self._indexing_lock:
+            pending = self._indexing.get(key)
+        if pending is not None:
+            if not pending.done():
+                self._index.expedite()      # no lingering for a fuller group: someone waits
+            wait_futures([pending])
+
+    def _archive_locked(self, key: str, body: Path | BinaryIO, header: DicomHeader, digest: Digest, source: str,
+                        urgent: bool) -> Future:
         specialty = specialty_for(header.modality)
         tags = {SPECIALTY_TAG: specialty.value, MODALITY_TAG: header.modality or "unknown"}
-        with self._locks.hold(key):
-            if digest.part_size is None:
-                # the SOP Instance UID lookup runs beside the PUT (a new key needs it), not after it
-                claims = None if self._recent.mostly_existing() else self._lookup_claims(header.sop_instance_uid)
-                created, current = self._put_if_new(key, body, digest, tags)
-                if created is not None:
-                    return self._archived(source, header, created, digest, claims)
-                if claims is not None:
-                    claims.cancel()
-            else:
-                current = self._store.head(key)
-            if current is not None and self._same_bytes(current, digest, header):
-                with self._unindexed_on_failure(source, current):
-                    repaired = self._repair_index(current, header, digest)
-                detail = "already archived" + ("; index item repaired" if repaired else "")
-                return self._result(Outcome.DUPLICATE, source, header, current, detail,
-                                    repair="index item" if repaired else "")
-            stored_digest = self._same_data_set(body, current, source) if current is not None else None
-            if current is not None and stored_digest is not None:
-                with self._unindexed_on_failure(source, current):
-                    repaired = self._repair_index(current, header, stored_digest)
-                detail = ("already archived: the same data set in another encoding (file meta, transfer "
-                          "syntax); the bytes first received are kept" + ("; index item repaired" if repaired else ""))
-                return self._result(Outcome.DUPLICATE, source, header, current, detail,
-                                    repair="index item" if repaired else "")
-            stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
-            if current is None:
-                return self._archived(source, header, stored, digest)
-            conflict = IndexConflict(
-                detected_at=self._timestamp(),
-                previous_version_id=current.version_id or "null",
-                previous_checksum_sha256=current.checksum_sha256 or "",
-                previous_size=current.size,
-                version_id=stored.version_id or "null",
-                checksum_sha256=stored.checksum_sha256 or "",
-            )
-            with self._unindexed_on_failure(source, stored):
-                self._index.record(self._item(header, stored, digest).to_item(), conflict.to_item())
-            detail = (
-                f"SOP Instance UID already archived with different bytes: new version "
-                f"{stored.version_id} written, previous version {current.version_id} kept"
-            )
-            return self._result(Outcome.CONFLICT, source, header, stored, detail)
+        if digest.part_size is None:
+            # the SOP Instance UID lookup runs beside the PUT (a new key needs it), not after it
+            claims = None if self._recent.mostly_existing() else self._lookup_claims(header.sop_instance_uid)
+            created, current = self._put_if_new(key, body, digest, tags)
+            if created is not None:
+                return self._archived(source, header, created, digest, claims, urgent)
+            if claims is not None:
+                claims.cancel()
+        else:
+            current = self._store.head(key)
+        if current is not None and self._same_bytes(current, digest, header):
+            with self._unindexed_on_failure(source, current):
+                repaired = self._repair_index(current, header, digest)
+            detail = "already archived" + ("; index item repaired" if repaired else "")
+            return _done(self._result(Outcome.DUPLICATE, source, header, current, detail,
+                                      repair="index item" if repaired else ""))
+        stored_digest = self._same_data_set(body, current, source) if current is not None else None
+        if current is not None and stored_digest is not None:
+            with self._unindexed_on_failure(source, current):
+                repaired = self._repair_index(current, header, stored_digest)
+            detail = ("already archived: the same data set in another encoding (file meta, transfer "
+                      "syntax); the bytes first received are kept" + ("; index item repaired" if repaired else ""))
+            return _done(self._result(Outcome.DUPLICATE, source, header, current, detail,
+                                      repair="index item" if repaired else ""))
+        stored = self._store.put(key, body, digest, tags=tags, content_type=DICOM_CONTENT_TYPE)
+        if current is None:
+            return self._archived(source, header, stored, digest, None, urgent)
+        conflict = IndexConflict(
+            detected_at=self._timestamp(),
+            previous_version_id=current.version_id or "null",
+            previous_checksum_sha256=current.checksum_sha256 or "",
+            previous_size=current.size,
+            version_id=stored.version_id or "null",
+            checksum_sha256=stored.checksum_sha256 or "",
+        )
+        with self._unindexed_on_failure(source, stored):
+            self._index.record(self._item(header, stored, digest).to_item(), conflict.to_item())
+        detail = (
+            f"SOP Instance UID already archived with different bytes: new version "
+            f"{stored.version_id} written, previous version {current.version_id} kept"
+        )
+        return _done(self._result(Outcome.CONFLICT, source, header, stored, detail))
 
     def _put_if_new(
         self, key: str, body: Path | BinaryIO, digest: Digest, tags: dict[str, str]
@@ -397,24 +458,44 @@ class Ingestor:
         return None, self._store.head(key)
 
     def _archived(self, source: str, header: DicomHeader, stored: StoredObject, digest: Digest,
-                  claims: Future | None = None) -> IngestResult:
-        """Index a newly written instance (group commit) and report it ARCHIVED — or CONFLICT
-        when another study or series already claims its SOP Instance UID (the bytes stay
-        archived under their own key, nothing is lost; the index item records the clash)."""
+                  claims: Future | None, urgent: bool) -> Future:
+        """Index a newly written instance and report it ARCHIVED — or CONFLICT when another
+        study or series already claims its SOP Instance UID (the bytes stay archived under
+        their own key, nothing is lost; the index item records the clash). The item joins the
+        index's group commit; the Future completes once it is written."""
         with self._unindexed_on_failure(source, stored):
             other = self._other_claim(header, claims)
-            if other is None:
-                self._index.add(self._item(header, stored, digest).to_item())
-                return self._result(Outcome.ARCHIVED, source, header, stored)
-            study, series_sop = other
-            other_key = archive_key(study, series_sop.rsplit("/", 1)[0], header.sop_instance_uid)
-            conflict = IndexConflict(detected_at=self._timestamp(), kind=SOP_UID_REUSED, other_key=other_key,
-                                     version_id=stored.version_id or "null",
-                                     checksum_sha256=stored.checksum_sha256 or "").to_item()
-            self._index.record(self._item(header, stored, digest).to_item(), conflict)
-        detail = (f"SOP Instance UID already archived under another study or series ({other_key}); "
-                  f"archived here too as {stored.key}, both kept")
-        return self._result(Outcome.CONFLICT, source, header, stored, detail)
+            if other is not None:
+                study, series_sop = other
+                other_key = archive_key(study, series_sop.rsplit("/", 1)[0], header.sop_instance_uid)
+                conflict = IndexConflict(detected_at=self._timestamp(), kind=SOP_UID_REUSED, other_key=other_key,
+                                         version_id=stored.version_id or "null",
+                                         checksum_sha256=stored.checksum_sha256 or "").to_item()
+                self._index.record(self._item(header, stored, digest).to_item(), conflict)
+                detail = (f"SOP Instance UID already archived under another study or series ({other_key}); "
+                          f"archived here too as {stored.key}, both kept")
+                return _done(self._result(Outcome.CONFLICT, source, header, stored, detail))
+            written = self._index.submit(self._item(header, stored, digest).to_item(), urgent=urgent)
+        result = self._result(Outcome.ARCHIVED, source, header, stored)
+        outcome: Future = Future()
+        outcome.set_running_or_notify_cancel()
+        with self._indexing_lock:
+            self._indexing[stored.key] = outcome
+
+        def settle(done: Future) -> None:
+            with self._indexing_lock:
+                if self._indexing.get(stored.key) is outcome:
+                    del self._indexing[stored.key]
+            error = done.exception()
+            if error is None:
+                outcome.set_result(result)
+            elif isinstance(error, InfraError):
+                outcome.set_exception(_unindexed(source, stored, error))
+            else:
+                outcome.set_exception(error)
+
+        written.add_done_callback(settle)
+        return outcome
 
     def _lookup_claims(self, sop_uid: str) -> Future:
         with self._claims_lock:
@@ -447,11 +528,7 @@ class Ingestor:
         try:
             yield
         except InfraError as exc:
-            raise type(exc)(
-                f"{source}: archived as {stored.key} (version {stored.version_id}) but its index item was not "
-                f"written: {exc.message}",
-                hint=exc.hint or "ingest it again once the index is reachable: that writes the missing item",
-            ) from exc
+            raise _unindexed(source, stored, exc) from exc
 
     def _same_bytes(self, current: StoredObject, digest: Digest, header: DicomHeader) -> bool:
         """Does the current version hold exactly these bytes? S3's checksum decides when it

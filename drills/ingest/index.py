@@ -11,14 +11,22 @@ Writes:
 
 - ``record`` — one UpdateItem that SETs the attributes (creating the item if needed) and,
   given a conflict, appends it to ``Conflicts`` atomically. Used for conflicts and repairs.
-- ``add`` — a newly archived instance, by *group commit*: concurrent callers queue their
-  items and one of them writes the queue; each call returns only once its own item is
-  written, or raises InfraError for that item alone. Nothing is held back after a call
-  returns, so there is nothing to flush at exit and a crash cannot lose more than the
-  calls in flight (whose callers never saw success). One or two items go out as
-  ``PutItem`` with ``attribute_not_exists`` (an existing item falls back to ``record``, so
-  its ``Conflicts`` survive). Three or more: one ``BatchGetItem`` (strongly consistent)
-  finds the items that exist already, those go through ``record``, the rest through
+- ``submit`` / ``add`` — a newly archived instance, by *group commit*: callers queue their
+  items and writer threads write the queue in groups; ``submit`` returns a Future that
+  completes once that item is written (or fails with InfraError for that item alone), ``add``
+  waits for it. Up to MAX_IN_FLIGHT groups are written at once, so index writes run beside
+  the uploads instead of one group at a time; the queue is bounded (MAX_QUEUED items: a
+  submit beyond it waits) and a key is never in two groups at once, so writes to one key
+  keep their order. When a group is sent: as soon as no group is in flight and someone
+  waits for a queued item (``add``, or ``submit(urgent=True)``); when BATCH_WRITE_LIMIT items
+  are queued; when a queued item has waited LINGER seconds (items nobody waits for yet
+  linger so that groups grow, which saves requests); or at once after ``expedite``.
+  Nothing is acknowledged before it is written, so a crash cannot lose more than the items
+  queued or in flight (whose callers never saw success; their objects are archived, and
+  re-ingesting them writes the missing items). One or two items go out as ``PutItem``
+  with ``attribute_not_exists`` (an existing item falls back to ``record``, so its
+  ``Conflicts`` survive). Three or more: one ``BatchGetItem`` (strongly consistent) finds
+  the items that exist already, those go through ``record``, the rest through
   ``BatchWriteItem`` (25 a request), retrying ``UnprocessedKeys``/``UnprocessedItems`` with
   backoff; what is still unprocessed after ``MAX_ATTEMPTS`` fails with InfraError.
 
@@ -38,6 +46,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -49,7 +58,11 @@ from drills.errors import InfraError
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
 
 BATCH_WRITE_LIMIT = 25          # BatchWriteItem's maximum items per request
-MAX_GROUP = 100                 # items one group commit takes from the queue (BatchGetItem's limit)
+MAX_GROUP = BATCH_WRITE_LIMIT   # items per group: one BatchGetItem and one BatchWriteItem
+MAX_IN_FLIGHT = 4               # groups written at once (one writer thread each)
+MAX_QUEUED = 200                # items waiting for a group; submit blocks beyond this
+LINGER = 0.25                   # seconds an item nobody waits for yet may wait for a fuller group
+WRITER_IDLE_EXIT = 2.0          # seconds an idle writer thread waits for work before it ends
 SINGLE_PUT_MAX = 2              # up to this many queued items go out as conditional PutItems
 MAX_ATTEMPTS = 8                # requests per batch before unprocessed items fail
 BACKOFF_BASE = 0.05             # seconds; doubles per attempt, capped at BACKOFF_CAP
@@ -60,12 +73,17 @@ _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
 
+WAIT_LINGER, WAIT_WAITER, WAIT_NOW = 0, 1, 2      # how soon a queued item wants its group
+
+
 @dataclass
 class _Pending:
     """One queued item and, once written (or not), its outcome."""
 
     item: dict[str, Any]
-    done: bool = False
+    urgency: int = WAIT_LINGER
+    queued_at: float = 0.0
+    future: Future = field(default_factory=Future)
     error: InfraError | None = field(default=None)
 
 
@@ -78,8 +96,10 @@ class StudyIndex:
         self._ddb = target.client("dynamodb", region)
         self._sleep = sleep
         self._queue: list[_Pending] = []
-        self._flushing = False
         self._cond = threading.Condition()
+        self._in_flight = 0                       # groups being written
+        self._in_flight_keys: set[tuple[str, str]] = set()
+        self._writers = 0                         # writer threads alive
         self._sop_index = True          # False once the table turned out to lack INDEX_SOP_GSI
 
     @staticmethod
@@ -112,11 +132,17 @@ class StudyIndex:
         if not self._sop_index:
             return None
         found: list[tuple[str, str]] = []
+        request: dict[str, Any] = {
+            "TableName": self.table, "IndexName": INDEX_SOP_GSI, "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": INDEX_SOP_GSI_KEY}, "ExpressionAttributeValues": {":s": {"S": sop_uid}}}
         try:
-            for page in self._ddb.get_paginator("query").paginate(
-                    TableName=self.table, IndexName=INDEX_SOP_GSI, KeyConditionExpression="#s = :s",
-                    ExpressionAttributeNames={"#s": INDEX_SOP_GSI_KEY}, ExpressionAttributeValues={":s": {"S": sop_uid}}):
+            # pages by hand: a paginator per call costs about a fifth of the request's client CPU
+            while True:
+                page = self._ddb.query(**request)
                 found.extend(_raw_key_id(item) for item in page.get("Items", []))
+                if not page.get("LastEvaluatedKey"):
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         except AWS_ERRORS as exc:
             # AWS answers ValidationException ("does not have the specified index"), moto
             # ResourceNotFoundException ("Invalid index: <name>")
@@ -159,33 +185,92 @@ class StudyIndex:
     def add(self, attributes: Mapping[str, Any]) -> None:
         """Index a newly archived instance; returns once its item is written (see the
         module docstring). An item that exists already is updated, keeping its Conflicts."""
-        pending = _Pending(dict(attributes))
+        self.submit(attributes, urgent=True).result()
+
+    def submit(self, attributes: Mapping[str, Any], *, urgent: bool = False) -> Future:
+        """Queue a newly archived instance's item for the next group; the Future completes
+        with None once it is written, or with the InfraError that kept it from being written.
+        ``urgent``: the caller is about to wait for it (no lingering for a fuller group).
+        Blocks while MAX_QUEUED items are queued already."""
+        pending = _Pending(dict(attributes), WAIT_WAITER if urgent else WAIT_LINGER)
+        pending.future.set_running_or_notify_cancel()       # it cannot be cancelled once queued
         with self._cond:
+            while len(self._queue) >= MAX_QUEUED:
+                self._cond.wait()
+            pending.queued_at = time.monotonic()
             self._queue.append(pending)
-            while not pending.done:
-                if self._flushing or not self._queue:
-                    self._cond.wait()
-                    continue
-                self._flushing = True
-                group = self._take_group()
-                self._cond.release()
-                try:
-                    self._write_group(group)
-                finally:
-                    self._cond.acquire()
-                    for queued in group:
-                        queued.done = True
-                    self._flushing = False
+            if self._writers - self._in_flight < 1 and self._writers < MAX_IN_FLIGHT:
+                self._writers += 1
+                threading.Thread(target=self._writer, name="drkit-index-writer", daemon=True).start()
+            # wake the writers only when this item may make a group due (or starts the linger
+            # clock): waking them for every item costs more CPU than the writes save
+            if urgent or len(self._queue) == 1 or len(self._queue) % BATCH_WRITE_LIMIT == 0:
+                self._cond.notify_all()
+        return pending.future
+
+    def expedite(self) -> None:
+        """Send every queued item as soon as a writer is free (no lingering): the caller
+        has nothing more to queue for now and waits for what it queued."""
+        with self._cond:
+            for pending in self._queue:
+                pending.urgency = WAIT_NOW
+            self._cond.notify_all()
+
+    def _writer(self) -> None:
+        """One writer thread: takes a group whenever one is due, writes it, completes its
+        futures; ends after WRITER_IDLE_EXIT seconds without work."""
+        idle_since = time.monotonic()
+        while True:
+            with self._cond:
+                group, wait = self._due_group()
+                while group is None:
+                    if not self._queue and time.monotonic() - idle_since >= WRITER_IDLE_EXIT:
+                        self._writers -= 1
+                        return
+                    self._cond.wait(wait if wait is not None else WRITER_IDLE_EXIT)
+                    group, wait = self._due_group()
+                self._in_flight += 1
+                self._in_flight_keys.update(_key_id(p.item) for p in group)
+                self._cond.notify_all()           # room in the queue; another writer may be due
+            try:
+                self._write_group(group)
+            except BaseException:                 # noqa: BLE001 - a bug: logged, every item failed
+                log.exception("index writer failed")
+            finally:
+                with self._cond:
+                    self._in_flight -= 1
+                    self._in_flight_keys.difference_update(_key_id(p.item) for p in group)
                     self._cond.notify_all()
-        if pending.error is not None:
-            raise pending.error
+                for pending in group:
+                    if pending.error is not None:
+                        pending.future.set_exception(pending.error)
+                    else:
+                        pending.future.set_result(None)
+                idle_since = time.monotonic()
+
+    def _due_group(self) -> tuple[list[_Pending] | None, float | None]:
+        """(the group to write now, None) or (None, seconds until one may be due; None: until
+        something changes). Called with the condition held."""
+        eligible = [p for p in self._queue if _key_id(p.item) not in self._in_flight_keys]
+        if not eligible:
+            return None, None
+        now = time.monotonic()
+        oldest = min((p.queued_at for p in eligible if p.urgency == WAIT_LINGER), default=None)
+        due = (len(eligible) >= BATCH_WRITE_LIMIT
+               or any(p.urgency == WAIT_NOW for p in eligible)
+               or (self._in_flight == 0 and any(p.urgency == WAIT_WAITER for p in eligible))
+               or (oldest is not None and now - oldest >= LINGER))
+        if not due:
+            return None, (max(0.0, oldest + LINGER - now) if oldest is not None else None)
+        return self._take_group(), None
 
     def _take_group(self) -> list[_Pending]:
-        """Up to MAX_GROUP queued items, one per key (a later one for the same key waits
-        for the next group, so writes to one key keep their order)."""
+        """Up to MAX_GROUP queued items, one per key and none whose key is being written (a
+        later one for the same key waits for the next group, so writes to one key keep
+        their order)."""
         group: list[_Pending] = []
         rest: list[_Pending] = []
-        keys: set[tuple[str, str]] = set()
+        keys: set[tuple[str, str]] = set(self._in_flight_keys)
         for pending in self._queue:
             key = _key_id(pending.item)
             if len(group) < MAX_GROUP and key not in keys:

@@ -9,6 +9,7 @@ import io
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 from pydicom.uid import ExplicitVRLittleEndian
 
 from drills.contracts import (
@@ -339,10 +340,10 @@ def test_a_failed_index_write_names_the_archived_instance_and_a_retry_indexes_it
     data = to_bytes(ds)
     ingestor = ingest_env.ingestor()
 
-    def failing_add(*_args, **_kwargs):
-        raise InfraError("write index item to t: ThrottlingException")
+    def failing_put(*_args, **_kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
 
-    monkeypatch.setattr(ingestor._index, "add", failing_add)
+    monkeypatch.setattr(ingestor._index._ddb, "put_item", failing_put)
     with pytest.raises(InfraError) as info:
         ingestor.ingest_bytes(data, "a.dcm")
     (version,) = [v["VersionId"] for v in ingest_env.versions(archive_key(
@@ -487,3 +488,28 @@ def test_a_table_without_the_sop_instance_index_still_archives(ingest_env) -> No
     dest = IngestDestination(ingest_env.target, ingest_env.region, ingest_env.archive_bucket, table)
     result = Ingestor(dest, ingest_env.pseudonymizer()).ingest_bytes(to_bytes(build_dataset()), "a.dcm")
     assert result.outcome is Outcome.ARCHIVED
+
+
+def test_a_pending_index_write_is_waited_for_before_the_same_key_is_ingested_again(ingest_env, tmp_path,
+                                                                                   monkeypatch) -> None:
+    """start_file returns before its index write (which lingers for a fuller group); a
+    corrected re-send of the same instance waits for that write, so the index ends on the
+    newer version with the conflict recorded — never the older item written last."""
+    from drills.ingest import index as index_module
+
+    monkeypatch.setattr(index_module, "LINGER", 60.0)
+    ds = build_dataset()
+    original = tmp_path / "a.dcm"
+    original.write_bytes(to_bytes(ds))
+    ds.ImageComments = "re-sent after correction"
+    changed = to_bytes(ds)
+    ingestor = ingest_env.ingestor()
+    pending = ingestor.start_file(original, "a.dcm")
+    assert not pending.done()                                          # archived, its index write queued
+    assert ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID) is None
+    second = ingestor.ingest_bytes(changed, "a-corrected.dcm")
+    first = pending.result(10)
+    assert first.outcome is Outcome.ARCHIVED and second.outcome is Outcome.CONFLICT
+    item = ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert item["VersionId"] == second.version_id and item["ConflictCount"] == 1
+    assert item["Conflicts"][0]["PreviousVersionId"] == first.version_id

@@ -175,3 +175,111 @@ def test_missing_table_is_an_infrastructure_error(ingest_env) -> None:
     index = StudyIndex(ingest_env.target, ingest_env.region, "no-such-table")
     with pytest.raises(InfraError, match="ResourceNotFoundException"):
         index.add(item(1))
+
+
+# -- pipelining: several groups in flight, bounded, failures stay with their items
+
+
+class Gate:
+    """Holds every BatchWriteItem until released; records how many were in flight at once."""
+
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+        self.open = threading.Event()
+        self.lock = threading.Lock()
+        self.now = self.peak = 0
+        self.real = recording.batch_write_item
+        recording.batch_write_item = self.batch_write_item
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> Any:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        try:
+            assert self.open.wait(10)
+            return self.real(RequestItems=RequestItems)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def wait_for(predicate, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
+
+
+def test_groups_are_written_several_at_once_but_bounded(index, ingest_env, monkeypatch) -> None:
+    """Items nobody waits for yet go out in groups of BATCH_WRITE_LIMIT, up to MAX_IN_FLIGHT
+    groups at once; the queue behind them is bounded (submit blocks at MAX_QUEUED)."""
+    monkeypatch.setattr(index_module, "MAX_IN_FLIGHT", 2)
+    monkeypatch.setattr(index_module, "MAX_QUEUED", 30)
+    monkeypatch.setattr(index_module, "LINGER", 60.0)          # only full groups are due
+    gate = Gate(index._ddb)
+    limit = index_module.BATCH_WRITE_LIMIT
+    futures = [index.submit(item(n)) for n in range(3 * limit)]
+    wait_for(lambda: gate.now == 2)                             # two groups in flight, the third queued
+    assert len(index._queue) == limit
+    for n in range(5):                                         # fill the queue to its bound
+        futures.append(index.submit(item(20_000 + n)))
+    blocked = threading.Thread(target=lambda: futures.append(index.submit(item(10_000))))
+    blocked.start()
+    time.sleep(0.2)
+    assert blocked.is_alive(), "submit did not wait at MAX_QUEUED"
+    assert not any(f.done() for f in futures)                  # nothing acknowledged before it is written
+    gate.open.set()
+    blocked.join(10)
+    index.expedite()                                           # the last, partial group: now
+    for future in futures:
+        assert future.result(10) is None
+    assert gate.peak == 2
+    assert all(stored(ingest_env, n) for n in range(3 * limit))
+    assert stored(ingest_env, 10_000) and stored(ingest_env, 20_004)
+
+
+def test_a_failed_later_group_fails_its_own_items_only(index, ingest_env, monkeypatch) -> None:
+    """Three groups in flight; the second BatchWriteItem fails: exactly its items fail, with
+    the error, and the other groups' items are written."""
+    monkeypatch.setattr(index_module, "LINGER", 60.0)
+    limit = index_module.BATCH_WRITE_LIMIT
+    calls = {"n": 0}
+    failed_keys: list[str] = []
+    real = index._ddb.batch_write_item
+    lock = threading.Lock()
+
+    def batch_write_item(RequestItems: dict[str, Any]) -> Any:
+        with lock:
+            calls["n"] += 1
+            mine = calls["n"]
+        if mine == 2:
+            (requests,) = RequestItems.values()
+            failed_keys.extend(r["PutRequest"]["Item"][INDEX_SORT_KEY]["S"] for r in requests)
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "no"}}, "BatchWriteItem")
+        return real(RequestItems=RequestItems)
+
+    index._ddb.batch_write_item = batch_write_item
+    futures = {n: index.submit(item(n)) for n in range(3 * limit)}
+    for n, future in futures.items():
+        error = future.exception(10)
+        sort_key = item(n)[INDEX_SORT_KEY]
+        if sort_key in failed_keys:
+            assert isinstance(error, InfraError) and "InternalServerError" in str(error), n
+            assert stored(ingest_env, n) is None
+        else:
+            assert error is None and stored(ingest_env, n), n
+    assert len(failed_keys) == limit
+
+
+def test_one_key_is_never_in_two_groups_at_once(index, ingest_env, monkeypatch) -> None:
+    """A second item for a key being written waits for that write: the later one wins."""
+    monkeypatch.setattr(index_module, "LINGER", 0.0)
+    index._ddb.hold_first_put = threading.Event()
+    first = index.submit(item(1, VersionId="first"))
+    wait_for(lambda: index._ddb.calls["PutItem"] == 1)
+    second = index.submit(item(1, VersionId="second"), urgent=True)
+    time.sleep(0.1)
+    assert not second.done() and index._queue            # due, but its key is in flight
+    index._ddb.hold_first_put.set()
+    assert first.result(10) is None and second.result(10) is None
+    assert stored(ingest_env, 1)["VersionId"] == "second"
