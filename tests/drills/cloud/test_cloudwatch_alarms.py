@@ -11,6 +11,7 @@ from tests.helpers.replication import LAG, RTC, dimensions, make_pair, make_rule
 
 MINUTE = 60
 REGION = "us-east-1"
+DEST_REGION = "us-west-2"        # make_pair's destination: S3 publishes ReplicationLatency there (repl-metrics.html)
 
 
 @pytest.fixture
@@ -18,8 +19,8 @@ def cw(cloud):
     return cloud.target.client("cloudwatch", REGION)
 
 
-def subscribed_queue(cloud, name: str = "alerts") -> tuple[str, object, str]:
-    sns, sqs = cloud.target.client("sns", REGION), cloud.target.client("sqs", REGION)
+def subscribed_queue(cloud, name: str = "alerts", region: str = REGION) -> tuple[str, object, str]:
+    sns, sqs = cloud.target.client("sns", region), cloud.target.client("sqs", region)
     topic = sns.create_topic(Name=name)["TopicArn"]
     queue = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -139,14 +140,15 @@ def test_replication_pause_drill_sees_its_alarm_go_to_alarm_and_back_to_ok(cloud
     """The stack's latency alarm (AWS/S3 ReplicationLatency, Maximum over 300 s > the RPO,
     TreatMissingData notBreaching) during a 30-minute replication pause: a drill polling
     DescribeAlarms sees ALARM during the pause and OK once replication caught up, and the
-    topic gets both notifications.
+    topic gets both notifications. The alarm and its topic are in the destination bucket's
+    region, where S3 publishes ReplicationLatency.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html"""
     cloud = cloud_factory(SimSettings(replication_lag={"fixed_seconds": LAG}))
     pair = make_pair(cloud, bucket_name)
     pair.configure(make_rule(pair.dst, destination=RTC))
-    cw = cloud.target.client("cloudwatch", REGION)
-    topic, sqs, queue = subscribed_queue(cloud)
+    cw = cloud.target.client("cloudwatch", DEST_REGION)
+    topic, sqs, queue = subscribed_queue(cloud, region=DEST_REGION)
     cw.put_metric_alarm(AlarmName="latency", Namespace="AWS/S3", MetricName="ReplicationLatency",
                         Dimensions=dimensions(pair), Statistic="Maximum", Period=300, EvaluationPeriods=1,
                         Threshold=900, ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
@@ -197,18 +199,25 @@ def test_an_idle_rules_zeros_keep_a_breaching_alarm_ok_until_the_rule_is_deleted
     """An alarm treating missing data as breaching on an idle rule's ReplicationLatency sees
     the zeros S3 publishes every minute ("still published if replication doesn't occur?":
     Yes) and stays OK; once the replication configuration is deleted no more datapoints
-    come and the alarm goes to ALARM.
+    come and the alarm goes to ALARM. The alarm is in the destination bucket's region, where
+    S3 publishes ReplicationLatency; the same alarm in the source's region sees no data.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data"""
     cloud = cloud_factory(SimSettings(replication_lag={"fixed_seconds": LAG}))
     pair = make_pair(cloud, bucket_name)
     pair.configure(make_rule(pair.dst, destination={"Metrics": {"Status": "Enabled"}}))
-    cw = cloud.target.client("cloudwatch", REGION)
+    source_cw = cloud.target.client("cloudwatch", REGION)
+    source_cw.put_metric_alarm(AlarmName="latency", Namespace="AWS/S3", MetricName="ReplicationLatency",
+                               Dimensions=dimensions(pair), Statistic="Maximum", Period=300, EvaluationPeriods=1,
+                               Threshold=900, ComparisonOperator="GreaterThanThreshold",
+                               TreatMissingData="breaching")
+    cw = cloud.target.client("cloudwatch", DEST_REGION)
     cw.put_metric_alarm(AlarmName="latency", Namespace="AWS/S3", MetricName="ReplicationLatency",
                         Dimensions=dimensions(pair), Statistic="Maximum", Period=300, EvaluationPeriods=1,
                         Threshold=900, ComparisonOperator="GreaterThanThreshold", TreatMissingData="breaching")
     cloud.clock.advance(7 * MINUTE)                            # a whole (aligned) period since the rule was put
     assert state(cw, "latency") == "OK"
+    assert state(source_cw, "latency") == "ALARM"              # no ReplicationLatency in the source's region
     cloud.clock.advance(3 * 24 * 60 * MINUTE)                  # days later, still idle, still OK
     assert state(cw, "latency") == "OK"
     pair.east.delete_bucket_replication(Bucket=pair.src)
