@@ -234,7 +234,9 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tm
     S3 RTC": so the stack's breaching-on-missing-data alarms are in ALARM for the first 15
     minutes, then OK while idle; during a 45-minute replication pause the
     ReplicationLatency alarm (> the RPO) goes to ALARM and back to OK once replication
-    caught up, and the alert topic receives the RTC threshold events.
+    caught up, and the alert topic receives the RTC threshold events. The latency and pending
+    alarms are in the DR region, where S3 publishes those metrics ("This metric is published in
+    the Region of the destination bucket"), the failed-operations alarms in the primary region.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data"""
@@ -253,21 +255,29 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tm
     if not (root / "__main__.py").is_file():
         pytest.skip("the Pulumi program (__main__.py) is not there yet")
     out = deploy(find_project(project_dir=root), "dev", cloud.target, cloud.sim).outputs
-    cw = cloud.target.client("cloudwatch", out.primaryRegion)
+    clients = {region: cloud.target.client("cloudwatch", region) for region in (out.primaryRegion, out.drRegion)}
     s3 = cloud.target.client("s3", out.primaryRegion)
     key = "dicom/1/2/3.dcm"
     rules = s3.get_bucket_replication(Bucket=out.archiveBucket)["ReplicationConfiguration"]["Rules"]
     rule = max((r for r in rules if key.startswith(r.get("Filter", {}).get("Prefix", "\0"))),
                key=lambda r: r["Priority"])["ID"]
-    alarms = [a for a in cw.describe_alarms()["MetricAlarms"] if a["Namespace"] == "AWS/S3"]
-    replication = {a["AlarmName"]: a["MetricName"] for a in alarms}
-    latency = [a["AlarmName"] for a in alarms if a["MetricName"] == "ReplicationLatency"
+    alarms = [(region, a) for region, cw in clients.items() for a in cw.describe_alarms()["MetricAlarms"]
+              if a["Namespace"] == "AWS/S3"]
+    where = {a["AlarmName"]: region for region, a in alarms}
+    assert {(region, a["MetricName"]) for region, a in alarms} == {
+        (out.drRegion, "ReplicationLatency"), (out.drRegion, "OperationsPendingReplication"),
+        (out.primaryRegion, "OperationsFailedReplication")}
+
+    def state_of(name: str) -> str:
+        return state(clients[where[name]], name)
+
+    replication = {a["AlarmName"]: a["MetricName"] for _, a in alarms}
+    latency = [a["AlarmName"] for _, a in alarms if a["MetricName"] == "ReplicationLatency"
                and {"Name": "RuleId", "Value": rule} in a["Dimensions"]]
     assert latency, "the dev stack declares a ReplicationLatency alarm for the rule of dicom/"
-    breaching = [a["AlarmName"] for a in cw.describe_alarms(AlarmNames=list(replication))["MetricAlarms"]
-                 if a["TreatMissingData"] == "breaching"]
+    breaching = [a["AlarmName"] for _, a in alarms if a["TreatMissingData"] == "breaching"]
     cloud.clock.advance(5 * MINUTE)                     # RTC: no metrics for the first 15 minutes
-    assert {name: state(cw, name) for name in breaching} == {name: "ALARM" for name in breaching}
+    assert {name: state_of(name) for name in breaching} == {name: "ALARM" for name in breaching}
 
     dataset = tmp_path / "dataset"
     generate(dataset, 3, 7)
@@ -277,10 +287,10 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tm
                  collect([dataset]).files, summary, workers=2)
     assert not summary.failures
     cloud.clock.advance(20 * MINUTE)                    # replicated, and idle for a whole alarm period
-    assert {name: state(cw, name) for name in replication} == {name: "OK" for name in replication}
+    assert {name: state_of(name) for name in replication} == {name: "OK" for name in replication}
     stored = cloud.sim["replication_monitoring"].status()["datapoints"]
     cloud.clock.advance(30 * MINUTE)                    # idle: zeros every minute, none of them stored
-    assert {name: state(cw, name) for name in replication} == {name: "OK" for name in replication}
+    assert {name: state_of(name) for name in replication} == {name: "OK" for name in replication}
     assert cloud.sim["replication_monitoring"].status()["datapoints"] == stored
     events_before = cloud.sim["replication_monitoring"].status()["events"]
 
@@ -290,11 +300,11 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tm
     seen = []
     for _ in range(75):
         cloud.clock.advance(MINUTE)
-        current = state(cw, latency[0])
+        current = state_of(latency[0])
         if not seen or seen[-1] != current:
             seen.append(current)
     assert seen == ["OK", "ALARM", "OK"]
-    assert {name: state(cw, name) for name in replication} == {name: "OK" for name in replication}
+    assert {name: state_of(name) for name in replication} == {name: "OK" for name in replication}
     events = cloud.sim["replication_monitoring"].status()["events"]
     assert {k: events.get(k, 0) - events_before.get(k, 0) for k in events} == {
         "s3:Replication:OperationMissedThreshold": 1, "s3:Replication:OperationReplicatedAfterThreshold": 1}
