@@ -43,9 +43,10 @@ class AlertsArgs:
     """Inputs of Alerts."""
 
     primary: Site
-    """Region of the main topic (alarms, replication and vault events)."""
+    """Region of the main topic (failed-replication alarms, replication and vault events)."""
     dr: Site
-    """Region of the second topic (DR-region control-plane events)."""
+    """Region of the second topic (DR-region control-plane events; the replication latency and
+    pending alarms, which live where S3 publishes those metrics: the replica's region)."""
     kms_key_arn: pulumi.Input[str]
     """Primary-region key of the primary topic (the app key)."""
     replica_kms_key_arn: pulumi.Input[str]

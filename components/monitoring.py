@@ -30,11 +30,18 @@ class MonitoringArgs:
     """Inputs of Monitoring."""
 
     primary: Site
-    """Region of the alarms and trail (S3 replication metrics live in the source region)."""
+    """Region of the trail and the OperationsFailedReplication alarms (S3 publishes that metric in
+    the source bucket's region)."""
+    dr: Site
+    """Region of the ReplicationLatency and OperationsPendingReplication alarms: S3 publishes those
+    metrics in the destination bucket's region (S3 user guide, "Using S3 Replication metrics")."""
     kms_key_arn: pulumi.Input[str]
     """Primary-region audit key for the trail and its bucket."""
     topic_arn: pulumi.Input[str]
-    """Alert topic (Alerts) the alarms and replication events notify."""
+    """Primary-region alert topic (Alerts): failed-replication alarms and replication events."""
+    dr_topic_arn: pulumi.Input[str]
+    """DR-region alert topic (Alerts): latency and pending alarms (alarm actions must name a topic
+    in the alarm's region)."""
     data_event_bucket_arns: Sequence[pulumi.Input[str]]
     """Buckets besides archive and replica whose object access CloudTrail records (landing, evidence,
     inventories); the trail's own bucket is always added (HIPAA 164.312(b))."""
@@ -43,7 +50,7 @@ class MonitoringArgs:
     principals: Principals
     """Identities the trail bucket's policy names."""
     archive: TieredArchive
-    """Replication source: alarms, event notifications and data events."""
+    """Replication source: alarm dimensions, event notifications and data events."""
     replica: TieredArchive
     """Replication destination: alarm dimensions and data events."""
     rules: Sequence[RuleSpec]
@@ -59,7 +66,8 @@ class MonitoringArgs:
 
 
 class Monitoring(pulumi.ComponentResource):
-    """Replication alarms per rule, replication-failure events, CloudTrail with a locked bucket."""
+    """Replication alarms per rule (each in the region S3 publishes its metric in),
+    replication-failure events, CloudTrail with a locked bucket."""
 
     failed_replication_alarms: list[aws.cloudwatch.MetricAlarm]
     trail: aws.cloudtrail.Trail
@@ -117,6 +125,8 @@ class Monitoring(pulumi.ComponentResource):
         # every minute; when they stop (the rule or the whole configuration was deleted) that is
         # itself an alarm. OperationsFailedReplication appears only when something fails, so missing
         # data there is the good case (and those alarms are FIS stop conditions: they must be OK).
+        # Each alarm lives where S3 publishes its metric: latency and pending in the destination
+        # bucket's region, failed operations in the source's ("Using S3 Replication metrics").
         specs = (
             ("latency", "ReplicationLatency", "Maximum", rpo_seconds, 1, "breaching",
              f"replication lag of rule {rule.rule_id} above the RPO ({args.objectives.rpoMinutes:g} min), "
@@ -127,13 +137,14 @@ class Monitoring(pulumi.ComponentResource):
              f"replication backlog of rule {rule.rule_id} above {backlog} operations, or no metrics at all"),
         )
         for suffix, metric, statistic, threshold, periods, missing, description in specs:
+            site, topic = (args.primary, args.topic_arn) if suffix == "failed" else (args.dr, args.dr_topic_arn)
             alarm = aws.cloudwatch.MetricAlarm(
                 f"{name}-{rule.rule_id}-{suffix}", namespace="AWS/S3", metric_name=metric, statistic=statistic,
                 dimensions=dimensions, period=ALARM_PERIOD_SECONDS, evaluation_periods=periods,
                 threshold=threshold, comparison_operator="GreaterThanThreshold", treat_missing_data=missing,
-                alarm_description=description, alarm_actions=[args.topic_arn], ok_actions=[args.topic_arn],
-                insufficient_data_actions=[args.topic_arn] if missing == "breaching" else None,
-                opts=child_opts(self, args.primary))
+                alarm_description=description, alarm_actions=[topic], ok_actions=[topic],
+                insufficient_data_actions=[topic] if missing == "breaching" else None,
+                opts=child_opts(self, site))
             self.alarms.append(alarm)
             if suffix == "failed":
                 self.failed_replication_alarms.append(alarm)

@@ -126,7 +126,8 @@ class ImagingPlatform(pulumi.ComponentResource):
             function_archive=args.function_archive, settings=cfg.ingest, keep=keep,
             hash_key_readers=[r for roles in self._dicomweb_roles() for r in roles]), opts=child)
         self.monitoring = Monitoring(f"{name}-monitoring", MonitoringArgs(
-            primary=self.primary, kms_key_arn=audit.primary_arn, topic_arn=topic_arn, archive=self.archive,
+            primary=self.primary, dr=self.dr, kms_key_arn=audit.primary_arn, topic_arn=topic_arn,
+            dr_topic_arn=self.alerts.dr_topic.arn, archive=self.archive,
             replica=self.replica, rules=self.replication.rules, objectives=cfg.objectives,
             data_event_bucket_arns=[self.ingest.landing.arn, self.evidence.bucket.arn,
                                     self.archive.inventory_bucket.arn, self.replica.inventory_bucket.arn],

@@ -49,6 +49,24 @@ def check_replication_alarms(view: StackView) -> Iterable[Finding]:
             for a in mine:
                 if not elements(a.props, "alarmActions"):
                     yield a, "has no alarmActions (nobody is told)"
+                expected = _metric_region(view, bucket, a)
+                if expected and region_of(a) and region_of(a) != expected:
+                    yield a, (f"is in {region_of(a)}, but S3 publishes {prop(a.props, 'metricName')} in {expected} "
+                              "(latency and pending: the destination bucket's region; failed operations: the "
+                              "source's): it never gets data")
+
+
+def _metric_region(view: StackView, source: object, alarm: object) -> Optional[str]:
+    """Where S3 publishes the alarm's replication metric (S3 user guide, "Using S3 Replication
+    metrics"); None when that cannot be told (unknown metric, destination or region)."""
+    metric = prop(alarm.props, "metricName")
+    if metric == "OperationsFailedReplication":
+        return region_of(source)
+    if metric not in ("ReplicationLatency", "OperationsPendingReplication", "BytesPendingReplication"):
+        return None
+    name = prop(alarm.props, "dimensions", "DestinationBucket")
+    found = [b for b in view.buckets if isinstance(name, str) and name in (prop(b.props, "bucket"), prop(b.props, "id"))]
+    return region_of(found[0]) if len(found) == 1 else None
 
 
 def check_alerts_reach_people(view: StackView) -> Iterable[Finding]:
@@ -120,7 +138,8 @@ def check_controls_protected(view: StackView) -> Iterable[Finding]:
 POLICIES = [
     rule("replication-alarms",
          "Every enabled replication rule of the archive has a ReplicationLatency alarm that treats missing "
-         "data as breaching, and every replication alarm notifies someone (NIST CSF DE.CM-09; S3 RTC monitoring).",
+         "data as breaching, and every replication alarm notifies someone and is in the region S3 publishes its "
+         "metric in (NIST CSF DE.CM-09; S3 RTC monitoring).",
          check_replication_alarms),
     rule("alerts-reach-people",
          "Production alert topics have at least one subscription (NIST CSF DE.AE-06).", check_alerts_reach_people,

@@ -5,7 +5,9 @@ Detection has two methods, and the journal says which one observed it:
 - ``cloudwatch-alarm``: the stack's replication alarms (``AWS/S3`` ReplicationLatency /
   OperationsPendingReplication on the archive bucket), read with DescribeAlarms, reach
   ALARM. Used when the target evaluates alarms: always on AWS; on the embedded cloud when
-  its status lists an alarm-evaluating behaviour.
+  its status lists an alarm-evaluating behaviour. S3 publishes these two metrics in the
+  destination bucket's region (S3 user guide, "Using S3 Replication metrics"), so that is
+  where the stack's alarms are; the alarms are read in both the DR and the primary region.
 - ``replication-status``: otherwise, the drill HEADs the objects written during the fault
   and sees the condition those alarms watch itself: a copy PENDING for longer than the
   latency alarm's threshold (the RPO).
@@ -32,15 +34,21 @@ POLL_S = 60.0
 
 
 def replication_alarms(run: Any) -> list[dict[str, Any]]:
+    """The archive's latency and pending alarms, from DescribeAlarms in the DR region (where S3
+    publishes those metrics, and the stack puts their alarms) and in the primary region; alarm
+    names are reported as ``region/name`` when the two regions are read."""
     out = run.ctx.outputs
-    cw = run.ctx.client("cloudwatch", out.primaryRegion)
+    regions = list(dict.fromkeys(r for r in (out.drRegion, out.primaryRegion) if r))
     found = []
-    for page in cw.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
-        for alarm in page.get("MetricAlarms", []):
-            dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
-            if alarm.get("Namespace") == "AWS/S3" and alarm.get("MetricName") in _METRICS \
-                    and dims.get("SourceBucket") == out.archiveBucket:
-                found.append(alarm)
+    for region in regions:
+        cw = run.ctx.client("cloudwatch", region)
+        for page in cw.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
+            for alarm in page.get("MetricAlarms", []):
+                dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+                if alarm.get("Namespace") == "AWS/S3" and alarm.get("MetricName") in _METRICS \
+                        and dims.get("SourceBucket") == out.archiveBucket:
+                    found.append({**alarm, "AlarmName": f"{region}/{alarm['AlarmName']}"
+                                  if len(regions) > 1 else alarm["AlarmName"]})
     return found
 
 

@@ -22,9 +22,9 @@ def bucket(d, purpose: str):
     return b
 
 
-def topic(d):
-    """The primary-region alert topic."""
-    (t,) = [t for t in d.all("aws:sns/topic:Topic") if d.region(t) == d.config.primary_region]
+def topic(d, region: str | None = None):
+    """The alert topic of ``region`` (default: the primary region)."""
+    (t,) = [t for t in d.all("aws:sns/topic:Topic") if d.region(t) == (region or d.config.primary_region)]
     return t
 
 
@@ -38,12 +38,27 @@ def test_three_replication_alarms_per_rule(stack) -> None:
     for a in alarms:
         assert a.inputs["namespace"] == "AWS/S3", a.urn
         assert (a.inputs["dimensions"]["SourceBucket"], a.inputs["dimensions"]["DestinationBucket"]) == (archive, replica)
-        assert a.inputs["alarmActions"] == [topic(stack).outputs["arn"]], a.urn
         assert a.inputs["comparisonOperator"] == "GreaterThanThreshold", a.urn
-        assert stack.region(a) == stack.config.primary_region, a.urn
         # A deleted rule stops the latency/backlog metrics: that must alarm, not look healthy.
         expected = "notBreaching" if a.inputs["metricName"] == "OperationsFailedReplication" else "breaching"
         assert a.inputs["treatMissingData"] == expected, a.urn
+
+
+def test_each_alarm_is_in_the_region_s3_publishes_its_metric_in(stack) -> None:
+    """S3 publishes ReplicationLatency, OperationsPendingReplication and BytesPendingReplication
+    in the destination bucket's Region and OperationsFailedReplication in the source bucket's
+    (the metrics table's "Which Region is this metric published in?"); an alarm sees only its
+    own region's metrics, and its actions name a topic of that region.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html"""
+    primary, dr = stack.config.primary_region, stack.config.dr_region
+    assert primary != dr
+    for a in stack.all(ALARM, under=MONITORING):
+        region = primary if a.inputs["metricName"] == "OperationsFailedReplication" else dr
+        assert stack.region(a) == region, a.urn
+        arn = topic(stack, region).outputs["arn"]
+        assert a.inputs["alarmActions"] == [arn] and a.inputs["okActions"] == [arn], a.urn
+        if a.inputs["treatMissingData"] == "breaching":
+            assert a.inputs["insufficientDataActions"] == [arn], a.urn
 
 
 def test_alarm_thresholds_come_from_objectives(dev, eu) -> None:

@@ -167,6 +167,16 @@ def latency_missing_data_not_breaching(s: Stack) -> Rec:
     return alarm
 
 
+def latency_alarm_in_the_source_region(s: Stack) -> Rec:
+    """S3 publishes ReplicationLatency in the destination bucket's region: an alarm in the source's
+    never gets data (https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html)."""
+    alarm = named(s, f"{P}-monitoring-dicom-latency", ":MetricAlarm")
+    (source_region,) = {r.outputs["region"] for r in s.records
+                        if r.type == "pulumi:providers:aws" and r.name == f"{P}-primary"}
+    s.set(alarm, "region", source_region)
+    return alarm
+
+
 def vault_lock_minimum_one_day(s: Stack) -> Rec:
     s.set(named(s, f"{P}-backups-vault-lock", ":VaultLockConfiguration"), "minRetentionDays", 1)
     return named(s, f"{P}-backups-vault", "/vault:Vault")
@@ -286,6 +296,8 @@ WEAKENINGS = [
              mentions="ReplicationLatency"),
     Breakage("alarm-ignores-missing-data", frozenset({"replication-alarms"}), latency_missing_data_not_breaching,
              mentions="notBreaching"),
+    Breakage("latency-alarm-in-source-region", frozenset({"replication-alarms"}),
+             latency_alarm_in_the_source_region, mentions="destination bucket's region"),
     Breakage("vault-lock-minimum-1-day", frozenset({"backup-vault-retention-floor"}), vault_lock_minimum_one_day,
              mentions="minRetentionDays is 1"),
     Breakage("lambda-plaintext-secret", frozenset({"lambda-hardening"}), lambda_plaintext_secret,

@@ -22,9 +22,10 @@ pending, completed or failed):
   Minutes with work are stored in moto's CloudWatch backend; idle minutes are not stored
   one by one but answered as runs of zeros (``metric_runs``): every CloudWatch read and the
   alarm evaluator see them as the per-minute datapoints they stand for, and a clock advanced
-  by months costs nothing. **Not faithful**: AWS publishes the three pending/latency metrics
-  in the destination bucket's region; here all four are in the source bucket's region (the
-  stacks' alarms expect them there).
+  by months costs nothing. Regions, as the metrics table's "Which Region is this metric
+  published in?" says: the three pending/latency metrics are published in the destination
+  bucket's region, ``OperationsFailedReplication`` in the source bucket's region (the
+  destination's region is looked up when the rule is put, and again while it is unknown).
 - events to the source bucket's notification targets (SNS topics, SQS queues) that
   subscribe to them: ``s3:Replication:OperationFailedReplication`` (metrics enabled);
   with S3 RTC and its ``Metrics.EventThreshold`` (15 minutes) also
@@ -101,13 +102,24 @@ class _RuleState:
     """Per (source bucket, destination bucket, rule): when it publishes, what is pending,
     what happened this minute, which minutes have stored datapoints."""
 
-    region: str
+    region: str                                                  # source bucket's: OperationsFailedReplication
+    dest_region: str | None = None                               # destination bucket's: the other three
     always: _Intervals = field(default_factory=_Intervals)      # latency and pending metrics
     failed_metric: _Intervals = field(default_factory=_Intervals)
     stored: list[datetime] = field(default_factory=list)       # stamps of stored minutes (naive UTC), ascending
     pending: dict[int, tuple[datetime, int]] = field(default_factory=dict)   # id(target) -> (created, size)
     landed_latencies: list[float] = field(default_factory=list)
     failed: int = 0
+
+    @property
+    def always_region(self) -> str:
+        """Where the latency and pending metrics are published (the source's region only while
+        the destination bucket cannot be found)."""
+        return self.dest_region or self.region
+
+    @property
+    def regions(self) -> set[str]:
+        return {self.region, self.always_region}
 
     @property
     def busy(self) -> bool:
@@ -167,6 +179,7 @@ class ReplicationMonitoring(Interceptor):
                     self._stop(state, now, failed_too=True)
             for ident, rule in wanted.items():
                 state = self._rules.setdefault(ident, _RuleState(region))
+                state.dest_region = state.dest_region or self._bucket_region(rule.dest_bucket)
                 if not state.always.open:
                     self._start(state, now + (RTC_METRICS_DELAY if rule.rtc else timedelta(0)))
 
@@ -183,11 +196,11 @@ class ReplicationMonitoring(Interceptor):
         since = _minute_floor(at)            # the minute under way is the first one published
         state.always.start(since)
         state.failed_metric.start(since)
-        region = state.region
+        regions = sorted(state.regions)
         # The first minute's datapoint exists once that minute is over: evaluate alarms then.
         self._wakes = [t for t in self._wakes if t.due > self.sim.clock.now()]
-        self._wakes.append(self.sim.clock.schedule_at(since + MINUTE, lambda: self._wake_alarms(region),
-                                                      "s3-replication metrics start"))
+        self._wakes.append(self.sim.clock.schedule_at(
+            since + MINUTE, lambda: [self._wake_alarms(r) for r in regions], "s3-replication metrics start"))
 
     def _stop(self, state: _RuleState, at: datetime, *, failed_too: bool) -> None:
         if not state.always.open and not (failed_too and state.failed_metric.open):
@@ -196,7 +209,8 @@ class ReplicationMonitoring(Interceptor):
         state.always.stop(until)
         if failed_too:
             state.failed_metric.stop(until)
-        self._wake_alarms(state.region)
+        for region in sorted(state.regions):
+            self._wake_alarms(region)
 
     # ------------------------------------------------------------------ from replication
     def on_replication(self, what: str, version: Any, target: Any) -> None:
@@ -209,7 +223,10 @@ class ReplicationMonitoring(Interceptor):
             state = self._rules.get(ident)
             if state is None:                  # configured before this behaviour saw it: from now on
                 state = self._rules[ident] = _RuleState(self._bucket_region(version.bucket) or "us-east-1")
+                state.dest_region = self._bucket_region(rule.dest_bucket)
                 self._start(state, now)
+            elif state.dest_region is None:
+                state.dest_region = self._bucket_region(rule.dest_bucket)
             if what == "pending":
                 state.pending[id(target)] = (version.created, version.size)
                 if rule.rtc and rule.event_threshold_minutes:
@@ -259,22 +276,21 @@ class ReplicationMonitoring(Interceptor):
                 values = (latency, float(len(state.pending)), float(sum(size for _, size in state.pending.values())))
                 dimensions = [{"Name": "SourceBucket", "Value": source}, {"Name": "DestinationBucket", "Value": dest},
                               {"Name": "RuleId", "Value": rule_id}]
-                put: list[tuple[str, float, str]] = []
                 if state.always.covers(stamp):
-                    put += [(metric, value, unit) for (metric, unit), value in zip(ALWAYS, values)]
+                    self._put(state.always_region, stamp, dimensions,
+                              [(metric, value, unit) for (metric, unit), value in zip(ALWAYS, values)])
+                    regions.add(state.always_region)
                     naive = naive_utc(stamp)
                     index = bisect.bisect_left(state.stored, naive)
                     if index == len(state.stored) or state.stored[index] != naive:
                         state.stored.insert(index, naive)
                 if state.failed_metric.covers(stamp):
-                    put.append((FAILED[0], float(state.failed), FAILED[1]))
-                if put:
-                    self._put(state.region, stamp, dimensions, put)
+                    self._put(state.region, stamp, dimensions, [(FAILED[0], float(state.failed), FAILED[1])])
                     regions.add(state.region)
                 state.landed_latencies, state.failed = [], 0
             if any(state.pending for state in self._rules.values()):
                 self._ensure_ticking(now)
-        for region in regions:
+        for region in sorted(regions):
             self._wake_alarms(region)
 
     def _put(self, region: str, stamp: datetime, dimensions: list[dict[str, str]],
@@ -303,7 +319,7 @@ class ReplicationMonitoring(Interceptor):
         runs: list[MetricRun] = []
         with self._lock:
             for (source, dest, rule_id), state in self._rules.items():
-                if state.region != region:
+                if state.always_region != region:
                     continue
                 dimensions = (("SourceBucket", source), ("DestinationBucket", dest), ("RuleId", rule_id))
                 for lo, hi in _idle(state.always.spans, state.stored, start, end):
@@ -383,6 +399,7 @@ class ReplicationMonitoring(Interceptor):
     def status(self) -> dict[str, Any]:
         with self._lock:
             return {"rules": {f"{s}->{d} ({r})": {"pending": len(st.pending), "region": st.region,
+                                                   "destinationRegion": st.always_region,
                                                    "publishing": st.always.open,
                                                    "since": _since(st.always)}
                               for (s, d, r), st in self._rules.items()},

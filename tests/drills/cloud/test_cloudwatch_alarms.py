@@ -11,6 +11,7 @@ from tests.helpers.replication import LAG, RTC, dimensions, make_pair, make_rule
 
 MINUTE = 60
 REGION = "us-east-1"
+DEST_REGION = "us-west-2"        # make_pair's destination: S3 publishes ReplicationLatency there (repl-metrics.html)
 
 
 @pytest.fixture
@@ -18,8 +19,8 @@ def cw(cloud):
     return cloud.target.client("cloudwatch", REGION)
 
 
-def subscribed_queue(cloud, name: str = "alerts") -> tuple[str, object, str]:
-    sns, sqs = cloud.target.client("sns", REGION), cloud.target.client("sqs", REGION)
+def subscribed_queue(cloud, name: str = "alerts", region: str = REGION) -> tuple[str, object, str]:
+    sns, sqs = cloud.target.client("sns", region), cloud.target.client("sqs", region)
     topic = sns.create_topic(Name=name)["TopicArn"]
     queue = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -139,14 +140,15 @@ def test_replication_pause_drill_sees_its_alarm_go_to_alarm_and_back_to_ok(cloud
     """The stack's latency alarm (AWS/S3 ReplicationLatency, Maximum over 300 s > the RPO,
     TreatMissingData notBreaching) during a 30-minute replication pause: a drill polling
     DescribeAlarms sees ALARM during the pause and OK once replication caught up, and the
-    topic gets both notifications.
+    topic gets both notifications. The alarm and its topic are in the destination bucket's
+    region, where S3 publishes ReplicationLatency.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html"""
     cloud = cloud_factory(SimSettings(replication_lag={"fixed_seconds": LAG}))
     pair = make_pair(cloud, bucket_name)
     pair.configure(make_rule(pair.dst, destination=RTC))
-    cw = cloud.target.client("cloudwatch", REGION)
-    topic, sqs, queue = subscribed_queue(cloud)
+    cw = cloud.target.client("cloudwatch", DEST_REGION)
+    topic, sqs, queue = subscribed_queue(cloud, region=DEST_REGION)
     cw.put_metric_alarm(AlarmName="latency", Namespace="AWS/S3", MetricName="ReplicationLatency",
                         Dimensions=dimensions(pair), Statistic="Maximum", Period=300, EvaluationPeriods=1,
                         Threshold=900, ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
@@ -197,18 +199,25 @@ def test_an_idle_rules_zeros_keep_a_breaching_alarm_ok_until_the_rule_is_deleted
     """An alarm treating missing data as breaching on an idle rule's ReplicationLatency sees
     the zeros S3 publishes every minute ("still published if replication doesn't occur?":
     Yes) and stays OK; once the replication configuration is deleted no more datapoints
-    come and the alarm goes to ALARM.
+    come and the alarm goes to ALARM. The alarm is in the destination bucket's region, where
+    S3 publishes ReplicationLatency; the same alarm in the source's region sees no data.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data"""
     cloud = cloud_factory(SimSettings(replication_lag={"fixed_seconds": LAG}))
     pair = make_pair(cloud, bucket_name)
     pair.configure(make_rule(pair.dst, destination={"Metrics": {"Status": "Enabled"}}))
-    cw = cloud.target.client("cloudwatch", REGION)
+    source_cw = cloud.target.client("cloudwatch", REGION)
+    source_cw.put_metric_alarm(AlarmName="latency", Namespace="AWS/S3", MetricName="ReplicationLatency",
+                               Dimensions=dimensions(pair), Statistic="Maximum", Period=300, EvaluationPeriods=1,
+                               Threshold=900, ComparisonOperator="GreaterThanThreshold",
+                               TreatMissingData="breaching")
+    cw = cloud.target.client("cloudwatch", DEST_REGION)
     cw.put_metric_alarm(AlarmName="latency", Namespace="AWS/S3", MetricName="ReplicationLatency",
                         Dimensions=dimensions(pair), Statistic="Maximum", Period=300, EvaluationPeriods=1,
                         Threshold=900, ComparisonOperator="GreaterThanThreshold", TreatMissingData="breaching")
     cloud.clock.advance(7 * MINUTE)                            # a whole (aligned) period since the rule was put
     assert state(cw, "latency") == "OK"
+    assert state(source_cw, "latency") == "ALARM"              # no ReplicationLatency in the source's region
     cloud.clock.advance(3 * 24 * 60 * MINUTE)                  # days later, still idle, still OK
     assert state(cw, "latency") == "OK"
     pair.east.delete_bucket_replication(Bucket=pair.src)
@@ -225,7 +234,9 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tm
     S3 RTC": so the stack's breaching-on-missing-data alarms are in ALARM for the first 15
     minutes, then OK while idle; during a 45-minute replication pause the
     ReplicationLatency alarm (> the RPO) goes to ALARM and back to OK once replication
-    caught up, and the alert topic receives the RTC threshold events.
+    caught up, and the alert topic receives the RTC threshold events. The latency and pending
+    alarms are in the DR region, where S3 publishes those metrics ("This metric is published in
+    the Region of the destination bucket"), the failed-operations alarms in the primary region.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data"""
@@ -244,21 +255,29 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tm
     if not (root / "__main__.py").is_file():
         pytest.skip("the Pulumi program (__main__.py) is not there yet")
     out = deploy(find_project(project_dir=root), "dev", cloud.target, cloud.sim).outputs
-    cw = cloud.target.client("cloudwatch", out.primaryRegion)
+    clients = {region: cloud.target.client("cloudwatch", region) for region in (out.primaryRegion, out.drRegion)}
     s3 = cloud.target.client("s3", out.primaryRegion)
     key = "dicom/1/2/3.dcm"
     rules = s3.get_bucket_replication(Bucket=out.archiveBucket)["ReplicationConfiguration"]["Rules"]
     rule = max((r for r in rules if key.startswith(r.get("Filter", {}).get("Prefix", "\0"))),
                key=lambda r: r["Priority"])["ID"]
-    alarms = [a for a in cw.describe_alarms()["MetricAlarms"] if a["Namespace"] == "AWS/S3"]
-    replication = {a["AlarmName"]: a["MetricName"] for a in alarms}
-    latency = [a["AlarmName"] for a in alarms if a["MetricName"] == "ReplicationLatency"
+    alarms = [(region, a) for region, cw in clients.items() for a in cw.describe_alarms()["MetricAlarms"]
+              if a["Namespace"] == "AWS/S3"]
+    where = {a["AlarmName"]: region for region, a in alarms}
+    assert {(region, a["MetricName"]) for region, a in alarms} == {
+        (out.drRegion, "ReplicationLatency"), (out.drRegion, "OperationsPendingReplication"),
+        (out.primaryRegion, "OperationsFailedReplication")}
+
+    def state_of(name: str) -> str:
+        return state(clients[where[name]], name)
+
+    replication = {a["AlarmName"]: a["MetricName"] for _, a in alarms}
+    latency = [a["AlarmName"] for _, a in alarms if a["MetricName"] == "ReplicationLatency"
                and {"Name": "RuleId", "Value": rule} in a["Dimensions"]]
     assert latency, "the dev stack declares a ReplicationLatency alarm for the rule of dicom/"
-    breaching = [a["AlarmName"] for a in cw.describe_alarms(AlarmNames=list(replication))["MetricAlarms"]
-                 if a["TreatMissingData"] == "breaching"]
+    breaching = [a["AlarmName"] for _, a in alarms if a["TreatMissingData"] == "breaching"]
     cloud.clock.advance(5 * MINUTE)                     # RTC: no metrics for the first 15 minutes
-    assert {name: state(cw, name) for name in breaching} == {name: "ALARM" for name in breaching}
+    assert {name: state_of(name) for name in breaching} == {name: "ALARM" for name in breaching}
 
     dataset = tmp_path / "dataset"
     generate(dataset, 3, 7)
@@ -268,10 +287,10 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tm
                  collect([dataset]).files, summary, workers=2)
     assert not summary.failures
     cloud.clock.advance(20 * MINUTE)                    # replicated, and idle for a whole alarm period
-    assert {name: state(cw, name) for name in replication} == {name: "OK" for name in replication}
+    assert {name: state_of(name) for name in replication} == {name: "OK" for name in replication}
     stored = cloud.sim["replication_monitoring"].status()["datapoints"]
     cloud.clock.advance(30 * MINUTE)                    # idle: zeros every minute, none of them stored
-    assert {name: state(cw, name) for name in replication} == {name: "OK" for name in replication}
+    assert {name: state_of(name) for name in replication} == {name: "OK" for name in replication}
     assert cloud.sim["replication_monitoring"].status()["datapoints"] == stored
     events_before = cloud.sim["replication_monitoring"].status()["events"]
 
@@ -281,11 +300,11 @@ def test_the_dev_stacks_latency_alarm_fires_during_a_replication_pause(cloud, tm
     seen = []
     for _ in range(75):
         cloud.clock.advance(MINUTE)
-        current = state(cw, latency[0])
+        current = state_of(latency[0])
         if not seen or seen[-1] != current:
             seen.append(current)
     assert seen == ["OK", "ALARM", "OK"]
-    assert {name: state(cw, name) for name in replication} == {name: "OK" for name in replication}
+    assert {name: state_of(name) for name in replication} == {name: "OK" for name in replication}
     events = cloud.sim["replication_monitoring"].status()["events"]
     assert {k: events.get(k, 0) - events_before.get(k, 0) for k in events} == {
         "s3:Replication:OperationMissedThreshold": 1, "s3:Replication:OperationReplicatedAfterThreshold": 1}

@@ -20,8 +20,17 @@ def pair(cloud_factory, bucket_name):
     return make_pair(cloud_factory(SimSettings(replication_lag={"fixed_seconds": LAG})), bucket_name)
 
 
+SOURCE_REGION, DESTINATION_REGION = "us-east-1", "us-west-2"      # make_pair's src and dst
+
+
+def region_of(metric: str) -> str:
+    """Where S3 publishes ``metric`` (repl-metrics.html, "Which Region is this metric published
+    in?"): OperationsFailedReplication in the source's region, the others in the destination's."""
+    return SOURCE_REGION if metric == "OperationsFailedReplication" else DESTINATION_REGION
+
+
 def series(pair, metric: str, statistic: str = "Maximum") -> list[float]:
-    cw = pair.cloud.target.client("cloudwatch", "us-east-1")
+    cw = pair.cloud.target.client("cloudwatch", region_of(metric))
     now = pair.cloud.clock.now()
     points = cw.get_metric_statistics(Namespace="AWS/S3", MetricName=metric, Dimensions=dimensions(pair),
                                       StartTime=now - timedelta(hours=3), EndTime=now, Period=60,
@@ -88,9 +97,10 @@ def test_failures_are_counted_and_no_metrics_without_the_metrics_block(pair):
     pair.configure(make_rule(pair.dst, "plain"))
     pair.east.put_object(Bucket=pair.src, Key="later", Body=b"x")
     pair.advance(3 * MINUTE)
-    cw = pair.cloud.target.client("cloudwatch", "us-east-1")
-    listed = cw.list_metrics(Namespace="AWS/S3", Dimensions=[{"Name": "RuleId", "Value": "plain"}])["Metrics"]
-    assert listed == []
+    for region in (SOURCE_REGION, DESTINATION_REGION):
+        cw = pair.cloud.target.client("cloudwatch", region)
+        listed = cw.list_metrics(Namespace="AWS/S3", Dimensions=[{"Name": "RuleId", "Value": "plain"}])["Metrics"]
+        assert listed == [], region
 
 
 def test_failed_replication_event_reaches_the_notification_topic(pair):
@@ -151,13 +161,13 @@ def test_threshold_events_need_rtc(pair):
     assert pair.status("k") == "COMPLETED" and received(sqs, queue) == []
 
 
-def cw_client(pair):
-    return pair.cloud.target.client("cloudwatch", "us-east-1")
+def cw_client(pair, region: str = DESTINATION_REGION):
+    return pair.cloud.target.client("cloudwatch", region)
 
 
-def minutes(pair, metric: str, span_minutes: int, statistic: str = "Maximum") -> list[dict]:
+def minutes(pair, metric: str, span_minutes: int, statistic: str = "Maximum", region: str | None = None) -> list[dict]:
     now = pair.cloud.clock.now()
-    points = cw_client(pair).get_metric_statistics(
+    points = cw_client(pair, region or region_of(metric)).get_metric_statistics(
         Namespace="AWS/S3", MetricName=metric, Dimensions=dimensions(pair),
         StartTime=now - timedelta(minutes=span_minutes), EndTime=now, Period=60,
         Statistics=[statistic, "SampleCount"])["Datapoints"]
@@ -246,9 +256,9 @@ def test_a_year_of_idle_minutes_is_not_stored(pair):
     (here: hourly periods of 60 samples, all 0).
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html"""
     pair.configure(make_rule(pair.dst, destination=METRICS_ONLY))
-    cw_backend = pair.cloud.sim.backend("cloudwatch", "us-east-1")
+    backends = [pair.cloud.sim.backend("cloudwatch", region) for region in (SOURCE_REGION, DESTINATION_REGION)]
     pair.advance(365 * 24 * 60 * MINUTE)
-    assert cw_backend.metric_data == [] and pair.cloud.sim["replication_monitoring"].status()["datapoints"] == 0
+    assert all(b.metric_data == [] for b in backends) and pair.cloud.sim["replication_monitoring"].status()["datapoints"] == 0
     now = pair.cloud.clock.now()
     hourly = cw_client(pair).get_metric_statistics(
         Namespace="AWS/S3", MetricName="ReplicationLatency", Dimensions=dimensions(pair),
@@ -260,3 +270,30 @@ def test_a_year_of_idle_minutes_is_not_stored(pair):
     pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x")
     pair.advance(5 * MINUTE)
     assert 1 <= pair.cloud.sim["replication_monitoring"].status()["datapoints"] <= 8   # only minutes with work
+
+
+def test_metrics_are_published_in_the_documented_regions(pair):
+    """The metrics table's "Which Region is this metric published in?": Bytes Pending
+    Replication, Replication Latency and Operations Pending Replication "in the Region of the
+    destination bucket", Operations Failed Replication in the Region of the source bucket. So
+    GetMetricStatistics in the source's region has no ReplicationLatency, the destination's
+    region has it, and the failures are counted only in the source's region.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html"""
+    pair.configure(make_rule(pair.dst, destination=METRICS_ONLY))
+    pair.cloud.sim["replication"].control("fail", {"bucket": pair.src, "key": "bad", "count": 1})
+    pair.cloud.sim["replication"].control("pause", {"bucket": pair.src, "duration": "PT5M"})
+    pair.east.put_object(Bucket=pair.src, Key="bad", Body=b"x")
+    pair.east.put_object(Bucket=pair.src, Key="k", Body=b"x" * 10)
+    pair.advance(10 * MINUTE)
+    for metric in ("ReplicationLatency", "OperationsPendingReplication", "BytesPendingReplication"):
+        assert minutes(pair, metric, 10, region=SOURCE_REGION) == [], metric
+        assert len(minutes(pair, metric, 10, region=DESTINATION_REGION)) >= 9, metric
+    assert max(p["Maximum"] for p in minutes(pair, "ReplicationLatency", 10, region=DESTINATION_REGION)) > 0
+    assert sum(p["Sum"] for p in minutes(pair, "OperationsFailedReplication", 10, "Sum", region=SOURCE_REGION)) == 1
+    assert minutes(pair, "OperationsFailedReplication", 10, "Sum", region=DESTINATION_REGION) == []
+    by_region = {region: {m["MetricName"] for m in cw_client(pair, region).list_metrics(
+        Namespace="AWS/S3", Dimensions=[{"Name": "RuleId", "Value": "all"}])["Metrics"]}
+        for region in (SOURCE_REGION, DESTINATION_REGION)}
+    assert by_region == {SOURCE_REGION: {"OperationsFailedReplication"},
+                         DESTINATION_REGION: {"ReplicationLatency", "OperationsPendingReplication",
+                                              "BytesPendingReplication"}}
