@@ -125,7 +125,10 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                                        allow_prod=allow_prod, manifest=rehearsal.manifest, stack=stack,
                                        declared=declared or None, drill_prefix=_drill_prefix(declared),
                                        restore_tier=restore_tier)
-                    result = _execute(rj, ctx, chosen, progress, LadderSettings(sample=sample, seed=seed))
+                    try:
+                        result = _execute(rj, ctx, chosen, progress, LadderSettings(sample=sample, seed=seed))
+                    finally:            # the cloud stops with this block: what the journal records
+                        rj.hold_clock()  # after it (reports, errors) keeps its last virtual reading
             else:
                 outputs = StackOutputs.load(outputs_file)
                 resolved = resolve_target(target, endpoint)
@@ -150,6 +153,9 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
     if as_json:
         click.echo(dumps(document), nl=False)
     _say_reports(paths)
+    if reports and not paths:
+        say(f"the run dir is NOT signed (reports not rendered, reason above): `drkit report verify` will say "
+            f"not verified; fix the key and sign it with `drkit report {run_dir} --key FILE`", fg="red")
     return code
 
 
