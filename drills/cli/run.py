@@ -23,6 +23,10 @@ system libraries are missing, the PDF is not rendered: the journal records why (
 ``reports-not-rendered``), report.json and report.html are still rendered and signed, and
 the exit code is 3 unless the drills already deviated (1 says more about the archive than 3).
 A run that broke (exit 3) still gets its reports, which say the run is incomplete.
+Reports are rendered after the embedded cloud stopped: from then on the journal's times are its
+virtual clock's last reading, held (``RunJournal.hold_clock``) — an unusable signing key (e.g. a
+folder whose ``signing-key.pub`` is someone else's) is a ``reports-not-rendered`` event and exit 2
+(unless the drills deviated), never a crash on the stopped cloud.
 
 Exit codes: 0 every objective met, 1 a drill deviated / objective breached / not verified,
 2 invalid input, 3 infrastructure or tool error, 130 interrupted (journal still written).

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
 
+from drills.errors import DrkitError, InfraError
+
 T = TypeVar("T")
 
 
@@ -120,7 +122,7 @@ class VirtualClock:
         reading, else ``fallback``): for what is written after the embedded cloud stops."""
         try:
             at: datetime | None = self.now()
-        except Exception:                            # the cloud is gone: what it last said
+        except DrkitError:                           # the cloud is gone: what it last said
             at = self.last or fallback
         if at is None:
             raise ValueError("the virtual clock was never read: no reading to hold")
@@ -142,7 +144,6 @@ class HeldClock:
 
     def wait(self, seconds: float) -> None:
         if seconds > 0:
-            from drills.errors import InfraError
             raise InfraError("the embedded cloud has stopped: its virtual clock can no longer advance")
 
     advance = wait
