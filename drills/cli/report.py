@@ -108,21 +108,33 @@ def _upload(run_dir: Path, outputs_file: Path, endpoint: str | None, target: str
 @click.pass_context
 def verify(ctx: click.Context, run_dir: Path, key_file: Path | None, as_json: bool) -> None:
     """Exit 0 if RUN_DIR (or every run in a folder) is intact; 1 naming the first altered or
-    missing artifact or journal event; 2 on bad input."""
-    from drills.reports.verify import verify_path
+    missing artifact or journal event, or — "not verified" — naming the runs that were never
+    signed (a folder where no run is signed verified nothing); 2 on bad input."""
+    from drills.reports.verify import STATUS_ALTERED, verify_path
     result = verify_path(run_dir, key_file)
     if as_json:
-        emit_json({"intact": result.intact, "checked": result.checked, "problems": result.problems,
-                   "gaps": result.gaps, "notes": list(dict.fromkeys(result.notes))})
+        emit_json({"status": result.status, "intact": result.intact, "checked": result.checked,
+                   "problems": result.problems, "unverified": result.unverified,
+                   "notes": list(dict.fromkeys(result.notes))})
     for note in dict.fromkeys(result.notes):
         say(f"note: {note}")
-    for gap in result.gaps:
-        say(f"gap: {gap}", fg="yellow")
     if result.intact:
         say(f"intact: {', '.join(result.checked)} — signature, every artifact digest, journal hash chain and "
             "run chain verified", fg="green")
         ctx.exit(EXIT_INTACT)
-    for problem in result.problems[1:]:
-        say(f"  also: {problem}")
-    click.secho(f"NOT INTACT: {result.problems[0]}", err=True, fg="red")
+    for run in result.unverified:
+        say(f"UNVERIFIED: {run}", fg="red")
+    if result.status == STATUS_ALTERED:
+        for problem in result.problems[1:]:
+            say(f"  also: {problem}")
+        click.secho(f"NOT INTACT: {result.problems[0]}", err=True, fg="red")
+    elif not result.checked:
+        click.secho(f"NOT VERIFIED: no run in {run_dir} is signed, so nothing was verified — "
+                    f"{len(result.unverified)} run dir(s) without a manifest.json/manifest.sig "
+                    "(sign them with `drkit report RUN_DIR`)", err=True, fg="red")
+    else:
+        total = len(result.checked) + len(result.unverified)
+        click.secho(f"NOT VERIFIED: {len(result.unverified)} of {total} runs in {run_dir} are unsigned and "
+                    f"nothing vouches for them; the signed ones ({', '.join(result.checked)}) verified intact",
+                    err=True, fg="red")
     ctx.exit(EXIT_ALTERED)

@@ -23,6 +23,10 @@ system libraries are missing, the PDF is not rendered: the journal records why (
 ``reports-not-rendered``), report.json and report.html are still rendered and signed, and
 the exit code is 3 unless the drills already deviated (1 says more about the archive than 3).
 A run that broke (exit 3) still gets its reports, which say the run is incomplete.
+Reports are rendered after the embedded cloud stopped: from then on the journal's times are its
+virtual clock's last reading, held (``RunJournal.hold_clock``) — an unusable signing key (e.g. a
+folder whose ``signing-key.pub`` is someone else's) is a ``reports-not-rendered`` event and exit 2
+(unless the drills deviated), never a crash on the stopped cloud.
 
 Exit codes: 0 every objective met, 1 a drill deviated / objective breached / not verified,
 2 invalid input, 3 infrastructure or tool error, 130 interrupted (journal still written).
@@ -125,7 +129,10 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                                        allow_prod=allow_prod, manifest=rehearsal.manifest, stack=stack,
                                        declared=declared or None, drill_prefix=_drill_prefix(declared),
                                        restore_tier=restore_tier)
-                    result = _execute(rj, ctx, chosen, progress, LadderSettings(sample=sample, seed=seed))
+                    try:
+                        result = _execute(rj, ctx, chosen, progress, LadderSettings(sample=sample, seed=seed))
+                    finally:            # the cloud stops with this block: what the journal records
+                        rj.hold_clock()  # after it (reports, errors) keeps its last virtual reading
             else:
                 outputs = StackOutputs.load(outputs_file)
                 resolved = resolve_target(target, endpoint)
@@ -150,6 +157,9 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
     if as_json:
         click.echo(dumps(document), nl=False)
     _say_reports(paths)
+    if reports and not paths:
+        say(f"the run dir is NOT signed (reports not rendered, reason above): `drkit report verify` will say "
+            f"not verified; fix the key and sign it with `drkit report {run_dir} --key FILE`", fg="red")
     return code
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
 
+from drills.errors import DrkitError, InfraError
+
 T = TypeVar("T")
 
 
@@ -100,14 +102,49 @@ class VirtualClock:
 
     def __init__(self, control: Any) -> None:
         self._control = control
+        self.last: datetime | None = None          # the last reading the cloud answered
 
     def now(self) -> datetime:
         # Advancing by nothing answers the clock's time without the whole status document.
-        return parse_time(self._control.advance(0)["now"])
+        self.last = parse_time(self._control.advance(0)["now"])
+        return self.last
 
     def wait(self, seconds: float) -> None:
         if seconds > 0:
-            self._control.advance(seconds)
+            answer = self._control.advance(seconds)
+            if isinstance(answer, dict) and "now" in answer:
+                self.last = parse_time(answer["now"])
+
+    advance = wait
+
+    def held(self, fallback: datetime | None = None) -> "HeldClock":
+        """This clock frozen at its reading now (or, if the cloud no longer answers, its last
+        reading, else ``fallback``): for what is written after the embedded cloud stops."""
+        try:
+            at: datetime | None = self.now()
+        except DrkitError:                           # the cloud is gone: what it last said
+            at = self.last or fallback
+        if at is None:
+            raise ValueError("the virtual clock was never read: no reading to hold")
+        return HeldClock(at)
+
+
+class HeldClock:
+    """The embedded cloud's virtual clock after the cloud stopped: its last reading, held
+    locally. Still simulated time (never the wall clock); it cannot move any more."""
+
+    simulated = True
+    kind = "virtual"
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def wait(self, seconds: float) -> None:
+        if seconds > 0:
+            raise InfraError("the embedded cloud has stopped: its virtual clock can no longer advance")
 
     advance = wait
 

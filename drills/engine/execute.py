@@ -58,6 +58,16 @@ class RunJournal:
         self.journal.document["start"] = iso(self.started_at)
         self.journal.event("run-started", data={"target": fields.get("target"), "clock": clock.kind})
 
+    def hold_clock(self) -> None:
+        """The embedded cloud is about to stop: from now on the journal's times are its virtual
+        clock's last reading, held here (still simulated; never the wall clock)."""
+        held = getattr(self.clock, "held", None)
+        if held is not None:
+            try:
+                self.clock = held(self.started_at)
+            except ValueError:            # never read: nothing to hold, nothing stamped from it yet
+                pass
+
     def finish(self, status: str, code: int, error: str | None = None) -> Path:
         end = self.clock.now()
         doc = self.journal.document

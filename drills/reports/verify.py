@@ -5,7 +5,9 @@ the manifest and its Ed25519 signature (against ``--key``, else the folder's
 ``signing-key.pub``); every artifact's SHA-256, and files added after signing; the
 journal's event hash chain and its head against the manifest; report.json's own content
 digest; and the chain of manifests through the folder (a deleted, replaced or forked run).
-Runs in the folder that were never signed are reported as gaps.
+Runs in the folder that were never signed (or whose journal cannot be read) are *unverified*:
+nothing vouches for them, so the folder is "not verified" (exit 1), never "intact" — and a
+folder where no run is signed verified nothing at all.
 """
 
 from __future__ import annotations
@@ -25,18 +27,30 @@ from drills.reports.model import content_digest
 from drills.reports.signing import FOLDER_PUBLIC_KEY, fingerprint, load_public_key, public_from_b64, signature_valid
 
 
+STATUS_INTACT, STATUS_ALTERED, STATUS_NOT_VERIFIED = "intact", "altered", "not verified"
+
+
 @dataclass
 class Verification:
     """What ``verify`` found. ``problems`` are ordered: the first is the one to name."""
 
     checked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    gaps: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)     # runs nothing could be checked for, and why
     notes: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
-        return not self.problems
+        """Every run was checked and held: something was verified and nothing is left unverified."""
+        return bool(self.checked) and not self.problems and not self.unverified
+
+    @property
+    def status(self) -> str:
+        """``intact``, ``altered`` (a problem in a signed run) or ``not verified`` (no problem
+        found, but some run — or every run — carries no signature to check)."""
+        if self.problems:
+            return STATUS_ALTERED
+        return STATUS_INTACT if self.intact else STATUS_NOT_VERIFIED
 
     @property
     def exit_code(self) -> int:
@@ -195,18 +209,26 @@ def verify_path(path: Path, key_file: Path | None = None) -> Verification:
     if not path.is_dir():
         raise UsageError(f"{path}: not a run dir (no {JOURNAL_FILE}) nor a folder of run dirs")
     folder = history.scan_folder(path)
-    if not folder.runs:
-        raise UsageError(f"{path}: no run dirs here (none holds {JOURNAL_FILE})")
+    # signed run dirs whose journal.json is gone are still runs of this folder (and fail)
+    journal_gone = [c for c in sorted(path.iterdir()) if (c / manifest.MANIFEST).is_file()
+                    and not (c / JOURNAL_FILE).is_file()]
+    if not folder.runs and not folder.unreadable and not journal_gone:
+        raise UsageError(f"{path}: no run dirs here (none holds {JOURNAL_FILE} or {manifest.MANIFEST})")
     result = Verification()
+    for child in journal_gone:
+        verify_run(child, key_file, folder=folder, result=result)
     signed = []
     for sibling in folder.runs:
         if (sibling.run_dir / manifest.MANIFEST).is_file():
             signed.append(sibling)
             verify_run(sibling.run_dir, key_file, folder=folder, result=result)
         else:
-            result.gaps.append(f"{sibling.run_dir.name}: never signed (no manifest)")
+            result.unverified.append(f"{sibling.run_dir.name}: never signed (no {manifest.MANIFEST})")
     for bad in folder.unreadable:
-        result.gaps.append(f"{bad}: journal unreadable")
+        if (path / bad / manifest.MANIFEST).is_file():      # signed, then its journal broke: check it
+            verify_run(path / bad, key_file, folder=folder, result=result)
+        else:
+            result.unverified.append(f"{bad}: never signed (no {manifest.MANIFEST}) and its journal is unreadable")
     # a signed run whose successor names someone else, or two runs naming the same predecessor
     named = {}
     for sibling in signed:

@@ -61,6 +61,28 @@ def test_verify_names_the_event(run_dir, capsys):
     assert code == 1 and result["intact"] is False and "event 4" in result["problems"][0]
 
 
+def test_verify_of_a_folder_with_no_signed_run_says_not_verified(run_dir, capsys):
+    """Nothing signed, nothing verified: never "intact", exit 1 (the contract's failed verification)."""
+    code, out, err = run(["report", "verify", str(run_dir.parent)], capsys)
+    assert code == 1 and "intact:" not in err
+    assert f"NOT VERIFIED: no run in {run_dir.parent} is signed, so nothing was verified" in err
+    assert f"UNVERIFIED: {run_dir.name}: never signed (no manifest.json)" in err
+    code, out, _ = run(["report", "verify", str(run_dir.parent), "--json"], capsys)
+    result = json.loads(out)
+    assert code == 1 and result["status"] == "not verified" and result["intact"] is False
+    assert result["checked"] == [] and result["unverified"] == [f"{run_dir.name}: never signed (no manifest.json)"]
+
+
+def test_verify_names_unsigned_runs_next_to_signed_ones(run_dir, capsys):
+    run(["report", str(run_dir), "--format", "json"], capsys)
+    late = journals.write_run(run_dir.parent, journals.passing_journal(run_id="20261215T090000Z-ee55ff",
+                                                                        offset=15 * 86400.0))
+    code, _, err = run(["report", "verify", str(run_dir.parent)], capsys)
+    assert code == 1 and "intact:" not in err
+    assert f"UNVERIFIED: {late.name}: never signed" in err
+    assert f"NOT VERIFIED: 1 of 2 runs in {run_dir.parent} are unsigned" in err and run_dir.name in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["report", "{absent}"], "not a directory"),
     (["report", "{empty}"], "no journal.json here"),

@@ -296,6 +296,72 @@ def test_an_unusable_signing_key_leaves_the_run_unsigned_and_says_so(tmp_path, m
     assert journal["exit_code"] == 2 and journal["events"][-1]["type"] == "reports-not-rendered"
 
 
+def _foreign_folder_key(folder: Path) -> None:
+    """Someone else's folder: its signing-key.pub names a key whose private half is not here."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "signing-key.pub").write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def test_a_foreign_folder_key_after_the_cloud_stopped_is_recorded_on_the_held_virtual_clock(
+        tmp_path, monkeypatch) -> None:
+    """The reports are rendered after the embedded cloud stopped: the failure to sign is an
+    event stamped with the virtual clock's last reading (simulated), not a crash (exit 3)."""
+    from datetime import datetime, timedelta, timezone
+
+    from drills.cli.run import _render_reports
+    from drills.engine.clock import VirtualClock
+    from drills.engine.execute import RunJournal
+    from drills.errors import EndpointUnreachable
+
+    class Control:
+        now, up = datetime(2026, 1, 1, tzinfo=timezone.utc), True
+
+        def advance(self, seconds: float) -> dict:
+            if not self.up:
+                raise EndpointUnreachable("the embedded cloud at http://127.0.0.1:1 does not answer")
+            self.now += timedelta(seconds=seconds)
+            return {"now": self.now.isoformat()}
+
+    monkeypatch.setenv("DRKIT_KEY_DIR", str(tmp_path / "keys"))
+    monkeypatch.delenv("DRKIT_SIGNING_KEY", raising=False)
+    _foreign_folder_key(tmp_path / "runs")
+    control = Control()
+    run_dir = tmp_path / "runs" / "run"
+    rj = RunJournal("20260101T000000Z-abcdef", run_dir)
+    rj.start(VirtualClock(control), target={"kind": "embedded-simulated", "endpoint": None, "simulated": True})
+    rj.clock.wait(600)
+    rj.finish("completed", 0)
+    rj.hold_clock()                                # what run_drills does before the cloud stops
+    control.up = False
+    code, paths = _render_reports(run_dir, rj, 0)
+    assert code == 2 and paths == [] and not (run_dir / "manifest.json").exists()
+    journal = load(run_dir / "journal.json")
+    assert verify_chain(journal) == [] and journal["exit_code"] == 2 and journal["clock"] == "virtual"
+    event = journal["events"][-1]
+    assert event["type"] == "reports-not-rendered" and "private half is not on this machine" in event["data"]["reason"]
+    assert event["time"] == journal["end"] == "2026-01-01T00:10:00.000Z"      # the last virtual reading
+
+
+@pytest.mark.slow
+def test_run_into_a_folder_signed_by_someone_else_exits_2_with_the_journal_intact(tmp_path, monkeypatch) -> None:
+    """End to end: ``drkit run --out DIR`` where DIR's folder holds a foreign signing-key.pub."""
+    monkeypatch.setenv("DRKIT_KEY_DIR", str(tmp_path / "keys"))
+    monkeypatch.delenv("DRKIT_SIGNING_KEY", raising=False)
+    _foreign_folder_key(tmp_path / "runs")
+    run_dir = tmp_path / "runs" / "run"
+    code = run_drills(resolve(["accidental-deletion"]), "20260101T000000Z-abcdef", run_dir,
+                      find_project(project_dir=REPO), "dev", studies=2, sample=1)
+    journal = load(run_dir / "journal.json")
+    assert verify_chain(journal) == [] and journal["status"] == "completed"
+    assert code == 2 and journal["exit_code"] == 2                # the drills passed; the key is the user's problem
+    assert journal["events"][-1]["type"] == "reports-not-rendered"
+    assert journal["events"][-1]["time"] == journal["end"]         # held virtual reading, no wall time
+    assert not (run_dir / "manifest.json").exists()
+
+
 def test_the_plan_is_not_included_without_a_project_and_says_why() -> None:
     from drills.cli.run import _plan
     assert "no Pulumi project" in _plan(None, "dev")["not_included"]

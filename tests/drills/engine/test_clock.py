@@ -44,3 +44,35 @@ def test_wall_clock_polls_with_backoff_and_gives_up_at_the_timeout() -> None:
 def test_times_are_utc_with_z() -> None:
     when = parse_time("2026-01-01T01:00:00+01:00")
     assert iso(when) == "2026-01-01T00:00:00.000Z"
+
+
+def test_the_held_clock_keeps_the_virtual_clocks_last_reading_once_the_cloud_is_gone() -> None:
+    """After the embedded cloud stops, what is still written (a journal event) is stamped with
+    the virtual clock's last reading — simulated time, never the wall clock."""
+    import pytest
+
+    from drills.errors import EndpointUnreachable, InfraError
+
+    control = _Control()
+    clock = VirtualClock(control)
+    clock.wait(90)
+    last = clock.now()
+    assert clock.last == last == datetime(2026, 1, 1, 0, 1, 30, tzinfo=timezone.utc)
+
+    def gone(seconds: float) -> dict:
+        raise EndpointUnreachable("the embedded cloud at http://127.0.0.1:1 does not answer")
+
+    control.advance = gone                                  # type: ignore[method-assign]
+    held = clock.held()
+    assert held.now() == last and held.simulated and held.kind == "virtual"
+    with pytest.raises(InfraError, match="can no longer advance"):
+        held.wait(5)
+    held.wait(0)                                            # no time asked for: nothing to refuse
+
+
+def test_the_held_clock_reads_the_cloud_once_more_while_it_answers() -> None:
+    control = _Control()
+    clock = VirtualClock(control)
+    clock.now()
+    control.now += timedelta(seconds=30)                    # the cloud's clock moved (e.g. speed > 0)
+    assert clock.held().now() == control.now

@@ -71,7 +71,8 @@ def test_intact_runs_and_folder_verify(chain, folder, public_key):
     unbound = verify_run(chain[0])        # no --key, no folder key: consistency only, and it says so
     assert unbound.intact and "proves consistency, not origin" in unbound.notes[0]
     whole = verify_path(folder, public_key)
-    assert whole.intact and whole.checked == [d.name for d in chain] and whole.gaps == []
+    assert whole.intact and whole.checked == [d.name for d in chain] and whole.unverified == []
+    assert whole.status == "intact" and whole.exit_code == 0
     manifests = [read_manifest(d) for d in chain]
     assert manifests[0]["previous"] is None
     assert manifests[2]["previous"]["run_id"] == chain[1].name
@@ -169,12 +170,43 @@ def test_added_and_missing_files(chain):
     assert f"{chain[0].name}/notes.txt: not in the manifest (added after signing)" in problems
 
 
-def test_unsigned_run_is_a_gap_and_missing_manifest_fails(chain, folder, write_run):
+def test_an_unsigned_run_among_signed_ones_is_not_verified_and_missing_manifest_fails(chain, folder, write_run):
+    """A run nothing vouches for is never part of an "intact" folder: deleting the newest run's
+    manifest (which no later run chains to) would otherwise hide any edit to it."""
     late = write_run(journals.failing_journal(run_id="20261220T090000Z-ff66aa", offset=20 * 86400.0))
     result = verify_path(folder)
-    assert result.intact and result.gaps == [f"{late.name}: never signed (no manifest)"]
+    assert not result.intact and result.status == "not verified" and result.exit_code == 1
+    assert result.problems == [] and result.checked == [d.name for d in chain]
+    assert result.unverified == [f"{late.name}: never signed (no manifest.json)"]
     assert verify_run(late).problems[0] == f"{late.name}/manifest.json: missing — the run was never signed or " \
                                            "its manifest was deleted"
+
+
+def test_a_folder_where_no_run_is_signed_verifies_nothing(folder, write_run):
+    runs = [write_run(journals.passing_journal()), write_run(journals.failing_journal())]
+    result = verify_path(folder)
+    assert result.checked == [] and result.problems == []
+    assert not result.intact and result.status == "not verified" and result.exit_code == 1
+    assert sorted(result.unverified) == sorted(f"{r.name}: never signed (no manifest.json)" for r in runs)
+
+
+def test_a_signed_run_whose_journal_is_gone_or_broken_still_fails_the_folder(chain, folder):
+    (chain[1] / "journal.json").unlink()
+    (chain[2] / "journal.json").write_text("{not json")
+    result = verify_path(folder)
+    assert result.status == "altered" and result.exit_code == 1
+    assert f"{chain[1].name}/journal.json: missing" in result.problems
+    assert any(p.startswith(f"{chain[2].name}/journal.json: altered") for p in result.problems)
+    assert {chain[1].name, chain[2].name} <= set(result.checked)
+
+
+def test_an_unreadable_unsigned_run_is_not_verified(chain, folder):
+    broken = folder / "20261220T090000Z-ff66aa"
+    broken.mkdir()
+    (broken / "journal.json").write_text("{not json")
+    result = verify_path(folder)
+    assert result.problems == [] and result.status == "not verified"
+    assert result.unverified == [f"{broken.name}: never signed (no manifest.json) and its journal is unreadable"]
 
 
 def test_bad_input(tmp_path):
