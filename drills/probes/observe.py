@@ -18,14 +18,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drills.aws import Target
 from drills.contracts import DICOM_PREFIX, StackOutputs
 from drills.engine.clock import Clock, WallClock
 from drills.errors import DrkitError, InfraError
+
+if TYPE_CHECKING:                   # boto3 is imported by whoever builds the Target, not here
+    from drills.aws import Target
 
 MAX_WORKERS = 16          # concurrent HEADs / scan segments per ladder run (<= Target.max_pool)
 PAGE_SIZE = 1000          # ListObjectVersions maximum: one request per 1,000 keys

@@ -1,7 +1,8 @@
 -- Rung 4 (probes/hierarchy.check_sop_set): SOP Instance UIDs on one side only, per study and
--- series; the first 20 UIDs of the first 20 series per direction, with the totals.
-WITH a AS (SELECT study, series, sop FROM current_keys WHERE side = 'archive' AND study IS NOT NULL),
-     r AS (SELECT study, series, sop FROM current_keys WHERE side = 'replica' AND study IS NOT NULL),
+-- series; the first 20 UIDs of the first 20 series per direction, with the totals. (SELECT *:
+-- DuckDB's current_keys also carries the uid_fp its joins use; unused columns are pruned.)
+WITH a AS (SELECT * FROM current_keys WHERE side = 'archive' AND study IS NOT NULL),
+     r AS (SELECT * FROM current_keys WHERE side = 'replica' AND study IS NOT NULL),
      diff AS (
   SELECT 'missing' AS direction, a.study, a.series, a.sop FROM a
   LEFT JOIN r ON r.study = a.study AND r.series = a.series AND r.sop = a.sop WHERE r.sop IS NULL
