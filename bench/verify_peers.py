@@ -9,8 +9,9 @@ N small objects (4 KiB, SSE-KMS, SHA-256 checksum) are put into the archive unde
 past the RTC threshold). Then three defects of each kind are planted in the replica through
 the S3 API: *missing* (the replica version deleted by version id, governance bypass),
 *altered* (a replica key overwritten with other bytes: a new version written directly) and
-*extra* (a key only the replica holds). Each tool then runs as a child process; wall time and
-peak RSS come from ``wait4`` of that child; the server's request counter (``/_drkit/status``
+*extra* (a key only the replica holds). Each tool then runs as a child process; wall time, CPU
+and peak RSS are that process's alone (``bench.measure``: a small launcher forks it, so this
+process's RSS is not in the figure); the server's request counter (``/_drkit/status``
 is not one) is not available, so requests are counted where the tool reports them: drkit from
 its JSON counts, the peers not at all (their listing cost is one request per 1,000 keys too).
 
@@ -34,19 +35,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.measure import launcher_floor_mb, run_measured
+
 PEERS_AWS = Path("/work/main/.venv/peers/bin/aws")
 PER_KIND = 3
 
 
 def _timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out = proc.stdout.read() if proc.stdout else b""
-    err = proc.stderr.read() if proc.stderr else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    return {"wallSeconds": round(time.perf_counter() - started, 1), "peakRssMB": round(usage.ru_maxrss / 1024, 1),
-            "cpuSeconds": round(usage.ru_utime + usage.ru_stime, 1), "exitCode": os.waitstatus_to_exitcode(status),
-            "out": out.decode(errors="replace"), "err": err.decode(errors="replace")}
+    """Wall, CPU (user + system) and peak RSS of ``cmd`` alone (bench.measure: through a small
+    launcher, so this process's own RSS is not in the child's figure)."""
+    return run_measured(cmd, env=env)
 
 
 def setup(instances: int, workdir: Path) -> dict[str, Any]:
@@ -112,6 +110,7 @@ def main() -> None:
     load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         env = setup(args.instances, Path(tmp))
+        load_before_tools = os.getloadavg()
         o, endpoint, planted = env["outputs"], env["endpoint"], env["planted"]
         py = [sys.executable, "-c", "from drills.cli import main; main()"]
         base = py + ["verify", "--endpoint", endpoint, "--outputs", str(env["outputsFile"]), "--path", "listing",
@@ -166,7 +165,8 @@ def main() -> None:
                 "setupSeconds": env["setupSeconds"],
                 "planted": planted, "versions": versions,
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "loadAtStart": load_at_start,
-                             "load": os.getloadavg()},
+                             "loadBeforeTools": load_before_tools, "load": os.getloadavg(),
+                             "launcherFloorMB": launcher_floor_mb()},
                 "runs": {k: {x: y for x, y in v.items() if x not in ("out", "err")} | {"stderrTail": v["err"][-400:]}
                          for k, v in runs.items()}}
     args.json_file.write_text(json.dumps(document, indent=2))

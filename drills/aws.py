@@ -14,9 +14,11 @@ marker with 405 MethodNotAllowed).
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import boto3
@@ -24,6 +26,7 @@ import botocore.config
 import botocore.loaders
 import botocore.model
 import botocore.session
+import botocore.utils
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
@@ -73,9 +76,25 @@ def _loader() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
 
 
+_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z\Z")
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parser, fast for the form S3's XML answers use.
+
+    ``2026-01-15T10:00:00.000Z`` (every ``LastModified`` of a listing) is read by
+    ``datetime.fromisoformat`` (~1 us) instead of dateutil (~80 us: half the client CPU of a
+    1,000-version ListObjectVersions page); the instant is the same, UTC-aware. Anything else
+    (HTTP dates, epoch numbers, offsets) goes to botocore's own parser."""
+    if isinstance(value, str) and _ISO_UTC.match(value):
+        return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
+    return botocore.utils.parse_timestamp(value)
+
+
 def _botocore_session() -> botocore.session.Session:
     session = botocore.session.get_session()
     session.register_component("data_loader", _loader())
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
     return session
 
 

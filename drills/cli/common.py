@@ -10,14 +10,16 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from drills.aws import Target
 from drills import jsonio
 from drills.contracts import StackOutputs
 from drills.errors import UsageError
+
+if TYPE_CHECKING:                   # boto3 costs ~0.2 s and ~30 MB: imported when a target is resolved
+    from drills.aws import Target
 
 TARGETS = ("embedded", "aws")
 
@@ -46,6 +48,8 @@ def output_options(fn: Callable) -> Callable:
 
 
 def resolve_target(target: str, endpoint: str | None) -> Target:
+    from drills.aws import Target
+
     if target == "aws":
         if endpoint:
             raise UsageError("--endpoint is for the embedded cloud; drop it with --target aws")

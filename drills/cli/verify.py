@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from drills.cli.common import deployed_stack, emit_json, memory_size, say, target_options
 from drills.engine.clock import Clock, VirtualClock, WallClock
@@ -307,6 +305,9 @@ def _summary(result: RungResult) -> str:
 
 
 def _show(results: list[RungResult], ctx: LadderContext | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     if ctx is None:
         title = "drkit verify: inventory reports on disk"
     else:

@@ -49,11 +49,14 @@ def tree(listing: BucketListing, scope: str, skip: set[str] = frozenset()) -> tu
 
 
 def _trees(obs: Observation) -> tuple[Tree, Tree, list[str], int]:
-    archive, replica = obs.listings()
-    in_flight_keys = {k for k, _ in obs.in_flight()}
-    source, outside = tree(archive, obs.scope, skip=in_flight_keys)
-    copy, _ = tree(replica, obs.scope, skip=in_flight_keys)
-    return source, copy, outside, len(in_flight_keys)
+    """Both sides' trees, built once per ladder run (rungs 3 and 4 share them)."""
+    def build() -> tuple[Tree, Tree, list[str], int]:
+        archive, replica = obs.listings()
+        in_flight_keys = {k for k, _ in obs.in_flight()}
+        source, outside = tree(archive, obs.scope, skip=in_flight_keys)
+        copy, _ = tree(replica, obs.scope, skip=in_flight_keys)
+        return source, copy, outside, len(in_flight_keys)
+    return obs._once("trees", build)
 
 
 def _shape(t: Tree) -> dict[str, int]:

@@ -22,17 +22,19 @@ one whose reads break is *error*.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drills.aws import Target
 from drills.contracts import DICOM_PREFIX, StackOutputs
 from drills.engine.model import Finding, RungResult, Severity, Status, worst
 from drills.errors import DrkitError, UsageError
 from drills.probes import config_drift, hierarchy, immutability, index_parity, integrity, inventory, replication_state
 from drills.engine.clock import Clock, WallClock
 from drills.probes.observe import Observation, ResourceMissing, Unobservable
+
+if TYPE_CHECKING:
+    from drills.aws import Target
 
 
 @dataclass

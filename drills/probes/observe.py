@@ -18,14 +18,17 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drills.aws import Target
 from drills.contracts import DICOM_PREFIX, StackOutputs
 from drills.engine.clock import Clock, WallClock
 from drills.errors import DrkitError, InfraError
+from drills.probes import versions_page
+
+if TYPE_CHECKING:                   # boto3 is imported by whoever builds the Target, not here
+    from drills.aws import Target
 
 MAX_WORKERS = 16          # concurrent HEADs / scan segments per ladder run (<= Target.max_pool)
 PAGE_SIZE = 1000          # ListObjectVersions maximum: one request per 1,000 keys
@@ -144,14 +147,19 @@ def list_versions(clients: ClientFactory, region: str, bucket: str, prefix: str)
     s3 = clients("s3", region)
     listing = BucketListing(bucket=bucket, region=region)
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
+    versions = listing.versions
     while True:
         try:
-            page = call(f"ListObjectVersions s3://{bucket}/{prefix}", s3.list_object_versions, resource=bucket,
-                        **kwargs)
+            with versions_page.fast_pages(s3):
+                page = call(f"ListObjectVersions s3://{bucket}/{prefix}", s3.list_object_versions,
+                            resource=bucket, **kwargs)
         except ClientError as exc:
             raise InfraError(f"ListObjectVersions s3://{bucket}: {exc}") from exc
         listing.requests += 1
-        for item in page.get("Versions", []) or []:
+        for e in page.get(versions_page.ENTRIES, ()):          # read by versions_page (fast path)
+            versions[(e.key, e.version_id)] = Version(e.key, e.version_id, e.is_latest, e.last_modified, e.size,
+                                                      e.delete_marker)
+        for item in page.get("Versions", []) or []:             # botocore's parse (fallback)
             v = Version(item["Key"], str(item.get("VersionId") or "null"), bool(item.get("IsLatest")),
                         item["LastModified"], int(item.get("Size") or 0))
             listing.versions[(v.key, v.version_id)] = v

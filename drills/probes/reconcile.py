@@ -66,6 +66,32 @@ def scope_regex(scope: str) -> str:
     return "^" + re.escape(scope) + r"([^/]+)/([^/]+)/([^/]+)\.dcm$"
 
 
+# DuckDB joins versions on a fingerprint instead of the two strings. The statements (shared with
+# Athena) say ``x.key = y.key AND x.version_id = y.version_id`` and test ``y.key IS NULL``
+# after a LEFT JOIN; DuckDB's tables carry ``fp`` = the 128-bit MD5 of ``version_id || '/' ||
+# key`` (injective before hashing: a version id never holds '/'; "null" for unversioned) and
+# ``current_keys`` carries ``uid_fp`` of ``study/series/sop`` (no '/' inside a UID), and the
+# join conditions are rewritten onto them. The hash tables then hold 16 bytes per row instead
+# of two strings (~80 bytes at these keys), so a 10M-row join runs in a 64 MB limit; the labels
+# still come from the probe side's strings. A false match needs an MD5 collision between two
+# different (key, versionId) of the two reports: ~10^-25 by chance at 10M rows per side.
+FINGERPRINT = "md5_number(version_id || '/' || key)"
+UID_FINGERPRINT = "md5_number(study || '/' || series || '/' || sop)"
+_SAME_VERSION = re.compile(r"\b([a-z])\.key = ([a-z])\.key AND \1\.version_id = \2\.version_id\b")
+_SAME_SOP = re.compile(r"\b([a-z])\.study = ([a-z])\.study AND \1\.series = \2\.series AND \1\.sop = \2\.sop\b")
+_ABSENT_KEY = re.compile(r"\b([a-z])\.key IS (NOT )?NULL\b")
+_ABSENT_SOP = re.compile(r"\b([a-z])\.sop IS (NOT )?NULL\b")
+
+
+def fingerprint_joins(text: str) -> str:
+    """A shared statement with its version and SOP joins (and absence tests) on DuckDB's
+    fingerprint columns; the same rows come out (see FINGERPRINT)."""
+    text = _SAME_VERSION.sub(r"\1.fp = \2.fp", text)
+    text = _SAME_SOP.sub(r"\1.uid_fp = \2.uid_fp", text)
+    text = _ABSENT_KEY.sub(r"\1.fp IS \2NULL", text)
+    return _ABSENT_SOP.sub(r"\1.uid_fp IS \2NULL", text)
+
+
 def capped(body: str) -> str:
     """The first EVIDENCE_CAP rows of each kind by label, each with its kind's total ``n``."""
     return (f"SELECT * FROM (SELECT d.*, count(*) OVER (PARTITION BY kind) AS n, "
@@ -75,14 +101,18 @@ def capped(body: str) -> str:
 
 @dataclass
 class Engine:
-    """A DuckDB connection with the ``archive``, ``replica`` and ``in_flight`` views defined."""
+    """A DuckDB connection with the ``archive``, ``replica`` and ``in_flight`` views defined.
+    ``fingerprints``: the tables carry ``fp``/``uid_fp`` and statements join on them."""
 
     con: Any
     params: dict[str, str]
+    fingerprints: bool = False
 
     def rows(self, name_or_sql: str, cap: bool = False) -> list[dict[str, Any]]:
         text = sql(name_or_sql) if re.fullmatch(r"[a-z0-9_]+", name_or_sql) else name_or_sql
         text = render(text, **self.params)
+        if self.fingerprints:
+            text = fingerprint_joins(text)
         if cap:
             text = capped(text)
         try:
@@ -93,6 +123,8 @@ class Engine:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def execute(self, text: str) -> None:
+        if self.fingerprints:
+            text = fingerprint_joins(text)
         try:
             self.con.execute(text)
         except Exception as exc:            # noqa: BLE001 - duckdb.Error, imported lazily
@@ -125,14 +157,16 @@ def open_engine(archive: InventoryReport, replica: InventoryReport, scope: str, 
     except duckdb.Error as exc:
         raise InfraError(f"cannot open the reconciliation database in {folder}: {exc}") from exc
     params = {"scope_regex": literal(scope_regex(scope)), "cutoff": literal(cutoff), "now": literal(now)}
-    engine = Engine(con, params)
+    engine = Engine(con, params, fingerprints=True)
     engine.execute("SET TimeZone='UTC'")
     engine.execute("SET enable_progress_bar=false")
     for name, report in (("archive", archive), ("replica", replica)):
-        engine.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {', '.join(COLUMNS)} "
+        engine.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {', '.join(COLUMNS)}, {FINGERPRINT} AS fp "
                        f"FROM ({report.normalized_select()}) t WHERE starts_with(key, {literal(scope)})")
-    engine.execute(f"CREATE OR REPLACE TABLE in_flight AS {render(sql('in_flight'), **params)}")
-    engine.execute(f"CREATE OR REPLACE TABLE current_keys AS {render(sql('current_keys'), **params)}")
+    engine.execute(f"CREATE OR REPLACE TABLE in_flight AS SELECT *, {FINGERPRINT} AS fp "
+                   f"FROM ({render(sql('in_flight'), **params)}) q")
+    engine.execute(f"CREATE OR REPLACE TABLE current_keys AS SELECT *, {UID_FINGERPRINT} AS uid_fp "
+                   f"FROM ({render(sql('current_keys'), **params)}) q")
     return engine
 
 

@@ -51,3 +51,30 @@ def test_not_found_codes_by_kind() -> None:
     assert is_not_found(_client_error("MethodNotAllowed"), DELETE_MARKER)
     assert is_not_found(_client_error("ResourceNotFoundException"))
     assert not is_not_found(_client_error("AccessDenied")) and not is_not_found(ValueError("404"))
+
+
+def test_fast_timestamp_parser_gives_botocores_instants() -> None:
+    """S3's XML timestamps (ListObjectVersions ``LastModified``, API_ListObjectVersions:
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html) are ISO 8601
+    in UTC; the fast path must give the instant botocore's own parser gives, other forms go
+    to botocore's parser unchanged."""
+    from datetime import timezone
+
+    import botocore.utils
+
+    from drills.aws import parse_timestamp
+
+    for text in ("2026-01-15T10:00:00.000Z", "2026-01-15T10:00:00Z", "2026-01-15T10:00:00.1Z",
+                 "2026-01-15T10:00:00.123456Z", "Mon, 30 Nov 2026 14:00:00 GMT", "2026-01-15T10:00:00+02:00"):
+        fast, slow = parse_timestamp(text), botocore.utils.parse_timestamp(text)
+        assert fast == slow and fast.utcoffset() == slow.utcoffset(), text
+    assert parse_timestamp("2026-01-15T10:00:00.000Z").tzinfo is timezone.utc
+    assert parse_timestamp(1768471200) == botocore.utils.parse_timestamp(1768471200)
+
+
+def test_clients_parse_listing_timestamps_with_the_fast_parser() -> None:
+    from drills.aws import parse_timestamp
+
+    client = Target(endpoint="http://127.0.0.1:1").client("s3", "us-east-1")
+    parser = client._endpoint._response_parser_factory.create_parser("rest-xml")
+    assert parser._timestamp_parser is parse_timestamp

@@ -1,13 +1,14 @@
 -- Rung 4 (probes/hierarchy.check_sop_set): SOP Instance UIDs on one side only, per study and
 -- series; the first 20 UIDs of the first 20 series per direction, with the totals.
-WITH a AS (SELECT study, series, sop FROM current_keys WHERE side = 'archive' AND study IS NOT NULL),
-     r AS (SELECT study, series, sop FROM current_keys WHERE side = 'replica' AND study IS NOT NULL),
-     diff AS (
-  SELECT 'missing' AS direction, a.study, a.series, a.sop FROM a
-  LEFT JOIN r ON r.study = a.study AND r.series = a.series AND r.sop = a.sop WHERE r.sop IS NULL
+-- (current_keys is joined directly, not through CTEs read twice: engines keep those in memory.)
+WITH diff AS (
+  SELECT 'missing' AS direction, a.study, a.series, a.sop FROM current_keys a
+  LEFT JOIN current_keys r ON r.side = 'replica' AND r.study = a.study AND r.series = a.series AND r.sop = a.sop
+  WHERE a.side = 'archive' AND a.study IS NOT NULL AND r.sop IS NULL
   UNION ALL
-  SELECT 'extra' AS direction, r.study, r.series, r.sop FROM r
-  LEFT JOIN a ON a.study = r.study AND a.series = r.series AND a.sop = r.sop WHERE a.sop IS NULL
+  SELECT 'extra' AS direction, r.study, r.series, r.sop FROM current_keys r
+  LEFT JOIN current_keys a ON a.side = 'archive' AND a.study = r.study AND a.series = r.series AND a.sop = r.sop
+  WHERE r.side = 'replica' AND r.study IS NOT NULL AND a.sop IS NULL
 ), ranked AS (
   SELECT direction, study, series, sop,
          count(*) OVER (PARTITION BY direction, study, series) AS n_group,

@@ -46,3 +46,44 @@ def test_a_memory_limit_too_small_to_work_is_an_error_not_a_pass(pair, tmp_path)
     with pytest.raises(InfraError, match="reconciliation"):
         reconcile_reports(load_local(pair.archive_manifest), load_local(pair.replica_manifest), NOW,
                           memory_limit="1MB", threads=1, temp_dir=str(tmp_path))
+
+
+def test_duckdb_joins_every_shared_statement_on_the_fingerprints():
+    """The shared statements join versions on key + version_id (Athena runs them so); DuckDB's
+    rewrite must leave no string join of versions or SOP UIDs behind (else a 10M-row join holds
+    the strings again), and must keep the absence tests on the joined side."""
+    import re
+
+    from drills.probes.reconcile import SQL_DIR, fingerprint_joins, sql
+
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        if path.stem in ("athena_inventory_table", "normalize.athena"):
+            continue
+        text = fingerprint_joins(sql(path.stem))
+        assert not re.search(r"\b[a-z]\.(key|version_id|study|series|sop) = [a-z]\.", text), path.name
+        assert not re.search(r"\b[a-z]\.(key|sop) IS (NOT )?NULL", text), path.name
+    assert fingerprint_joins("LEFT JOIN replica r ON r.key = a.key AND r.version_id = a.version_id "
+                             "WHERE r.key IS NULL") == "LEFT JOIN replica r ON r.fp = a.fp WHERE r.fp IS NULL"
+
+
+def test_fingerprint_and_string_joins_find_the_same(pair, tmp_path):
+    """The same reconciliation with DuckDB joining the strings (as Athena does) and joining the
+    fingerprints: identical rung results."""
+    from datetime import timedelta
+
+    from drills.probes import reconcile
+
+    archive, replica = load_local(pair.archive_manifest), load_local(pair.replica_manifest)
+    now, facts = NOW.now, NOW
+    results = {}
+    for fingerprints in (True, False):
+        engine = reconcile.open_engine(archive, replica, "dicom/", now - timedelta(minutes=15), now,
+                                       memory_limit="64MB", temp_dir=str(tmp_path / f"db-{fingerprints}"), threads=1)
+        engine.fingerprints = fingerprints
+        try:
+            results[fingerprints] = [reconcile.RUNG_BUILDERS[n](engine, facts, archive.source_bucket,
+                                                                replica.source_bucket) for n in reconcile.ANSWERS]
+        finally:
+            engine.close()
+    assert results[True] == results[False]
+    assert any(r.findings for r in results[True])
