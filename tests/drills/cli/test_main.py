@@ -62,3 +62,21 @@ def test_up_checks_outputs_and_endpoint_before_deploying(drkit, tmp_path) -> Non
     assert code == 2 and "not an http(s) URL" in err
     code, _, err = drkit("ingest", str(tmp_path), "--endpoint", "notaurl", "--outputs", str(tmp_path / "o.json"))
     assert code == 2 and "Traceback" not in err
+
+
+def test_the_entry_point_freezes_the_collector_before_the_process_ends(tmp_path) -> None:
+    """Teardown of a finished run must not walk every object: the console entry point (no argv)
+    freezes them first (the frozen count is read at exit, after main() returned)."""
+    probe = ("import atexit, gc, sys; atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0)); "
+             "from drills.cli import main; sys.argv = ['drkit', 'scenarios', '--help']; main()")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "frozen True"
+
+
+def test_an_in_process_call_with_argv_leaves_the_collector_alone(drkit) -> None:
+    import gc
+    before = gc.get_freeze_count()
+    code, _, _ = drkit("scenarios", "--help")
+    assert code == 0
+    assert gc.get_freeze_count() == before
