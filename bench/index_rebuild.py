@@ -116,13 +116,14 @@ def _child(out: Path, timings_file: Path, studies: int, scale: float, seed: int)
     botocore.client.BaseClient._make_api_call = counted_call
     from drills.actions import index_rebuild as rebuild_module
     original_read = rebuild_module.RangedObject.read
-    fetched: dict[int, dict[int, list[int]]] = {}       # thread id -> id(stream) -> [size, bytes received]
+    fetched: dict[int, dict[tuple, list[int]]] = {}     # thread id -> object version -> [size, bytes received]
 
     def counted_read(self: Any, n: int = -1) -> bytes:
         data = original_read(self, n)
         streams = fetched.get(threading.get_ident())
         if streams is not None:
-            streams.setdefault(id(self), [self.size, 0])[1] += len(data)
+            version = (self._bucket, self._key, self._version)     # not id(self): ids are reused
+            streams.setdefault(version, [self.size, 0])[1] += len(data)
         return data
 
     rebuild_module.RangedObject.read = counted_read
@@ -131,7 +132,7 @@ def _child(out: Path, timings_file: Path, studies: int, scale: float, seed: int)
 
     def timed(run: Any, source: str) -> Any:
         calls: dict[str, int] = {}
-        streams: dict[int, list[int]] = {}
+        streams: dict[tuple, list[int]] = {}
         counting[threading.get_ident()] = calls
         fetched[threading.get_ident()] = streams
         started = time.perf_counter()

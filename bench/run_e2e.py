@@ -120,7 +120,8 @@ def _child(out: Path, stages_file: Path, studies: int) -> None:
     run_cli._render_reports = _timed(stages, "reports", run_cli._render_reports)
     imported_at = time.time()
     try:
-        main(["run", "--out", str(out), "--studies", str(studies)])
+        sys.argv = ["drkit", "run", "--out", str(out), "--studies", str(studies)]
+        main()                                    # as the console entry point calls it (no argv)
     finally:                                      # drkit's main always exits with the run's code
         stages_file.write_text(json.dumps({"started_at": started_at, "imported_at": imported_at,
                                            "ended_at": time.time(), "stages": stages}))
