@@ -367,6 +367,20 @@ def current_versions(engine: Engine) -> list[tuple[str, str]]:
     return [(str(r["key"]), str(r["version_id"])) for r in engine.rows("current_versions")]
 
 
+def export_current_versions(engine: Any, path: Path) -> Path:
+    """``current_versions`` as a CSV file (key, version id; every field quoted), written by
+    DuckDB's COPY so that no row passes through Python; an engine without COPY (Athena's)
+    streams its result rows to the file."""
+    if isinstance(engine, Engine):
+        query = render(sql("current_versions"), **engine.params)
+        engine.execute(f"COPY ({query}) TO {literal(str(path))} (FORMAT CSV, HEADER false, FORCE_QUOTE *)")
+        return path
+    from drills.probes.checksum_compare import write_versions
+
+    write_versions(((str(r["key"]), str(r["version_id"])) for r in engine.rows("current_versions")), path)
+    return path
+
+
 def not_answered(number: int) -> RungResult:
     return RungResult(number, RUNG_NAMES[number], Status.NOT_VERIFIED,
                       reason=NOT_ANSWERED[number])

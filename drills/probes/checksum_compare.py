@@ -1,0 +1,235 @@
+"""Rung 5's comparison in bounded memory: the wanted versions, the study index and the
+compute-checksum completion reports go to CSV files in a temporary directory as they stream
+in (a page or a report row at a time), DuckDB loads them into a database file there under a
+memory limit (joins spill to disk) and ``sql/rung5_checksums.duckdb.sql`` compares them.
+Only counts and the first ``EVIDENCE_CAP`` labels of each kind reach Python, as in the
+inventory reconciliation (``drills/probes/reconcile.py``).
+
+Nothing here holds a row set in a Python list or dict: writers take iterators, the tables
+take file paths.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+from urllib.parse import unquote_plus
+
+from drills.errors import InfraError
+from drills.probes.batch_jobs import TaskResult
+from drills.probes.reconcile import literal, sql
+from drills.probes.rung import EVIDENCE_CAP
+
+DEFAULT_MEMORY_LIMIT = "256MB"
+SIDES = ("archive", "replica")
+_READ = "read_csv({path}, header=false, quote='\"', escape='\"', columns={columns})"
+
+
+class Indexed(Protocol):
+    key: str
+    version_id: str
+    checksum_sha256: str
+
+
+def _open(path: Path) -> Any:
+    return path.open("w", newline="", encoding="utf-8")
+
+
+def _writer(handle: Any) -> Any:
+    # Every field quoted: an empty string stays an empty string (DuckDB reads an unquoted empty field as NULL).
+    return csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
+
+
+def write_versions(versions: Iterable[tuple[str, str]], path: Path) -> int:
+    """(key, version id) rows to ``path``, streamed; returns the number written."""
+    n = 0
+    with _open(path) as handle:
+        out = _writer(handle)
+        for key, version in versions:
+            out.writerow([key, version])
+            n += 1
+    return n
+
+
+class IndexSink:
+    """Appends index items to one CSV file, page by page, from any number of scan segments."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self._handle = _open(path)
+        self._out = _writer(self._handle)
+        self._lock = threading.Lock()
+
+    def add(self, items: Iterable[Indexed]) -> None:
+        page = [(i.key, i.version_id, i.checksum_sha256) for i in items]     # one Scan page at most
+        with self._lock:
+            for key, version, checksum in page:
+                self.rows += 1
+                self._out.writerow([self.rows, key, version, checksum])
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def write_report(results: Iterable[TaskResult], path: Path) -> int:
+    """A completion report's task rows to ``path``, streamed: the key as written and URL-decoded
+    (a report may echo the manifest's encoding), the status, the computed base64 SHA-256 (empty
+    when the task reported none) and the error code."""
+    n = 0
+    with _open(path) as handle:
+        out = _writer(handle)
+        for r in results:
+            n += 1
+            out.writerow([n, r.key, unquote_plus(r.key), r.version_id, r.status, r.checksum("SHA256") or "",
+                          r.error_code])
+    return n
+
+
+@dataclass
+class Comparison:
+    """What the comparison found: counts, and per kind its total and first labels (sorted)."""
+
+    index_items: int
+    versions: int
+    matched: int                  # archive == replica == index
+    unindexed: int                # wanted versions the index does not hold
+    index_matches: int            # the archive side's computed value equals the index's
+    found: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+    not_verified: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def kind(self, name: str) -> tuple[int, list[str]]:
+        return self.found.get(name, (0, []))
+
+
+KINDS = {
+    # rung 5: the index's value is the reference; without an index item the two copies must agree
+    "archive-mismatch": "indexed AND ix <> '' AND a IS NOT NULL AND a <> ix",
+    "replica-mismatch": "(indexed AND ix <> '' AND r IS NOT NULL AND r <> ix) "
+                        "OR (NOT indexed AND a IS NOT NULL AND r IS NOT NULL AND a <> r)",
+    "index-without-checksum": "indexed AND ix = ''",
+    # repair: a computed archive-side value that the index does not confirm
+    "differs-index": "a IS NOT NULL AND (NOT indexed OR ix = '' OR a <> ix)",
+}
+
+
+class ChecksumTables:
+    """A DuckDB database file in ``folder`` holding ``wanted``, ``index_items`` and one
+    ``report_<side>`` table per side, loaded from CSV files."""
+
+    def __init__(self, folder: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int = 2) -> None:
+        import duckdb
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        try:
+            self.con = duckdb.connect(str(folder / "checksums.duckdb"),
+                                      config={"memory_limit": memory_limit, "threads": threads,
+                                              "temp_directory": str(folder / "spill"),
+                                              "preserve_insertion_order": False})
+        except duckdb.Error as exc:
+            raise InfraError(f"cannot open the checksum comparison database in {folder}: {exc}") from exc
+        self.execute("SET enable_progress_bar=false")
+        self.execute("CREATE TABLE wanted (key VARCHAR, version_id VARCHAR)")
+        self.execute("CREATE TABLE index_items (key VARCHAR, version_id VARCHAR, checksum VARCHAR)")
+        for side in SIDES:
+            self.execute(f"CREATE TABLE report_{side} (key VARCHAR, version_id VARCHAR, status VARCHAR, "
+                         "checksum VARCHAR, error_code VARCHAR)")
+
+    def __enter__(self) -> "ChecksumTables":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def execute(self, text: str) -> Any:
+        try:
+            return self.con.execute(text)
+        except Exception as exc:            # noqa: BLE001 - duckdb.Error, imported lazily
+            raise InfraError(f"checksum comparison statement failed: {exc}") from exc
+
+    def scalar(self, text: str) -> Any:
+        return self.execute(text).fetchone()[0]
+
+    def choose(self, candidates: Path, sample: int | None, seed: int) -> int:
+        """``wanted`` = the distinct (key, version id) rows of the CSV ``candidates``, or
+        ``sample`` of them in key order drawn with ``seed`` (the same draw as ``random.sample``
+        over the sorted list: it only picks indices); returns how many."""
+        source = _READ.format(path=literal(str(candidates)), columns="{'key': 'VARCHAR', 'version_id': 'VARCHAR'}")
+        self.execute(f"CREATE OR REPLACE TABLE candidates AS SELECT DISTINCT key, version_id FROM {source}")
+        total = int(self.scalar("SELECT count(*) FROM candidates"))
+        if sample is None or sample >= total:
+            self.execute("INSERT INTO wanted SELECT key, version_id FROM candidates")
+        else:
+            picks = self.folder / "sample.csv"
+            with _open(picks) as handle:
+                out = csv.writer(handle, lineterminator="\n")
+                for index in sorted(random.Random(seed).sample(range(total), sample)):
+                    out.writerow([index + 1])
+            self.execute(f"INSERT INTO wanted SELECT c.key, c.version_id FROM (SELECT *, row_number() OVER "
+                         f"(ORDER BY key, version_id) AS rn FROM candidates) c JOIN "
+                         f"read_csv({literal(str(picks))}, header=false, columns={{'rn': 'BIGINT'}}) p USING (rn)")
+        self.execute("DROP TABLE candidates")
+        return int(self.scalar("SELECT count(*) FROM wanted"))
+
+    def write_manifest(self, bucket: str, path: Path) -> int:
+        """The ``S3BatchOperations_CSV_20180820`` manifest of ``wanted`` (Bucket,Key,VersionId,
+        keys URL-encoded as ``batch_jobs.manifest_csv`` does) written by DuckDB's COPY."""
+        encoded = ("SELECT " + literal(bucket) + " AS bucket, "
+                   "replace(replace(url_encode(key), '%2F', '/'), '%20', '+') AS key, version_id "
+                   "FROM wanted ORDER BY wanted.key, version_id")
+        self.execute(f"COPY ({encoded}) TO {literal(str(path))} (FORMAT CSV, HEADER false)")
+        return int(self.scalar("SELECT count(*) FROM wanted"))
+
+    def load_index(self, path: Path) -> None:
+        """The index items of an ``IndexSink`` file (a version indexed twice: the last row)."""
+        source = _READ.format(path=literal(str(path)), columns="{'n': 'BIGINT', 'key': 'VARCHAR', "
+                              "'version_id': 'VARCHAR', 'checksum': 'VARCHAR'}")
+        self.execute(f"INSERT INTO index_items SELECT key, version_id, checksum FROM {source} "
+                     "QUALIFY row_number() OVER (PARTITION BY key, version_id ORDER BY n DESC) = 1")
+
+    def load_report(self, side: str, path: Path) -> None:
+        """A ``write_report`` file as ``report_<side>``: a key not among the wanted keys as
+        written is read URL-decoded; a version reported twice: its last row."""
+        if side not in SIDES:
+            raise ValueError(f"unknown side {side!r}")
+        source = _READ.format(path=literal(str(path)), columns="{'n': 'BIGINT', 'key': 'VARCHAR', "
+                              "'key_decoded': 'VARCHAR', 'version_id': 'VARCHAR', 'status': 'VARCHAR', "
+                              "'checksum': 'VARCHAR', 'error_code': 'VARCHAR'}")
+        self.execute(f"INSERT INTO report_{side} SELECT CASE WHEN k.key IS NULL THEN r.key_decoded ELSE r.key END, "
+                     f"r.version_id, r.status, nullif(r.checksum, ''), r.error_code FROM {source} r "
+                     "LEFT JOIN (SELECT DISTINCT key FROM wanted) k ON k.key = r.key "
+                     "QUALIFY row_number() OVER (PARTITION BY CASE WHEN k.key IS NULL THEN r.key_decoded "
+                     "ELSE r.key END, r.version_id ORDER BY r.n DESC) = 1")
+
+    def compare(self, sides: Iterable[str] = SIDES) -> Comparison:
+        """Each wanted version against the reports of ``sides`` and the index."""
+        self.execute(f"CREATE OR REPLACE TABLE outcome AS {sql('rung5_checksums.duckdb')}")
+        counts = self.execute(
+            "SELECT count(*), count(*) FILTER (WHERE indexed AND ix <> '' AND a = ix AND r = ix), "
+            "count(*) FILTER (WHERE NOT indexed), count(*) FILTER (WHERE indexed AND a = ix) FROM outcome").fetchone()
+        comparison = Comparison(index_items=int(self.scalar("SELECT count(*) FROM index_items")),
+                                versions=int(counts[0]), matched=int(counts[1]), unindexed=int(counts[2]),
+                                index_matches=int(counts[3]))
+        for kind, condition in KINDS.items():
+            comparison.found[kind] = self._labelled(condition)
+        for side in sides:
+            column = f"{side[0]}_error"
+            total, labels = self._labelled(f"{column} IS NOT NULL")
+            errors = dict(self.execute(f"SELECT {column}, count(*) FROM outcome WHERE {column} IS NOT NULL "
+                                       f"GROUP BY {column} ORDER BY {column}").fetchall())
+            comparison.not_verified[side] = {"count": total, "errors": errors, "labels": labels}
+        return comparison
+
+    def _labelled(self, condition: str) -> tuple[int, list[str]]:
+        total = int(self.scalar(f"SELECT count(*) FROM outcome WHERE {condition}"))
+        labels = [row[0] for row in self.execute(
+            f"SELECT label FROM outcome WHERE {condition} ORDER BY label LIMIT {EVIDENCE_CAP}").fetchall()]
+        return total, labels
