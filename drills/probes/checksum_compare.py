@@ -26,7 +26,7 @@ from drills.probes.rung import EVIDENCE_CAP
 
 DEFAULT_MEMORY_LIMIT = "256MB"
 SIDES = ("archive", "replica")
-_READ = "read_csv({path}, header=false, quote='\"', escape='\"', columns={columns})"
+_READ = "read_csv({path}, header=false, quote='\"', escape='\"', buffer_size=4194304, allow_quoted_nulls=false, columns={columns})"
 
 
 class Indexed(Protocol):
@@ -192,8 +192,16 @@ class ChecksumTables:
         """The index items of an ``IndexSink`` file (a version indexed twice: the last row)."""
         source = _READ.format(path=literal(str(path)), columns="{'n': 'BIGINT', 'key': 'VARCHAR', "
                               "'version_id': 'VARCHAR', 'checksum': 'VARCHAR'}")
-        self.execute(f"INSERT INTO index_items SELECT key, version_id, checksum FROM {source} "
-                     "QUALIFY row_number() OVER (PARTITION BY key, version_id ORDER BY n DESC) = 1")
+        self._load_last("index_items", f"SELECT n, key, version_id, checksum FROM {source}",
+                        "key, version_id, checksum")
+
+    def _load_last(self, table: str, select: str, columns: str) -> None:
+        """Rows of ``select`` into ``table``, the last (highest ``n``) of each version only: a
+        numeric aggregate and a join, both of which DuckDB spills to disk past its limit."""
+        self.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {select}")
+        self.execute(f"INSERT INTO {table} SELECT {columns} FROM staged JOIN (SELECT key, version_id, max(n) AS n "
+                     "FROM staged GROUP BY key, version_id) last USING (key, version_id, n)")
+        self.execute("DROP TABLE staged")
 
     def load_report(self, side: str, path: Path) -> None:
         """A ``write_report`` file as ``report_<side>``: a key not among the wanted keys as
@@ -203,11 +211,10 @@ class ChecksumTables:
         source = _READ.format(path=literal(str(path)), columns="{'n': 'BIGINT', 'key': 'VARCHAR', "
                               "'key_decoded': 'VARCHAR', 'version_id': 'VARCHAR', 'status': 'VARCHAR', "
                               "'checksum': 'VARCHAR', 'error_code': 'VARCHAR'}")
-        self.execute(f"INSERT INTO report_{side} SELECT CASE WHEN k.key IS NULL THEN r.key_decoded ELSE r.key END, "
-                     f"r.version_id, r.status, nullif(r.checksum, ''), r.error_code FROM {source} r "
-                     "LEFT JOIN (SELECT DISTINCT key FROM wanted) k ON k.key = r.key "
-                     "QUALIFY row_number() OVER (PARTITION BY CASE WHEN k.key IS NULL THEN r.key_decoded "
-                     "ELSE r.key END, r.version_id ORDER BY r.n DESC) = 1")
+        self._load_last(f"report_{side}", "SELECT r.n, CASE WHEN k.key IS NULL THEN r.key_decoded ELSE r.key END "
+                        f"AS key, r.version_id, r.status, nullif(r.checksum, '') AS checksum, r.error_code FROM {source} r "
+                        "LEFT JOIN (SELECT DISTINCT key FROM wanted) k ON k.key = r.key",
+                        "key, version_id, status, checksum, error_code")
 
     def compare(self, sides: Iterable[str] = SIDES) -> Comparison:
         """Each wanted version against the reports of ``sides`` and the index."""
