@@ -26,6 +26,7 @@ from drills.probes.rung import EVIDENCE_CAP
 
 DEFAULT_MEMORY_LIMIT = "256MB"
 SIDES = ("archive", "replica")
+FP = "md5_number(version_id || '/' || key)"
 _READ = "read_csv({path}, header=false, quote='\"', escape='\"', buffer_size=4194304, allow_quoted_nulls=false, columns={columns})"
 
 
@@ -134,11 +135,14 @@ class ChecksumTables:
         except duckdb.Error as exc:
             raise InfraError(f"cannot open the checksum comparison database in {folder}: {exc}") from exc
         self.execute("SET enable_progress_bar=false")
-        self.execute("CREATE TABLE wanted (key VARCHAR, version_id VARCHAR)")
-        self.execute("CREATE TABLE index_items (key VARCHAR, version_id VARCHAR, checksum VARCHAR)")
+        # Versions are joined on ``fp``, the 128-bit MD5 of ``version_id || '/' || key`` (injective
+        # before hashing: a version id never holds '/'), as in the reconciliation: the hash tables
+        # hold 16 bytes per row instead of two strings. ``kfp`` fingerprints the key alone.
+        self.execute("CREATE TABLE wanted (key VARCHAR, version_id VARCHAR, fp UHUGEINT, kfp UHUGEINT)")
+        self.execute("CREATE TABLE index_items (fp UHUGEINT, checksum VARCHAR)")
         for side in SIDES:
-            self.execute(f"CREATE TABLE report_{side} (key VARCHAR, version_id VARCHAR, status VARCHAR, "
-                         "checksum VARCHAR, error_code VARCHAR)")
+            self.execute(f"CREATE TABLE report_{side} (fp UHUGEINT, status VARCHAR, checksum VARCHAR, "
+                         "error_code VARCHAR)")
 
     def __enter__(self) -> "ChecksumTables":
         return self
@@ -166,14 +170,15 @@ class ChecksumTables:
         self.execute(f"CREATE OR REPLACE TABLE candidates AS SELECT DISTINCT key, version_id FROM {source}")
         total = int(self.scalar("SELECT count(*) FROM candidates"))
         if sample is None or sample >= total:
-            self.execute("INSERT INTO wanted SELECT key, version_id FROM candidates")
+            self.execute(f"INSERT INTO wanted SELECT key, version_id, {FP}, md5_number(key) FROM candidates")
         else:
             picks = self.folder / "sample.csv"
             with _open(picks) as handle:
                 out = csv.writer(handle, lineterminator="\n")
                 for index in sorted(random.Random(seed).sample(range(total), sample)):
                     out.writerow([index + 1])
-            self.execute(f"INSERT INTO wanted SELECT c.key, c.version_id FROM (SELECT *, row_number() OVER "
+            self.execute(f"INSERT INTO wanted SELECT c.key, c.version_id, {FP}, md5_number(c.key) "
+                         f"FROM (SELECT *, row_number() OVER "
                          f"(ORDER BY key, version_id) AS rn FROM candidates) c JOIN "
                          f"read_csv({literal(str(picks))}, header=false, columns={{'rn': 'BIGINT'}}) p USING (rn)")
         self.execute("DROP TABLE candidates")
@@ -192,15 +197,14 @@ class ChecksumTables:
         """The index items of an ``IndexSink`` file (a version indexed twice: the last row)."""
         source = _READ.format(path=literal(str(path)), columns="{'n': 'BIGINT', 'key': 'VARCHAR', "
                               "'version_id': 'VARCHAR', 'checksum': 'VARCHAR'}")
-        self._load_last("index_items", f"SELECT n, key, version_id, checksum FROM {source}",
-                        "key, version_id, checksum")
+        self._load_last("index_items", f"SELECT n, {FP} AS fp, checksum FROM {source}", "fp, checksum")
 
     def _load_last(self, table: str, select: str, columns: str) -> None:
         """Rows of ``select`` into ``table``, the last (highest ``n``) of each version only: a
         numeric aggregate and a join, both of which DuckDB spills to disk past its limit."""
         self.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {select}")
-        self.execute(f"INSERT INTO {table} SELECT {columns} FROM staged JOIN (SELECT key, version_id, max(n) AS n "
-                     "FROM staged GROUP BY key, version_id) last USING (key, version_id, n)")
+        self.execute(f"INSERT INTO {table} SELECT {columns} FROM staged JOIN (SELECT fp, max(n) AS n "
+                     "FROM staged GROUP BY fp) last USING (fp, n)")
         self.execute("DROP TABLE staged")
 
     def load_report(self, side: str, path: Path) -> None:
@@ -211,10 +215,11 @@ class ChecksumTables:
         source = _READ.format(path=literal(str(path)), columns="{'n': 'BIGINT', 'key': 'VARCHAR', "
                               "'key_decoded': 'VARCHAR', 'version_id': 'VARCHAR', 'status': 'VARCHAR', "
                               "'checksum': 'VARCHAR', 'error_code': 'VARCHAR'}")
-        self._load_last(f"report_{side}", "SELECT r.n, CASE WHEN k.key IS NULL THEN r.key_decoded ELSE r.key END "
-                        f"AS key, r.version_id, r.status, nullif(r.checksum, '') AS checksum, r.error_code FROM {source} r "
-                        "LEFT JOIN (SELECT DISTINCT key FROM wanted) k ON k.key = r.key",
-                        "key, version_id, status, checksum, error_code")
+        self._load_last(f"report_{side}", "SELECT r.n, md5_number(r.version_id || '/' || CASE WHEN k.kfp IS NULL "
+                        "THEN r.key_decoded ELSE r.key END) AS fp, r.status, nullif(r.checksum, '') AS checksum, "
+                        f"r.error_code FROM {source} r "
+                        "LEFT JOIN (SELECT DISTINCT kfp FROM wanted) k ON k.kfp = md5_number(r.key)",
+                        "fp, status, checksum, error_code")
 
     def compare(self, sides: Iterable[str] = SIDES) -> Comparison:
         """Each wanted version against the reports of ``sides`` and the index."""

@@ -368,7 +368,8 @@ class Observation:
         with self._lock:
             cached = self._cache.get(f"index:{region}")
         if isinstance(cached, list):
-            sink(cached)
+            for start in range(0, len(cached), 1000):
+                sink(cached[start:start + 1000])
             return
         requests = stream_index(self.client, region, self.outputs.indexTable,
                                 lambda _, page: sink([i for i in page if i.key.startswith(self.scope)]))
