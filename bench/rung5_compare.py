@@ -5,7 +5,8 @@ time, CPU and peak RSS of the comparison process alone (bench/measure.py).
 The four input files are the ones rung 5 writes as it streams the index Scan pages and the
 report rows (``write_versions``, ``IndexSink``, ``write_report`` layouts), generated here by
 DuckDB (generation is not timed). The measured child loads them into DuckDB under
-``--memory-limit`` and compares; only counts and first labels come back.
+``--memory-limit``, writes the Batch Operations manifest (DuckDB's COPY, keys URL-encoded) and
+compares; only counts and first labels come back.
 
     python -m bench.rung5_compare --rows 1000000 --memory-limit 64MB --json bench/rung5_compare-64MB.json
 """
@@ -52,6 +53,7 @@ def compare(folder: Path, memory_limit: str, threads: int) -> None:
 
     with ChecksumTables(folder / "db", memory_limit=memory_limit, threads=threads) as tables:
         tables.choose(folder / "versions.csv", None, 0)
+        tables.write_manifest("archive", folder / "db" / "manifest.csv")     # as rung 5 does for each side
         tables.load_index(folder / "index.csv")
         for side in ("archive", "replica"):
             tables.load_report(side, folder / f"{side}.csv")

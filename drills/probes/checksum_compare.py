@@ -167,19 +167,23 @@ class ChecksumTables:
         ``sample`` of them in key order drawn with ``seed`` (the same draw as ``random.sample``
         over the sorted list: it only picks indices); returns how many."""
         source = _READ.format(path=literal(str(candidates)), columns="{'key': 'VARCHAR', 'version_id': 'VARCHAR'}")
-        self.execute(f"CREATE OR REPLACE TABLE candidates AS SELECT DISTINCT key, version_id FROM {source}")
+        # Duplicates dropped on the fingerprint (a numeric aggregate, which spills), not on the strings.
+        self.execute(f"CREATE OR REPLACE TABLE listed AS SELECT key, version_id, {FP} AS fp, md5_number(key) AS kfp "
+                     f"FROM {source}")
+        self.execute("CREATE OR REPLACE TABLE candidates AS SELECT l.* FROM listed l JOIN (SELECT fp, min(rowid) AS r "
+                     "FROM listed GROUP BY fp) first ON l.rowid = first.r")
+        self.execute("DROP TABLE listed")
         total = int(self.scalar("SELECT count(*) FROM candidates"))
         if sample is None or sample >= total:
-            self.execute(f"INSERT INTO wanted SELECT key, version_id, {FP}, md5_number(key) FROM candidates")
+            self.execute("INSERT INTO wanted SELECT key, version_id, fp, kfp FROM candidates")
         else:
             picks = self.folder / "sample.csv"
             with _open(picks) as handle:
                 out = csv.writer(handle, lineterminator="\n")
                 for index in sorted(random.Random(seed).sample(range(total), sample)):
                     out.writerow([index + 1])
-            self.execute(f"INSERT INTO wanted SELECT c.key, c.version_id, {FP}, md5_number(c.key) "
-                         f"FROM (SELECT *, row_number() OVER "
-                         f"(ORDER BY key, version_id) AS rn FROM candidates) c JOIN "
+            self.execute("INSERT INTO wanted SELECT c.key, c.version_id, c.fp, c.kfp FROM (SELECT *, row_number() "
+                         "OVER (ORDER BY key, version_id) AS rn FROM candidates) c JOIN "
                          f"read_csv({literal(str(picks))}, header=false, columns={{'rn': 'BIGINT'}}) p USING (rn)")
         self.execute("DROP TABLE candidates")
         return int(self.scalar("SELECT count(*) FROM wanted"))
