@@ -157,7 +157,7 @@ class ChecksumTables:
         try:
             return self.con.execute(text)
         except Exception as exc:            # noqa: BLE001 - duckdb.Error, imported lazily
-            raise InfraError(f"checksum comparison statement failed: {exc}") from exc
+            raise InfraError(f"checksum comparison statement {text[:60]!r}... failed: {exc}") from exc
 
     def scalar(self, text: str) -> Any:
         return self.execute(text).fetchone()[0]
@@ -193,7 +193,7 @@ class ChecksumTables:
         keys URL-encoded as ``batch_jobs.manifest_csv`` does) written by DuckDB's COPY."""
         encoded = ("SELECT " + literal(bucket) + " AS bucket, "
                    "replace(replace(url_encode(key), '%2F', '/'), '%20', '+') AS key, version_id "
-                   "FROM wanted ORDER BY wanted.key, version_id")
+                   "FROM wanted ORDER BY fp")     # deterministic; a fixed-size sort key spills cheaply
         self.execute(f"COPY ({encoded}) TO {literal(str(path))} (FORMAT CSV, HEADER false)")
         return int(self.scalar("SELECT count(*) FROM wanted"))
 
@@ -227,7 +227,14 @@ class ChecksumTables:
 
     def compare(self, sides: Iterable[str] = SIDES) -> Comparison:
         """Each wanted version against the reports of ``sides`` and the index."""
+        self.execute("CREATE OR REPLACE TABLE with_index AS SELECT w.key, w.version_id, w.fp, i.checksum AS ix, "
+                     "i.fp IS NOT NULL AS indexed FROM wanted w LEFT JOIN index_items i ON i.fp = w.fp")
+        self.execute("CREATE OR REPLACE TABLE with_archive AS SELECT w.*, a.fp AS a_fp, a.status AS a_status, "
+                     "a.checksum AS a_checksum, a.error_code AS a_code FROM with_index w "
+                     "LEFT JOIN report_archive a ON a.fp = w.fp")
+        self.execute("DROP TABLE with_index")
         self.execute(f"CREATE OR REPLACE TABLE outcome AS {sql('rung5_checksums.duckdb')}")
+        self.execute("DROP TABLE with_archive")
         counts = self.execute(
             "SELECT count(*), count(*) FILTER (WHERE indexed AND ix <> '' AND a = ix AND r = ix), "
             "count(*) FILTER (WHERE NOT indexed), count(*) FILTER (WHERE indexed AND a = ix) FROM outcome").fetchone()
