@@ -14,13 +14,16 @@ incomplete (exit 1). Every time on the embedded cloud is virtual.
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from drills.actions.repair_plan import Batch, Plan
 from drills.probes import batch_jobs
 from drills.probes.batch_checksums import WORK_PREFIX, task_outcomes, work_bucket
+from drills.probes.checksum_compare import ChecksumTables, IndexSink, write_report, write_versions
 from drills.probes.observe import Observation
 from drills.probes.rung import EVIDENCE_CAP, version_label
 
@@ -53,12 +56,13 @@ class Outcome:
     job: batch_jobs.JobRun | None = None
     failed: dict[str, str] = field(default_factory=dict)        # label -> error code
     index_matches: int = 0                                       # checksum kind: computed == index
-    index_mismatches: list[str] = field(default_factory=list)
+    index_mismatch_count: int = 0                                # computed, but not the index's value
+    index_mismatches: list[str] = field(default_factory=list)    # the first EVIDENCE_CAP of them
 
     @property
     def ok(self) -> bool:
         return (self.job is not None and self.job.status == "Complete" and not self.failed
-                and not self.batch.unlisted and not self.index_mismatches)
+                and not self.batch.unlisted and not self.index_mismatch_count)
 
     def to_json(self, manifest: str | None = None) -> dict[str, Any]:
         b = self.batch
@@ -69,7 +73,7 @@ class Outcome:
             "failedTasks": {"count": len(self.failed), "errors": dict(Counter(self.failed.values())),
                             "labels": sorted(self.failed)[:EVIDENCE_CAP]}}
         if b.kind == "checksum":
-            document["checksums"] = {"matchIndex": self.index_matches, "mismatchCount": len(self.index_mismatches),
+            document["checksums"] = {"matchIndex": self.index_matches, "mismatchCount": self.index_mismatch_count,
                                      "mismatch": self.index_mismatches[:EVIDENCE_CAP]}
         return document
 
@@ -81,7 +85,6 @@ def region_of(obs: Observation, side: str) -> str:
 def execute(plan: Plan, obs: Observation, options: RepairOptions, run: str) -> list[Outcome]:
     """One job per batch of the plan, in order; each waited for and its report read."""
     outcomes = []
-    index = None
     for b in plan.ordered():
         region = region_of(obs, b.side)
         outcome = Outcome(b, region)
@@ -95,15 +98,8 @@ def execute(plan: Plan, obs: Observation, options: RepairOptions, run: str) -> l
         outcome.job = job
         wanted = sorted(b.versions)
         if b.kind == "checksum":
-            computed, outcome.failed = task_outcomes(job, wanted)
-            if index is None:
-                index = {(i.key, i.version_id): i.checksum_sha256 for i in obs.index(obs.outputs.primaryRegion)}
-            for kv, value in computed.items():
-                if index.get(kv) and index[kv] == value:
-                    outcome.index_matches += 1
-                else:
-                    outcome.index_mismatches.append(version_label(*kv))
-            outcome.index_mismatches.sort()
+            _, outcome.failed = task_outcomes(job, wanted)
+            against_index(obs, outcome, wanted, job.results)
         else:
             reported = batch_jobs.by_version(job.results, {k for k, _ in wanted})
             for kv in wanted:
@@ -113,3 +109,26 @@ def execute(plan: Plan, obs: Observation, options: RepairOptions, run: str) -> l
                 elif r.status != "succeeded":
                     outcome.failed[version_label(*kv)] = r.error_code or "TaskFailed"
     return outcomes
+
+
+def against_index(obs: Observation, outcome: Outcome, wanted: list[tuple[str, str]],
+                  results: list[batch_jobs.TaskResult]) -> None:
+    """The computed values of a checksum batch against the study index, compared by DuckDB
+    with the index streamed to disk a Scan page at a time (``checksum_compare``), never held
+    whole in memory."""
+    with tempfile.TemporaryDirectory(prefix="drkit-repair-checksum-") as tmp:
+        folder = Path(tmp)
+        write_versions(wanted, folder / "versions.csv")
+        sink = IndexSink(folder / "index.csv")
+        try:
+            obs.index_pages(obs.outputs.primaryRegion, sink.add)
+        finally:
+            sink.close()
+        write_report(results, folder / "report.csv")
+        with ChecksumTables(folder / "db") as tables:
+            tables.choose(folder / "versions.csv", None, 0)
+            tables.load_index(sink.path)
+            tables.load_report("archive", folder / "report.csv")     # the batch's side, whichever it is
+            comparison = tables.compare(sides=())
+    outcome.index_matches = comparison.index_matches
+    outcome.index_mismatch_count, outcome.index_mismatches = comparison.kind("differs-index")

@@ -65,7 +65,8 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "ye
               help="listing (ListObjectVersions + HEAD), inventory (S3 Inventory + DuckDB), athena (AWS), "
                    "auto (by archive size).")
 @click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=memory_size,
-              help="Inventory path: DuckDB memory limit (joins beyond it spill to a temporary directory).")
+              help="DuckDB memory limit of the inventory reconciliation and of rung 5's checksum comparison "
+                   "(joins beyond it spill to a temporary directory).")
 @click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Inventory path: DuckDB threads (fewer threads, less memory).")
 @click.option("--athena-output", metavar="S3URL", default=None,
@@ -97,7 +98,8 @@ def verify(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
     if batch_role_arn is not None:
         account_of(batch_role_arn)                                              # not a role ARN: exit 2
     run = _Runner(path, sample, seed, memory_limit, threads, athena_output, athena_workgroup,
-                  checksums=checksums, batch=BatchSettings(batch_role_arn, checksum_sample, seed))
+                  checksums=checksums, batch=BatchSettings(batch_role_arn, checksum_sample, seed,
+                                                               memory_limit=memory_limit))
     if archive_manifest or replica_manifest:
         _local(archive_manifest, replica_manifest, names, path, memory_limit, threads, threshold_minutes, as_json)
         return

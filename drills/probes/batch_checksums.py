@@ -19,18 +19,20 @@ The same findings codes as the listing path's rung 5 (``drills/probes/integrity.
 
 from __future__ import annotations
 
-import random
+import tempfile
 import uuid
-from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 from drills.engine.model import RungResult, Severity
 from drills.probes import batch_jobs
+from drills.probes.checksum_compare import (DEFAULT_MEMORY_LIMIT, SIDES, ChecksumTables, IndexSink, write_report,
+                                            write_versions)
 from drills.probes.integrity import CHECKSUMS, CHECKSUMS_NAME
 from drills.probes.inventory_report import ReportUnusable, locate
 from drills.probes.observe import Observation, Unobservable
-from drills.probes.rung import EVIDENCE_CAP, RungReport, version_label
+from drills.probes.rung import RungReport, version_label
 
 WORK_PREFIX = "drkit-batch"
 OPERATION = {"S3ComputeObjectChecksum": {"ChecksumAlgorithm": "SHA256", "ChecksumType": "FULL_OBJECT"}}
@@ -44,6 +46,8 @@ class BatchSettings:
     role_arn: str | None = None      # None: the stack output batchOperationsRoleArn
     sample: int | None = None        # None: every current version; N: N of them, drawn with ``seed``
     seed: int | None = None
+    memory_limit: str = DEFAULT_MEMORY_LIMIT    # DuckDB's, for the comparison (spills beyond it)
+    temp_dir: str | None = None      # where the comparison's files go (None: the system's)
 
 
 def role_of(obs: Observation, settings: BatchSettings) -> str:
@@ -62,79 +66,74 @@ def work_bucket(obs: Observation, region: str, bucket: str) -> str:
         raise Unobservable(f"no bucket for Batch Operations manifests and reports: {exc}") from exc
 
 
-def choose(versions: list[tuple[str, str]], sample: int | None, seed: int) -> list[tuple[str, str]]:
-    ordered = sorted(set(versions))
-    if sample is None or sample >= len(ordered):
-        return ordered
-    return sorted(random.Random(seed).sample(ordered, sample))
-
-
-def check(obs: Observation, versions: Iterable[tuple[str, str]], settings: BatchSettings) -> RungResult:
-    """Rung 5 from compute-checksum jobs over ``versions`` (current archive versions, key and id)."""
-    report = RungReport(CHECKSUMS, CHECKSUMS_NAME)
+def check(obs: Observation, versions: Iterable[tuple[str, str]] | Path, settings: BatchSettings) -> RungResult:
+    """Rung 5 from compute-checksum jobs over ``versions`` (current archive versions, key and id:
+    an iterator, or a CSV file of them such as ``reconcile.export_current_versions`` writes).
+    The versions, the index and the reports stream to files and are compared by DuckDB
+    (``checksum_compare``): memory stays bounded at any archive size."""
     role = role_of(obs, settings)
+    with tempfile.TemporaryDirectory(prefix="drkit-rung5-", dir=settings.temp_dir) as tmp:
+        folder = Path(tmp)
+        if not isinstance(versions, Path):
+            write_versions(versions, folder / "versions.csv")
+            versions = folder / "versions.csv"
+        with ChecksumTables(folder / "db", memory_limit=settings.memory_limit) as tables:
+            return _check(obs, versions, settings, role, tables, folder)
+
+
+def _check(obs: Observation, candidates: Path, settings: BatchSettings, role: str, tables: ChecksumTables,
+           folder: Path) -> RungResult:
+    report = RungReport(CHECKSUMS, CHECKSUMS_NAME)
     o = obs.outputs
     seed = settings.seed if settings.seed is not None else int(obs.clock.now().strftime("%Y%m%d"))
-    wanted = choose(list(versions), settings.sample, seed)
-    index = {(i.key, i.version_id): i for i in obs.index(o.primaryRegion)}
+    n_wanted = tables.choose(candidates, settings.sample, seed)
+    sink = IndexSink(folder / "index.csv")
+    try:
+        obs.index_pages(o.primaryRegion, sink.add)
+    finally:
+        sink.close()
+    tables.load_index(sink.path)
     run = f"{obs.clock.now().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
-    computed: dict[str, dict[tuple[str, str], str]] = {}
-    not_verified: dict[str, dict[str, str]] = {}
     jobs = []
     for side, region, bucket in (("archive", o.primaryRegion, o.archiveBucket),
                                  ("replica", o.drRegion, o.replicaBucket)):
-        if not wanted:
-            computed[side], not_verified[side] = {}, {}
+        if not n_wanted:
             continue
-        job = batch_jobs.run_job(obs.client("s3", region), obs.client("s3control", region), role, OPERATION,
-                                 [(bucket, k, v) for k, v in wanted], work_bucket(obs, region, bucket),
-                                 f"{WORK_PREFIX}/verify/{run}/{side}", obs.clock.wait, region,
-                                 description=f"drkit verify rung 5 ({side})")
+        manifest = folder / f"manifest-{side}.csv"
+        tables.write_manifest(bucket, manifest)
+        s3 = obs.client("s3", region)
+        job = batch_jobs.run_job(s3, obs.client("s3control", region), role, OPERATION, manifest,
+                                 work_bucket(obs, region, bucket), f"{WORK_PREFIX}/verify/{run}/{side}",
+                                 obs.clock.wait, region, description=f"drkit verify rung 5 ({side})", collect=False)
         jobs.append(job.to_json())
-        computed[side], not_verified[side] = task_outcomes(job, wanted)
-    archive_bad, replica_bad, no_index_checksum = [], [], []
-    matched = unindexed = 0
-    for kv in wanted:
-        label = version_label(*kv)
-        a, r = computed["archive"].get(kv), computed["replica"].get(kv)
-        item = index.get(kv)
-        if item is None:                      # not indexed (rung 7): archive and replica must still agree
-            unindexed += 1
-            if a and r and a != r:
-                replica_bad.append(label)
-            continue
-        if not item.checksum_sha256:
-            no_index_checksum.append(label)
-            continue
-        if a and a != item.checksum_sha256:
-            archive_bad.append(label)
-        if r and r != item.checksum_sha256:
-            replica_bad.append(label)
-        if a == r == item.checksum_sha256:
-            matched += 1
-    unverified = {side: n for side, n in not_verified.items() if n}
+        write_report(batch_jobs.report_rows(s3, job), folder / f"report-{side}.csv")
+        tables.load_report(side, folder / f"report-{side}.csv")
+    c = tables.compare()
+    archive_n, archive_bad = c.kind("archive-mismatch")
+    replica_n, replica_bad = c.kind("replica-mismatch")
+    absent_n, no_index_checksum = c.kind("index-without-checksum")
+    not_verified = {side: c.not_verified[side] for side in SIDES}
     report.counts.update(
-        indexItems=len(index), versions=len(wanted), matched=matched, archiveMismatch=len(archive_bad),
-        replicaMismatch=len(replica_bad), checksumAbsent=0, indexWithoutChecksum=len(no_index_checksum),
-        comparedWithoutIndex=unindexed, method="s3-batch-compute-checksum", algorithm="SHA256",
+        indexItems=c.index_items, versions=c.versions, matched=c.matched, archiveMismatch=archive_n,
+        replicaMismatch=replica_n, checksumAbsent=0, indexWithoutChecksum=absent_n,
+        comparedWithoutIndex=c.unindexed, method="s3-batch-compute-checksum", algorithm="SHA256",
         sample=settings.sample, seed=seed if settings.sample is not None else None, jobs=jobs,
-        notVerified={side: {"count": len(n), "errors": dict(Counter(n.values())),
-                            "labels": sorted(n)[:EVIDENCE_CAP]} for side, n in not_verified.items()},
-        simulated=bool(getattr(obs.clock, "simulated", False)))
-    report.find_labels("archive-checksum-mismatch", Severity.CRITICAL, o.archiveBucket,
-                       f"archive version(s) in {o.archiveBucket} whose SHA-256 computed by S3 Batch Operations "
-                       f"differs from the index {o.indexTable}", archive_bad,
-                       remediation="restore the version from the replica or a backup after confirming its copy")
-    report.find_labels("replica-checksum-mismatch", Severity.CRITICAL, o.replicaBucket,
-                       f"replica version(s) in {o.replicaBucket} whose SHA-256 computed by S3 Batch Operations "
-                       "differs from the index (or from the archive's)", replica_bad,
-                       remediation="re-replicate them (drkit repair, S3 Batch Replication)")
-    report.find_labels("index-checksum-absent", Severity.HIGH, o.indexTable,
-                       f"index item(s) in {o.indexTable} without ChecksumSHA256", no_index_checksum)
-    for side, failed in unverified.items():
-        errors = ", ".join(f"{code} x{n}" for code, n in sorted(Counter(failed.values()).items()))
-        report.not_verified(f"{len(failed)} {side} version(s) not verified: the compute-checksum job did not "
-                            f"report a checksum for them ({errors})")
+        notVerified=not_verified, simulated=bool(getattr(obs.clock, "simulated", False)))
+    report.find_counted("archive-checksum-mismatch", Severity.CRITICAL, o.archiveBucket,
+                        f"archive version(s) in {o.archiveBucket} whose SHA-256 computed by S3 Batch Operations "
+                        f"differs from the index {o.indexTable}", archive_n, archive_bad,
+                        remediation="restore the version from the replica or a backup after confirming its copy")
+    report.find_counted("replica-checksum-mismatch", Severity.CRITICAL, o.replicaBucket,
+                        f"replica version(s) in {o.replicaBucket} whose SHA-256 computed by S3 Batch Operations "
+                        "differs from the index (or from the archive's)", replica_n, replica_bad,
+                        remediation="re-replicate them (drkit repair, S3 Batch Replication)")
+    report.find_counted("index-checksum-absent", Severity.HIGH, o.indexTable,
+                        f"index item(s) in {o.indexTable} without ChecksumSHA256", absent_n, no_index_checksum)
+    for side, failed in not_verified.items():
+        if failed["count"]:
+            errors = ", ".join(f"{code} x{n}" for code, n in sorted(failed["errors"].items()))
+            report.not_verified(f"{failed['count']} {side} version(s) not verified: the compute-checksum job did "
+                                f"not report a checksum for them ({errors})")
     for job in jobs:
         if job["status"] != "Complete":
             report.not_verified(f"{job['operation']} job {job['jobId']} ({job['region']}) ended {job['status']}"

@@ -17,10 +17,11 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote_plus, unquote_plus
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from drills.errors import InfraError, UsageError
 from drills.probes.observe import call
@@ -91,9 +92,14 @@ def manifest_csv(rows: Iterable[tuple[str, str, str | None]]) -> bytes:
     return text.getvalue().encode()
 
 
-def put_manifest(s3: Any, bucket: str, key: str, body: bytes) -> dict[str, str]:
-    """Upload a manifest; returns the job's ``Manifest.Location`` (ARN and ETag)."""
-    resp = _call("PutObject (batch manifest)", s3.put_object, Bucket=bucket, Key=key, Body=body)
+def put_manifest(s3: Any, bucket: str, key: str, body: bytes | Path) -> dict[str, str]:
+    """Upload a manifest (bytes, or a file streamed from disk); returns the job's
+    ``Manifest.Location`` (ARN and ETag)."""
+    if isinstance(body, Path):
+        with body.open("rb") as handle:
+            resp = _call("PutObject (batch manifest)", s3.put_object, Bucket=bucket, Key=key, Body=handle)
+    else:
+        resp = _call("PutObject (batch manifest)", s3.put_object, Bucket=bucket, Key=key, Body=body)
     return {"ObjectArn": f"arn:aws:s3:::{bucket}/{key}", "ETag": resp["ETag"].strip('"')}
 
 
@@ -127,17 +133,26 @@ def wait_job(s3control: Any, account: str, job_id: str, advance: Callable[[float
 
 def read_report(s3: Any, report_bucket: str, report_prefix: str, job_id: str) -> list[TaskResult]:
     """Every task row of a job's completion report (its manifest.json, then each results CSV)."""
+    return list(iter_report(s3, report_bucket, report_prefix, job_id))
+
+
+def iter_report(s3: Any, report_bucket: str, report_prefix: str, job_id: str) -> Iterator[TaskResult]:
+    """``read_report`` as a stream: each results CSV is read line by line from its GetObject
+    body, one row at a time, none kept."""
     base = f"{report_prefix.strip('/') + '/' if report_prefix else ''}job-{job_id}/"
     manifest = json.loads(_get(s3, report_bucket, f"{base}manifest.json"))
     if manifest.get("Format") != REPORT_FORMAT:
         raise InfraError(f"completion report of job {job_id} has format {manifest.get('Format')!r}")
-    rows: list[TaskResult] = []
     for result in manifest.get("Results", []):
-        text = _get(s3, result["Bucket"], result["Key"]).decode("utf-8")
-        for row in csv.reader(io.StringIO(text)):
-            if row:
-                rows.append(TaskResult.from_row(row))
-    return rows
+        what = f"GetObject s3://{result['Bucket']}/{result['Key']}"
+        body = _call(what, s3.get_object, Bucket=result["Bucket"], Key=result["Key"])["Body"]
+        lines = (line.decode("utf-8") for line in body.iter_lines(keepends=True))
+        try:
+            for row in csv.reader(lines):
+                if row:
+                    yield TaskResult.from_row(row)
+        except (BotoCoreError, OSError) as exc:
+            raise InfraError(f"{what}: {exc}") from exc
 
 
 def account_of(role_arn: str) -> str:
@@ -170,28 +185,40 @@ class JobRun:
                 "succeeded": self.succeeded, "failed": self.failed, "failure": self.failure}
 
 
-def run_job(s3: Any, s3control: Any, role_arn: str, operation: dict[str, Any], rows: list[tuple[str, str, str | None]],
-            work_bucket: str, prefix: str, wait: Callable[[float], None], region: str,
-            description: str = "drkit") -> JobRun:
-    """Write ``rows`` as the manifest ``<prefix>/manifest.csv`` in ``work_bucket``, create the job
-    (reports under ``<prefix>/reports``), wait on ``wait`` (the drill's clock) and read its report."""
+def run_job(s3: Any, s3control: Any, role_arn: str, operation: dict[str, Any],
+            rows: list[tuple[str, str, str | None]] | Path, work_bucket: str, prefix: str,
+            wait: Callable[[float], None], region: str, description: str = "drkit",
+            collect: bool = True) -> JobRun:
+    """Write ``rows`` (or upload the manifest file ``rows``) as the manifest
+    ``<prefix>/manifest.csv`` in ``work_bucket``, create the job (reports under
+    ``<prefix>/reports``), wait on ``wait`` (the drill's clock) and read its report into
+    ``results`` (``collect=False``: left in S3 for ``report_rows``)."""
     account = account_of(role_arn)
     prefix = prefix.strip("/")
     manifest_key = f"{prefix}/manifest.csv"
-    location = put_manifest(s3, work_bucket, manifest_key, manifest_csv(rows))
+    location = put_manifest(s3, work_bucket, manifest_key, rows if isinstance(rows, Path) else manifest_csv(rows))
     job_id = create_job(s3control, account, operation, location, work_bucket, f"{prefix}/reports", role_arn,
                         description=description[:256])
     job = wait_job(s3control, account, job_id, advance=wait)
     progress = job.get("ProgressSummary", {}) or {}
     reasons = "; ".join(f"{r.get('FailureCode', '')}: {r.get('FailureReason', '')}"
                         for r in job.get("FailureReasons", []) or [])
-    results = read_report(s3, work_bucket, f"{prefix}/reports", job_id) if progress.get("TotalNumberOfTasks") else []
+    reported = bool(progress.get("TotalNumberOfTasks"))
+    results = read_report(s3, work_bucket, f"{prefix}/reports", job_id) if reported and collect else []
     return JobRun(operation=next(iter(operation)), region=region, job_id=job_id, status=str(job["Status"]),
                   manifest=f"s3://{work_bucket}/{manifest_key}",
                   report=f"s3://{work_bucket}/{prefix}/reports/job-{job_id}/",
                   tasks=int(progress.get("TotalNumberOfTasks", 0)),
                   succeeded=int(progress.get("NumberOfTasksSucceeded", 0)),
                   failed=int(progress.get("NumberOfTasksFailed", 0)), failure=reasons, results=results)
+
+
+def report_rows(s3: Any, job: JobRun) -> Iterator[TaskResult]:
+    """The task rows of ``job``'s completion report, streamed from S3 (none when it had no tasks)."""
+    if not job.tasks:
+        return iter(())
+    bucket, _, rest = job.report.removeprefix("s3://").partition("/")
+    return iter_report(s3, bucket, rest.rstrip("/").rsplit("/", 1)[0], job.job_id)
 
 
 def by_version(results: list[TaskResult], keys: set[str]) -> dict[tuple[str, str], TaskResult]:

@@ -90,9 +90,17 @@ def _one(rung: ladder.Rung, engine: Any, failure: Exception | None, obs: Observa
 
         settings = options.batch or batch_checksums.BatchSettings()
         wrapped = ladder.Rung(rung.number, rung.name, rung.title,
-                              lambda o, _: batch_checksums.check(o, reconcile.current_versions(engine), settings))
+                              lambda o, _: _rung5(o, engine, settings))
         return ladder.run_rung(wrapped, obs, options)
     build = reconcile.RUNG_BUILDERS[rung.number]
     wrapped = ladder.Rung(rung.number, rung.name, rung.title,
                           lambda o, _: build(engine, o, o.outputs.archiveBucket, o.outputs.replicaBucket))
     return ladder.run_rung(wrapped, obs, options)
+
+
+def _rung5(obs: Observation, engine: Any, settings: Any) -> RungResult:
+    from drills.probes import batch_checksums
+
+    with tempfile.TemporaryDirectory(prefix="drkit-rung5-", dir=settings.temp_dir) as tmp:
+        versions = reconcile.export_current_versions(engine, Path(tmp) / "current_versions.csv")
+        return batch_checksums.check(obs, versions, settings)

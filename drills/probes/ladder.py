@@ -76,7 +76,7 @@ def check_checksums(obs: Observation, options: LadderOptions) -> RungResult:
     from drills.probes import batch_checksums
 
     archive, _ = obs.listings()
-    versions = [(v.key, v.version_id) for v in archive.current().values()]
+    versions = ((v.key, v.version_id) for v in archive.current().values())
     return batch_checksums.check(obs, versions, options.batch or batch_checksums.BatchSettings())
 
 

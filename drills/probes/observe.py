@@ -230,11 +230,20 @@ class IndexItem:
 
 def scan_index(clients: ClientFactory, region: str, table: str) -> tuple[list[IndexItem], int]:
     """Every item of the study index in ``region`` (parallel scan); returns (items, requests)."""
+    segments: list[list[IndexItem]] = [[] for _ in range(SCAN_SEGMENTS)]
+    requests = stream_index(clients, region, table, lambda n, page: segments[n].extend(page))
+    return [i for items in segments for i in items], requests
+
+
+def stream_index(clients: ClientFactory, region: str, table: str,
+                 sink: Callable[[int, list[IndexItem]], None]) -> int:
+    """Every item of the study index in ``region`` (parallel scan), handed to ``sink(segment,
+    items)`` one Scan page at a time (from several threads) and not kept; returns the number
+    of requests."""
     ddb = clients("dynamodb", region)
     names = {f"#{n}": n for n in INDEX_FIELDS}
 
-    def segment(n: int) -> tuple[list[IndexItem], int]:
-        items: list[IndexItem] = []
+    def segment(n: int) -> int:
         requests = 0
         kwargs: dict[str, Any] = {"TableName": table, "Segment": n, "TotalSegments": SCAN_SEGMENTS,
                                   "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
@@ -244,17 +253,16 @@ def scan_index(clients: ClientFactory, region: str, table: str) -> tuple[list[In
             except ClientError as exc:
                 raise InfraError(f"Scan {table} ({region}): {exc}") from exc
             requests += 1
-            for raw in page.get("Items", []):
-                items.append(IndexItem(
-                    study=_s(raw, "StudyInstanceUID"), series_sop=_s(raw, "SeriesSop"), key=_s(raw, "Key"),
-                    version_id=_s(raw, "VersionId"), checksum_sha256=_s(raw, "ChecksumSHA256"),
-                    size=int(raw.get("Size", {}).get("N", "0")), specialty=_s(raw, "Specialty")))
+            sink(n, [IndexItem(study=_s(raw, "StudyInstanceUID"), series_sop=_s(raw, "SeriesSop"),
+                               key=_s(raw, "Key"), version_id=_s(raw, "VersionId"),
+                               checksum_sha256=_s(raw, "ChecksumSHA256"),
+                               size=int(raw.get("Size", {}).get("N", "0")), specialty=_s(raw, "Specialty"))
+                     for raw in page.get("Items", [])])
             if "LastEvaluatedKey" not in page:
-                return items, requests
+                return requests
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    parts = concurrently(segment, range(SCAN_SEGMENTS))
-    return [i for items, _ in parts for i in items], sum(r for _, r in parts)
+    return sum(concurrently(segment, range(SCAN_SEGMENTS)))
 
 
 def _s(raw: dict[str, Any], name: str) -> str:
@@ -353,6 +361,19 @@ class Observation:
             self._count("Scan", requests)
             return [i for i in items if i.key.startswith(self.scope)]
         return self._once(f"index:{region}", build)
+
+    def index_pages(self, region: str, sink: Callable[[list[IndexItem]], None]) -> None:
+        """The index items under the scope handed to ``sink`` a page at a time, without keeping
+        them (the items already read when another rung cached them)."""
+        with self._lock:
+            cached = self._cache.get(f"index:{region}")
+        if isinstance(cached, list):
+            for start in range(0, len(cached), 1000):
+                sink(cached[start:start + 1000])
+            return
+        requests = stream_index(self.client, region, self.outputs.indexTable,
+                                lambda _, page: sink([i for i in page if i.key.startswith(self.scope)]))
+        self._count("Scan", requests)
 
     # -- replication configuration in force
     def replication_rules(self) -> list[dict[str, Any]] | None:
