@@ -22,8 +22,10 @@ import threading
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote_plus
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterator, NamedTuple
+
+from drills.aws import parse_timestamp
 
 ENTRIES = "DrkitVersionEntries"       # the parsed response's extra field: list[Entry]
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -39,17 +41,6 @@ class Entry(NamedTuple):
     last_modified: datetime
     size: int
     delete_marker: bool
-
-
-def timestamp(text: str) -> datetime:
-    if text.endswith("Z") and "T" in text:
-        try:
-            return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
-        except ValueError:
-            pass
-    import botocore.utils
-
-    return botocore.utils.parse_timestamp(text)
 
 
 def split_page(body: bytes) -> tuple[list[Entry], bytes]:
@@ -71,7 +62,7 @@ def split_page(body: bytes) -> tuple[list[Entry], bytes]:
         key, version_id, latest, modified, size = values
         if key is None or modified is None:
             raise ValueError("a ListObjectVersions entry without Key or LastModified")
-        entries.append(Entry(unquote_plus(key) if encoded else key, version_id or "null", latest == "true", timestamp(modified),
+        entries.append(Entry(unquote_plus(key) if encoded else key, version_id or "null", latest == "true", parse_timestamp(modified),
                              int(size or 0) if tag == _VERSION else 0, tag == _MARKER))
     return entries, ET.tostring(rest)
 

@@ -43,7 +43,7 @@ from typing import Any
 
 from drills.cloud.clock import SIMULATED, ScheduledTask
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Interceptor, aws_error
-from drills.cloud.sim import aws_cron
+from drills import aws_cron
 from drills.cloud.sim.backup_model import conform, new_id, paginate
 
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")

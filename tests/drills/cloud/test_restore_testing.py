@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 
-from drills.cloud.sim import aws_cron
+from drills import aws_cron
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/drkit-backup"
@@ -137,13 +137,3 @@ def test_validation_result_only_for_restore_testing_jobs(cloud, setup):
     with pytest.raises(ClientError) as err:
         backup.put_restore_validation_result(RestoreJobId=job_id, ValidationStatus="SUCCESSFUL")
     assert _code(err) == "InvalidRequestException"
-
-
-def test_aws_cron_next_occurrence():
-    sunday_six = aws_cron.parse(WEEKLY)
-    start = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)            # a Monday
-    assert sunday_six.next_after(start) == datetime(2026, 12, 6, 6, 0, tzinfo=timezone.utc)
-    every_15 = aws_cron.parse("cron(0/15 * * * ? *)")
-    assert every_15.next_after(start) == datetime(2026, 11, 30, 12, 15, tzinfo=timezone.utc)
-    weekdays = aws_cron.parse("cron(30 9 ? * MON-FRI *)", "America/New_York")
-    assert weekdays.next_after(start) == datetime(2026, 11, 30, 14, 30, tzinfo=timezone.utc)
