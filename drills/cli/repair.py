@@ -40,6 +40,7 @@ from drills.jsonio import dump_text
 from drills.probes.batch_jobs import account_of
 from drills.probes.ladder import LadderContext
 from drills.probes.observe import Observation
+from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
 
 
 @click.command("repair")
@@ -54,7 +55,7 @@ from drills.probes.observe import Observation
               help="restore: days the restored copy stays readable.")
 @click.option("--batch-role-arn", metavar="ARN", default=None,
               help="Role the jobs run as (default: the stack output batchOperationsRoleArn).")
-@click.option("--memory-limit", default="256MB", show_default=True, callback=memory_size,
+@click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=memory_size,
               help="Reconciliation source: DuckDB memory limit.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the manifests and repair.json (default ./drkit-repair-<UTC stamp>).")

@@ -39,10 +39,10 @@ from drills.errors import DrkitError, ProjectError, UsageError
 from drills.probes.batch_checksums import BatchSettings
 from drills.probes.batch_jobs import account_of
 from drills.probes.integrity import DEFAULT_SAMPLE
+from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
 from drills.probes.ladder import RUNGS, LadderContext, Rung, exit_code, overall, run_ladder, select
 
 PATHS = ("auto", "listing", "inventory", "athena")
-DEFAULT_MEMORY_LIMIT = "256MB"
 AUTO_INVENTORY_ROWS = 1_000_000      # about where listing + 2 HEADs per version stops fitting a drill window
 
 DEFAULT_STUDIES = 16

@@ -21,12 +21,10 @@ from urllib.parse import unquote_plus
 
 from drills.errors import InfraError
 from drills.probes.batch_jobs import TaskResult
-from drills.probes.reconcile import literal, sql
+from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT, FINGERPRINT as FP, literal, sql
 from drills.probes.rung import EVIDENCE_CAP
 
-DEFAULT_MEMORY_LIMIT = "256MB"
 SIDES = ("archive", "replica")
-FP = "md5_number(version_id || '/' || key)"
 _READ = "read_csv({path}, header=false, quote='\"', escape='\"', buffer_size=4194304, allow_quoted_nulls=false, columns={columns})"
 
 
