@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from drills.cli import heap
 from drills.cloud.server import EmbeddedCloud, SimSettings
 from drills.contracts import DICOM_PREFIX, StackOutputs
 from drills.deploy.engine import DeployResult, deploy
@@ -57,9 +58,11 @@ def embedded_rehearsal(project: Project, stack: str, *, studies: int = DEFAULT_S
     ingested (e.g. drift applied by boto3 for the weakening catalogue); ``after_ingest`` once the
     data set is in and replication has settled."""
     settings = settings or SimSettings(seed=seed)
-    with EmbeddedCloud(settings=settings) as cloud, tempfile.TemporaryDirectory(prefix="drkit-run-") as tmp:
+    with (heap.long_lived() as spare, EmbeddedCloud(settings=settings) as cloud,
+          tempfile.TemporaryDirectory(prefix="drkit-run-") as tmp):
         say(f"embedded cloud on {cloud.endpoint} (moto + simulation; every figure is simulated)")
         deployed = deploy(project, stack, cloud.target, cloud.sim)
+        spare()                        # the deployed stack lives as long as the cloud
         say(f"stack {stack} deployed offline: {len(deployed.created)} resources, "
             f"{len(deployed.declared_only)} declared only")
         if after_deploy is not None:
@@ -70,6 +73,7 @@ def embedded_rehearsal(project: Project, stack: str, *, studies: int = DEFAULT_S
         say(f"ingested: {counts['archived']} archived, {counts['quarantined']} quarantined")
         waited = _settle_replication(cloud, deployed.outputs)
         say(f"replication settled after {waited / 60:.0f} min (simulated)")
+        spare()                        # and so do the archived data set and its manifest
         if after_ingest is not None:
             after_ingest(cloud, deployed.outputs)
         yield Rehearsal(cloud, deployed, manifest, counts)

@@ -189,9 +189,11 @@ def _render_reports(run_dir: Path, rj: RunJournal, code: int) -> tuple[int, list
 
     What could not be rendered is recorded in the journal (event ``reports-not-rendered``,
     ``exit_code`` updated) before what can be is rendered and signed."""
+    from drills.cli import heap
     from drills.reports import build_run_reports
     try:
-        return code, build_run_reports(run_dir)
+        with heap.long_lived():          # the run's heap (moto's backends, the program) is done growing
+            return code, build_run_reports(run_dir)
     except InfraError as exc:            # WeasyPrint's system libraries missing: no PDF
         code = code or EXIT_INFRA
         _not_rendered(run_dir, rj, ["pdf"], exc, code)
