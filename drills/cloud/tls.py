@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import ThreadedWSGIServer
 
+from drills.cloud.keepalive import ConnectionRegistry, KeepAliveRequestHandler
 from drills.errors import UsageError
 
 VALID_DAYS = 30
@@ -129,8 +129,8 @@ def _generate(files: TlsFiles, host: str) -> None:
                                             serialization.NoEncryption()))
 
 
-class SniffingRequestHandler(MotoRequestHandler):
-    """moto's handler; ``wsgi.url_scheme`` says whether this connection is TLS."""
+class SniffingRequestHandler(KeepAliveRequestHandler):
+    """moto's handler with keep-alive; ``wsgi.url_scheme`` says whether this connection is TLS."""
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
@@ -143,6 +143,18 @@ class SniffingWSGIServer(ThreadedWSGIServer):
     or plain HTTP only (``tls_context`` None)."""
 
     tls_context: ssl.SSLContext | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.connections = ConnectionRegistry()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.connections.discard(request)
+        super().shutdown_request(request)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls_context is None:
