@@ -23,6 +23,7 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.wsgi import LimitedStream
 
 log = logging.getLogger(__name__)
+_ACCESS_LOG = logging.getLogger("werkzeug")
 
 IDLE_TIMEOUT_S = 300.0
 _NO_BODY = {204, 304}
@@ -41,6 +42,12 @@ class KeepAliveRequestHandler(MotoRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass                        # not a TCP socket (tests may hand a socket pair)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # werkzeug formats each access-log line (IRI-decoding the path) before its logger
+        # drops it; the embedded cloud keeps that logger at WARNING (no per-request log).
+        if _ACCESS_LOG.isEnabledFor(logging.INFO):
+            super().log_request(code, size)
 
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":

@@ -141,3 +141,16 @@ def test_the_embedded_cloud_reuses_boto3_connections(cloud, s3, bucket_name) -> 
     finally:
         del cloud._server.process_request
     assert len(accepted) <= 1                             # at most one new connection for 11 calls
+
+
+def test_access_log_lines_are_written_only_when_the_werkzeug_logger_wants_them(server, caplog) -> None:
+    import logging
+
+    conn = _connection(server)
+    with caplog.at_level(logging.WARNING, logger="werkzeug"):
+        _ask(conn, "GET", "/quiet")
+    assert not [r for r in caplog.records if "/quiet" in r.getMessage()]
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        _ask(conn, "GET", "/loud")
+    assert [r for r in caplog.records if '"GET /loud HTTP/1.1" 200' in r.getMessage()]
+    conn.close()
