@@ -17,10 +17,13 @@ request (400) -> ``ControlRefused``, both UsageErrors (exit 2); a failure inside
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
+import select
 import socket
+import threading
 import urllib.error
 import urllib.request
 from typing import Any, Protocol
@@ -155,14 +158,51 @@ class _Client:
 
 
 class HttpControl(_Client):
-    """JSON over HTTP to ``<endpoint>/_drkit/...`` of a served embedded cloud."""
+    """JSON over HTTP to ``<endpoint>/_drkit/...`` of a served embedded cloud.
+
+    Each thread keeps one HTTP/1.1 connection open to the endpoint (the embedded cloud keeps
+    connections alive): a drill that polls on the virtual clock sends hundreds of control
+    requests, and a new connection each took as long as the request itself. Behind an HTTP
+    proxy named by the environment, requests go through urllib (which honours it)."""
 
     def __init__(self, endpoint: str | None, timeout: float = 30.0) -> None:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
         self.label = self.endpoint
+        self._local = threading.local()
+        parts = urlsplit(self.endpoint)
+        self._https = parts.scheme == "https"
+        self._host, self._port, self._base = parts.hostname or "127.0.0.1", parts.port, parts.path.rstrip("/")
+        self._proxied = bool(urllib.request.getproxies().get(parts.scheme)) and not urllib.request.proxy_bypass(
+            parts.hostname or "")
 
     def _send(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        if self._proxied:
+            return self._send_urllib(method, path, body)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        conn = self._connection()
+        try:
+            conn.request(method, f"{self._base}{CONTROL_PREFIX}{path}", body=body or None, headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            self._local.conn = None
+            raise self._unreachable(exc) from exc
+        if resp.will_close:
+            conn.close()
+        return resp.status, payload
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.sock is not None and _peer_closed(conn.sock):
+            conn.close()                   # closed by the server while idle: open a new one
+        if conn is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            conn = self._local.conn = cls(self._host, self._port, timeout=self.timeout)
+        return conn
+
+    def _send_urllib(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         request = urllib.request.Request(f"{self.endpoint}{CONTROL_PREFIX}{path}", data=body or None, method=method,
                                          headers={"Content-Type": "application/json", "Accept": "application/json"})
         try:
@@ -171,10 +211,21 @@ class HttpControl(_Client):
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
         except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise EndpointUnreachable(f"the embedded cloud at {self.endpoint} does not answer ({reason})",
-                                      hint="start one with `drkit cloud serve`, or check --endpoint / "
-                                           f"{ENDPOINT_ENV}") from exc
+            raise self._unreachable(getattr(exc, "reason", exc)) from exc
+
+    def _unreachable(self, reason: Any) -> EndpointUnreachable:
+        return EndpointUnreachable(f"the embedded cloud at {self.endpoint} does not answer ({reason})",
+                                   hint="start one with `drkit cloud serve`, or check --endpoint / "
+                                        f"{ENDPOINT_ENV}")
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """An idle kept-alive connection the peer closed: readable now (EOF), with nothing sent."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 class DirectControl(_Client):
