@@ -41,3 +41,22 @@ def test_cyclic_garbage_spared_inside_is_collected_after_the_block():
         assert alive() is not None                    # frozen: out of the collector's reach
     gc.collect()
     assert alive() is None                            # given back: collected
+
+
+def test_what_survives_a_full_collection_inside_the_block_is_frozen():
+    with heap.long_lived():
+        survivors = [[n] for n in range(1000)]
+        frozen_before = gc.get_freeze_count()
+        gc.collect()                                  # a full collection: survivors are long-lived
+        assert gc.get_freeze_count() >= frozen_before + len(survivors)
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert gc.get_freeze_count() == 0                 # outside the block collections freeze nothing
+
+
+def test_nested_blocks_register_the_collector_hook_once():
+    with heap.long_lived():
+        with heap.long_lived():
+            assert gc.callbacks.count(heap._freeze_survivors) == 1
+        assert gc.callbacks.count(heap._freeze_survivors) == 1
+    assert heap._freeze_survivors not in gc.callbacks
