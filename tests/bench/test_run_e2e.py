@@ -21,11 +21,12 @@ def test_summarise_counts_every_scenario_and_each_ladder_pass() -> None:
 
 
 def test_stage_table_keeps_activities_out_of_the_sum_and_reports_the_rest() -> None:
-    stages = [{"stage": "deploy", "name": "deploy", "wall_s": 10.0},
-              {"stage": "activity", "name": "a/x", "wall_s": 3.0},
-              {"stage": "activity", "name": "a/y", "wall_s": 4.0},
-              {"stage": "scenario", "name": "a", "wall_s": 8.0}]
+    stages = [{"stage": "deploy", "name": "deploy", "wall_s": 10.0, "cpu_s": 6.0},
+              {"stage": "activity", "name": "a/x", "wall_s": 3.0, "cpu_s": 1.0},
+              {"stage": "activity", "name": "a/y", "wall_s": 4.0, "cpu_s": 2.0},
+              {"stage": "scenario", "name": "a", "wall_s": 8.0, "cpu_s": 3.5}]
     got = stage_table(stages, 20.0)
     assert [s["name"] for s in got["stages"]] == ["deploy", "a"]
+    assert [s["cpu_s"] for s in got["stages"]] == [6.0, 3.5]
     assert got["other_s"] == 2.0
     assert [a["name"] for a in got["slowest_activities"]] == ["a/y", "a/x"]
