@@ -122,6 +122,7 @@ class ImagingPlatform(pulumi.ComponentResource):
             primary=self.primary, dr=self.dr, kms_key_arn=data.primary_arn, app_kms_key_arn=app.primary_arn,
             replica_app_kms_key_arn=app.replica_arn, principals=p, archive_bucket=self.archive.name,
             archive_bucket_arn=self.archive.arn, index_table=self.index.name, index_table_arn=self.index.arn,
+            claims_table=self.index.claims_name, claims_table_arn=self.index.claims_arn,
             access_log_bucket=self.archive.logs.name, topic_arn=topic_arn,
             function_archive=args.function_archive, settings=cfg.ingest, keep=keep,
             hash_key_readers=[r for roles in self._dicomweb_roles() for r in roles]), opts=child)

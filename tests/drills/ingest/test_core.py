@@ -335,15 +335,20 @@ def test_same_bytes_another_writer_put_first_are_a_duplicate_that_gets_indexed(i
     assert item["VersionId"] == other["VersionId"] and "Conflicts" not in item
 
 
-def test_a_failed_index_write_names_the_archived_instance_and_a_retry_indexes_it(ingest_env, monkeypatch) -> None:
+@pytest.mark.parametrize(("claims", "operation"), [(False, "put_item"), (True, "transact_write_items")])
+def test_a_failed_index_write_names_the_archived_instance_and_a_retry_indexes_it(ingest_env, monkeypatch, claims,
+                                                                                operation) -> None:
+    """Without a claims table the lone item goes out as a PutItem; with one, in a
+    TransactWriteItems with its claim: either failing leaves the instance archived, unindexed
+    and named, and a retry writes the item (and the claim)."""
     ds = build_dataset()
     data = to_bytes(ds)
-    ingestor = ingest_env.ingestor()
+    ingestor = ingest_env.ingestor(claims=claims)
 
     def failing_put(*_args, **_kwargs):
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
 
-    monkeypatch.setattr(ingestor._index._ddb, "put_item", failing_put)
+    monkeypatch.setattr(ingestor._index._ddb, operation, failing_put)
     with pytest.raises(InfraError) as info:
         ingestor.ingest_bytes(data, "a.dcm")
     (version,) = [v["VersionId"] for v in ingest_env.versions(archive_key(
@@ -356,6 +361,9 @@ def test_a_failed_index_write_names_the_archived_instance_and_a_retry_indexes_it
     retry = ingestor.ingest_bytes(data, "a.dcm")
     assert retry.outcome is Outcome.DUPLICATE and "repaired" in retry.detail
     assert ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)["VersionId"] == version
+    if claims:
+        assert ingest_env.claims() == {ds.SOPInstanceUID: (ds.StudyInstanceUID,
+                                                           f"{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}")}
 
 
 def test_concurrent_ingest_returns_only_indexed_instances(ingest_env) -> None:
