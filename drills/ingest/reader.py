@@ -73,6 +73,11 @@ PATIENT_ID = 0x00100020
 ACCESSION = 0x00080050
 ROWS, COLUMNS = 0x00280010, 0x00280011
 PIXEL_DATA_PROVIDER_URL = 0x00287FE0   # JPIP: image attributes, pixels elsewhere
+SPECIFIC_CHARACTER_SET = 0x00080005
+# the elements read_header uses: pydicom builds only these (the others are skipped, not
+# parsed; the structure walk has checked every element's length already)
+HEADER_TAGS = [SPECIFIC_CHARACTER_SET, SOP_CLASS_UID, SOP_INSTANCE_UID, STUDY_DATE, ACCESSION, MODALITY, PATIENT_ID,
+               STUDY_UID, SERIES_UID, ROWS, COLUMNS, PIXEL_DATA_PROVIDER_URL]
 
 _UID_RE = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 _MODALITY_RE = re.compile(r"[A-Z0-9_ ]{1,16}")
@@ -447,7 +452,8 @@ def _parse(stream: HeaderStream, header_end: int) -> pydicom.Dataset:
     source: BinaryIO = io.BytesIO(prefix) if prefix is not None else stream
     source.seek(0)
     try:
-        return pydicom.dcmread(source, defer_size=DEFER_SIZE, stop_before_pixels=True, force=False)
+        return pydicom.dcmread(source, defer_size=DEFER_SIZE, stop_before_pixels=True, force=False,
+                               specific_tags=HEADER_TAGS)
     except RejectedInput:
         raise
     except Exception as exc:  # noqa: BLE001
