@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping
 from urllib.parse import unquote_plus
 
 from drills.aws import OBJECT_NOT_FOUND, Target
-from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_CLAIMS_TABLE, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID,
-                              ENV_MAX_INFLATED_MIB)
+from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_CLAIMS_TABLE, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE,
+                              ENV_KMS_KEY_ID, ENV_MAX_INFLATED_MIB)
 from drills.errors import ConfigError, DrkitError
 from drills.ingest.core import IngestDestination, Ingestor
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error

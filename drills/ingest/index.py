@@ -467,7 +467,8 @@ class StudyIndex:
         return {"TableName": self.claims_table,
                 "Item": {CLAIMS_PARTITION_KEY: {"S": _sop(item)}, CLAIMS_STUDY: {"S": str(item[INDEX_PARTITION_KEY])},
                          CLAIMS_SERIES_SOP: {"S": str(item[INDEX_SORT_KEY])}},
-                "ConditionExpression": "attribute_not_exists(#u)", "ExpressionAttributeNames": {"#u": CLAIMS_PARTITION_KEY},
+                "ConditionExpression": "attribute_not_exists(#u)",
+                "ExpressionAttributeNames": {"#u": CLAIMS_PARTITION_KEY},
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
 
     def _claim_of(self, pending: _Pending) -> tuple[str, str] | None:

@@ -10,8 +10,8 @@ import pulumi
 
 from components.ingest_pipeline import INITIAL_VALUE_TAG
 from components.secure_bucket import PURPOSE_TAG
-from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_CLAIMS_TABLE, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID,
-                              HASH_KEY_SECRET_TAGS, LAMBDA_HANDLER)
+from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_CLAIMS_TABLE, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE,
+                              ENV_KMS_KEY_ID, HASH_KEY_SECRET_TAGS, LAMBDA_HANDLER)
 from drills.ingest import package
 
 FUNCTION = "aws:lambda/function:Function"

@@ -87,7 +87,8 @@ def test_two_ingesters_racing_for_one_sop_uid_in_different_studies_exactly_one_c
     loser = next(r for r in results if r.outcome is Outcome.CONFLICT)
     assert winner.key in loser.detail
     (claim,) = ingest_env.claims().items()
-    assert claim == (first.SOPInstanceUID, (winner.study_instance_uid, f"{winner.key.split('/')[2]}/{first.SOPInstanceUID}"))
+    winner_series = winner.key.split("/")[2]
+    assert claim == (first.SOPInstanceUID, (winner.study_instance_uid, f"{winner_series}/{first.SOPInstanceUID}"))
     loser_ds = first if loser.study_instance_uid == first.StudyInstanceUID else second
     item = ingest_env.index_item(loser_ds.StudyInstanceUID, loser_ds.SeriesInstanceUID, loser_ds.SOPInstanceUID)
     assert [(c["Kind"], c["OtherKey"]) for c in item["Conflicts"]] == [("SOPInstanceUIDReused", winner.key)]
