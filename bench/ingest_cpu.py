@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from drills.aws import Target
     from drills.contracts import CLAIMS_TABLE_DEFINITION, INDEX_PARTITION_KEY, INDEX_SORT_KEY
     from drills.ingest.batch import ingest_files
+    from drills.ingest.clients import ingest_client
     from drills.ingest.core import IngestDestination, Ingestor, Outcome
     from drills.ingest.pseudonym import Pseudonymizer
     from drills.ingest.sources import InputFile
@@ -165,7 +166,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             target = Target(endpoint=endpoint)
             s3 = target.client("s3", REGION)
             ddb = target.client("dynamodb", REGION)
-            for client, service in ((s3, "s3"), (ddb, "dynamodb")):
+            # the raw side's clients and the ones ingest writes through (drills.ingest.clients)
+            for client, service in ((s3, "s3"), (ddb, "dynamodb"), (ingest_client(target, "s3", REGION), "s3"),
+                                    (ingest_client(target, "dynamodb", REGION), "dynamodb")):
                 count_requests(client, requests)
                 latency.attach(client, service)
             for model_name, seconds in models:

@@ -77,6 +77,7 @@ from drills.contracts import (CLAIMS_PARTITION_KEY, CLAIMS_SERIES_SOP, CLAIMS_ST
                               INDEX_SOP_GSI_KEY, INDEX_SORT_KEY, SOP_UID_REUSED, IndexConflict, IndexItem, archive_key,
                               index_sort_key)
 from drills.errors import InfraError
+from drills.ingest.clients import ingest_client
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
 from drills.times import utc_timestamp
 
@@ -125,7 +126,7 @@ class StudyIndex:
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.table = table
         self.claims_table = claims_table
-        self._ddb = target.client("dynamodb", region)
+        self._ddb = ingest_client(target, "dynamodb", region)
         self._sleep = sleep
         self._now = now
         self._queue: list[_Pending] = []

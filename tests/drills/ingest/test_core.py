@@ -277,13 +277,14 @@ def test_conflict_whose_index_update_failed_is_recorded_on_retry(ingest_env, mon
 
 @pytest.fixture
 def s3_calls(ingest_env):
-    """(operation, params) of every S3 call made through the shared client during a test."""
+    """(operation, params) of every S3 call made through ingest's client during a test."""
+    from drills.ingest.clients import ingest_client
     calls: list[tuple[str, dict]] = []
 
     def record(params, model, **_):
         calls.append((model.name, dict(params)))
 
-    events = ingest_env.s3.meta.events
+    events = ingest_client(ingest_env.target, "s3", ingest_env.region).meta.events
     events.register("before-parameter-build.s3", record)
     yield calls
     events.unregister("before-parameter-build.s3", record)
