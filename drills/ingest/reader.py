@@ -445,15 +445,16 @@ def _check_inflated(inflated: BinaryIO, implicit: bool) -> bool:
 # pydicom meets hostile input with many exception types (ValueError, KeyError,
 # struct.error, UnicodeError, RecursionError, ...). This is the one boundary where any
 # parse failure becomes a quarantine reason instead of a crash: nothing may be lost.
-def _parse(stream: HeaderStream, header_end: int) -> pydicom.Dataset:
-    """pydicom's parse of the header: from memory when ``raw[0:header_end]`` was fetched
-    already, else through ``stream``."""
+def _parse(stream: HeaderStream, header_end: int, start: int, implicit: bool, little: bool) -> pydicom.Dataset:
+    """pydicom's parse of the data set's header (from ``start``, past the File Meta group that
+    ``data_set_start`` has read and checked): from memory when ``raw[0:header_end]`` was
+    fetched already, else through ``stream``."""
     prefix = stream.head(header_end)
     source: BinaryIO = io.BytesIO(prefix) if prefix is not None else stream
-    source.seek(0)
+    source.seek(start)
     try:
-        return pydicom.dcmread(source, defer_size=DEFER_SIZE, stop_before_pixels=True, force=False,
-                               specific_tags=HEADER_TAGS)
+        return read_dataset(source, implicit, little, defer_size=DEFER_SIZE, stop_when=_at_pixel_data,
+                            specific_tags=HEADER_TAGS)
     except RejectedInput:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -550,7 +551,7 @@ def _read(stream: HeaderStream, max_inflated: int) -> DicomHeader:
             ds = _parse_inflated(inflated, implicit)
     else:
         has_pixels, header_end = _check_structure(stream, start, implicit, little)
-        ds = _parse(stream, header_end)
+        ds = _parse(stream, header_end, start, implicit, little)
     uids = _uids(ds)
     if not has_pixels and ROWS in ds and COLUMNS in ds and PIXEL_DATA_PROVIDER_URL not in ds:
         raise RejectedInput(QuarantineReason.TRUNCATED, "image attributes present but the file ends before Pixel Data")
