@@ -23,7 +23,7 @@ Writes:
   linger so that groups grow, which saves requests); or at once after ``expedite``.
   Nothing is acknowledged before it is written, so a crash cannot lose more than the items
   queued or in flight (whose callers never saw success; their objects are archived, and
-  re-ingesting them writes the missing items). One or two items go out as ``PutItem``
+  re-ingesting them writes the missing items). Without a claims table: one or two items go out as ``PutItem``
   with ``attribute_not_exists`` (an existing item falls back to ``record``, so its
   ``Conflicts`` survive). Three or more: one ``BatchGetItem`` (strongly consistent) finds
   the items that exist already, those go through ``record``, the rest through
@@ -49,15 +49,14 @@ exact also for the index items (a conditional Put, not BatchWriteItem); DynamoDB
 transaction's writes twice. Global tables: conditions hold within one region (a claim
 written in the DR region during a failover is reconciled last-writer-wins, like the index).
 
-Trade-off of the batched path (no claims table): BatchWriteItem cannot carry a condition, so between the
-BatchGetItem and the BatchWriteItem (one round trip) another *process* could create the
-same item; its attributes, including a Conflicts entry, would then be replaced by ours.
-S3 keeps both versions and the item names the last index writer — the guarantee the ingest
-core already documents for two processes racing on one key — and re-ingesting the newer
-bytes repairs the item and records the conflict. Within one process, per-key locks in the
-core rule the race out. TransactWriteItems would make this exact on AWS, but moto 5.2
-deep-copies the whole table per transaction and restores that copy on a cancellation,
-losing concurrent writes, so it is not used.
+Trade-off of the batched path without a claims table: BatchWriteItem cannot carry a
+condition, so between the BatchGetItem and the BatchWriteItem (one round trip) another
+*process* could create the same item; its attributes, including a Conflicts entry, would then
+be replaced by ours. S3 keeps both versions and the item names the last index writer — the
+guarantee the ingest core already documents for two processes racing on one key — and
+re-ingesting the newer bytes repairs the item and records the conflict. Within one process,
+per-key locks in the core rule the race out. (The claims path uses TransactWriteItems, which
+the embedded cloud runs atomically and isolated: drills.cloud.sim.dynamodb_transactions.)
 """
 
 from __future__ import annotations
