@@ -111,6 +111,7 @@ def stub_response(service: str, request: Any) -> Any:
     replies = {"Query": {"Items": [], "Count": 0, "ScannedCount": 0},
                "BatchGetItem": {"Responses": {t: [] for t in body.get("RequestItems", {})}, "UnprocessedKeys": {}},
                "BatchWriteItem": {"UnprocessedItems": {}},
+               "TransactWriteItems": {},
                "PutItem": {}, "UpdateItem": {}}
     if op not in replies:
         raise SystemExit(f"stub transport: unexpected DynamoDB {op}")
@@ -140,8 +141,9 @@ class Latency:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from drills.aws import Target
-    from drills.contracts import INDEX_PARTITION_KEY, INDEX_SORT_KEY
+    from drills.contracts import CLAIMS_TABLE_DEFINITION, INDEX_PARTITION_KEY, INDEX_SORT_KEY
     from drills.ingest.batch import ingest_files
+    from drills.ingest.clients import ingest_client
     from drills.ingest.core import IngestDestination, Ingestor, Outcome
     from drills.ingest.pseudonym import Pseudonymizer
     from drills.ingest.sources import InputFile
@@ -164,16 +166,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             target = Target(endpoint=endpoint)
             s3 = target.client("s3", REGION)
             ddb = target.client("dynamodb", REGION)
-            for client, service in ((s3, "s3"), (ddb, "dynamodb")):
+            # the raw side's clients and the ones ingest writes through (drills.ingest.clients)
+            for client, service in ((s3, "s3"), (ddb, "dynamodb"), (ingest_client(target, "s3", REGION), "s3"),
+                                    (ingest_client(target, "dynamodb", REGION), "dynamodb")):
                 count_requests(client, requests)
                 latency.attach(client, service)
             for model_name, seconds in models:
                 for _ in range(args.rounds):
                     latency.seconds = {}
                     raw_bucket, archive, table = _fresh_buckets(s3, ddb, INDEX_PARTITION_KEY, INDEX_SORT_KEY)
+                    claims = None
+                    if args.claims:
+                        claims = f"{table}-claims"
+                        ddb.create_table(TableName=claims, BillingMode="PAY_PER_REQUEST", **CLAIMS_TABLE_DEFINITION)
                     latency.seconds = seconds
                     ingestor = Ingestor(IngestDestination(target=target, region=REGION, archive_bucket=archive,
-                                                          index_table=table), Pseudonymizer(os.urandom(32)))
+                                                          index_table=table, claims_table=claims),
+                                        Pseudonymizer(os.urandom(32)))
 
                     def raw(path: Path, bucket: str = raw_bucket) -> None:
                         s3.put_object(Bucket=bucket, Key=f"raw/{path.relative_to(manifest.root).as_posix()}",
@@ -246,6 +255,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "dataSet": {"instances": n, "bytes": total, "meanInstanceBytes": round(total / n), "studies": args.studies,
                     "seed": args.seed, "scale": args.scale},
         "workers": args.workers, "rounds": args.rounds,
+        "sopInstanceUidClaims": ("claims table: read in the group commit's BatchGetItem, written in its "
+                                 "TransactWriteItems" if args.claims else "index GSI Query per new instance"),
         "latencyTransport": ("stub: responses made up on the client after the delay, no server" if args.stub
                              else "embedded cloud: the delay, then the real request"),
         "latencyModel": {"s3Ms": args.s3_ms, "dynamodbMs": args.ddb_ms, "s3Source": S3_DOC, "dynamodbSource": DDB_DOC,
@@ -262,7 +273,7 @@ def render(res: dict[str, Any]) -> str:
     d = res["dataSet"]
     lines = [f"{d['instances']} instances, {d['bytes'] / 1e6:.1f} MB, {res['workers']} threads, "
              f"median of {res['rounds']}; {LABEL}; load {res['machine']['loadAverageAtStart']} -> "
-             f"{res['machine']['loadAverageAtEnd']}",
+             f"{res['machine']['loadAverageAtEnd']}; SOP Instance UIDs: {res['sopInstanceUidClaims']}",
              f"{'latency model':<40} {'phase':<22} {'wall s':>7} {'inst/s':>7} {'client cpu ms/inst':>19} "
              f"{'cloud cpu ms/inst':>18}  requests/instance"]
     for r in res["rows"]:
@@ -287,6 +298,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--s3-ms", type=float, default=30.0, help="simulated latency per S3 request")
     parser.add_argument("--ddb-ms", type=float, default=10.0, help="simulated latency per DynamoDB request")
+    parser.add_argument("--no-claims", dest="claims", action="store_false",
+                        help="no claims table: SOP Instance UIDs checked by a GSI Query per instance (the old path)")
     parser.add_argument("--stub", action="store_true",
                         help="under the latency model, answer every request on the client after the delay "
                              "(no server): wall = the model + client CPU, free of the embedded cloud's service time")

@@ -179,6 +179,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             requests: Counter = Counter()
             count_requests(s3, requests)
             count_requests(ddb, requests)
+            from drills.ingest.clients import ingest_client   # the clients ingest writes through
+            count_requests(ingest_client(target, "s3", REGION), requests)
+            count_requests(ingest_client(target, "dynamodb", REGION), requests)
             for _ in range(args.rounds):
                 raw_bucket, archive, table = _fresh_buckets(s3, ddb, INDEX_PARTITION_KEY, INDEX_SORT_KEY)
                 requests.clear()

@@ -24,7 +24,8 @@ import pulumi_aws as aws
 
 from components.base import Site, allow, assume_role_policy, child_opts, policy_json
 from drills.contracts import DICOM_PREFIX, HASH_KEY_SECRET_TAGS, QUARANTINE_PREFIX
-from drills.dicomweb.lambda_handler import ENV_BUCKET, ENV_REGION, ENV_ROLE, ENV_TABLE, ENV_WRITABLE, HANDLER
+from drills.dicomweb.lambda_handler import (ENV_BUCKET, ENV_CLAIMS, ENV_REGION, ENV_ROLE, ENV_TABLE, ENV_WRITABLE,
+                                            HANDLER)
 
 RUNTIME = "python3.11"
 LOG_RETENTION_DAYS = 365
@@ -66,6 +67,8 @@ class DicomWebArgs:
     """The key of the index table, log groups and function environment, where it differs from the
     archive's (``kms_key_arn``): the platform's APP key; None uses ``kms_key_arn`` for everything."""
     writable: bool = False
+    claims_table: pulumi.Input[str] | None = None   # SOP Instance UID claims (STOW claims what it stores)
+    claims_table_arn: pulumi.Input[str] | None = None
     memory_mb: int = 1024
     reserved_concurrency: int = 20              # bounds what a flood of requests can scale to
     timeout_seconds: int = 29                   # API Gateway's integration timeout
@@ -108,6 +111,8 @@ class DicomWeb(pulumi.ComponentResource):
                       sid="StoreInstances"),
                 allow(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
                        "dynamodb:BatchGetItem"], args.table_arn, sid="IndexInstances"),
+                *([allow(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"], args.claims_table_arn,
+                         sid="ClaimSopInstanceUids")] if args.claims_table_arn is not None else []),
                 allow(["kms:GenerateDataKey"], keys, sid="EncryptStored", condition=via),
             ]
         self.role_policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id,
@@ -120,7 +125,8 @@ class DicomWeb(pulumi.ComponentResource):
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
             environment={"variables": {
                 ENV_ROLE: args.role, ENV_REGION: site.region, ENV_BUCKET: args.bucket, ENV_TABLE: args.table,
-                ENV_WRITABLE: "true" if args.writable else "false"}},
+                ENV_WRITABLE: "true" if args.writable else "false",
+                **({ENV_CLAIMS: args.claims_table} if args.claims_table is not None else {})}},
             opts=o(depends_on=[self.role_policy]))
         self.api = aws.apigatewayv2.Api(f"{name}-api", protocol_type="HTTP",
                                         description=f"drkit DICOMweb ({args.role} region)", opts=o())

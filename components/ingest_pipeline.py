@@ -21,8 +21,8 @@ from components.base import (Account, Site, allow, assume_role_policy, child_opt
 from components.config import IngestConfig
 from components.identities import Principals
 from components.secure_bucket import SecureBucket, SecureBucketArgs, expiry_rule
-from drills.contracts import (DICOM_PREFIX, ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE,
-                              ENV_KMS_KEY_ID, HASH_KEY_SECRET_TAGS, INDEX_SOP_GSI, LAMBDA_HANDLER,
+from drills.contracts import (DICOM_PREFIX, ENV_ARCHIVE_BUCKET, ENV_CLAIMS_TABLE, ENV_HASH_KEY_SECRET,
+                              ENV_INDEX_TABLE, ENV_KMS_KEY_ID, HASH_KEY_SECRET_TAGS, INDEX_SOP_GSI, LAMBDA_HANDLER,
                               QUARANTINE_PREFIX)
 
 RUNTIME = "python3.11"
@@ -68,6 +68,10 @@ class IngestPipelineArgs:
     keep: bool = False
     """Protect and retain the landing bucket and secret; secret recoverable 30 days, not 7 (production)."""
     hash_key_readers: list[pulumi.Input[str]] = field(default_factory=list)
+    claims_table: pulumi.Input[str] | None = None
+    """SOP Instance UID claims table name (ENV_CLAIMS_TABLE); None: claims via the index's GSI."""
+    claims_table_arn: pulumi.Input[str] | None = None
+    """Its ARN, for the claim grant."""
     """Further roles that read the hash key (the DICOMweb services match PatientID through it)."""
 
 
@@ -178,11 +182,15 @@ class IngestPipeline(pulumi.ComponentResource):
             allow(["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:GetObject",
                    "s3:GetObjectVersion"], archive_prefixes, sid="WriteArchive"),
             # drills.ingest.index: GetItem (consistent read) and UpdateItem (upsert + conflict list).
-            allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], args.index_table_arn,
-                  sid="WriteIndex"),
+            allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
+                   "dynamodb:BatchWriteItem"], args.index_table_arn, sid="WriteIndex"),
             # drills.ingest.index.claims: is a new SOP Instance UID claimed by another study?
             allow(["dynamodb:Query"], pulumi.Output.concat(args.index_table_arn, "/index/", INDEX_SOP_GSI),
                   sid="LookUpSopInstanceUids"),
+            # drills.ingest.index group commit: read a group's claims (BatchGetItem) and write them
+            # with their index items in one TransactWriteItems (conditional Puts).
+            *([allow(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"], args.claims_table_arn,
+                     sid="ClaimSopInstanceUids")] if args.claims_table_arn is not None else []),
             # Each key only through the services that hold data under it (a stolen session cannot
             # decrypt arbitrary ciphertext with kms:Decrypt directly).
             allow(["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"], args.kms_key_arn, sid="UseDataKey",
@@ -204,5 +212,6 @@ class IngestPipeline(pulumi.ComponentResource):
             environment={"variables": {
                 ENV_ARCHIVE_BUCKET: args.archive_bucket, ENV_INDEX_TABLE: args.index_table,
                 ENV_KMS_KEY_ID: args.kms_key_arn, ENV_HASH_KEY_SECRET: self.secret.arn,
+                **({ENV_CLAIMS_TABLE: args.claims_table} if args.claims_table is not None else {}),
             }},
             opts=child_opts(self, site, depends_on=[self.role_policy]))

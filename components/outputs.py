@@ -33,6 +33,8 @@ def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str
         "hashKeySecretArn": platform.ingest.secret.arn,
         # The role drkit's S3 Batch Operations jobs run as (verify --checksums batch, drkit repair).
         "batchOperationsRoleArn": platform.batch.role.arn,
+        # SOP Instance UID claims (ingest's uniqueness check across studies).
+        "claimsTable": platform.index.claims_name,
     }
     expected = {f.name for f in fields(StackOutputs)}
     if set(outputs) != expected:   # the contract changed and this mapping did not follow

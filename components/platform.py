@@ -122,6 +122,7 @@ class ImagingPlatform(pulumi.ComponentResource):
             primary=self.primary, dr=self.dr, kms_key_arn=data.primary_arn, app_kms_key_arn=app.primary_arn,
             replica_app_kms_key_arn=app.replica_arn, principals=p, archive_bucket=self.archive.name,
             archive_bucket_arn=self.archive.arn, index_table=self.index.name, index_table_arn=self.index.arn,
+            claims_table=self.index.claims_name, claims_table_arn=self.index.claims_arn,
             access_log_bucket=self.archive.logs.name, topic_arn=topic_arn,
             function_archive=args.function_archive, settings=cfg.ingest, keep=keep,
             hash_key_readers=[r for roles in self._dicomweb_roles() for r in roles]), opts=child)
@@ -160,15 +161,18 @@ class ImagingPlatform(pulumi.ComponentResource):
         data, app = self.keys.pairs[KeyPurpose.DATA], self.keys.pairs[KeyPurpose.APP]
         replica_table_arn = pulumi.Output.format("arn:{0}:dynamodb:{1}:{2}:table/{3}", p.account.partition,
                                                  self.dr.region, p.account.account_id, self.index.name)
+        replica_claims_arn = pulumi.Output.format("arn:{0}:dynamodb:{1}:{2}:table/{3}", p.account.partition,
+                                                  self.dr.region, p.account.account_id, self.index.claims_name)
         primary = DicomWeb(f"{name}-dicomweb", DicomWebArgs(
             site=self.primary, role="primary", bucket=self.archive.name, bucket_arn=self.archive.arn,
             table=self.index.name, table_arn=self.index.arn, kms_key_arn=data.primary_arn,
-            app_kms_key_arn=app.primary_arn, auth=auth, function_archive=archive, writable=True), opts=child)
+            app_kms_key_arn=app.primary_arn, auth=auth, function_archive=archive, writable=True,
+            claims_table=self.index.claims_name, claims_table_arn=self.index.claims_arn), opts=child)
         dr = DicomWeb(f"{name}-dicomweb-dr", DicomWebArgs(
             site=self.dr, role="dr", bucket=self.replica.name, bucket_arn=self.replica.arn,
             table=self.index.name, table_arn=replica_table_arn, kms_key_arn=data.replica_arn,
-            app_kms_key_arn=app.replica_arn, auth=auth, function_archive=archive, writable=settings.promote_dr),
-            opts=child)
+            app_kms_key_arn=app.replica_arn, auth=auth, function_archive=archive, writable=settings.promote_dr,
+            claims_table=self.index.claims_name, claims_table_arn=replica_claims_arn), opts=child)
         return primary, dr
 
     def _dicomweb_roles(self) -> tuple[list, list]:

@@ -22,7 +22,7 @@ from drills.errors import UsageError
 OUTPUTS_SCHEMA_VERSION = 2               # what this drkit writes
 SUPPORTED_OUTPUTS_VERSIONS = (1, 2)      # what it reads: 2 adds hashKeySecretArn (required there)
 # output -> first schemaVersion that requires it (3: written now, required by no version yet)
-OPTIONAL_OUTPUTS = {"hashKeySecretArn": 2, "batchOperationsRoleArn": 3}
+OPTIONAL_OUTPUTS = {"hashKeySecretArn": 2, "batchOperationsRoleArn": 3, "claimsTable": 3}
 _ROLE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9/_+=,.@-]+")
 _SECRET_ARN_RE = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9:/_+=.@-]+")
 
@@ -58,6 +58,9 @@ class StackOutputs:
     batchOperationsRoleArn: str | None = None
     """ARN of the IAM role drkit's S3 Batch Operations jobs run as (compute checksum, Batch
     Replication, restore); optional: outputs written before it existed lack it."""
+    claimsTable: str | None = None
+    """DynamoDB table of SOP Instance UID claims (CLAIMS_* below), replicated like the index;
+    optional: without it ingest checks claims through the index's SOP Instance UID GSI."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "outputs") -> "StackOutputs":
@@ -229,6 +232,20 @@ INDEX_TABLE_DEFINITION: dict[str, Any] = {
 }
 
 
+# SOP Instance UID claims: one item per SOP Instance UID in a table of its own, naming the
+# index item (StudyInstanceUID, SeriesSop) that holds the UID. Ingest reads a group's claims
+# in the group commit's BatchGetItem and claims new UIDs in the same TransactWriteItems that
+# creates their index items, each claim conditional on attribute_not_exists: of two ingesters
+# claiming one UID for different studies exactly one succeeds, the other records a conflict.
+CLAIMS_PARTITION_KEY = "SOPInstanceUID"      # S
+CLAIMS_STUDY = "StudyInstanceUID"            # S: the claiming index item's partition key
+CLAIMS_SERIES_SOP = "SeriesSop"              # S: ... and its sort key
+CLAIMS_TABLE_DEFINITION: dict[str, Any] = {
+    "KeySchema": [{"AttributeName": CLAIMS_PARTITION_KEY, "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": CLAIMS_PARTITION_KEY, "AttributeType": "S"}],
+}
+
+
 def index_sort_key(series_uid: str, sop_uid: str) -> str:
     return f"{series_uid}/{sop_uid}"
 
@@ -361,6 +378,7 @@ LAMBDA_HANDLER = "drills.ingest.handler.handler"
 # Environment the IngestPipeline gives the function (and the embedded cloud reproduces):
 ENV_ARCHIVE_BUCKET = "DRKIT_ARCHIVE_BUCKET"
 ENV_INDEX_TABLE = "DRKIT_INDEX_TABLE"
+ENV_CLAIMS_TABLE = "DRKIT_CLAIMS_TABLE"      # optional: SOP Instance UID claims table
 ENV_KMS_KEY_ID = "DRKIT_KMS_KEY_ID"          # archive key for SSE-KMS puts
 ENV_HASH_KEY_SECRET = "DRKIT_HASH_KEY_SECRET"  # Secrets Manager secret id holding the HMAC key
 ENV_MAX_INFLATED_MIB = "DRKIT_MAX_INFLATED_MIB"  # optional: bound on inflated deflated data sets (MiB)

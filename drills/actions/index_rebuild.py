@@ -13,6 +13,12 @@ tables only.
 Not reconstructible from the archive: ``IngestedAt`` (the rebuild writes the object's
 LastModified) and ``Conflicts`` (history the index alone kept); both are left out of the
 comparison and named in the output.
+
+When the stack has a SOP Instance UID claims table (output ``claimsTable``), the rebuild also
+rebuilds the claims into ``<claims>-rebuild-<source>-<run id>``: one claim per SOP Instance UID,
+held by the item whose object was written first (LastModified, then key) — the ingest that
+claimed it first; the others are counted as reused UIDs. ``index-snapshot`` reads the live
+claims too and ``compare-rebuilt-index`` compares them claim by claim.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drills.contracts import (INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, IndexItem,
-                              specialty_for)
+from drills.contracts import (CLAIMS_PARTITION_KEY, CLAIMS_SERIES_SOP, CLAIMS_STUDY, CLAIMS_TABLE_DEFINITION,
+                              INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, IndexItem, specialty_for)
 from drills.engine.clock import poll
 from drills.engine.model import Finding, ProbeResult, Severity, Status
 from drills.engine.registry import action, probe
@@ -69,6 +75,50 @@ def _table_name(run: Any, source: str) -> str:
     return f"{run.ctx.outputs.indexTable}-rebuild-{source}-{run.ctx.run_id}"[:255]
 
 
+def _claims_name(run: Any, source: str) -> str | None:
+    claims = run.ctx.outputs.claimsTable
+    return f"{claims}-rebuild-{source}-{run.ctx.run_id}"[:255] if claims else None
+
+
+def claims_of(items: list[IndexItem]) -> tuple[dict[str, tuple[str, str]], int]:
+    """(SOP Instance UID -> (StudyInstanceUID, SeriesSop) of the item holding it, how many items
+    reuse a UID another holds): the first written (IngestedAt, then key) holds each UID."""
+    claims: dict[str, tuple[str, str]] = {}
+    reused = 0
+    for item in sorted(items, key=lambda i: (i.ingested_at, i.key)):
+        if item.sop_instance_uid in claims:
+            reused += 1
+        else:
+            claims[item.sop_instance_uid] = (item.study_instance_uid, item.sort_key)
+    return claims, reused
+
+
+def read_claims(dynamodb: Any, table: str) -> dict[str, tuple[str, str]]:
+    """Every claim of a claims table (consistent scan)."""
+    found: dict[str, tuple[str, str]] = {}
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for raw in page.get("Items", []):
+            found[raw[CLAIMS_PARTITION_KEY]["S"]] = (raw[CLAIMS_STUDY]["S"], raw[CLAIMS_SERIES_SOP]["S"])
+    return found
+
+
+def write_claims(dynamodb: Any, table: str, claims: dict[str, tuple[str, str]]) -> None:
+    """Write ``claims`` into an empty claims table (BatchWriteItem, 25 a request, unprocessed retried)."""
+    puts = [{"PutRequest": {"Item": {CLAIMS_PARTITION_KEY: {"S": sop}, CLAIMS_STUDY: {"S": study},
+                                     CLAIMS_SERIES_SOP: {"S": series_sop}}}}
+            for sop, (study, series_sop) in sorted(claims.items())]
+    for start in range(0, len(puts), 25):
+        pending = puts[start:start + 25]
+        for _ in range(8):
+            pending = (dynamodb.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems") or {}).get(
+                table, [])
+            if not pending:
+                break
+        if pending:
+            raise ClientError({"Error": {"Code": "Unprocessed", "Message": f"{len(pending)} claim(s) unprocessed"}},
+                              "BatchWriteItem")
+
+
 def _in_scope(item: IndexItem, prefix: str) -> bool:
     return item.key.startswith(prefix)
 
@@ -90,14 +140,27 @@ def index_snapshot(run: Any) -> ProbeResult:
     if not items:
         return ProbeResult(Status.NOT_VERIFIED, {}, reason="the index holds nothing in scope to compare with")
     run.state["index_before"] = items
-    return ProbeResult(Status.PASSED, {"items": len(items), "studies": len({k[0] for k in items})})
+    output = {"items": len(items), "studies": len({k[0] for k in items})}
+    if ctx.outputs.claimsTable:
+        try:
+            claims = read_claims(table, ctx.outputs.claimsTable)
+        except boto_errors() as exc:
+            return ProbeResult(Status.NOT_VERIFIED, output, reason=f"cannot read the claims before the drill: {exc}")
+        in_scope = {i.sop_instance_uid for i in items.values()}
+        run.state["claims_before"] = {sop: holder for sop, holder in claims.items() if sop in in_scope}
+        output["claims"] = len(run.state["claims_before"])
+    return ProbeResult(Status.PASSED, output)
 
 
 def _plan(run: Any, source: str = "primary") -> list[str]:
     out = run.ctx.outputs
     bucket = out.archiveBucket if source == "primary" else out.replicaBucket
-    return [f"s3:GetObject (ranged, header bytes) from {bucket}",
-            f"dynamodb:CreateTable/PutItem {_table_name(run, source)} (a new table for the run; never the live one)"]
+    steps = [f"s3:GetObject (ranged, header bytes) from {bucket}",
+             f"dynamodb:CreateTable/PutItem {_table_name(run, source)} (a new table for the run; never the live one)"]
+    if _claims_name(run, source):
+        steps.append(f"dynamodb:CreateTable/BatchWriteItem {_claims_name(run, source)} (the SOP Instance UID claims, "
+                     "a new table for the run)")
+    return steps
 
 
 @action("rebuild-index", {"source": {"enum": ["primary", "dr"]}}, required=["source"], plan=_plan)
@@ -116,8 +179,14 @@ def rebuild_index(run: Any, source: str) -> ProbeResult:
         dynamodb.create_table(TableName=name, KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
                               BillingMode="PAY_PER_REQUEST", Tags=[{"Key": "drkit-drill-run", "Value": ctx.run_id}])
         run.state.setdefault("rebuilt_tables", []).append((region, name))
-        poll(ctx.clock, lambda: dynamodb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
-             timeout_s=run.timeout_s, interval_s=5.0)
+        claims_table = _claims_name(run, source)
+        if claims_table:
+            dynamodb.create_table(TableName=claims_table, BillingMode="PAY_PER_REQUEST", **CLAIMS_TABLE_DEFINITION,
+                                  Tags=[{"Key": "drkit-drill-run", "Value": ctx.run_id}])
+            run.state["rebuilt_tables"].append((region, claims_table))
+        for created in filter(None, (name, claims_table)):
+            poll(ctx.clock, lambda t=created: dynamodb.describe_table(TableName=t)["Table"]["TableStatus"] == "ACTIVE",
+                 timeout_s=run.timeout_s, interval_s=5.0)
         latest = listing.latest(listing.versions(s3, bucket, ctx.scope_prefix))
     except (ClientError, BotoCoreError) as exc:
         return ProbeResult(Status.FAILED, {"source": source}, reason=f"cannot start the rebuild: {exc}")
@@ -153,6 +222,13 @@ def rebuild_index(run: Any, source: str) -> ProbeResult:
         header_bytes += header.header_bytes_read
         object_bytes += stream.size
         worst_ratio = max(worst_ratio, header.header_bytes_read / stream.size if stream.size else 0.0)
+    claims, reused = claims_of(list(rebuilt.values()))
+    if claims_table:
+        try:
+            write_claims(dynamodb, claims_table, claims)
+        except (ClientError, BotoCoreError) as exc:
+            return ProbeResult(Status.FAILED, {"source": source}, reason=f"cannot write the rebuilt claims: {exc}")
+        run.state.setdefault("rebuilt_claims", {})[source] = claims
     end = ctx.clock.now()
     run.state.setdefault("rebuilt", {})[source] = rebuilt
     run.phase(f"index rebuilt from {source}", start, end)
@@ -167,6 +243,8 @@ def rebuild_index(run: Any, source: str) -> ProbeResult:
               "header_bytes": header_bytes, "object_bytes": object_bytes,
               "bytes_read_per_instance": round(header_bytes / len(rebuilt), 1) if rebuilt else None,
               "ratio": round(ratio, 4) if ratio is not None else None, "table": "<index>-rebuild-" + source}
+    if claims_table:
+        output.update({"claims": len(claims), "sop_uids_reused": reused, "claims_table": "<claims>-rebuild-" + source})
     if unreadable:
         return ProbeResult(Status.FAILED, output, (Finding("index-rebuild-unreadable", Severity.HIGH, bucket,
                                                            f"{len(unreadable)} object(s) could not be read back",
@@ -191,6 +269,15 @@ def compare_rebuilt_index(run: Any, source: str) -> ProbeResult:
     output = {"source": source, "before": len(before), "rebuilt": len(rebuilt), "missing": len(missing),
               "extra": len(extra), "differing_fields": differing, "compared_fields": len(COMPARED),
               "not_reconstructible": list(NOT_RECONSTRUCTIBLE)}
+    claims_before = run.state.get("claims_before")
+    claims_after = (run.state.get("rebuilt_claims") or {}).get(source)
+    if claims_before is not None and claims_after is not None:
+        claims_differ = sum(1 for sop in set(claims_before) | set(claims_after)
+                            if claims_before.get(sop) != claims_after.get(sop))
+        output.update({"claims_before": len(claims_before), "claims_rebuilt": len(claims_after),
+                       "claims_differing": claims_differ})
+        if claims_differ:
+            differing["claims"] = claims_differ
     if missing or extra or differing:
         table = run.ctx.outputs.indexTable
         return ProbeResult(Status.FAILED, output, (Finding(
@@ -206,7 +293,9 @@ def drop_rebuilt_tables(run: Any) -> ProbeResult:
     ctx = run.ctx
     dropped, failed = 0, []
     for region, name in run.state.get("rebuilt_tables", []):
-        if _table_name(run, "primary") != name and _table_name(run, "dr") != name:
+        ours = {_table_name(run, "primary"), _table_name(run, "dr"), _claims_name(run, "primary"),
+                _claims_name(run, "dr")}
+        if name not in ours:
             continue                                   # not ours: never touched
         try:
             ctx.target.client("dynamodb", region).delete_table(TableName=name)

@@ -12,7 +12,8 @@ Each one replaces a moto behaviour that contradicts AWS, and is undone when the 
   so they are skipped.
 - S3 copies, listings and request checks: ``drills.cloud.sim.copies`` (CopyObject into an
   Object Lock bucket, copy conditions), ``drills.cloud.sim.listing`` (a sorted key index),
-  ``drills.cloud.sim.object_parts`` (checksum values for every algorithm); CloudWatch reads:
+  ``drills.cloud.sim.object_parts`` (checksum values for every algorithm); DynamoDB
+  TransactWriteItems atomic and isolated (``drills.cloud.sim.dynamodb_transactions``); CloudWatch reads:
   ``drills.cloud.sim.cloudwatch_fixes`` (GetMetricData namespaces, DescribeAlarmHistory).
 - multi-Region KMS keys: moto's ciphertext header has room for a 36-character key id,
   so ``mrk-`` ids are cut and nothing encrypted under a multi-Region key decrypts, in
@@ -127,7 +128,8 @@ def apply() -> None:
 
 
 def _apply_sim_patches() -> None:
-    from drills.cloud.sim import cloudwatch_fixes, copies, listing, object_parts
+    from drills.cloud.sim import cloudwatch_fixes, copies, dynamodb_transactions, listing, object_parts
+    dynamodb_transactions.install()
     copies.install()
     listing.install()
     object_parts.install()
@@ -135,7 +137,8 @@ def _apply_sim_patches() -> None:
 
 
 def _undo_sim_patches() -> None:
-    from drills.cloud.sim import cloudwatch_fixes, copies, listing, object_parts
+    from drills.cloud.sim import cloudwatch_fixes, copies, dynamodb_transactions, listing, object_parts
+    dynamodb_transactions.uninstall()
     copies.uninstall()
     listing.uninstall()
     object_parts.uninstall()

@@ -128,7 +128,8 @@ class DicomWeb:
 
     def ingestor(self) -> Ingestor:
         if self._ingestor is None:
-            dest = IngestDestination(self.source.target, self.source.region, self.source.bucket, self.source.table)
+            dest = IngestDestination(self.source.target, self.source.region, self.source.bucket, self.source.table,
+                                     claims_table=self.source.claims_table)
             self._ingestor = Ingestor(dest, self.source.pseudonymizer())
         return self._ingestor
 

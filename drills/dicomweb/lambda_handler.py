@@ -26,6 +26,7 @@ ENV_REGION = "DRKIT_DICOMWEB_REGION"
 ENV_BUCKET = "DRKIT_DICOMWEB_BUCKET"
 ENV_TABLE = "DRKIT_DICOMWEB_TABLE"
 ENV_WRITABLE = "DRKIT_DICOMWEB_WRITABLE"
+ENV_CLAIMS = "DRKIT_DICOMWEB_CLAIMS_TABLE"      # optional: SOP Instance UID claims (STOW)
 HANDLER = "drills.dicomweb.lambda_handler.handler"
 
 
@@ -35,7 +36,8 @@ def _adapter() -> Any:
 
     source = ArchiveSource(target=Target(endpoint=None), role=os.environ[ENV_ROLE], region=os.environ[ENV_REGION],
                            bucket=os.environ[ENV_BUCKET], table=os.environ[ENV_TABLE],
-                           writable=os.environ.get(ENV_WRITABLE, "false") == "true")
+                           writable=os.environ.get(ENV_WRITABLE, "false") == "true",
+                           claims_table=os.environ.get(ENV_CLAIMS) or None)
     return Mangum(create_app(source, GatewayAuth()), lifespan="off")
 
 

@@ -35,6 +35,7 @@ class ArchiveSource:
     bucket: str
     table: str
     writable: bool
+    claims_table: str | None = None     # SOP Instance UID claims (same name in both regions)
 
     @classmethod
     def from_outputs(cls, outputs: StackOutputs, target: Target, role: str = "primary", *,
@@ -43,8 +44,10 @@ class ArchiveSource:
         if role not in REGIONS:
             raise UsageError(f"region must be one of {', '.join(REGIONS)} (got {role!r})")
         if role == "primary":
-            return cls(target, role, outputs.primaryRegion, outputs.archiveBucket, outputs.indexTable, True)
-        return cls(target, role, outputs.drRegion, outputs.replicaBucket, outputs.indexTable, promote)
+            return cls(target, role, outputs.primaryRegion, outputs.archiveBucket, outputs.indexTable, True,
+                       outputs.claimsTable)
+        return cls(target, role, outputs.drRegion, outputs.replicaBucket, outputs.indexTable, promote,
+                   outputs.claimsTable)
 
     def pseudonymizer(self) -> Pseudonymizer:
         """The identifier hash key, read from this region's copy of the secret."""

@@ -16,7 +16,8 @@ version that were stored without their index item.
   versioned, the old version stays); the index item moves to the new version and gains a
   ``Conflicts`` entry (see drills.ingest.index). Never a silent overwrite. Also CONFLICT: a
   new key whose SOP Instance UID another study or series already claims (SOP Instance UIDs
-  are globally unique; the index's SOP Instance UID GSI finds the claim): archived under its
+  are globally unique; the claims table, else the index's SOP Instance UID GSI, finds the
+  claim): archived under its
   own key, the index item's Conflicts entry has Kind ``SOPInstanceUIDReused`` and OtherKey.
 - QUARANTINED: the bytes go to ``quarantine_key(sha256)`` with a JSON reason beside them.
 
@@ -24,8 +25,12 @@ Instances are identified by (Study, Series, SOP Instance UID) — the archive ke
 one key are serialized within a process; two processes racing on one key can each write a
 version (nothing is lost, both versions stay), and the index then names the last writer.
 
-Requests per new instance: one GSI Query (SOP Instance UID claims, sent beside the PUT, so
-it adds no latency), one conditional PutObject (``If-None-Match: *``; a 412 means
+Requests per new instance: with a claims table (``IngestDestination.claims_table``, the
+stack output ``claimsTable``) one conditional PutObject and a share of a group-committed
+index write that also checks and claims the SOP Instance UID (drills.ingest.index: one
+BatchGetItem and one TransactWriteItems per group of up to 25); without one, also a GSI Query
+(SOP Instance UID claims, sent beside the PUT, so it adds no latency). The PutObject is
+conditional (``If-None-Match: *``; a 412 means
 the key has a current version, and only then does ingest HEAD it to tell DUPLICATE from
 CONFLICT) and its share of a group-committed index write (drills.ingest.index). While most
 of the last 16 keys existed already (a re-ingest, an SQS redelivery storm) ingest HEADs
@@ -33,7 +38,7 @@ first instead, so a duplicate is not uploaded just to be refused; the PUT that f
 HEAD that found nothing is still conditional. Multipart uploads HEAD first (s3transfer
 cannot make them conditional).
 
-The GSI Query is one request per new instance and cannot be batched: BatchGetItem reads a
+Without a claims table, the GSI Query is one request per new instance and cannot be batched: BatchGetItem reads a
 table's primary keys only, and a Query takes one partition-key value. DynamoDB's PartiQL
 could (``SELECT ... FROM "table"."index" WHERE key IN [...]``, up to 50 values, AWS docs
 "PartiQL select statements" and "PartiQL ... operators"), but moto 5.2.5 (py-partiql-parser
@@ -113,6 +118,7 @@ class IngestDestination:
     archive_bucket: str
     index_table: str
     kms_key_id: str | None = None
+    claims_table: str | None = None     # SOP Instance UID claims; None: the index's GSI answers
 
     @classmethod
     def from_outputs(cls, outputs: StackOutputs, target: Target) -> "IngestDestination":
@@ -122,6 +128,7 @@ class IngestDestination:
             region=outputs.primaryRegion,
             archive_bucket=outputs.archiveBucket,
             index_table=outputs.indexTable,
+            claims_table=outputs.claimsTable,
         )
 
 
@@ -247,6 +254,11 @@ def _done(result: IngestResult) -> Future:
     return future
 
 
+def _reused_detail(other_key: str, stored: StoredObject) -> str:
+    return (f"SOP Instance UID already archived under another study or series ({other_key}); "
+            f"archived here too as {stored.key}, both kept")
+
+
 def _unindexed(source: str, stored: StoredObject, exc: InfraError) -> InfraError:
     """The error saying which instance is archived but not indexed."""
     return type(exc)(
@@ -278,7 +290,7 @@ class Ingestor:
         self._pseudonymizer = pseudonymizer
         self._now = now
         self._store = ArchiveStore(dest.target, dest.region, dest.archive_bucket, dest.kms_key_id, multipart_threshold)
-        self._index = StudyIndex(dest.target, dest.region, dest.index_table)
+        self._index = StudyIndex(dest.target, dest.region, dest.index_table, claims_table=dest.claims_table, now=now)
         self._locks = _KeyLocks()
         self._claims_lock = threading.Lock()
         self._recent_claims: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -286,6 +298,7 @@ class Ingestor:
         self._recent = _RecentKeys()
         self._indexing: dict[str, Future] = {}      # key -> its index write still pending
         self._indexing_lock = threading.Lock()
+        self._claimed_in_index = dest.claims_table is not None   # claims settled by the group commit
 
     # -- entry points
     def ingest_file(self, path: Path, source: str | None = None) -> IngestResult:
@@ -395,8 +408,10 @@ class Ingestor:
         specialty = specialty_for(header.modality)
         tags = {SPECIALTY_TAG: specialty.value, MODALITY_TAG: header.modality or "unknown"}
         if digest.part_size is None:
-            # the SOP Instance UID lookup runs beside the PUT (a new key needs it), not after it
-            claims = None if self._recent.mostly_existing() else self._lookup_claims(header.sop_instance_uid)
+            # without a claims table the SOP Instance UID lookup runs beside the PUT (a new key
+            # needs it), not after it; with one, the index's group commit settles the claim
+            claims = (None if self._claimed_in_index or self._recent.mostly_existing()
+                      else self._lookup_claims(header.sop_instance_uid))
             created, current = self._put_if_new(key, body, digest, tags)
             if created is not None:
                 return self._archived(source, header, created, digest, claims, urgent)
@@ -464,7 +479,7 @@ class Ingestor:
         their own key, nothing is lost; the index item records the clash). The item joins the
         index's group commit; the Future completes once it is written."""
         with self._unindexed_on_failure(source, stored):
-            other = self._other_claim(header, claims)
+            other = None if self._claimed_in_index else self._other_claim(header, claims)
             if other is not None:
                 study, series_sop = other
                 other_key = archive_key(study, series_sop.rsplit("/", 1)[0], header.sop_instance_uid)
@@ -472,9 +487,7 @@ class Ingestor:
                                          version_id=stored.version_id or "null",
                                          checksum_sha256=stored.checksum_sha256 or "").to_item()
                 self._index.record(self._item(header, stored, digest).to_item(), conflict)
-                detail = (f"SOP Instance UID already archived under another study or series ({other_key}); "
-                          f"archived here too as {stored.key}, both kept")
-                return _done(self._result(Outcome.CONFLICT, source, header, stored, detail))
+                return _done(self._result(Outcome.CONFLICT, source, header, stored, _reused_detail(other_key, stored)))
             written = self._index.submit(self._item(header, stored, digest).to_item(), urgent=urgent)
         result = self._result(Outcome.ARCHIVED, source, header, stored)
         outcome: Future = Future()
@@ -487,7 +500,10 @@ class Ingestor:
                 if self._indexing.get(stored.key) is outcome:
                     del self._indexing[stored.key]
             error = done.exception()
-            if error is None:
+            if error is None and done.result() is not None:       # the claims table named another item
+                outcome.set_result(self._result(Outcome.CONFLICT, source, header, stored,
+                                                _reused_detail(done.result(), stored)))
+            elif error is None:
                 outcome.set_result(result)
             elif isinstance(error, InfraError):
                 outcome.set_exception(_unindexed(source, stored, error))
@@ -568,6 +584,11 @@ class Ingestor:
         item = self._index.read(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
         if item and item.version_id == current.version_id and item.content_sha256 == digest.full_b64:
             return False
+        if item is None and self._claimed_in_index:
+            # the group commit claims the SOP Instance UID with the item (a UID another item
+            # holds is recorded on the item as a conflict)
+            self._index.add(self._item(header, current, digest).to_item())
+            return True
         conflict = None
         if item and item.content_sha256 and item.content_sha256 != digest.full_b64:
             # an earlier CONFLICT wrote its version but not its index update: record it now

@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping
 from urllib.parse import unquote_plus
 
 from drills.aws import OBJECT_NOT_FOUND, Target
-from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID,
-                              ENV_MAX_INFLATED_MIB)
+from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_CLAIMS_TABLE, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE,
+                              ENV_KMS_KEY_ID, ENV_MAX_INFLATED_MIB)
 from drills.errors import ConfigError, DrkitError
 from drills.ingest.core import IngestDestination, Ingestor
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
@@ -120,13 +120,14 @@ def _ingestor(target: Target, region: str, env: Mapping[str, str],
 
     bucket, table, secret = required(ENV_ARCHIVE_BUCKET), required(ENV_INDEX_TABLE), required(ENV_HASH_KEY_SECRET)
     kms = env.get(ENV_KMS_KEY_ID) or None
+    claims = env.get(ENV_CLAIMS_TABLE) or None
     max_inflated = _max_inflated(env.get(ENV_MAX_INFLATED_MIB))
-    cache_key = (target, region, bucket, table, secret, kms, now, max_inflated)
+    cache_key = (target, region, bucket, table, claims, secret, kms, now, max_inflated)
     with _ingestors_lock:
         ingestor = _ingestors.get(cache_key)
         if ingestor is None:
             dest = IngestDestination(target=target, region=region, archive_bucket=bucket, index_table=table,
-                                     kms_key_id=kms)
+                                     kms_key_id=kms, claims_table=claims)
             ingestor = Ingestor(dest, Pseudonymizer.from_secret_id(target, region, secret), max_inflated=max_inflated,
                                 **({"now": now} if now is not None else {}))
             _ingestors[cache_key] = ingestor

@@ -23,22 +23,40 @@ Writes:
   linger so that groups grow, which saves requests); or at once after ``expedite``.
   Nothing is acknowledged before it is written, so a crash cannot lose more than the items
   queued or in flight (whose callers never saw success; their objects are archived, and
-  re-ingesting them writes the missing items). One or two items go out as ``PutItem``
+  re-ingesting them writes the missing items). Without a claims table: one or two items go out as ``PutItem``
   with ``attribute_not_exists`` (an existing item falls back to ``record``, so its
   ``Conflicts`` survive). Three or more: one ``BatchGetItem`` (strongly consistent) finds
   the items that exist already, those go through ``record``, the rest through
   ``BatchWriteItem`` (25 a request), retrying ``UnprocessedKeys``/``UnprocessedItems`` with
   backoff; what is still unprocessed after ``MAX_ATTEMPTS`` fails with InfraError.
 
-Trade-off of the batched path: BatchWriteItem cannot carry a condition, so between the
-BatchGetItem and the BatchWriteItem (one round trip) another *process* could create the
-same item; its attributes, including a Conflicts entry, would then be replaced by ours.
-S3 keeps both versions and the item names the last index writer — the guarantee the ingest
-core already documents for two processes racing on one key — and re-ingesting the newer
-bytes repairs the item and records the conflict. Within one process, per-key locks in the
-core rule the race out. TransactWriteItems would make this exact on AWS, but moto 5.2
-deep-copies the whole table per transaction and restores that copy on a cancellation,
-losing concurrent writes, so it is not used.
+With a claims table (``claims_table``; drills.contracts CLAIMS_*) a group also settles its
+SOP Instance UIDs, without a request per instance: the group's one ``BatchGetItem`` reads the
+index keys *and* the claims of its UIDs (consistent reads); an item whose UID another index
+item claims is written through ``record`` with a ``SOPInstanceUIDReused`` conflict naming
+that item's archive key (its Future's result); the others go out in one
+``TransactWriteItems`` (≤ 2 actions per item, ≤ 50 per group, AWS allows 100): a conditional
+Put of the claim (``attribute_not_exists``) where the UID is unclaimed and a conditional Put
+of the index item where it does not exist yet. So a claim and its item are written together
+or not at all, and of two processes claiming one UID for different items exactly one
+transaction succeeds; the other is cancelled with ``ConditionalCheckFailed`` for that claim
+(``ReturnValuesOnConditionCheckFailure: ALL_OLD`` returns the winner), and the loser is
+recorded as a conflict. Cancelled actions are resolved (an existing item goes through
+``record``, keeping its ``Conflicts``) and the rest retried, with backoff on
+``TransactionConflict``/throttling, up to ``MAX_ATTEMPTS`` transactions. A group holds one
+item per SOP Instance UID, and none whose UID is in a group being written. This path is
+exact also for the index items (a conditional Put, not BatchWriteItem); DynamoDB bills a
+transaction's writes twice. Global tables: conditions hold within one region (a claim
+written in the DR region during a failover is reconciled last-writer-wins, like the index).
+
+Trade-off of the batched path without a claims table: BatchWriteItem cannot carry a
+condition, so between the BatchGetItem and the BatchWriteItem (one round trip) another
+*process* could create the same item; its attributes, including a Conflicts entry, would then
+be replaced by ours. S3 keeps both versions and the item names the last index writer — the
+guarantee the ingest core already documents for two processes racing on one key — and
+re-ingesting the newer bytes repairs the item and records the conflict. Within one process,
+per-key locks in the core rule the race out. (The claims path uses TransactWriteItems, which
+the embedded cloud runs atomically and isolated: drills.cloud.sim.dynamodb_transactions.)
 """
 
 from __future__ import annotations
@@ -48,14 +66,19 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from drills.aws import Target
-from drills.contracts import INDEX_PARTITION_KEY, INDEX_SOP_GSI, INDEX_SOP_GSI_KEY, INDEX_SORT_KEY, IndexItem, index_sort_key
+from drills.contracts import (CLAIMS_PARTITION_KEY, CLAIMS_SERIES_SOP, CLAIMS_STUDY, INDEX_PARTITION_KEY, INDEX_SOP_GSI,
+                              INDEX_SOP_GSI_KEY, INDEX_SORT_KEY, SOP_UID_REUSED, IndexConflict, IndexItem, archive_key,
+                              index_sort_key)
 from drills.errors import InfraError
+from drills.ingest.clients import ingest_client
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
+from drills.times import utc_timestamp
 
 BATCH_WRITE_LIMIT = 25          # BatchWriteItem's maximum items per request
 MAX_GROUP = BATCH_WRITE_LIMIT   # items per group: one BatchGetItem and one BatchWriteItem
@@ -67,6 +90,9 @@ SINGLE_PUT_MAX = 2              # up to this many queued items go out as conditi
 MAX_ATTEMPTS = 8                # requests per batch before unprocessed items fail
 BACKOFF_BASE = 0.05             # seconds; doubles per attempt, capped at BACKOFF_CAP
 BACKOFF_CAP = 2.0
+# cancellation reasons of a transaction worth another attempt (API_TransactWriteItems)
+TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
+                                     "RequestLimitExceeded"})
 
 log = logging.getLogger(__name__)
 _serialize = TypeSerializer().serialize
@@ -85,20 +111,27 @@ class _Pending:
     queued_at: float = 0.0
     future: Future = field(default_factory=Future)
     error: InfraError | None = field(default=None)
+    other_key: str | None = None        # archive key of another item claiming this SOP Instance UID
+    exists: bool = False                # (claims path) the index item exists already
+    needs_claim: bool = False           # (claims path) the SOP Instance UID is not claimed yet
+    holder: tuple[str, str] | None = None   # (claims path) the other item holding the UID
 
 
 class StudyIndex:
     """Reads and writes index items with the low-level DynamoDB client."""
 
-    def __init__(self, target: Target, region: str, table: str, *,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, target: Target, region: str, table: str, *, claims_table: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.table = table
-        self._ddb = target.client("dynamodb", region)
+        self.claims_table = claims_table
+        self._ddb = ingest_client(target, "dynamodb", region)
         self._sleep = sleep
+        self._now = now
         self._queue: list[_Pending] = []
         self._cond = threading.Condition()
         self._in_flight = 0                       # groups being written
-        self._in_flight_keys: set[tuple[str, str]] = set()
+        self._in_flight_keys: set[tuple[str, ...]] = set()      # keys and SOP Instance UIDs
         self._writers = 0                         # writer threads alive
         self._sop_index = True          # False once the table turned out to lack INDEX_SOP_GSI
 
@@ -182,14 +215,17 @@ class StudyIndex:
             raise infra_error(exc, f"write index item to {self.table}") from exc
 
     # -- group commit of new items
-    def add(self, attributes: Mapping[str, Any]) -> None:
+    def add(self, attributes: Mapping[str, Any]) -> str | None:
         """Index a newly archived instance; returns once its item is written (see the
-        module docstring). An item that exists already is updated, keeping its Conflicts."""
-        self.submit(attributes, urgent=True).result()
+        module docstring), with what ``submit``'s Future holds. An item that exists already
+        is updated, keeping its Conflicts."""
+        return self.submit(attributes, urgent=True).result()
 
     def submit(self, attributes: Mapping[str, Any], *, urgent: bool = False) -> Future:
         """Queue a newly archived instance's item for the next group; the Future completes
-        with None once it is written, or with the InfraError that kept it from being written.
+        once it is written — with None, or (claims table only) with the archive key of another
+        item that claims its SOP Instance UID (the item was then written with a
+        ``SOPInstanceUIDReused`` conflict) — or with the InfraError that kept it from being written.
         ``urgent``: the caller is about to wait for it (no lingering for a fuller group).
         Blocks while MAX_QUEUED items are queued already."""
         pending = _Pending(dict(attributes), WAIT_WAITER if urgent else WAIT_LINGER)
@@ -230,7 +266,7 @@ class StudyIndex:
                     self._cond.wait(wait if wait is not None else WRITER_IDLE_EXIT)
                     group, wait = self._due_group()
                 self._in_flight += 1
-                self._in_flight_keys.update(_key_id(p.item) for p in group)
+                self._in_flight_keys.update(i for p in group for i in _ids(p.item))
                 self._cond.notify_all()           # room in the queue; another writer may be due
             try:
                 self._write_group(group)
@@ -239,19 +275,19 @@ class StudyIndex:
             finally:
                 with self._cond:
                     self._in_flight -= 1
-                    self._in_flight_keys.difference_update(_key_id(p.item) for p in group)
+                    self._in_flight_keys.difference_update(i for p in group for i in _ids(p.item))
                     self._cond.notify_all()
                 for pending in group:
                     if pending.error is not None:
                         pending.future.set_exception(pending.error)
                     else:
-                        pending.future.set_result(None)
+                        pending.future.set_result(pending.other_key)
                 idle_since = time.monotonic()
 
     def _due_group(self) -> tuple[list[_Pending] | None, float | None]:
         """(the group to write now, None) or (None, seconds until one may be due; None: until
         something changes). Called with the condition held."""
-        eligible = [p for p in self._queue if _key_id(p.item) not in self._in_flight_keys]
+        eligible = [p for p in self._queue if self._in_flight_keys.isdisjoint(_ids(p.item))]
         if not eligible:
             return None, None
         now = time.monotonic()
@@ -265,17 +301,17 @@ class StudyIndex:
         return self._take_group(), None
 
     def _take_group(self) -> list[_Pending]:
-        """Up to MAX_GROUP queued items, one per key and none whose key is being written (a
-        later one for the same key waits for the next group, so writes to one key keep
-        their order)."""
+        """Up to MAX_GROUP queued items, one per key and per SOP Instance UID, and none whose
+        key or UID is being written (a later one waits for the next group, so writes to one
+        key keep their order, and a transaction never claims one UID twice)."""
         group: list[_Pending] = []
         rest: list[_Pending] = []
-        keys: set[tuple[str, str]] = set(self._in_flight_keys)
+        taken: set[tuple[str, ...]] = set(self._in_flight_keys)
         for pending in self._queue:
-            key = _key_id(pending.item)
-            if len(group) < MAX_GROUP and key not in keys:
+            ids = _ids(pending.item)
+            if len(group) < MAX_GROUP and taken.isdisjoint(ids):
                 group.append(pending)
-                keys.add(key)
+                taken.update(ids)
             else:
                 rest.append(pending)
         self._queue = rest
@@ -284,6 +320,9 @@ class StudyIndex:
     def _write_group(self, group: list[_Pending]) -> None:
         """Write every queued item, setting ``error`` on those that could not be written."""
         try:
+            if self.claims_table is not None:
+                self._write_claimed(group)
+                return
             if len(group) <= SINGLE_PUT_MAX:
                 for pending in group:
                     self._put_one(pending)
@@ -308,6 +347,155 @@ class StudyIndex:
                     f"this item may not be written")
             raise
 
+    # -- the claims path
+    def _write_claimed(self, group: list[_Pending]) -> None:
+        """A group with its SOP Instance UID claims (module docstring)."""
+        existing, claims = self._read_group(group)
+        writes = []
+        for pending in group:
+            holder = claims.get(_sop(pending.item))
+            if holder is not None and holder != _key_id(pending.item):
+                self._record_reused(pending, holder)
+                continue
+            pending.exists = _key_id(pending.item) in existing
+            pending.needs_claim = holder is None
+            if pending.needs_claim or not pending.exists:
+                writes.append(pending)
+            else:
+                self._record_one(pending)
+        self._transact(writes)
+
+    def _read_group(self, group: list[_Pending]) -> tuple[set[tuple[str, str]], dict[str, tuple[str, str]]]:
+        """(keys among the group's items that have an index item, SOP Instance UID -> the
+        (study, SeriesSop) claiming it) — one consistent BatchGetItem over both tables."""
+        assert self.claims_table is not None
+        request: dict[str, Any] = {
+            self.table: {"Keys": [_item_key(p.item) for p in group], "ConsistentRead": True,
+                         "ProjectionExpression": "#pk, #sk",
+                         "ExpressionAttributeNames": {"#pk": INDEX_PARTITION_KEY, "#sk": INDEX_SORT_KEY}},
+            self.claims_table: {"Keys": [{CLAIMS_PARTITION_KEY: {"S": _sop(p.item)}} for p in group],
+                                "ConsistentRead": True},
+        }
+        existing: set[tuple[str, str]] = set()
+        claims: dict[str, tuple[str, str]] = {}
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                self._backoff(attempt - 1)
+            try:
+                response = self._ddb.batch_get_item(RequestItems=request)
+            except AWS_ERRORS as exc:
+                raise infra_error(exc, f"read index items and claims from {self.table}, {self.claims_table}") from exc
+            found = response.get("Responses", {})
+            existing.update(_raw_key_id(raw) for raw in found.get(self.table, []))
+            for raw in found.get(self.claims_table, []):
+                holder = _claim_holder(raw)
+                if holder is not None:
+                    claims[raw[CLAIMS_PARTITION_KEY]["S"]] = holder
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return existing, claims
+        raise InfraError(f"read index items from {self.table}: keys still unprocessed after "
+                         f"{MAX_ATTEMPTS} BatchGetItem requests")
+
+    def _transact(self, pendings: list[_Pending]) -> None:
+        """Claim and create in one TransactWriteItems; resolve what a cancellation names, retry the rest."""
+        for attempt in range(MAX_ATTEMPTS):
+            actions: list[dict[str, Any]] = []
+            owners: list[tuple[_Pending, bool]] = []
+            for pending in pendings:
+                if pending.needs_claim:
+                    actions.append({"Put": self._claim_put(pending.item)})
+                    owners.append((pending, True))
+                if not pending.exists:
+                    actions.append({"Put": {
+                        "TableName": self.table, "Item": {k: _serialize(v) for k, v in pending.item.items()},
+                        "ConditionExpression": "attribute_not_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": INDEX_PARTITION_KEY}}})
+                    owners.append((pending, False))
+            try:
+                if actions:
+                    self._ddb.transact_write_items(TransactItems=actions)
+            except AWS_ERRORS as exc:
+                reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
+                if error_code(exc) != "TransactionCanceledException" or len(reasons) != len(actions):
+                    error = infra_error(exc, f"write index items and claims to {self.table}, {self.claims_table}")
+                    for pending in pendings:
+                        pending.error = error
+                    return
+                transient = self._resolve(owners, reasons)
+                for pending in pendings:
+                    if pending.holder is not None and pending.error is None:
+                        self._record_reused(pending, pending.holder)
+                pendings = [p for p in pendings if p.holder is None and p.error is None]
+                if transient:
+                    self._backoff(attempt)
+                continue
+            for pending in pendings:        # written: those whose item existed get their update now
+                if pending.exists:
+                    self._record_one(pending)
+            return
+        for pending in pendings:
+            pending.error = InfraError(f"write index item to {self.table}: the transaction was still cancelled "
+                                       f"after {MAX_ATTEMPTS} attempts (contention or throttling)")
+
+    def _resolve(self, owners: list[tuple[_Pending, bool]], reasons: list[Mapping[str, Any]]) -> bool:
+        """Apply a cancelled transaction's reasons to its items; True if one is worth a retry as is."""
+        transient = False
+        for (pending, is_claim), reason in zip(owners, reasons):
+            code = str(reason.get("Code") or "None")
+            if code == "None":
+                continue
+            if code == "ConditionalCheckFailed" and not is_claim:
+                pending.exists = True                        # created meanwhile: update it instead
+            elif code == "ConditionalCheckFailed":
+                holder = _claim_holder(reason.get("Item") or {}) or self._claim_of(pending)
+                if holder is None:
+                    transient = True                         # released meanwhile: claim again
+                elif holder == _key_id(pending.item):
+                    pending.needs_claim = False              # claimed for this very item meanwhile
+                else:
+                    pending.holder = holder
+            elif code in TRANSIENT_CANCELLATIONS:
+                transient = True
+            else:
+                pending.error = InfraError(f"write index item to {self.table}: the transaction was cancelled "
+                                           f"({code}: {reason.get('Message', '')})")
+        return transient
+
+    def _claim_put(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.claims_table is not None
+        return {"TableName": self.claims_table,
+                "Item": {CLAIMS_PARTITION_KEY: {"S": _sop(item)}, CLAIMS_STUDY: {"S": str(item[INDEX_PARTITION_KEY])},
+                         CLAIMS_SERIES_SOP: {"S": str(item[INDEX_SORT_KEY])}},
+                "ConditionExpression": "attribute_not_exists(#u)",
+                "ExpressionAttributeNames": {"#u": CLAIMS_PARTITION_KEY},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+
+    def _claim_of(self, pending: _Pending) -> tuple[str, str] | None:
+        """The claim on the item's SOP Instance UID (consistent GetItem), or None."""
+        try:
+            response = self._ddb.get_item(TableName=self.claims_table, ConsistentRead=True,
+                                          Key={CLAIMS_PARTITION_KEY: {"S": _sop(pending.item)}})
+        except AWS_ERRORS as exc:
+            pending.error = infra_error(exc, f"read a claim from {self.claims_table}")
+            return None
+        return _claim_holder(response.get("Item") or {})
+
+    def _record_reused(self, pending: _Pending, holder: tuple[str, str]) -> None:
+        """Write an item whose SOP Instance UID ``holder`` claims, with the conflict recorded."""
+        study, series_sop = holder
+        other_key = archive_key(study, series_sop.rsplit("/", 1)[0], _sop(pending.item))
+        conflict = IndexConflict(detected_at=utc_timestamp(self._now()), kind=SOP_UID_REUSED, other_key=other_key,
+                                 version_id=str(pending.item.get("VersionId") or "null"),
+                                 checksum_sha256=str(pending.item.get("ChecksumSHA256") or ""))
+        try:
+            self.record(pending.item, conflict.to_item())
+        except InfraError as exc:
+            pending.error = exc
+            return
+        pending.other_key = other_key
+
+    # -- the path without claims
     def _put_one(self, pending: _Pending) -> None:
         try:
             self._ddb.put_item(
@@ -393,3 +581,22 @@ def _key_id(attributes: Mapping[str, Any]) -> tuple[str, str]:
 
 def _raw_key_id(item: Mapping[str, Any]) -> tuple[str, str]:
     return item[INDEX_PARTITION_KEY]["S"], item[INDEX_SORT_KEY]["S"]
+
+
+def _sop(attributes: Mapping[str, Any]) -> str:
+    return str(attributes[INDEX_SOP_GSI_KEY])
+
+
+def _ids(attributes: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """What one group may hold once and no two groups in flight share: the key and the UID."""
+    key = ("key", *_key_id(attributes))
+    sop = attributes.get(INDEX_SOP_GSI_KEY)
+    return (key, ("sop", str(sop))) if sop else (key,)
+
+
+def _claim_holder(raw: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(StudyInstanceUID, SeriesSop) named by a raw claim item, or None."""
+    try:
+        return raw[CLAIMS_STUDY]["S"], raw[CLAIMS_SERIES_SOP]["S"]
+    except (KeyError, TypeError):
+        return None

@@ -73,6 +73,11 @@ PATIENT_ID = 0x00100020
 ACCESSION = 0x00080050
 ROWS, COLUMNS = 0x00280010, 0x00280011
 PIXEL_DATA_PROVIDER_URL = 0x00287FE0   # JPIP: image attributes, pixels elsewhere
+SPECIFIC_CHARACTER_SET = 0x00080005
+# the elements read_header uses: pydicom builds only these (the others are skipped, not
+# parsed; the structure walk has checked every element's length already)
+HEADER_TAGS = [SPECIFIC_CHARACTER_SET, SOP_CLASS_UID, SOP_INSTANCE_UID, STUDY_DATE, ACCESSION, MODALITY, PATIENT_ID,
+               STUDY_UID, SERIES_UID, ROWS, COLUMNS, PIXEL_DATA_PROVIDER_URL]
 
 _UID_RE = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 _MODALITY_RE = re.compile(r"[A-Z0-9_ ]{1,16}")
@@ -440,14 +445,16 @@ def _check_inflated(inflated: BinaryIO, implicit: bool) -> bool:
 # pydicom meets hostile input with many exception types (ValueError, KeyError,
 # struct.error, UnicodeError, RecursionError, ...). This is the one boundary where any
 # parse failure becomes a quarantine reason instead of a crash: nothing may be lost.
-def _parse(stream: HeaderStream, header_end: int) -> pydicom.Dataset:
-    """pydicom's parse of the header: from memory when ``raw[0:header_end]`` was fetched
-    already, else through ``stream``."""
+def _parse(stream: HeaderStream, header_end: int, start: int, implicit: bool, little: bool) -> pydicom.Dataset:
+    """pydicom's parse of the data set's header (from ``start``, past the File Meta group that
+    ``data_set_start`` has read and checked): from memory when ``raw[0:header_end]`` was
+    fetched already, else through ``stream``."""
     prefix = stream.head(header_end)
     source: BinaryIO = io.BytesIO(prefix) if prefix is not None else stream
-    source.seek(0)
+    source.seek(start)
     try:
-        return pydicom.dcmread(source, defer_size=DEFER_SIZE, stop_before_pixels=True, force=False)
+        return read_dataset(source, implicit, little, defer_size=DEFER_SIZE, stop_when=_at_pixel_data,
+                            specific_tags=HEADER_TAGS)
     except RejectedInput:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -544,7 +551,7 @@ def _read(stream: HeaderStream, max_inflated: int) -> DicomHeader:
             ds = _parse_inflated(inflated, implicit)
     else:
         has_pixels, header_end = _check_structure(stream, start, implicit, little)
-        ds = _parse(stream, header_end)
+        ds = _parse(stream, header_end, start, implicit, little)
     uids = _uids(ds)
     if not has_pixels and ROWS in ds and COLUMNS in ds and PIXEL_DATA_PROVIDER_URL not in ds:
         raise RejectedInput(QuarantineReason.TRUNCATED, "image attributes present but the file ends before Pixel Data")

@@ -30,6 +30,7 @@ from drills.aws import DELETE_MARKER, OBJECT_NOT_FOUND, Target
 from drills.contracts import CHECKSUM_ALGORITHM
 from drills.errors import InfraError
 from drills.ingest.checksum import COMPOSITE, FULL_OBJECT, READ_CHUNK, Digest
+from drills.ingest.clients import ingest_client
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
 
 MIN_PART = 5 * 1024 * 1024          # S3's smallest part (all but the last)
@@ -74,7 +75,7 @@ class ArchiveStore:
         self.bucket = bucket
         self.kms_key_id = kms_key_id
         self.threshold = threshold
-        self._s3 = target.client("s3", region)
+        self._s3 = ingest_client(target, "s3", region)
 
     # -- reading
     def head(self, key: str, version_id: str | None = None) -> StoredObject | None:

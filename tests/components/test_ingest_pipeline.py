@@ -10,8 +10,8 @@ import pulumi
 
 from components.ingest_pipeline import INITIAL_VALUE_TAG
 from components.secure_bucket import PURPOSE_TAG
-from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE, ENV_KMS_KEY_ID,
-                              HASH_KEY_SECRET_TAGS, LAMBDA_HANDLER)
+from drills.contracts import (ENV_ARCHIVE_BUCKET, ENV_CLAIMS_TABLE, ENV_HASH_KEY_SECRET, ENV_INDEX_TABLE,
+                              ENV_KMS_KEY_ID, HASH_KEY_SECRET_TAGS, LAMBDA_HANDLER)
 from drills.ingest import package
 
 FUNCTION = "aws:lambda/function:Function"
@@ -71,14 +71,21 @@ def test_object_created_events_go_to_the_queue(stack) -> None:
     assert policy.urn in n.dependencies, n.urn
 
 
+def index_tables(stack):
+    """(the index table, the SOP Instance UID claims table)."""
+    tables = {t.inputs["hashKey"]: t for t in stack.all("aws:dynamodb/table:Table")}
+    return tables["StudyInstanceUID"], tables["SOPInstanceUID"]
+
+
 def test_function_runs_the_contract_handler_with_contract_environment(stack) -> None:
     f = function(stack)
     assert f.inputs["handler"] == LAMBDA_HANDLER == "drills.ingest.handler.handler", f.urn
-    (table,) = stack.all("aws:dynamodb/table:Table")
+    table, claims = index_tables(stack)
     (secret,) = stack.all("aws:secretsmanager/secret:Secret")
     assert f.inputs["environment"]["variables"] == {
         ENV_ARCHIVE_BUCKET: bucket(stack, "archive").name, ENV_INDEX_TABLE: table.outputs["name"],
-        ENV_KMS_KEY_ID: stack.key_arn("data"), ENV_HASH_KEY_SECRET: secret.outputs["arn"]}, f.urn
+        ENV_KMS_KEY_ID: stack.key_arn("data"), ENV_HASH_KEY_SECRET: secret.outputs["arn"],
+        ENV_CLAIMS_TABLE: claims.outputs["name"]}, f.urn
     assert f.inputs["kmsKeyArn"] == stack.key_arn("app"), f.urn
     assert f.inputs["reservedConcurrentExecutions"] == stack.config.ingest.reserved_concurrency, f.urn
     (logs,) = [g for g in stack.all("aws:cloudwatch/logGroup:LogGroup") if INGEST in stack.ancestor_types(g)]
@@ -116,9 +123,14 @@ def test_function_role_is_least_privilege(stack) -> None:
     assert not [a for a in actions if a.startswith(("s3:Delete", "dynamodb:Delete")) or "Bypass" in a], policy.urn
     assert s["ReadLanding"]["Resource"] == f"arn:aws:s3:::{bucket(stack, 'landing').name}/*"
     assert not any(a.startswith("s3:Put") or a.startswith("s3:Delete") for a in s["ReadLanding"]["Action"])
-    (table,) = stack.all("aws:dynamodb/table:Table")
+    table, claims = index_tables(stack)
     assert s["WriteIndex"] == {"Sid": "WriteIndex", "Effect": "Allow", "Resource": table.outputs["arn"],
-                               "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]}
+                               "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                          "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]}
+    # TransactWriteItems needs the per-item actions on each table it writes (no action of its own)
+    assert s["ClaimSopInstanceUids"] == {"Sid": "ClaimSopInstanceUids", "Effect": "Allow",
+                                         "Resource": claims.outputs["arn"],
+                                         "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"]}
     assert s["LookUpSopInstanceUids"]["Action"] == ["dynamodb:Query"], policy.urn
     assert s["LookUpSopInstanceUids"]["Resource"] == f"{table.outputs['arn']}/index/BySOPInstanceUID", policy.urn
     (secret,) = stack.all("aws:secretsmanager/secret:Secret")

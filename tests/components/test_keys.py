@@ -58,7 +58,7 @@ def test_stores_are_spread_over_the_keys(stack) -> None:
         sse = stack.for_bucket("aws:s3/bucketServerSideEncryptionConfiguration:"
                                "BucketServerSideEncryptionConfiguration", b)
         return sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
-    (table,) = stack.all("aws:dynamodb/table:Table")
+    (table,) = [t for t in stack.all("aws:dynamodb/table:Table") if t.inputs["hashKey"] == "StudyInstanceUID"]
     vault_keys = {v.inputs["kmsKeyArn"] for v in stack.all("aws:backup/vault:Vault")}
     used = {bucket_key("archive"), bucket_key("evidence"), table.inputs["serverSideEncryption"]["kmsKeyArn"]}
     assert len(used) == 3 and not used & vault_keys, (used, vault_keys)

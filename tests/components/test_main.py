@@ -43,7 +43,7 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:backup/vault:Vault": 2, "aws:backup/vaultLockConfiguration:VaultLockConfiguration": 2,
         "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": int(cfg.backups.air_gapped),
         "aws:backup/selection:Selection": 2, "aws:backup/framework:Framework": 1,
-        "aws:dynamodb/table:Table": 1, "aws:lambda/function:Function": 1 + web, "aws:sqs/queue:Queue": 2,
+        "aws:dynamodb/table:Table": 2, "aws:lambda/function:Function": 1 + web, "aws:sqs/queue:Queue": 2,
         "aws:cloudwatch/metricAlarm:MetricAlarm": 3 * rules + 1,
         "aws:cloudtrail/trail:Trail": 1, "aws:fis/experimentTemplate:ExperimentTemplate": 1,
         "aws:s3control/multiRegionAccessPoint:MultiRegionAccessPoint": 1,

@@ -28,8 +28,9 @@ def test_outputs_name_the_registered_resources(any_stack) -> None:
     for key, purpose in (("archiveBucket", "archive"), ("replicaBucket", "replica"),
                          ("landingBucket", "landing"), ("evidenceBucket", "evidence")):
         assert out[key] == bucket(d, purpose).outputs["bucket"], key
-    (table,) = d.all("aws:dynamodb/table:Table")
-    assert out["indexTable"] == table.outputs["name"]
+    tables = {t.inputs["hashKey"]: t for t in d.all("aws:dynamodb/table:Table")}
+    assert out["indexTable"] == tables["StudyInstanceUID"].outputs["name"]
+    assert out["claimsTable"] == tables["SOPInstanceUID"].outputs["name"]
     vaults = {d.region(v): v.outputs["name"] for v in d.all("aws:backup/vault:Vault")}
     assert out["backupVault"] == vaults[d.config.primary_region]
     assert out["drBackupVault"] == vaults[d.config.dr_region]

@@ -165,7 +165,8 @@ def test_one_dicomweb_service_per_region_reads_that_regions_bucket_and_index(any
 
     archive, replica = ([b for b in d.all("aws:s3/bucket:Bucket") if b.inputs["tags"][PURPOSE_TAG] == purpose][0]
                         for purpose in ("archive", "replica"))
-    (table,) = d.all("aws:dynamodb/table:Table")
+    (table,) = [t for t in d.all("aws:dynamodb/table:Table") if t.inputs["hashKey"] == "StudyInstanceUID"]
+    (claims,) = [t for t in d.all("aws:dynamodb/table:Table") if t.inputs["hashKey"] == "SOPInstanceUID"]
     for suffix, bucket, region, role in (("dicomweb", archive, d.config.primary_region, "primary"),
                                          ("dicomweb-dr", replica, d.config.dr_region, "dr")):
         f = _dicomweb_function(d, suffix)
@@ -174,6 +175,7 @@ def test_one_dicomweb_service_per_region_reads_that_regions_bucket_and_index(any
         assert (env["DRKIT_DICOMWEB_ROLE"], env["DRKIT_DICOMWEB_REGION"]) == (role, region)
         assert env["DRKIT_DICOMWEB_BUCKET"] == bucket.outputs["bucket"], f.urn
         assert env["DRKIT_DICOMWEB_TABLE"] == table.outputs["name"], f.urn
+        assert env["DRKIT_DICOMWEB_CLAIMS_TABLE"] == claims.outputs["name"], f.urn   # STOW claims what it stores
     assert _dicomweb_function(d, "dicomweb").inputs["environment"]["variables"]["DRKIT_DICOMWEB_WRITABLE"] == "true"
     assert _dicomweb_function(d, "dicomweb-dr").inputs["environment"]["variables"]["DRKIT_DICOMWEB_WRITABLE"] == \
         ("true" if d.config.dicomweb.promote_dr else "false")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import io
 
-from drills.actions.index_rebuild import RangedObject
+from drills.actions.index_rebuild import RangedObject, claims_of
+from drills.contracts import IndexItem
 
 
 class _FakeS3:
@@ -29,3 +30,21 @@ def test_reads_are_ranged_gets_of_exactly_the_bytes_asked_for() -> None:
     assert obj.read(100) == (bytes(range(256)) * 4)[1000:]         # clipped at the end of the object
     assert obj.read(5) == b""                                        # past the end: no request
     assert s3.ranges == ["bytes=0-9", "bytes=1000-1023"] and obj.requests == 2
+
+
+def _item(study: str, sop: str, ingested_at: str) -> IndexItem:
+    return IndexItem(study_instance_uid=study, series_instance_uid="9.9", sop_instance_uid=sop, sop_class_uid="1.2",
+                     modality="CT", specialty="radiology", study_date="", size=1, checksum_sha256="", version_id="v",
+                     key=f"dicom/{study}/9.9/{sop}.dcm", patient_id_hash="", accession_hash="",
+                     transfer_syntax_uid="1.2.840.10008.1.2.1", ingested_at=ingested_at, content_sha256="",
+                     checksum_type="")
+
+
+def test_rebuilt_claims_go_to_the_instance_written_first() -> None:
+    """One claim per SOP Instance UID, held by the earliest object (as the first ingest
+    claimed it); the later ones are counted as reused, whatever the listing order."""
+    items = [_item("1.3", "7.7", "2024-01-02T00:00:00Z"), _item("1.1", "8.8", "2024-01-05T00:00:00Z"),
+             _item("1.2", "7.7", "2024-01-01T00:00:00Z"), _item("1.4", "7.7", "2024-01-01T00:00:00Z")]
+    claims, reused = claims_of(items)
+    assert claims == {"7.7": ("1.2", "9.9/7.7"), "8.8": ("1.1", "9.9/8.8")} and reused == 2
+    assert claims_of(list(reversed(items))) == (claims, reused)

@@ -148,8 +148,11 @@ def test_the_index_is_rebuilt_from_header_bytes_identically_from_primary_and_dr(
         assert 0 < built["header_bytes"] <= built["object_bytes"]
         compared = _activity(loss, compare)["output"]
         assert compared["missing"] == compared["extra"] == 0 and compared["differing_fields"] == {}
+        # the SOP Instance UID claims are rebuilt too, claim by claim as ingest wrote them
+        assert built["claims"] == compared["claims_before"] == compared["claims_rebuilt"] == before
+        assert built["sop_uids_reused"] == 0 and compared["claims_differing"] == 0
     assert _activity(loss, "rebuild-from-dr-replica")["output"]["bucket_region"] == "us-west-2"
-    assert loss["rollbacks"][-1]["output"]["dropped"] == 2               # only the run's own tables
+    assert loss["rollbacks"][-1]["output"]["dropped"] == 4      # only the run's own tables: index and claims, twice
     ratios = [m for m in loss["measurements"] if m["name"] == "header_bytes_ratio"]
     assert len(ratios) == 2 and all(m["value"] is not None for m in ratios)
 

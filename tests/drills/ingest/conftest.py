@@ -40,6 +40,7 @@ from pydicom.uid import (
 
 from drills.aws import Target
 from drills.contracts import (
+    CLAIMS_TABLE_DEFINITION,
     HASH_KEY_SECRET_TAGS,
     INDEX_TABLE_DEFINITION,
     OUTPUTS_SCHEMA_VERSION,
@@ -72,6 +73,7 @@ class IngestEnv:
     index_table: str
     secret_arn: str
     kms_key_id: str
+    claims_table: str | None = None
 
     @property
     def s3(self) -> Any:
@@ -81,15 +83,22 @@ class IngestEnv:
     def ddb(self) -> Any:
         return self.target.client("dynamodb", self.region)
 
-    def destination(self, *, kms: bool = False) -> IngestDestination:
+    def destination(self, *, kms: bool = False, claims: bool = True) -> IngestDestination:
+        """The env's archive and index; ``claims``: with the SOP Instance UID claims table
+        (else claims are looked up through the index's GSI, as before the table existed)."""
         return IngestDestination(self.target, self.region, self.archive_bucket, self.index_table,
-                                 self.kms_key_id if kms else None)
+                                 self.kms_key_id if kms else None, self.claims_table if claims else None)
 
     def pseudonymizer(self) -> Pseudonymizer:
         return Pseudonymizer.from_secret(self.target, self.region)
 
-    def ingestor(self, *, kms: bool = False, **kwargs: Any) -> Ingestor:
-        return Ingestor(self.destination(kms=kms), self.pseudonymizer(), **kwargs)
+    def ingestor(self, *, kms: bool = False, claims: bool = True, **kwargs: Any) -> Ingestor:
+        return Ingestor(self.destination(kms=kms, claims=claims), self.pseudonymizer(), **kwargs)
+
+    def claims(self) -> dict[str, tuple[str, str]]:
+        """SOP Instance UID -> (StudyInstanceUID, SeriesSop) of every claim."""
+        items = self.ddb.scan(TableName=self.claims_table, ConsistentRead=True)["Items"]
+        return {i["SOPInstanceUID"]["S"]: (i["StudyInstanceUID"]["S"], i["SeriesSop"]["S"]) for i in items}
 
     def outputs(self) -> StackOutputs:
         return StackOutputs.from_mapping({
@@ -106,6 +115,7 @@ class IngestEnv:
             "multiRegionAccessPoint": "mrap",
             "objectives": {"rpoMinutes": 15, "rtoMinutes": 60, "restoreHours": 12},
             "hashKeySecretArn": self.secret_arn,
+            **({"claimsTable": self.claims_table} if self.claims_table else {}),
         })
 
     def write_outputs(self, path: Path) -> Path:
@@ -167,12 +177,15 @@ def ingest_env(moto_target: Target) -> Iterator[IngestEnv]:
             **INDEX_TABLE_DEFINITION,
             BillingMode="PAY_PER_REQUEST",
         )
+        claims = new_name("claims")
+        target.client("dynamodb", REGION).create_table(TableName=claims, **CLAIMS_TABLE_DEFINITION,
+                                                       BillingMode="PAY_PER_REQUEST")
         secret = target.client("secretsmanager", REGION).create_secret(
             Name=new_name("drkit-hash-key"), SecretString=HASH_KEY,
             Tags=[{"Key": k, "Value": v} for k, v in HASH_KEY_SECRET_TAGS.items()],
         )
         key_id = target.client("kms", REGION).create_key(Description="archive")["KeyMetadata"]["KeyId"]
-        yield IngestEnv(target, REGION, archive, landing, table, secret["ARN"], key_id)
+        yield IngestEnv(target, REGION, archive, landing, table, secret["ARN"], key_id, claims)
 
 
 # --------------------------------------------------------------------------- DICOM builders

@@ -6,6 +6,8 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
+import pytest
+
 from drills.errors import InfraError, UsageError
 from drills.ingest.batch import ingest_files
 from drills.ingest.core import IngestResult, Outcome
@@ -87,10 +89,12 @@ def test_a_later_index_failure_is_reported_against_its_own_input(tmp_path: Path)
     assert summary.exit_code == 3 and fake.expedited >= 1
 
 
+@pytest.mark.parametrize("claims", [False, True])
 def test_pipelined_index_writes_against_moto_report_a_later_failure_on_its_instance(ingest_env, tmp_path: Path,
-                                                                                  monkeypatch) -> None:
+                                                                                  monkeypatch, claims) -> None:
     """The real Ingestor: uploads return before their index writes, which go out in groups;
-    the group write that fails (the second BatchWriteItem) fails exactly its instances, named
+    the group write that fails (the second BatchWriteItem, or with a claims table the second
+    TransactWriteItems) fails exactly its instances, named
     with their archived key and version; every other instance is archived and indexed, and
     nothing is reported ARCHIVED without its index item."""
     from botocore.exceptions import ClientError
@@ -107,22 +111,29 @@ def test_pipelined_index_writes_against_moto_report_a_later_failure_on_its_insta
         path = tmp_path / f"{n:03}.dcm"
         path.write_bytes(to_bytes(ds))
         files.append(InputFile(path, path.name))
-    ingestor = ingest_env.ingestor()
+    ingestor = ingest_env.ingestor(claims=claims)
     ddb = ingestor._index._ddb
-    real = ddb.batch_write_item
+    operation = "transact_write_items" if claims else "batch_write_item"
+    real = getattr(ddb, operation)
     lock = threading.Lock()
     calls: list[list[str]] = []
 
-    def batch_write_item(**kwargs):
+    def sort_keys(kwargs) -> list[str]:
+        if claims:
+            puts = [a["Put"] for a in kwargs["TransactItems"]]
+            return [p["Item"][INDEX_SORT_KEY]["S"] for p in puts if p["TableName"] == ingest_env.index_table]
         (requests,) = kwargs["RequestItems"].values()
+        return [r["PutRequest"]["Item"][INDEX_SORT_KEY]["S"] for r in requests]
+
+    def write(**kwargs):
         with lock:
-            calls.append([r["PutRequest"]["Item"][INDEX_SORT_KEY]["S"] for r in requests])
+            calls.append(sort_keys(kwargs))
             second = len(calls) == 2
         if second:
             raise ClientError({"Error": {"Code": "InternalServerError", "Message": "no"}}, "BatchWriteItem")
         return real(**kwargs)
 
-    monkeypatch.setattr(ddb, "batch_write_item", batch_write_item)
+    monkeypatch.setattr(ddb, operation, write)
     summary = IngestSummary(simulated=True)
     ingest_files(ingestor, files, summary, workers=4)
     failed_sort_keys = set(calls[1])

@@ -277,13 +277,14 @@ def test_conflict_whose_index_update_failed_is_recorded_on_retry(ingest_env, mon
 
 @pytest.fixture
 def s3_calls(ingest_env):
-    """(operation, params) of every S3 call made through the shared client during a test."""
+    """(operation, params) of every S3 call made through ingest's client during a test."""
+    from drills.ingest.clients import ingest_client
     calls: list[tuple[str, dict]] = []
 
     def record(params, model, **_):
         calls.append((model.name, dict(params)))
 
-    events = ingest_env.s3.meta.events
+    events = ingest_client(ingest_env.target, "s3", ingest_env.region).meta.events
     events.register("before-parameter-build.s3", record)
     yield calls
     events.unregister("before-parameter-build.s3", record)
@@ -335,15 +336,20 @@ def test_same_bytes_another_writer_put_first_are_a_duplicate_that_gets_indexed(i
     assert item["VersionId"] == other["VersionId"] and "Conflicts" not in item
 
 
-def test_a_failed_index_write_names_the_archived_instance_and_a_retry_indexes_it(ingest_env, monkeypatch) -> None:
+@pytest.mark.parametrize(("claims", "operation"), [(False, "put_item"), (True, "transact_write_items")])
+def test_a_failed_index_write_names_the_archived_instance_and_a_retry_indexes_it(ingest_env, monkeypatch, claims,
+                                                                                operation) -> None:
+    """Without a claims table the lone item goes out as a PutItem; with one, in a
+    TransactWriteItems with its claim: either failing leaves the instance archived, unindexed
+    and named, and a retry writes the item (and the claim)."""
     ds = build_dataset()
     data = to_bytes(ds)
-    ingestor = ingest_env.ingestor()
+    ingestor = ingest_env.ingestor(claims=claims)
 
     def failing_put(*_args, **_kwargs):
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
 
-    monkeypatch.setattr(ingestor._index._ddb, "put_item", failing_put)
+    monkeypatch.setattr(ingestor._index._ddb, operation, failing_put)
     with pytest.raises(InfraError) as info:
         ingestor.ingest_bytes(data, "a.dcm")
     (version,) = [v["VersionId"] for v in ingest_env.versions(archive_key(
@@ -356,6 +362,9 @@ def test_a_failed_index_write_names_the_archived_instance_and_a_retry_indexes_it
     retry = ingestor.ingest_bytes(data, "a.dcm")
     assert retry.outcome is Outcome.DUPLICATE and "repaired" in retry.detail
     assert ingest_env.index_item(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)["VersionId"] == version
+    if claims:
+        assert ingest_env.claims() == {ds.SOPInstanceUID: (ds.StudyInstanceUID,
+                                                           f"{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}")}
 
 
 def test_concurrent_ingest_returns_only_indexed_instances(ingest_env) -> None:

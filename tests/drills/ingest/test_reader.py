@@ -111,13 +111,13 @@ def parse_sources(monkeypatch) -> list:
     from drills.ingest import reader
 
     sources: list = []
-    real = reader.pydicom.dcmread
+    real = reader.read_dataset
 
-    def spy(source, **kwargs):
+    def spy(source, *args, **kwargs):
         sources.append(type(source).__name__)
-        return real(source, **kwargs)
+        return real(source, *args, **kwargs)
 
-    monkeypatch.setattr(reader.pydicom, "dcmread", spy)
+    monkeypatch.setattr(reader, "read_dataset", spy)
     return sources
 
 
