@@ -130,7 +130,7 @@ def test_an_unknown_condition_operator_fails_closed_and_is_reported(cloud, sessi
         "s3", "us-east-1")
     with pytest.raises(ClientError):
         s3.put_object(Bucket=bucket, Key="a", Body=b"x")
-    status = cloud.control.status()["behaviours"]["identity_policies"]
+    status = cloud.control().status()["behaviours"]["identity_policies"]
     assert status["unsupportedConditionOperators"] == {"BinaryEquals": 1}
     assert "permissions boundaries" in status["notEmulated"]
 
