@@ -9,7 +9,7 @@ import pulumi
 
 from components.config import PlatformConfig
 from components.platform import ImagingPlatform
-from drills.contracts import OUTPUTS_SCHEMA_VERSION, StackOutputs
+from drills.contracts import ABSENT_WHEN_NOT_DEPLOYED, OUTPUTS_SCHEMA_VERSION, StackOutputs
 
 
 def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str, Any]:
@@ -34,8 +34,14 @@ def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str
         # The role drkit's S3 Batch Operations jobs run as (verify --checksums batch, drkit repair).
         "batchOperationsRoleArn": platform.batch.role.arn,
     }
+    # The ransomware drill's attacker roles, when the stack deploys them (drkit:drill.attacker).
+    for output, role in (("attackerRoleArn", platform.drills.attacker),
+                         ("attackerBypassRoleArn", platform.drills.attacker_bypass)):
+        if role is not None:
+            outputs[output] = role.arn
     expected = {f.name for f in fields(StackOutputs)}
-    if set(outputs) != expected:   # the contract changed and this mapping did not follow
+    if not set(outputs) <= expected or expected - set(outputs) - set(ABSENT_WHEN_NOT_DEPLOYED):
+        # the contract changed and this mapping did not follow
         raise RuntimeError(f"stack outputs {sorted(outputs)} differ from StackOutputs {sorted(expected)}")
     return outputs
 
