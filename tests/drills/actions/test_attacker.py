@@ -9,13 +9,16 @@ policy does not admit the caller).
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
 
 from drills.actions.attacker import SESSION_SECONDS, assume, clients
+from drills.actions.ransomware import ransomware_attack
 from drills.aws import Target
+from drills.engine.model import Status
 from drills.errors import RegionFenced
 
 ROLE = "arn:aws:iam::123456789012:role/drkit-dev-drills-attacker"
@@ -88,3 +91,36 @@ def test_attempt_clients_sign_with_the_session_and_respect_fences() -> None:
     ctx.fenced.add("us-west-2")
     with pytest.raises(RegionFenced):                                # fenced for the attacker too
         clients(ctx, identity)("backup", "us-west-2")
+
+
+class _Refusing:
+    """A boto3 client stand-in whose every call is refused (the drill's own credentials here)."""
+
+    def __getattr__(self, name: str):
+        def call(**_: object):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, name)
+        return call
+
+    def get_paginator(self, name: str):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, name)
+
+    def list_object_versions(self, **_: object) -> dict:     # the drill lists with its own credentials
+        return {"Versions": [{"Key": "drills/a.dcm", "VersionId": "v1"}]}
+
+
+def test_an_attack_without_the_role_is_not_verified_and_says_whose_credentials_it_used() -> None:
+    outputs = SimpleNamespace(primaryRegion="us-east-1", drRegion="us-west-2", archiveBucket="archive",
+                              backupVault="vault", drBackupVault="dr-vault", indexTable="index",
+                              attackerRoleArn=None, attackerBypassRoleArn=None)
+    clock = SimpleNamespace(now=lambda: datetime(2026, 1, 1, tzinfo=timezone.utc))
+    ctx = SimpleNamespace(outputs=outputs, run_id="r", fenced=set(), clock=clock,
+                          client=lambda service, region: _Refusing(), target=Target(endpoint="http://127.0.0.1:1"))
+    notes: list[tuple[str, dict]] = []
+    run = SimpleNamespace(ctx=ctx, state={"known_good": [{"key": "drills/a.dcm", "version_id": "v1", "size": 10}]},
+                          note=lambda kind, data: notes.append((kind, data)), attempt=lambda *a: None)
+    result = ransomware_attack(run)
+    assert result.status is Status.NOT_VERIFIED and "no attackerRoleArn output" in result.reason
+    assert result.output["identity"]["kind"] == "drill-credentials"
+    assert notes == [("attacker-identity", result.output["identity"])]
+    assert result.output["attempts"]["delete-versions"] == "denied x1"    # the attempts still ran, labelled
+    assert result.output["attempts"]["overwrite"] == "denied x1"
