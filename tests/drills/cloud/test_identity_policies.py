@@ -141,7 +141,8 @@ def test_a_bucket_policy_allow_naming_the_role_grants_and_its_deny_naming_the_ro
     role_arn = target.client("sts", "us-east-1").get_caller_identity()["Arn"]
     role = f"arn:aws:iam::{ACCOUNT}:role/{role_arn.split('/')[1]}"
     s3.put_bucket_policy(Bucket=bucket, Policy=_policy(
-        {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
+        {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*"},
         {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
         {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{bucket}/*",
          "Condition": {"ArnNotLike": {"aws:PrincipalArn": [f"arn:aws:iam::{ACCOUNT}:root"]},
