@@ -41,6 +41,8 @@ class ObjectAccess:
     """Roles that may write, tag or delete objects (replica: only the replication role)."""
     config: list[pulumi.Input[str]] = field(default_factory=list)
     """Roles besides the deploy role that may change the bucket's configuration (e.g. FIS's pause)."""
+    retention: list[pulumi.Input[str]] = field(default_factory=list)
+    """Roles besides root and break-glass that may change retention (the ransomware drill's attacker roles)."""
     vpc_only: Sequence[tuple[pulumi.Input[str], str]] = ()
     """(role ARN, vpce id): that role reaches the objects only through that VPC endpoint."""
 
@@ -62,7 +64,7 @@ def guard_statements(p: Principals, bucket_arn: pulumi.Input[str], objects: pulu
             {"Sid": "DenyObjectWritesOutsideAllowList", "Effect": "Deny", "Principal": "*",
              "Action": list(OBJECT_WRITE), "Resource": objects, "Condition": _only([*p.admins(), *access.write])},
             {"Sid": "DenyRetentionChangesExceptBreakGlass", "Effect": "Deny", "Principal": "*",
-             "Action": list(RETENTION), "Resource": objects, "Condition": _only(p.admins())},
+             "Action": list(RETENTION), "Resource": objects, "Condition": _only([*p.admins(), *access.retention])},
         ]
         for role, vpce in access.vpc_only:
             statements.append({"Sid": "DenyIngestOutsideItsVpcEndpoint", "Effect": "Deny", "Principal": "*",

@@ -121,12 +121,26 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
+class AttackerConfig:
+    """``drkit:drill.attacker``: the ransomware drill's attacker roles (``attacker``, and
+    ``attacker-bypass`` which also holds ``s3:BypassGovernanceRetention``)."""
+
+    enabled: bool
+    """Deploy the two roles (default: every stack not marked ``environment: prod``)."""
+    trusted_principal_arns: tuple[str, ...]
+    """The only principals that may assume them (default: ``security.operatorRoleArns``); empty:
+    principals of this account tagged ``drkit-drill-runner`` = the platform name."""
+
+
+@dataclass(frozen=True)
 class DrillConfig:
     """``drkit:drill``: where drills write canaries and how long a FIS pause lasts."""
 
     prefix: str
     pause_minutes: int
     canary_expiration_days: int
+    attacker: AttackerConfig = AttackerConfig(enabled=False, trusted_principal_arns=())
+    """The ransomware drill's attacker roles."""
 
 
 @dataclass(frozen=True)
@@ -624,7 +638,7 @@ def _objectives(root: _Node, replication: ReplicationConfig) -> Objectives:
     return cfg
 
 
-def _drill(root: _Node) -> DrillConfig:
+def _drill(root: _Node, production: bool, security: "SecurityConfig") -> DrillConfig:
     node = root.node("drill")
     prefix = node.str("prefix", "drills/")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*/", prefix):
@@ -633,9 +647,19 @@ def _drill(root: _Node) -> DrillConfig:
     if prefix in (DICOM_PREFIX, QUARANTINE_PREFIX):
         raise ConfigError(key_name("drill.prefix"), f"{prefix!r} holds production data; drills need their own prefix")
     cfg = DrillConfig(prefix=prefix, pause_minutes=node.int("pauseMinutes", 30, minimum=1, maximum=720),
-                      canary_expiration_days=node.int("canaryExpirationDays", 7, minimum=1))
+                      canary_expiration_days=node.int("canaryExpirationDays", 7, minimum=1),
+                      attacker=_attacker(node, production, security))
     node.done()
     return cfg
+
+
+def _attacker(drill: _Node, production: bool, security: "SecurityConfig") -> AttackerConfig:
+    """``drkit:drill.attacker``: off in production unless turned on; trusted by the operators."""
+    node = drill.node("attacker")
+    enabled = node.bool("enabled", not production)
+    trusted = _role_arns(node, "trustedPrincipalArns") or security.operator_role_arns
+    node.done()
+    return AttackerConfig(enabled=enabled, trusted_principal_arns=tuple(trusted))
 
 
 def _logging(root: _Node) -> LoggingConfig:
@@ -840,6 +864,7 @@ def from_mapping(data: Mapping[str, Any]) -> PlatformConfig:
                           "COMPLIANCE retention cannot be shortened or removed by anyone, root included; in a "
                           "stack not marked environment: prod set acknowledgeComplianceLock: true")
     replication = _replication(root)
+    security = _security(root, production)
     cfg = PlatformConfig(
         primary_region=primary, dr_region=dr, environment=environment,
         protect=root.bool("protect", production),
@@ -848,12 +873,12 @@ def from_mapping(data: Mapping[str, Any]) -> PlatformConfig:
         lifecycle=_lifecycle(root, lock),
         backups=_backups(root, production, acknowledged),
         objectives=_objectives(root, replication),
-        drill=_drill(root), logging=_logging(root),
+        drill=_drill(root, production, security), logging=_logging(root),
         intelligent_tiering=_intelligent_tiering(root), ingest=_ingest(root, production),
         evidence=_simple(root, "evidence", lambda n: EvidenceConfig(n.int("retentionDays", 2190, minimum=1))),
         monitoring=_simple(root, "monitoring", lambda n: MonitoringConfig(
             n.int("pendingOperationsThreshold", 1000, minimum=1))),
-        security=_security(root, production), alerts=_alerts(root, production),
+        security=security, alerts=_alerts(root, production),
         dicomweb=_dicomweb(root, production),
     )
     root.done()

@@ -9,7 +9,7 @@ import pulumi
 
 from components.config import PlatformConfig
 from components.platform import ImagingPlatform
-from drills.contracts import OUTPUTS_SCHEMA_VERSION, StackOutputs
+from drills.contracts import ABSENT_WHEN_NOT_DEPLOYED, OUTPUTS_SCHEMA_VERSION, StackOutputs
 
 
 def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str, Any]:
@@ -36,8 +36,14 @@ def stack_outputs(platform: ImagingPlatform, config: PlatformConfig) -> dict[str
         # SOP Instance UID claims (ingest's uniqueness check across studies).
         "claimsTable": platform.index.claims_name,
     }
+    # The ransomware drill's attacker roles, when the stack deploys them (drkit:drill.attacker).
+    for output, role in (("attackerRoleArn", platform.drills.attacker),
+                         ("attackerBypassRoleArn", platform.drills.attacker_bypass)):
+        if role is not None:
+            outputs[output] = role.arn
     expected = {f.name for f in fields(StackOutputs)}
-    if set(outputs) != expected:   # the contract changed and this mapping did not follow
+    if not set(outputs) <= expected or expected - set(outputs) - set(ABSENT_WHEN_NOT_DEPLOYED):
+        # the contract changed and this mapping did not follow
         raise RuntimeError(f"stack outputs {sorted(outputs)} differ from StackOutputs {sorted(expected)}")
     return outputs
 

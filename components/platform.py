@@ -17,7 +17,7 @@ from components.batch_operations import BatchOperations, BatchOperationsArgs
 from components.config import AuthorizerType, PlatformConfig
 from components.dicomweb import DicomWeb, DicomWebArgs, DicomWebAuth
 from components.identities import Identities, IdentitiesArgs, Principals
-from components.drill_templates import DRILL_TARGET_TAG, DrillTemplates, DrillTemplatesArgs
+from components.drill_templates import DRILL_TARGET_TAG, AttackTargets, DrillTemplates, DrillTemplatesArgs
 from components.evidence_vault import EvidenceVault, EvidenceVaultArgs
 from components.failover import Failover, FailoverArgs
 from components.ingest_pipeline import IngestPipeline, IngestPipelineArgs
@@ -136,10 +136,15 @@ class ImagingPlatform(pulumi.ComponentResource):
             keep=keep), opts=child)
         self.failover = Failover(f"{name}-failover", FailoverArgs(
             primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica), opts=child)
+        replica_table_arn = pulumi.Output.format("arn:{0}:dynamodb:{1}:{2}:table/{3}", p.account.partition,
+                                                 self.dr.region, p.account.account_id, self.index.name)
         self.drills = DrillTemplates(f"{name}-drills", DrillTemplatesArgs(
             primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica, target_tag_value=name,
             stop_alarm_arns=[a.arn for a in self.monitoring.failed_replication_alarms],
-            settings=cfg.drill), opts=child)
+            settings=cfg.drill, targets=AttackTargets(
+                vault_arns=[self.backups.vault.arn, self.backups.dr_vault.arn],
+                table_arns=[self.index.arn, replica_table_arn], data_key_arns=[data.primary_arn, data.replica_arn])),
+            opts=child)
         self.batch = BatchOperations(f"{name}-batch", BatchOperationsArgs(
             primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica,
             archive_kms_key_arn=data.primary_arn, replica_kms_key_arn=data.replica_arn), opts=child)
@@ -187,8 +192,15 @@ class ImagingPlatform(pulumi.ComponentResource):
         failback_arns = [failback.arn] if failback is not None else []
         people = [*p.readers, *p.operators]
         web, web_dr = self._dicomweb_roles()
+        # The ransomware drill's attackers stand for compromised principals the archive trusts
+        # (README "Ransomware drill identities"): both write objects like an operator; the bypass
+        # attacker may also change retention like break-glass (else the bucket policy would void
+        # its s3:BypassGovernanceRetention). Neither reads, nor changes configuration.
+        attackers = self._attacker_arns()
+        bypass = [self.drills.attacker_bypass.arn] if self.drills.attacker_bypass is not None else []
         self.archive.archive.restrict(ObjectAccess(
-            read=[ingest, forward, backup, batch, *web, *people], write=[ingest, *web, *failback_arns, *p.operators],
+            read=[ingest, forward, backup, batch, *web, *people],
+            write=[ingest, *web, *failback_arns, *p.operators, *attackers], retention=bypass,
             # FIS pauses replication by rewriting the configuration; AWS Backup turns on the
             # notifications and inventory continuous S3 backups need.
             config=[self.drills.role.arn, backup],
@@ -198,6 +210,10 @@ class ImagingPlatform(pulumi.ComponentResource):
         promoted = web_dr if cfg.dicomweb.promote_dr else []
         self.replica.archive.restrict(ObjectAccess(read=[*failback_arns, *web_dr, batch, *people],
                                                    write=[forward, *promoted]))
+
+    def _attacker_arns(self) -> list[pulumi.Output[str]]:
+        """The ransomware drill's attacker roles (none when ``drkit:drill.attacker.enabled`` is false)."""
+        return [r.arn for r in (self.drills.attacker, self.drills.attacker_bypass) if r is not None]
 
     def _key_uses(self, p: Principals) -> dict[KeyPurpose, KeyUse]:
         """Who uses each purpose's keys, and through which services."""
@@ -216,7 +232,7 @@ class ImagingPlatform(pulumi.ComponentResource):
         return {
             KeyPurpose.DATA: KeyUse(via_services=("s3",),
                                     roles=[ingest, *replication, backup, self.batch.role.arn, *web, *people,
-                                           *p.uploaders],
+                                           *p.uploaders, *self._attacker_arns()],
                                     service_principals=("s3.amazonaws.com",)),
             KeyPurpose.BACKUP: KeyUse(via_services=("backup",), roles=[backup, *deployer]),
             KeyPurpose.AUDIT: KeyUse(

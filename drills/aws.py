@@ -122,12 +122,15 @@ class Target:
     max_pool: connection pool size per client (concurrent uploads need more than 10).
     ca_bundle: CA file to verify an ``https`` embedded cloud (``drkit cloud serve --tls``);
         None = boto3's default (``AWS_CA_BUNDLE`` or the system store).
+    credentials: (access key id, secret, session token) of an assumed role (``assumed``);
+        None = the profile's (AWS) or the embedded cloud's default keys.
     """
 
     endpoint: str | None = None
     profile: str | None = None
     max_pool: int = 32
     ca_bundle: str | None = None
+    credentials: tuple[str, str, str] | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, hash=False, repr=False)
 
@@ -148,7 +151,16 @@ class Target:
             cached = self._cache["session"] = self._new_session()
         return cached
 
+    def assumed(self, access_key_id: str, secret_access_key: str, session_token: str) -> "Target":
+        """The same target, its calls signed with an STS session's temporary credentials."""
+        return Target(endpoint=self.endpoint, profile=self.profile, max_pool=self.max_pool,
+                      ca_bundle=self.ca_bundle, credentials=(access_key_id, secret_access_key, session_token))
+
     def _new_session(self) -> boto3.session.Session:
+        if self.credentials is not None:
+            key, secret, token = self.credentials
+            return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                         aws_session_token=token, botocore_session=_botocore_session())
         if self.endpoint:
             return boto3.session.Session(
                 aws_access_key_id=EMBEDDED_ACCESS_KEY,

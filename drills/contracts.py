@@ -23,6 +23,9 @@ OUTPUTS_SCHEMA_VERSION = 2               # what this drkit writes
 SUPPORTED_OUTPUTS_VERSIONS = (1, 2)      # what it reads: 2 adds hashKeySecretArn (required there)
 # output -> first schemaVersion that requires it (3: written now, required by no version yet)
 OPTIONAL_OUTPUTS = {"hashKeySecretArn": 2, "batchOperationsRoleArn": 3, "claimsTable": 3}
+# outputs a stack may leave out whatever its version (absent when the stack does not deploy them)
+ABSENT_WHEN_NOT_DEPLOYED = ("attackerRoleArn", "attackerBypassRoleArn")
+ROLE_OUTPUTS = ("batchOperationsRoleArn", *ABSENT_WHEN_NOT_DEPLOYED)
 _ROLE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9/_+=,.@-]+")
 _SECRET_ARN_RE = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9:/_+=.@-]+")
 
@@ -61,6 +64,11 @@ class StackOutputs:
     claimsTable: str | None = None
     """DynamoDB table of SOP Instance UID claims (CLAIMS_* below), replicated like the index;
     optional: without it ingest checks claims through the index's SOP Instance UID GSI."""
+    attackerRoleArn: str | None = None
+    """ARN of the ransomware drill's attacker role (broad write/delete rights on this stack);
+    absent when ``drkit:drill.attacker.enabled`` is false (production's default)."""
+    attackerBypassRoleArn: str | None = None
+    """ARN of the attacker role that also holds ``s3:BypassGovernanceRetention``; absent likewise."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "outputs") -> "StackOutputs":
@@ -76,7 +84,7 @@ class StackOutputs:
                 f"{source}: schemaVersion {version!r} is not supported "
                 f"(this drkit reads {', '.join(map(str, SUPPORTED_OUTPUTS_VERSIONS))})"
             )
-        required = [n for n in names if OPTIONAL_OUTPUTS.get(n, 0) <= version]
+        required = [n for n in names if n not in ABSENT_WHEN_NOT_DEPLOYED and OPTIONAL_OUTPUTS.get(n, 0) <= version]
         missing = [n for n in required if n not in data]
         if missing:
             raise UsageError(f"{source}: missing stack output(s): {', '.join(missing)}")
@@ -85,9 +93,10 @@ class StackOutputs:
                 continue
             if not isinstance(data[name], str) or not data[name]:
                 raise UsageError(f"{source}: stack output {name!r} must be a non-empty string")
-        role = data.get("batchOperationsRoleArn")
-        if role is not None and not _ROLE_ARN_RE.fullmatch(role):
-            raise UsageError(f"{source}: stack output 'batchOperationsRoleArn' is not an IAM role ARN")
+        for output in ROLE_OUTPUTS:
+            role = data.get(output)
+            if role is not None and not _ROLE_ARN_RE.fullmatch(role):
+                raise UsageError(f"{source}: stack output {output!r} is not an IAM role ARN")
         arn = data.get("hashKeySecretArn")
         if arn is not None and not _SECRET_ARN_RE.fullmatch(arn):
             raise UsageError(f"{source}: stack output 'hashKeySecretArn' is not a Secrets Manager secret ARN")
@@ -113,7 +122,7 @@ class StackOutputs:
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
-        for optional in OPTIONAL_OUTPUTS:             # absent from documents older than the output
+        for optional in (*OPTIONAL_OUTPUTS, *ABSENT_WHEN_NOT_DEPLOYED):   # absent: older document, or not deployed
             if document[optional] is None:
                 del document[optional]
         return document

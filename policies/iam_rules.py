@@ -65,6 +65,44 @@ def check_trust(view: StackView) -> Iterable[Finding]:
                              "aws:SourceAccount or aws:SourceArn (confused deputy)")
 
 
+# Rights that destroy or unlock data a ransomware drill's attacker — or a real one — would use.
+DESTRUCTIVE_RIGHTS = ("s3:BypassGovernanceRetention", "s3:DeleteObjectVersion", "s3:PutObjectRetention",
+                      "s3:PutBucketPolicy", "s3:PutBucketObjectLockConfiguration", "backup:DeleteRecoveryPoint",
+                      "backup:DeleteBackupVault", "dynamodb:DeleteTable")
+MAX_DESTRUCTIVE_SESSION_SECONDS = 3600
+_PINNED_CALLER = ("aws:principalarn", "aws:multifactorauthpresent", "aws:userid")
+ROLE_POLICY = frozenset({"aws:iam/rolePolicy:RolePolicy"})
+
+
+def check_destructive_role_trust(view: StackView) -> Iterable[Finding]:
+    """A role that people (not services) assume and that holds destructive rights: its trust must
+    name its callers (aws:PrincipalArn, a principal tag, MFA) and its sessions last at most an hour."""
+    for role in view.of_type(ROLE):
+        trust = policy_doc(role, "assumeRolePolicy")
+        if trust in (UNKNOWN, None):
+            continue
+        people = [st for st in docs.allows(trust) if docs.aws_principals(st)]
+        policies = attached_or_unknown(view, role, ROLE_POLICY, "role", ROLE)
+        if not people or policies is UNKNOWN:
+            continue
+        documents = [policy_doc(p) for p in policies]
+        granted = sorted({a for d in documents if d not in (UNKNOWN, None) for st in docs.allows(d)
+                          for a in DESTRUCTIVE_RIGHTS if docs.covers(st, a)})
+        if not granted:
+            continue
+        for st in people:
+            keys = docs.condition_keys(st)
+            if not any(k in keys for k in _PINNED_CALLER) and not any(k.startswith("aws:principaltag/") for k in keys):
+                yield role, (f"trust lets {', '.join(sorted(docs.aws_principals(st)))} assume a role holding "
+                             f"{', '.join(granted)} without naming the callers (aws:PrincipalArn, a principal tag "
+                             "or MFA)")
+        seconds = count(prop(role.props, "maxSessionDuration"))
+        if seconds is None or (isinstance(seconds, int) and seconds > MAX_DESTRUCTIVE_SESSION_SECONDS):
+            yield role, (f"maxSessionDuration is {seconds if seconds is not None else 'unset (IAM default 3600)'}"
+                         f"; a role holding {', '.join(granted)} keeps sessions to "
+                         f"{MAX_DESTRUCTIVE_SESSION_SECONDS} seconds, set explicitly")
+
+
 def check_key_policies(view: StackView) -> Iterable[Finding]:
     for key in view.of_type(KEY | REPLICA_KEY):
         doc = _key_policy(view, key)
@@ -111,6 +149,11 @@ POLICIES = [
     rule("iam-trust-confused-deputy",
          "Service-role trust policies carry aws:SourceAccount or aws:SourceArn; none trusts Principal '*' "
          "(AWS IAM confused-deputy guidance; HIPAA 164.312(a)(1)).", check_trust),
+    rule("iam-destructive-role-trust",
+         "A role people assume that holds destructive rights (bypass governance retention, delete versions or "
+         "recovery points, drop tables, rewrite bucket policies) names who may assume it (aws:PrincipalArn, a "
+         "principal tag or MFA) and sets maxSessionDuration to at most 3600 s (the ransomware drill's attacker "
+         "roles; HIPAA 164.308(a)(4), 164.312(a)(1)).", check_destructive_role_trust),
     rule("kms-key-policy-guards",
          "Every KMS key has a policy without Principal '*' or unconditioned kms:*, key use only via services, and "
          "explicit Denies of ScheduleKeyDeletion, DisableKey, CreateGrant (and PutKeyPolicy in production) to all "

@@ -20,11 +20,20 @@ Attempts (issue #11's order), each counted with its outcome (``denied`` / ``succ
 ``bypassGovernance: true`` is the attacker who also holds ``s3:BypassGovernanceRetention``: it
 sends ``x-amz-bypass-governance-retention: true`` on deletes and retention changes.
 
-Identity: the embedded cloud has one identity (the account root); IAM identity policies of an
-attacker role are **not emulated** there. What is enforced — and what this drill measures — is
-resource-side: Object Lock (COMPLIANCE, GOVERNANCE with/without the bypass header), the
-versioning state of an Object Lock bucket, bucket-policy denies, Backup Vault Lock and DynamoDB
-deletion protection. On AWS the same calls run with whatever credentials the drill holds.
+Identity (``drills.actions.attacker``): every attempt is made with an STS session of the stack's
+attacker role — ``attacker`` (outputs ``attackerRoleArn``), or ``attacker-bypass``
+(``attackerBypassRoleArn``) when ``bypassGovernance`` is true; ``attackerRole`` picks one
+explicitly (the non-bypass role sending the bypass header shows the header alone is refused).
+The listing, retention reads and everything after the attack use the drill's own credentials.
+The embedded cloud evaluates the session's IAM identity policies and the bucket policy as AWS
+does (``drills.cloud.sim.identity_policies``; trust policies, SCPs, KMS key and vault access
+policies are not emulated there). A stack without the role (``drkit:drill.attacker.enabled:
+false``, production's default), or a role the drill may not assume: the attempts run with the
+drill's own credentials, labelled so, and the attack is **not verified** (exit 1) — what those
+credentials can do shows nothing about an attacker's. The journal records which identity made
+the attempts (role and session ARN). What is enforced on the resources — Object Lock
+(COMPLIANCE, GOVERNANCE with/without bypass), the versioning state of an Object Lock bucket,
+bucket-policy allow-lists, Backup Vault Lock, DynamoDB deletion protection — is measured either way.
 
 Safety: the data attacks touch only the sampled instances, which ``recover-known-good`` puts
 back byte-identical; ``restore-protections`` (a method step and again a rollback) puts back the
@@ -42,6 +51,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drills.actions.attacker import ROLES, assume, clients
 from drills.engine.model import Finding, ProbeResult, Severity, Status
 from drills.engine.registry import action, probe
 
@@ -86,9 +96,17 @@ class _Tally:
         return outcome, code, len(results)
 
 
-def _plan(run: Any, bypassGovernance: bool = False, **_: Any) -> list[str]:
+def _role(bypassGovernance: bool, attackerRole: str | None) -> str:
+    return attackerRole or ("attacker-bypass" if bypassGovernance else "attacker")
+
+
+def _plan(run: Any, bypassGovernance: bool = False, attackerRole: str | None = None, **_: Any) -> list[str]:
     out = run.ctx.outputs
-    return [f"s3:DeleteObject(+versions){' with governance bypass' if bypassGovernance else ''}, PutObject junk, "
+    role = _role(bypassGovernance, attackerRole)
+    arn = out.attackerBypassRoleArn if role == "attacker-bypass" else out.attackerRoleArn
+    return [f"sts:AssumeRole {arn} (session drkit-ransomware-<run id>): every attempt below as the {role} role"
+            if arn else f"no {role} role declared: attempts with the drill's own credentials (not verified)",
+            f"s3:DeleteObject(+versions){' with governance bypass' if bypassGovernance else ''}, PutObject junk, "
             f"PutObjectRetention on sampled instances in {out.archiveBucket}",
             f"s3:PutObjectLockConfiguration/PutBucketPolicy/DeleteBucketPolicy/PutBucketVersioning/"
             f"DeleteBucketReplication on {out.archiveBucket} (restored by restore-protections)",
@@ -96,50 +114,58 @@ def _plan(run: Any, bypassGovernance: bool = False, **_: Any) -> list[str]:
             f"dynamodb:DeleteTable {out.indexTable} only if deletion protection is on"]
 
 
-@action("ransomware-attack", {"bypassGovernance": {"type": "boolean"}}, disruptive=True, plan=_plan)
-def ransomware_attack(run: Any, bypassGovernance: bool = False) -> ProbeResult:
-    """Attempt every attack in order with the attacker's rights; count each attempt and outcome."""
+@action("ransomware-attack", {"bypassGovernance": {"type": "boolean"}, "attackerRole": {"enum": list(ROLES)}},
+        disruptive=True, plan=_plan)
+def ransomware_attack(run: Any, bypassGovernance: bool = False, attackerRole: str | None = None) -> ProbeResult:
+    """Attempt every attack in order as the stack's attacker role; count each attempt and outcome."""
     ctx = run.ctx
     out = ctx.outputs
     known = run.state.get("known_good")
     if not known:
         return ProbeResult(Status.NOT_VERIFIED, {}, reason="no pre-attack manifest: run known-good-manifest first")
-    s3 = ctx.client("s3", out.primaryRegion)
+    s3 = ctx.client("s3", out.primaryRegion)              # the drill's own: listing and reads
     run.state.setdefault("incident_at", ctx.clock.now())
     run.state["protections"] = _snapshot_protections(s3, out.archiveBucket)
+    identity = assume(ctx, _role(bypassGovernance, attackerRole))
+    run.note("attacker-identity", identity.describe())
+    client = clients(ctx, identity)
+    attacker_s3 = client("s3", out.primaryRegion)
     bypass = {"BypassGovernanceRetention": True} if bypassGovernance else {}
     tally = _Tally()
     bucket = out.archiveBucket
     for item in known:                                                  # 1
         for version in _versions_of(s3, bucket, item["key"]):
-            tally.call("delete-versions", bucket, lambda v=version: s3.delete_object(
+            tally.call("delete-versions", bucket, lambda v=version: attacker_s3.delete_object(
                 Bucket=bucket, Key=item["key"], VersionId=v, **bypass))
     for item in known:                                                  # 2
         junk = os.urandom(max(min(item["size"], 4096), 64))
-        tally.call("overwrite", bucket, lambda i=item, j=junk: s3.put_object(Bucket=bucket, Key=i["key"], Body=j))
+        tally.call("overwrite", bucket, lambda i=item, j=junk: attacker_s3.put_object(
+            Bucket=bucket, Key=i["key"], Body=j))
     until = ctx.clock.now() + timedelta(minutes=1)
     for item in known:                                                  # 3
-        tally.call("shorten-retention", bucket, lambda i=item: _shorten(s3, bucket, i, until, bypass))
-    tally.call("remove-lock-default", bucket, lambda: s3.put_object_lock_configuration(   # 4
+        tally.call("shorten-retention", bucket, lambda i=item: _shorten(
+            s3, attacker_s3, bucket, i, until, bypass))
+    tally.call("remove-lock-default", bucket, lambda: attacker_s3.put_object_lock_configuration(   # 4
         Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"}))
     public = {"Version": "2012-10-17", "Statement": [{"Sid": "AttackerPublicRead", "Effect": "Allow", "Principal": "*",
                                                       "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}
-    tally.call("loosen-bucket-policy", bucket, lambda: s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public)))  # 5
-    tally.call("loosen-bucket-policy", bucket, lambda: s3.delete_bucket_policy(Bucket=bucket))
-    tally.call("suspend-versioning", bucket, lambda: s3.put_bucket_versioning(                 # 6
+    tally.call("loosen-bucket-policy", bucket, lambda: attacker_s3.put_bucket_policy(     # 5
+        Bucket=bucket, Policy=json.dumps(public)))
+    tally.call("loosen-bucket-policy", bucket, lambda: attacker_s3.delete_bucket_policy(Bucket=bucket))
+    tally.call("suspend-versioning", bucket, lambda: attacker_s3.put_bucket_versioning(      # 6
         Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}))
-    tally.call("delete-replication", bucket, lambda: s3.delete_bucket_replication(Bucket=bucket))  # 7
+    tally.call("delete-replication", bucket, lambda: attacker_s3.delete_bucket_replication(Bucket=bucket))  # 7
     for region, vault in ((out.primaryRegion, out.backupVault), (out.drRegion, out.drBackupVault)):  # 8, 9
-        backup = ctx.client("backup", region)
-        for arn in _points(backup, vault):
+        backup = client("backup", region)
+        for arn in _points(ctx.client("backup", region), vault):
             tally.call("delete-recovery-points", vault, lambda b=backup, v=vault, a=arn: b.delete_recovery_point(
                 BackupVaultName=v, RecoveryPointArn=a))
     for region, vault in ((out.primaryRegion, out.backupVault), (out.drRegion, out.drBackupVault)):
-        backup = ctx.client("backup", region)
+        backup = client("backup", region)
         tally.call("delete-vaults", vault, lambda b=backup, v=vault: b.delete_backup_vault(BackupVaultName=v))
-    dynamodb = ctx.client("dynamodb", out.primaryRegion)                  # 10
-    protected = _deletion_protected(dynamodb, out.indexTable)
+    protected = _deletion_protected(ctx.client("dynamodb", out.primaryRegion), out.indexTable)   # 10
     if protected:
+        dynamodb = client("dynamodb", out.primaryRegion)
         tally.call("drop-index", out.indexTable, lambda: dynamodb.delete_table(TableName=out.indexTable))
     attempts = []
     for name in ORDER:
@@ -148,11 +174,13 @@ def ransomware_attack(run: Any, bypassGovernance: bool = False) -> ProbeResult:
         attempts.append({"action": name, "outcome": outcome, "error_code": code, "count": count,
                          "resources": sorted(tally.resources.get(name, ()))})
     run.state["attack"] = {"attempts": attempts, "bypass": bypassGovernance,
-                           "index_deletion_protection": protected}
-    return ProbeResult(Status.PASSED, {"bypass_governance": bypassGovernance, "sampled": len(known),
-                                       "attempts": {a["action"]: f"{a['outcome']} x{a['count']}" for a in attempts},
-                                       "identity": "account root (attacker-role IAM policies not emulated)"
-                                       if ctx.clock.simulated else "the drill's credentials"})
+                           "index_deletion_protection": protected, "identity": identity.describe()}
+    output = {"bypass_governance": bypassGovernance, "sampled": len(known),
+              "attempts": {a["action"]: f"{a['outcome']} x{a['count']}" for a in attempts},
+              "identity": identity.describe()}
+    if not identity.verified:
+        return ProbeResult(Status.NOT_VERIFIED, output, reason=identity.reason)
+    return ProbeResult(Status.PASSED, output)
 
 
 def _versions_of(s3: Any, bucket: str, key: str) -> list[str]:
@@ -161,10 +189,12 @@ def _versions_of(s3: Any, bucket: str, key: str) -> list[str]:
     return found + [m["VersionId"] for m in resp.get("DeleteMarkers", []) if m["Key"] == key]
 
 
-def _shorten(s3: Any, bucket: str, item: dict[str, Any], until: Any, bypass: dict[str, Any]) -> None:
+def _shorten(s3: Any, attacker_s3: Any, bucket: str, item: dict[str, Any], until: Any,
+             bypass: dict[str, Any]) -> None:
+    """Read the retention with the drill's client, shorten it with the attacker's."""
     current = s3.get_object_retention(Bucket=bucket, Key=item["key"], VersionId=item["version_id"])["Retention"]
-    s3.put_object_retention(Bucket=bucket, Key=item["key"], VersionId=item["version_id"],
-                            Retention={"Mode": current["Mode"], "RetainUntilDate": until}, **bypass)
+    attacker_s3.put_object_retention(Bucket=bucket, Key=item["key"], VersionId=item["version_id"],
+                                     Retention={"Mode": current["Mode"], "RetainUntilDate": until}, **bypass)
 
 
 def _points(backup: Any, vault: str) -> list[str]:
@@ -213,14 +243,17 @@ def attack_contained(run: Any) -> ProbeResult:
             destroyed.append(a["action"])
             findings.append(Finding(f"attack-{a['action']}-succeeded", Severity.CRITICAL, resource,
                                     f"an attacker's {a['action']} {a['outcome']} ({a['count']} call(s))"
-                                    + (" using the governance-retention bypass" if attack["bypass"] else ""),
-                                    {"attempt": a["action"], "outcome": a["outcome"], "count": a["count"]},
+                                    + (" using the governance-retention bypass" if attack["bypass"] else "")
+                                    + _as(attack),
+                                    {"attempt": a["action"], "outcome": a["outcome"], "count": a["count"],
+                                     "identity": attack["identity"]["kind"]},
                                     remediation=_REMEDIATION.get(a["action"], "")))
         elif a["action"] in WEAKENING:
             findings.append(Finding(f"attack-{a['action']}-succeeded", Severity.HIGH, resource,
                                     f"an attacker's {a['action']} {a['outcome']}: a protection could be removed "
-                                    "(restored by the drill; data stayed locked)",
-                                    {"attempt": a["action"], "outcome": a["outcome"]},
+                                    f"(restored by the drill; data stayed locked){_as(attack)}",
+                                    {"attempt": a["action"], "outcome": a["outcome"],
+                                     "identity": attack["identity"]["kind"]},
                                     remediation=_REMEDIATION.get(a["action"], "")))
     if not attack["index_deletion_protection"]:
         # an exposure, not a destruction: the index is rebuilt from the archive (index-loss drill)
@@ -234,6 +267,13 @@ def attack_contained(run: Any) -> ProbeResult:
     status = Status.FAILED if destroyed else Status.PASSED
     return ProbeResult(status, output, tuple(findings),
                        reason=f"destructive attempt(s) succeeded: {', '.join(destroyed)}" if destroyed else "")
+
+
+def _as(attack: dict[str, Any]) -> str:
+    identity = attack["identity"]
+    if identity["verified"]:
+        return f" as the {identity['role']} role"
+    return " with the drill's own credentials (attacker identity not verified)"
 
 
 _REMEDIATION = {

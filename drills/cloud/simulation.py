@@ -25,6 +25,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.outage:RegionOutage",
     "drills.cloud.sim.bad_requests:BadRequests",
     "drills.cloud.sim.bucket_policy:BucketPolicyEnforcement",
+    "drills.cloud.sim.identity_policies:IdentityPolicyEnforcement",
     "drills.cloud.sim.checksums:ChecksumValidation",
     "drills.cloud.sim.kms_keys:KmsKeyState",
     "drills.cloud.sim.object_lock:ObjectLockFidelity",

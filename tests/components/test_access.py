@@ -38,7 +38,11 @@ def test_archive_objects_are_an_allow_list(prod) -> None:
     assert backup not in allowed(writes), "backups read the archive, never write it"
     retention = s["DenyRetentionChangesExceptBreakGlass"]
     assert {"s3:PutObjectRetention", "s3:BypassGovernanceRetention"} <= set(retention["Action"])
-    assert allowed(retention) == {"arn:aws:iam::123456789012:root", prod.config.security.break_glass_role_arn}
+    # the ransomware drill's bypass attacker (deployed on prod for drill windows) is the only addition
+    bypass = role_arn(prod, "drkit-prod-drills-attacker-bypass")
+    assert allowed(retention) == {"arn:aws:iam::123456789012:root", prod.config.security.break_glass_role_arn, bypass}
+    attacker = role_arn(prod, "drkit-prod-drills-attacker")
+    assert {attacker, bypass} <= allowed(writes) and not {attacker, bypass} & allowed(reads)
 
 
 def test_only_replication_writes_the_replica(stack) -> None:

@@ -218,6 +218,12 @@ INVALID: dict[str, tuple[dict[str, Any], str, str]] = {
     "rto-not-a-number": (with_(objectives={"rtoMinutes": "fast"}), "drkit:objectives.rtoMinutes", "expected a number"),
     "drill-prefix-is-production-data": (with_(drill={"prefix": "dicom/"}), "drkit:drill.prefix", "production data"),
     "drill-prefix-without-slash": (with_(drill={"prefix": "drills"}), "drkit:drill.prefix", "ending in '/'"),
+    "attacker-trust-not-a-role": (with_(drill={"attacker": {"trustedPrincipalArns": ["arn:aws:iam::123456789012:user/x"]}}),
+                                  "drkit:drill.attacker.trustedPrincipalArns[0]", "expected an IAM role ARN"),
+    "attacker-enabled-not-bool": (with_(drill={"attacker": {"enabled": "yes"}}), "drkit:drill.attacker.enabled",
+                                  "expected true or false"),
+    "attacker-unknown-key": (with_(drill={"attacker": {"maxSession": 1}}), "drkit:drill.attacker.maxSession",
+                             "unknown key"),
     "intelligent-tiering-empty": (with_(intelligentTiering={"archiveAccessDays": None}), "drkit:intelligentTiering",
                                   "or omit the key"),
     "intelligent-tiering-archive-too-soon": (with_(intelligentTiering={"archiveAccessDays": 30}),
@@ -326,3 +332,19 @@ def test_production_dicomweb_must_name_its_authorizer() -> None:
         from_mapping(prod_with(dicomweb=None))
     assert "drkit:dicomweb.authorizer" in str(info.value)
     assert not from_mapping(prod_with(dicomweb={"enabled": False})).dicomweb.enabled
+
+
+def test_attacker_roles_default_on_outside_production_trusted_by_the_operators() -> None:
+    """The ransomware drill's attacker roles (drkit:drill.attacker): deployed by default except in
+    production, trusted by the operator roles unless named otherwise."""
+    dev = from_mapping(MINIMAL).drill.attacker
+    assert dev.enabled and dev.trusted_principal_arns == ()
+    prod = from_mapping(prod_with()).drill.attacker
+    assert not prod.enabled, "production deploys no standing destructive role unless asked to"
+    drills = "arn:aws:iam::123456789012:role/drills"
+    operators = from_mapping(prod_with(drill={"attacker": {"enabled": True}},
+                                       security={**PROD_REQUIRED["security"], "operatorRoleArns": [drills]}))
+    assert operators.drill.attacker.enabled and operators.drill.attacker.trusted_principal_arns == (drills,)
+    runner = "arn:aws:iam::123456789012:role/runner"
+    named = from_mapping(with_(drill={"attacker": {"trustedPrincipalArns": [runner]}}))
+    assert named.drill.attacker.trusted_principal_arns == (runner,)

@@ -18,6 +18,7 @@ def expected_counts(cfg) -> dict[str, int]:
     web = 2 * int(cfg.dicomweb.enabled)     # one DICOMweb service per region
     jwt = int(cfg.dicomweb.authorizer.type.value == "jwt")
     watched_services = 6            # kms, s3, cloudtrail, backup, dynamodb, secretsmanager (alerts.py)
+    attackers = 2 * int(cfg.drill.attacker.enabled)   # the ransomware drill's attacker and attacker-bypass
     return {
         "aws:s3/bucket:Bucket": buckets,
         "aws:s3/bucketVersioning:BucketVersioning": buckets,
@@ -31,7 +32,7 @@ def expected_counts(cfg) -> dict[str, int]:
         "aws:s3/bucketNotification:BucketNotification": 2,                         # archive events, landing
         "aws:kms/key:Key": keys, "aws:kms/replicaKey:ReplicaKey": keys, "aws:kms/alias:Alias": 2 * keys,
         "aws:kms/keyPolicy:KeyPolicy": 2 * keys,
-        "aws:iam/role:Role": 5 + failback + made_roles + web,     # ingest, replication, backup, FIS, Batch Ops
+        "aws:iam/role:Role": 5 + failback + made_roles + web + attackers,   # ingest, replication, backup, FIS, Batch Ops
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 0,
         "aws:iam/serviceLinkedRole:ServiceLinkedRole": int(cfg.security.reports_role == "create"),
         "aws:sns/topic:Topic": 2, "aws:sns/topicSubscription:TopicSubscription": 2 * len(cfg.alerts.subscriptions),

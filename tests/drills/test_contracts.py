@@ -147,3 +147,24 @@ def test_batch_operations_role_is_optional_and_round_trips(tmp_path: Path) -> No
 def test_batch_operations_role_must_be_a_role_arn() -> None:
     with pytest.raises(UsageError, match="batchOperationsRoleArn' is not an IAM role ARN"):
         StackOutputs.from_mapping({**VALID, "batchOperationsRoleArn": "arn:aws:iam::123456789012:user/bob"})
+
+
+def test_attacker_roles_are_absent_when_not_deployed_and_round_trip(tmp_path: Path) -> None:
+    """A stack with ``drkit:drill.attacker.enabled: false`` (production's default) exports neither."""
+    base = {**VALID, "schemaVersion": 2, "hashKeySecretArn": SECRET_ARN}
+    parsed = StackOutputs.from_mapping(base)
+    assert parsed.attackerRoleArn is None and parsed.attackerBypassRoleArn is None
+    assert not {"attackerRoleArn", "attackerBypassRoleArn"} & set(parsed.to_dict())
+    bypass = "arn:aws:iam::123456789012:role/drkit-dev-drills-attacker-bypass"
+    outputs = StackOutputs.from_mapping({**base, "attackerRoleArn": ROLE_ARN, "attackerBypassRoleArn": bypass})
+    path = tmp_path / "outputs.json"
+    outputs.write(path)
+    loaded = StackOutputs.load(path)
+    assert (loaded.attackerRoleArn, loaded.attackerBypassRoleArn) == (ROLE_ARN, bypass)
+
+
+@pytest.mark.parametrize("output", ["attackerRoleArn", "attackerBypassRoleArn"])
+def test_attacker_roles_must_be_role_arns(output: str) -> None:
+    with pytest.raises(UsageError, match=f"{output}' is not an IAM role ARN") as exc:
+        StackOutputs.from_mapping({**VALID, output: "arn:aws:iam::123456789012:user/mallory"})
+    assert exc.value.exit_code == 2

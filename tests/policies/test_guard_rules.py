@@ -221,6 +221,21 @@ def trust_without_source_account(s: Stack) -> Rec:
     return role
 
 
+def attacker_trusted_by_the_whole_account(s: Stack) -> Rec:
+    role = named(s, f"{P}-drills-attacker-bypass", "/role:Role")
+
+    def change(statements: list[dict]) -> None:
+        del statements[0]["Condition"]["ArnEquals"]          # any principal of the account may assume it
+    edit_policy(s, role, change, field="assumeRolePolicy")
+    return role
+
+
+def attacker_with_twelve_hour_sessions(s: Stack) -> Rec:
+    role = named(s, f"{P}-drills-attacker", "/role:Role")
+    s.set(role, "maxSessionDuration", 43200)
+    return role
+
+
 def secret_without_policy(s: Stack) -> Rec:
     s.remove(named(s, f"{P}-ingest-hash-key-policy", ":SecretPolicy"))
     return named(s, f"{P}-ingest-hash-key", ":Secret")
@@ -311,6 +326,10 @@ WEAKENINGS = [
              backup_role_managed_policy, mentions="AWSBackupServiceRolePolicyForBackup"),
     Breakage("trust-without-source-account", frozenset({"iam-trust-confused-deputy"}), trust_without_source_account,
              mentions="backup.amazonaws.com"),
+    Breakage("attacker-trusted-by-the-whole-account", frozenset({"iam-destructive-role-trust"}),
+             attacker_trusted_by_the_whole_account, mentions="s3:BypassGovernanceRetention"),
+    Breakage("attacker-with-12-hour-sessions", frozenset({"iam-destructive-role-trust"}),
+             attacker_with_twelve_hour_sessions, mentions="maxSessionDuration is 43200"),
     Breakage("secret-without-resource-policy", frozenset({"secrets-resource-policy"}), secret_without_policy),
     Breakage("secret-value-in-state", frozenset({"secrets-resource-policy"}), secret_value_in_state,
              mentions="Pulumi state"),

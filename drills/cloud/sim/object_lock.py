@@ -4,8 +4,10 @@ Rules (per object version; "now" is the simulation's VIRTUAL clock, never wall t
 - COMPLIANCE retention (retain-until in the future) can be extended but never shortened,
   removed or changed to GOVERNANCE: AccessDenied, whoever asks, bypass header or not.
 - GOVERNANCE retention can be shortened, removed or its version deleted only with the
-  header ``x-amz-bypass-governance-retention: true``; changing it to COMPLIANCE or
-  extending it needs no bypass.
+  header ``x-amz-bypass-governance-retention: true`` sent by a caller holding the
+  ``s3:BypassGovernanceRetention`` permission (the root holds it; a role session only when its
+  identity policies or the bucket policy allow it and nothing denies it: ``identity_policies``);
+  changing it to COMPLIANCE or extending it needs no bypass.
 - A delete WITH a version id (DeleteObject, or a DeleteObjects entry with VersionId) of a
   version under an active retention or a legal hold is refused (AccessDenied; per entry for
   DeleteObjects). A delete WITHOUT a version id only adds a delete marker and is allowed.
@@ -54,7 +56,7 @@ def _xml_date(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _bypass(req: AwsRequest) -> bool:
+def _bypass_header(req: AwsRequest) -> bool:
     return str(req.headers.get(BYPASS_HEADER, "")).strip().lower() == "true"
 
 
@@ -102,8 +104,16 @@ class ObjectLockFidelity(Interceptor):
             return mode, until
         return None
 
-    def delete_refusal(self, version: Any, bypass: bool) -> str | None:
-        """Why deleting this version is refused now, or None if allowed."""
+    def _bypass(self, req: AwsRequest) -> bool:
+        """The bypass header is set AND the caller holds s3:BypassGovernanceRetention."""
+        if not _bypass_header(req):
+            return False
+        identity = next((i for i in self.sim.interceptors if i.name == "identity_policies"), None)
+        return identity is None or identity.permits(req, "s3:BypassGovernanceRetention")
+
+    def delete_refusal(self, version: Any, bypass: Any) -> str | None:
+        """Why deleting this version is refused now, or None if allowed. ``bypass``: a bool, or a
+        callable asked only when the version is under GOVERNANCE retention."""
         if self._is_marker(version):
             return None
         if getattr(version, "lock_legal_status", None) == "ON":
@@ -114,7 +124,7 @@ class ObjectLockFidelity(Interceptor):
         mode, until = active
         if mode == "COMPLIANCE":
             return f"the object version is under COMPLIANCE retention until {until.isoformat()}"
-        if not bypass:
+        if not (bypass() if callable(bypass) else bypass):
             return (f"the object version is under GOVERNANCE retention until {until.isoformat()}; "
                     f"deleting it needs {BYPASS_HEADER}: true")
         return None
@@ -205,7 +215,7 @@ class ObjectLockFidelity(Interceptor):
                 return self._refuse(req, 403, "AccessDenied",
                                     "Access Denied: a COMPLIANCE retention cannot be shortened, removed "
                                     "or changed to GOVERNANCE")
-            if old_mode == "GOVERNANCE" and weaker and not _bypass(req):
+            if old_mode == "GOVERNANCE" and weaker and not self._bypass(req):
                 return self._refuse(req, 403, "AccessDenied",
                                     f"Access Denied: shortening a GOVERNANCE retention needs {BYPASS_HEADER}: true")
         if mode is None:          # removal (moto cannot parse an empty <Retention/>)
@@ -265,7 +275,7 @@ class ObjectLockFidelity(Interceptor):
         version = self._find_version(bucket, req.key or "", req.version_id)
         if version is None or self._is_marker(version):
             return None
-        reason = self.delete_refusal(version, _bypass(req))
+        reason = self.delete_refusal(version, lambda: self._bypass(req))
         if reason is not None:
             return self._refuse(req, 403, "AccessDenied", f"Access Denied: {reason}")
         if version.lock_mode is not None:      # allowed in virtual time; moto checks wall time
@@ -277,7 +287,13 @@ class ObjectLockFidelity(Interceptor):
             root = ET.fromstring(req.body)
         except ET.ParseError:
             return None           # moto answers MalformedXML
-        bypass = _bypass(req)
+        allowed: list[bool] = []
+
+        def bypass() -> bool:            # asked once, and only if some entry is under GOVERNANCE
+            if not allowed:
+                allowed.append(self._bypass(req))
+            return allowed[0]
+
         for entry in root:
             if _local(entry.tag) != "Object":
                 continue

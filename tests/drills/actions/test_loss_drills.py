@@ -14,11 +14,17 @@ AWS behaviour they rely on (and the simulation reproduces):
 - Glacier restore tiers and times: https://docs.aws.amazon.com/AmazonS3/latest/userguide/restoring-objects-retrieval-options.html
 - Backup Vault Lock: https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html —
   recovery points in a locked vault cannot be deleted before their minimum retention.
+- The attacker is an STS session of the stack's attacker role
+  (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html), evaluated by its identity
+  policies and the bucket policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-basics.html);
+  the governance bypass needs the header and ``s3:BypassGovernanceRetention``
+  (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-bypass).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -47,6 +53,21 @@ def _attempts(scenario: dict) -> dict[str, tuple[str, str | None, int]]:
 
 def _activity(scenario: dict, name: str) -> dict:
     return next(a for a in scenario["method"] if a["name"] == name)
+
+
+def _identity(scenario: dict) -> dict:
+    return _activity(scenario, "attack")["output"]["identity"]
+
+
+def _is_role(arn: str, stack: str, role: str) -> bool:
+    """``arn`` names the stack's ``role`` (Pulumi auto-names it with a hex suffix)."""
+    return re.search(rf":role/drkit-{stack}-drills-{role}-[0-9a-f]+$", arn) is not None
+
+
+def _ransomware(attack: dict) -> object:
+    doc = yaml.safe_load((REPO / "drills/scenarios/ransomware.yaml").read_text())
+    next(s for s in doc["method"] if s["name"] == "attack")["arguments"].update(attack)
+    return parse(yaml.safe_dump(doc), "ransomware-variant.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +99,10 @@ def test_attacker_attempts_are_counted_exactly_with_their_error_codes(dev_run) -
     assert attempts["delete-recovery-points"] == ("denied", "InvalidRequestException", 4)
     assert attempts["delete-vaults"] == ("denied", "InvalidRequestException", 2)
     assert attempts["drop-index"] == ("not_attempted", None, 0)                    # dev: no deletion protection
+    identity = _identity(scenarios["ransomware"])                 # every attempt above, as the attacker role
+    assert identity["kind"] == "assumed-role" and identity["role"] == "attacker" and identity["verified"]
+    assert _is_role(identity["roleArn"], "dev", "attacker")
+    assert identity["sessionArn"].endswith("/drkit-ransomware-20260101T000000Z-abcdef")
     findings = {f["code"]: f for f in scenarios["ransomware"]["findings"]}
     assert findings["index-deletion-unprotected"]["severity"] == "high"
     assert findings["attack-delete-replication-succeeded"]["resource"].startswith("drkit-dev-archive-")
@@ -117,12 +142,10 @@ def test_accidental_deletion_is_detected_replicated_and_undone_on_both_sides(dev
 
 @pytest.mark.slow
 def test_an_attacker_with_governance_bypass_fails_the_drill_naming_the_archive(tmp_path) -> None:
-    doc = yaml.safe_load((REPO / "drills/scenarios/ransomware.yaml").read_text())
-    next(s for s in doc["method"] if s["name"] == "attack")["arguments"]["bypassGovernance"] = True
-    scenario = parse(yaml.safe_dump(doc), "ransomware-bypass.yaml")
-    code, scenarios = _run(tmp_path, [scenario])
+    code, scenarios = _run(tmp_path, [_ransomware({"bypassGovernance": True})])
     ransomware = scenarios["ransomware"]
     assert code == 1 and ransomware["status"] == "failed"
+    assert _is_role(_identity(ransomware)["roleArn"], "dev", "attacker-bypass")
     attempts = _attempts(ransomware)
     assert attempts["delete-versions"] == ("succeeded", None, SAMPLE)
     # the known-good versions are gone by then: nothing left to shorten (404, not AccessDenied)
@@ -130,9 +153,26 @@ def test_an_attacker_with_governance_bypass_fails_the_drill_naming_the_archive(t
     assert outcome == "denied" and count == SAMPLE and code_ in ("NoSuchVersion", "NoSuchKey", "404")
     finding = next(f for f in ransomware["findings"] if f["code"] == "attack-delete-versions-succeeded")
     assert finding["severity"] == "critical" and finding["resource"].startswith("drkit-dev-archive-")
+    assert "as the attacker-bypass role" in finding["message"]
     recovered = _activity(ransomware, "recover")["output"]
     assert recovered["copied_from_replica"] == SAMPLE and recovered["unrecoverable"] == 0
     assert _activity(ransomware, "byte-identical")["status"] == "passed"
+
+
+@pytest.mark.slow
+def test_the_bypass_header_without_the_permission_loses_no_data_on_a_governance_stack(tmp_path) -> None:
+    """dev is GOVERNANCE: the non-bypass attacker sends x-amz-bypass-governance-retention: true and
+    is refused, as S3 refuses a caller without s3:BypassGovernanceRetention."""
+    code, scenarios = _run(tmp_path, [_ransomware({"bypassGovernance": True, "attackerRole": "attacker"})])
+    ransomware = scenarios["ransomware"]
+    assert code == 0 and ransomware["status"] == "passed"
+    assert _is_role(_identity(ransomware)["roleArn"], "dev", "attacker")
+    attempts = _attempts(ransomware)
+    assert attempts["delete-versions"] == ("denied", "AccessDenied", SAMPLE)
+    assert attempts["shorten-retention"] == ("denied", "AccessDenied", SAMPLE)
+    assert not any(f["code"] == "attack-delete-versions-succeeded" for f in ransomware["findings"])
+    recovered = _activity(ransomware, "recover")["output"]
+    assert recovered["copied_from_replica"] == 0 and recovered["unrecoverable"] == 0   # known-good versions kept
 
 
 @pytest.mark.slow
@@ -240,6 +280,15 @@ def test_the_four_drills_pass_on_the_prod_stack_where_the_index_cannot_be_droppe
     assert code == 0, {n: s["status"] for n, s in scenarios.items()}
     attempts = _attempts(scenarios["ransomware"])
     assert attempts["drop-index"] == ("denied", "ValidationException", 1)
-    assert attempts["delete-versions"] == ("denied", "AccessDenied", SAMPLE)
+    # COMPLIANCE, and the attacker role counted exactly: Object Lock refuses the version deletes; the
+    # archive's retention and configuration allow-lists (prod names a deploy role) refuse the rest
+    assert _is_role(_identity(scenarios["ransomware"])["roleArn"], "prod", "attacker")
+    assert attempts == {
+        "delete-versions": ("denied", "AccessDenied", SAMPLE), "overwrite": ("succeeded", None, SAMPLE),
+        "shorten-retention": ("denied", "AccessDenied", SAMPLE), "remove-lock-default": ("denied", "AccessDenied", 1),
+        "loosen-bucket-policy": ("denied", "AccessDenied", 2), "suspend-versioning": ("denied", "AccessDenied", 1),
+        "delete-replication": ("denied", "AccessDenied", 1),
+        "delete-recovery-points": ("denied", "InvalidRequestException", 4),
+        "delete-vaults": ("denied", "InvalidRequestException", 2), "drop-index": ("denied", "ValidationException", 1)}
     assert not any(f["code"] == "index-deletion-unprotected" for f in scenarios["ransomware"]["findings"])
     _assert_restore_testing_plan_honoured(scenarios["backup-restore"], 12 * 3600)
