@@ -79,6 +79,7 @@ def main() -> None:
             folder = Path(tmp)
             generate(folder, rows)
             size = sum(p.stat().st_size for p in folder.glob("*.csv"))
+            load_at_start = os.getloadavg()
             measured = run_measured([sys.executable, "-m", "bench.rung5_compare", "--child", str(folder),
                                      "--memory-limit", args.memory_limit, "--threads", str(args.threads)])
             found = json.loads(measured.pop("out") or "{}")
@@ -88,7 +89,7 @@ def main() -> None:
                   and found.get("notVerified", {}).get("replica") == PLANTED)
             runs.append({"rows": rows, "inputBytes": size, "memoryLimit": args.memory_limit, "threads": args.threads,
                          **measured, "result": found, "everyPlantedDefectFound": ok,
-                         "loadAverage": os.getloadavg()[0], "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                         "loadAtStart": load_at_start, "loadAtEnd": os.getloadavg(), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
             print(json.dumps(runs[-1]), flush=True)
     document = {"launcherFloorMB": launcher_floor_mb(), "runs": runs}
     if args.json:
