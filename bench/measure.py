@@ -18,8 +18,8 @@ import tempfile
 from typing import Any
 
 _LAUNCHER = r"""
-import json, os, sys, time
-report, argv = sys.argv[1], sys.argv[2:]
+import json, os, signal, sys, time
+report, timeout, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 started = time.perf_counter()
 pid = os.fork()
 if pid == 0:
@@ -27,10 +27,19 @@ if pid == 0:
         os.execvp(argv[0], argv)
     finally:
         os._exit(127)
+timed_out = []
+def stop(signum, frame):
+    timed_out.append(True)
+    os.kill(pid, signal.SIGTERM)
+if timeout > 0:
+    signal.signal(signal.SIGALRM, stop)
+    signal.alarm(timeout)
 _, status, ru = os.wait4(pid, 0)
+signal.alarm(0)
 with open(report, "w") as fh:
     json.dump({"wall": time.perf_counter() - started, "user": ru.ru_utime, "sys": ru.ru_stime,
-               "maxrssKiB": ru.ru_maxrss, "exit": os.waitstatus_to_exitcode(status)}, fh)
+               "maxrssKiB": ru.ru_maxrss, "exit": os.waitstatus_to_exitcode(status),
+               "timedOut": bool(timed_out)}, fh)
 """
 
 
@@ -40,22 +49,24 @@ def launcher_floor_mb() -> float:
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None, stdout: Any = subprocess.PIPE,
-                 stderr: Any = subprocess.PIPE) -> dict[str, Any]:
+                 stderr: Any = subprocess.PIPE, timeout: int = 0) -> dict[str, Any]:
     """Run ``cmd``; return wallSeconds, cpuSeconds (user + system), userCpuSeconds, peakRssMB
-    (MiB, ``ru_maxrss`` / 1024), exitCode, and out/err (bytes decoded) when piped."""
+    (MiB, ``ru_maxrss`` / 1024), exitCode, timedOut, and out/err (bytes decoded) when piped.
+    ``timeout`` > 0: the tool gets SIGTERM after that many seconds (``timedOut`` true; its
+    figures are then lower bounds)."""
     with tempfile.NamedTemporaryFile(prefix="drkit-measure-", suffix=".json", delete=False) as fh:
         report = fh.name
     try:
-        proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, report, *cmd], env=env,
+        proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, report, str(int(timeout)), *cmd], env=env,
                                 stdout=stdout, stderr=stderr)
         out, err = proc.communicate()
         with open(report) as fh:
             text = fh.read()
         figures = json.loads(text) if text else {"wall": 0.0, "user": 0.0, "sys": 0.0, "maxrssKiB": 0,
-                                                  "exit": proc.returncode}
+                                                  "exit": proc.returncode, "timedOut": False}
     finally:
         os.unlink(report)
     return {"wallSeconds": round(figures["wall"], 1), "cpuSeconds": round(figures["user"] + figures["sys"], 1),
             "userCpuSeconds": round(figures["user"], 1), "peakRssMB": round(figures["maxrssKiB"] / 1024, 1),
-            "exitCode": figures["exit"],
+            "exitCode": figures["exit"], "timedOut": figures.get("timedOut", False),
             "out": (out or b"").decode(errors="replace"), "err": (err or b"").decode(errors="replace")}

@@ -9,6 +9,9 @@ DuckDB (generation is not timed). The measured child loads them into DuckDB unde
 compares; only counts and first labels come back.
 
     python -m bench.rung5_compare --rows 1000000 --memory-limit 64MB --json bench/rung5_compare-64MB.json
+
+``--data-dir DIR`` keeps the generated files (``DIR/<rows>/``) for the next run, e.g. at another
+memory limit; the comparison's database goes to a temporary folder either way.
 """
 
 from __future__ import annotations
@@ -47,13 +50,14 @@ def generate(folder: Path, rows: int) -> None:
     con.close()
 
 
-def compare(folder: Path, memory_limit: str, threads: int) -> None:
-    """The measured child: load and compare, print the counts as JSON."""
+def compare(folder: Path, work: Path, memory_limit: str, threads: int) -> None:
+    """The measured child: load the files in ``folder`` into a database in ``work`` and
+    compare, print the counts as JSON."""
     from drills.probes.checksum_compare import ChecksumTables
 
-    with ChecksumTables(folder / "db", memory_limit=memory_limit, threads=threads) as tables:
+    with ChecksumTables(work, memory_limit=memory_limit, threads=threads) as tables:
         tables.choose(folder / "versions.csv", None, 0)
-        tables.write_manifest("archive", folder / "db" / "manifest.csv")     # as rung 5 does for each side
+        tables.write_manifest("archive", work / "manifest.csv")     # as rung 5 does for each side
         tables.load_index(folder / "index.csv")
         for side in ("archive", "replica"):
             tables.load_report(side, folder / f"{side}.csv")
@@ -68,19 +72,26 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="64MB")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--data-dir", type=Path, help="keep the generated files here (DIR/<rows>/) for reuse")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        compare(args.child, args.memory_limit, args.threads)
+        compare(args.child, args.work, args.memory_limit, args.threads)
         return
     runs = []
     for rows in args.rows:
         with tempfile.TemporaryDirectory(prefix="drkit-bench-rung5-") as tmp:
-            folder = Path(tmp)
-            generate(folder, rows)
+            folder = (args.data_dir / str(rows)) if args.data_dir else Path(tmp) / "data"
+            if not (folder / "generated").exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                generate(folder, rows)
+                (folder / "generated").touch()
             size = sum(p.stat().st_size for p in folder.glob("*.csv"))
+            load_at_start = os.getloadavg()
             measured = run_measured([sys.executable, "-m", "bench.rung5_compare", "--child", str(folder),
-                                     "--memory-limit", args.memory_limit, "--threads", str(args.threads)])
+                                     "--work", str(Path(tmp) / "db"), "--memory-limit", args.memory_limit,
+                                     "--threads", str(args.threads)])
             found = json.loads(measured.pop("out") or "{}")
             measured["err"] = measured["err"][-500:]
             expected = {"archive-mismatch": PLANTED, "replica-mismatch": PLANTED, "index-without-checksum": PLANTED}
@@ -88,7 +99,8 @@ def main() -> None:
                   and found.get("notVerified", {}).get("replica") == PLANTED)
             runs.append({"rows": rows, "inputBytes": size, "memoryLimit": args.memory_limit, "threads": args.threads,
                          **measured, "result": found, "everyPlantedDefectFound": ok,
-                         "loadAverage": os.getloadavg()[0], "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                         "loadAtStart": load_at_start, "loadAtEnd": os.getloadavg(),
+                         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
             print(json.dumps(runs[-1]), flush=True)
     document = {"launcherFloorMB": launcher_floor_mb(), "runs": runs}
     if args.json:

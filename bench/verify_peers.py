@@ -41,10 +41,13 @@ PEERS_AWS = Path("/work/main/.venv/peers/bin/aws")
 PER_KIND = 3
 
 
-def _timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+def _timed(cmd: list[str], env: dict[str, str] | None = None, timeout: int = 0) -> dict[str, Any]:
     """Wall, CPU (user + system) and peak RSS of ``cmd`` alone (bench.measure: through a small
-    launcher, so this process's own RSS is not in the child's figure)."""
-    return run_measured(cmd, env=env)
+    launcher, so this process's own RSS is not in the child's figure); the load average when the
+    tool started and ended. ``timeout`` > 0 stops the tool (SIGTERM) after that many seconds."""
+    load_before = os.getloadavg()
+    r = run_measured(cmd, env=env, timeout=timeout)
+    return r | {"loadAtStart": load_before, "loadAtEnd": os.getloadavg()}
 
 
 def setup(instances: int, workdir: Path) -> dict[str, Any]:
@@ -105,6 +108,9 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--no-heads", action="store_true",
                         help="skip drkit's run with the HEAD rungs (2, 8): listings only, for large N")
+    parser.add_argument("--tool-timeout", type=int, default=0, metavar="SECONDS",
+                        help="stop a tool (SIGTERM) after SECONDS; its figures are then lower bounds "
+                             "(rclone at 100k: > 12 minutes)")
     parser.add_argument("--json", dest="json_file", type=Path, default=Path("bench-verify-peers.json"))
     args = parser.parse_args()
     load_at_start = os.getloadavg()
@@ -120,8 +126,11 @@ def main() -> None:
         if not args.no_heads:
             drkit_runs.append(("drkit listing + HEADs (rungs 1-4,8)", ["1", "2", "3", "4", "8"]))
         for name, rungs in drkit_runs:
-            r = _timed(base + [x for n in rungs for x in ("--rung", n)])
-            doc = json.loads(r["out"] or "{}")
+            r = _timed(base + [x for n in rungs for x in ("--rung", n)], timeout=args.tool_timeout)
+            try:
+                doc = json.loads(r["out"] or "{}")
+            except json.JSONDecodeError:       # stopped by --tool-timeout: no document
+                doc = {}
             counts = next((x["counts"] for x in doc.get("rungs", []) if x["rung"] == 1), {})
             heads = next((x["counts"].get("headRequests", 0) for x in doc.get("rungs", []) if x["rung"] == 2), 0)
             lists = counts.get("archive", {}).get("listRequests", 0) + counts.get("replica", {}).get("listRequests", 0)
@@ -136,7 +145,7 @@ def main() -> None:
                                f"RCLONE_CONFIG_{side}_SECRET_ACCESS_KEY": "testing",
                                f"RCLONE_CONFIG_{side}_FORCE_PATH_STYLE": "true"})
         r = _timed(["rclone", "check", "--one-way", f"src:{o.archiveBucket}/dicom", f"dst:{o.replicaBucket}/dicom"],
-                   env=rclone_env)
+                   env=rclone_env, timeout=args.tool_timeout)
         r["requestsPerInstance"] = None
         r["found"] = _found(r["out"] + r["err"], planted)
         runs["rclone check --one-way"] = r
@@ -144,7 +153,7 @@ def main() -> None:
         aws_env.pop("AWS_CA_BUNDLE", None)
         r = _timed([str(PEERS_AWS), "s3", "sync", "--dryrun", "--endpoint-url", endpoint, "--region", o.drRegion,
                     f"s3://{o.archiveBucket}/dicom/",
-                    f"s3://{o.replicaBucket}/dicom/"], env=aws_env)
+                    f"s3://{o.replicaBucket}/dicom/"], env=aws_env, timeout=args.tool_timeout)
         r["requestsPerInstance"] = None
         r["found"] = _found(r["out"] + r["err"], planted)
         runs["aws s3 sync --dryrun"] = r
@@ -160,7 +169,8 @@ def main() -> None:
         f = r["found"]
         print(f"{name:<38} {r['wallSeconds']:>7} {r['cpuSeconds']:>6} {r['peakRssMB']:>7} "
               f"{r['requestsPerInstance'] if r['requestsPerInstance'] is not None else '-':>9} "
-              f"{f['missing']:>8} {f['altered']:>8} {f['extra']:>6} {r['exitCode']:>5}")
+              f"{f['missing']:>8} {f['altered']:>8} {f['extra']:>6} {r['exitCode']:>5}"
+              f"{'  (timed out: lower bounds)' if r['timedOut'] else ''}")
     document = {"benchmark": "verify-peers", "instances": args.instances, "putSeconds": env["putSeconds"],
                 "setupSeconds": env["setupSeconds"],
                 "planted": planted, "versions": versions,

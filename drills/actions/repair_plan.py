@@ -18,15 +18,19 @@ Kinds and the findings they repair:
 
 A finding lists its first ``EVIDENCE_CAP`` versions and counts all: a plan from findings whose
 count exceeds their labels is *incomplete* (said, and the command exits 1); the reconciliation
-source has no cap.
+source has no cap. Its versions (any number) stay in the manifest DuckDB wrote; they are read
+back a row at a time (``Batch.versions_iter``), never held in a set.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
+from urllib.parse import quote_plus, unquote_plus
 
 from drills.errors import UsageError
 from drills.probes.batch_jobs import manifest_csv
@@ -50,7 +54,9 @@ REPAIRS: dict[str, tuple[str, str | None]] = {
 
 @dataclass
 class Batch:
-    """The versions one job repairs: one kind, one bucket."""
+    """The versions one job repairs: one kind, one bucket. Named by findings (``versions``: at
+    most ``EVIDENCE_CAP`` per finding), or listed in a manifest file (``listed``, ``listed_count``
+    rows) that a reconciliation wrote: any number, read back a row at a time."""
 
     kind: str
     side: str
@@ -58,12 +64,40 @@ class Batch:
     versions: set[tuple[str, str]] = field(default_factory=set)
     codes: set[str] = field(default_factory=set)
     unlisted: int = 0          # versions the findings counted but did not name (evidence cap)
+    listed: Path | None = None
+    listed_count: int = 0
 
-    def rows(self) -> list[tuple[str, str, str]]:
-        return [(self.bucket, k, v) for k, v in sorted(self.versions)]
+    @property
+    def count(self) -> int:
+        return len(self.versions) + self.listed_count
+
+    def versions_iter(self) -> Iterator[tuple[str, str]]:
+        """(key, version id) of every version, streamed: the named ones sorted, then the listed
+        manifest's rows as written (keys URL-decoded)."""
+        yield from sorted(self.versions)
+        if self.listed is not None:
+            with self.listed.open(newline="", encoding="utf-8") as handle:
+                for row in csv.reader(handle):
+                    if row:
+                        yield unquote_plus(row[1]), row[2]
+
+    def rows(self) -> Iterator[tuple[str, str, str]]:
+        return ((self.bucket, k, v) for k, v in self.versions_iter())
 
     def manifest(self) -> bytes:
         return manifest_csv(self.rows())
+
+    def write_manifest(self, path: Path) -> None:
+        """The ``S3BatchOperations_CSV_20180820`` manifest (the lines ``manifest_csv`` makes),
+        streamed to ``path``; a listed manifest is copied as it is."""
+        if self.listed is not None and not self.versions:
+            if self.listed.resolve() != path.resolve():
+                shutil.copyfile(self.listed, path)
+            return
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            for bucket, key, version in self.rows():
+                writer.writerow([bucket, quote_plus(key, safe="/"), version or ""])
 
 
 @dataclass
@@ -77,7 +111,7 @@ class Plan:
 
     def ordered(self) -> list[Batch]:
         return [self.batches[k] for k in sorted(self.batches, key=lambda k: (KINDS.index(k[0]), SIDES.index(k[1])))
-                if self.batches[k].versions or self.batches[k].unlisted]
+                if self.batches[k].count or self.batches[k].unlisted]
 
     @property
     def incomplete(self) -> int:
@@ -88,7 +122,7 @@ class Plan:
         written = {}
         for b in self.ordered():
             path = folder / f"repair-{b.kind}-{b.side}.csv"
-            path.write_bytes(b.manifest())
+            b.write_manifest(path)
             written[(b.kind, b.side)] = path
         return written
 
@@ -163,14 +197,20 @@ def from_findings(document: dict[str, Any], buckets: dict[str, str], kinds: Iter
     return plan
 
 
-def from_versions(kind: str, side: str, bucket: str, versions: Iterable[tuple[str, str]], source: str) -> Plan:
+def from_manifest(kind: str, side: str, bucket: str, manifest: Path, count: int, source: str) -> Plan:
+    """A plan of one batch whose ``count`` versions are the rows of ``manifest`` (a Batch
+    Operations CSV manifest, e.g. ``reconcile.export_repair_manifest``'s): nothing read yet."""
     plan = Plan(source=source)
     b = plan.batch(kind, side, bucket)
-    b.versions.update(versions)
+    b.listed, b.listed_count = manifest, count
     b.codes.add("reconciliation")
     return plan
 
 
-def outside(plan: Plan, prefix: str) -> list[str]:
-    """Labels of planned versions whose key is not under ``prefix`` (drill-scoped data)."""
-    return sorted(f"{k}@{v}" for b in plan.batches.values() for k, v in b.versions if not k.startswith(prefix))
+def outside(plan: Plan, prefix: str) -> Iterator[str]:
+    """Labels of planned versions whose key is not under ``prefix`` (drill-scoped data), in
+    batch order, streamed (a caller wanting a count and examples need not hold them all)."""
+    for b in plan.ordered():
+        for k, v in b.versions_iter():
+            if not k.startswith(prefix):
+                yield f"{k}@{v}"

@@ -56,7 +56,8 @@ from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
 @click.option("--batch-role-arn", metavar="ARN", default=None,
               help="Role the jobs run as (default: the stack output batchOperationsRoleArn).")
 @click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=memory_size,
-              help="Reconciliation source: DuckDB memory limit.")
+              help="DuckDB memory limit: the reconciliation source, and comparing each job's report "
+                   "with its versions.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the manifests and repair.json (default ./drkit-repair-<UTC stamp>).")
 @click.option("--json", "as_json", is_flag=True, help="repair.json on stdout too; people read stderr.")
@@ -82,29 +83,31 @@ def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
     clock.now()                       # an embedded endpoint that does not answer: exit 3 before anything
     obs = Observation(LadderContext(target=resolved, outputs=outputs, clock=clock, stack=stack))
     buckets = {"archive": outputs.archiveBucket, "replica": outputs.replicaBucket}
-    if document is not None:
-        plan = repair_plan.from_findings(document, buckets, wanted, source=f"findings {findings_file}")
-    else:
-        plan = _from_reconciliation(obs, memory_limit)
-    if target == "aws" and not allow_prod:
-        prefix = _drill_prefix(stack, project_dir)
-        refused = repair_plan.outside(plan, prefix)
-        if refused or plan.incomplete:
-            raise UsageError(f"{len(refused) + plan.incomplete} version(s) to repair are outside the drill prefix "
-                             f"{prefix!r} (e.g. {', '.join(refused[:3]) or 'unlisted versions'})",
-                             hint="repair production data only with --allow-prod")
-    run = f"{clock.now().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
-    folder = out or Path(f"drkit-repair-{run}")
-    manifests = plan.write_manifests(folder)
-    role = batch_role_arn or outputs.batchOperationsRoleArn
-    outcomes: list[Outcome]
-    if dry_run:
-        outcomes = [Outcome(b, region_of(obs, b.side)) for b in plan.ordered()]
-    else:
-        if plan.ordered() and not role:
-            raise UsageError("no S3 Batch Operations role: the stack outputs name no batchOperationsRoleArn",
-                             hint="re-deploy the stack (it declares the role) or pass --batch-role-arn")
-        outcomes = execute(plan, obs, RepairOptions(role or "", restore_tier, restore_days), run)
+    with tempfile.TemporaryDirectory(prefix="drkit-repair-") as tmp:
+        if document is not None:
+            plan = repair_plan.from_findings(document, buckets, wanted, source=f"findings {findings_file}")
+        else:
+            plan = _from_reconciliation(obs, memory_limit, Path(tmp))
+        if target == "aws" and not allow_prod:
+            prefix = _drill_prefix(stack, project_dir)
+            refused = _count_outside(plan, prefix)
+            if refused[0] or plan.incomplete:
+                raise UsageError(f"{refused[0] + plan.incomplete} version(s) to repair are outside the drill "
+                                 f"prefix {prefix!r} (e.g. {', '.join(refused[1]) or 'unlisted versions'})",
+                                 hint="repair production data only with --allow-prod")
+        run = f"{clock.now().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+        folder = out or Path(f"drkit-repair-{run}")
+        manifests = plan.write_manifests(folder)
+        role = batch_role_arn or outputs.batchOperationsRoleArn
+        outcomes: list[Outcome]
+        if dry_run:
+            outcomes = [Outcome(b, region_of(obs, b.side)) for b in plan.ordered()]
+        else:
+            if plan.ordered() and not role:
+                raise UsageError("no S3 Batch Operations role: the stack outputs name no batchOperationsRoleArn",
+                                 hint="re-deploy the stack (it declares the role) or pass --batch-role-arn")
+            outcomes = execute(plan, obs, RepairOptions(role or "", restore_tier, restore_days, memory_limit), run,
+                               manifests=manifests)
     status = _status(plan, outcomes, dry_run)
     result = {"command": "repair", "target": resolved.kind, "stack": stack, "simulated": bool(clock.simulated),
               "dryRun": dry_run, "source": plan.source, "kinds": wanted, "status": status,
@@ -119,24 +122,33 @@ def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
         raise click.exceptions.Exit(1)
 
 
-def _from_reconciliation(obs: Observation, memory_limit: str) -> repair_plan.Plan:
-    """Every archive version the replica lacks, from the newest inventory reports (no cap)."""
+def _count_outside(plan: repair_plan.Plan, prefix: str, examples: int = 3) -> tuple[int, list[str]]:
+    """How many planned versions are outside ``prefix``, and the first few (streamed)."""
+    count, first = 0, []
+    for label in repair_plan.outside(plan, prefix):
+        count += 1
+        if len(first) < examples:
+            first.append(label)
+    return count, first
+
+
+def _from_reconciliation(obs: Observation, memory_limit: str, work: Path) -> repair_plan.Plan:
+    """Every archive version the replica lacks, from the newest inventory reports (no cap):
+    DuckDB writes them as the Batch Replication manifest in ``work``; none is held in memory."""
     from drills.probes import reconcile
     from drills.probes.inventory_path import fetch_reports
 
-    with tempfile.TemporaryDirectory(prefix="drkit-repair-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="drkit-repair-", dir=work) as tmp:
         archive, replica = fetch_reports(obs, Path(tmp) / "reports")
         now, cutoff = reconcile.cutoff_of(obs)
         engine = reconcile.open_engine(archive, replica, scope=obs.scope, cutoff=cutoff, now=now,
                                        memory_limit=memory_limit, temp_dir=str(Path(tmp) / "db"))
         try:
-            query = reconcile.render(reconcile.sql("repair_replicate"),
-                                     archive_bucket=reconcile.literal(obs.outputs.archiveBucket))
-            rows = engine.rows(query)
+            manifest = work / "reconciliation-replicate-archive.csv"
+            count = reconcile.export_repair_manifest(engine, obs.outputs.archiveBucket, manifest)
         finally:
             engine.close()
-    return repair_plan.from_versions("replicate", "archive", obs.outputs.archiveBucket,
-                                     [(str(r["key"]), str(r["version_id"])) for r in rows],
+    return repair_plan.from_manifest("replicate", "archive", obs.outputs.archiveBucket, manifest, count,
                                      source="reconciliation (newest S3 Inventory reports)")
 
 
@@ -165,15 +177,19 @@ def _show(outcomes: list[Outcome], plan: repair_plan.Plan, status: str, folder: 
         table.add_column(column, overflow="fold")
     for o in outcomes:
         b, job = o.batch, o.job
-        table.add_row(b.kind, f"{b.side} {b.bucket}", f"{len(b.versions)}" + (f" (+{b.unlisted} unlisted)"
-                                                                              if b.unlisted else ""),
+        table.add_row(b.kind, f"{b.side} {b.bucket}", f"{b.count}" + (f" (+{b.unlisted} unlisted)"
+                                                                       if b.unlisted else ""),
                       job.job_id if job else "-", job.status if job else "not created",
                       str(job.succeeded) if job else "-", str(job.failed) if job else "-")
     console = Console(stderr=True)
     console.print(table)
     for o in outcomes:
-        for label, code in sorted(o.failed.items())[:5]:
-            console.print(f"[bold]{o.batch.kind}[/] task failed {code}: {label}", highlight=False)
+        if o.failed_count:
+            errors = ", ".join(f"{code} x{n}" for code, n in sorted(o.failed_errors.items()))
+            console.print(f"[bold]{o.batch.kind}[/] {o.failed_count} task(s) failed or not reported ({errors})",
+                          highlight=False)
+        for label in o.failed_labels[:5]:
+            console.print(f"[bold]{o.batch.kind}[/] task failed: {label}", highlight=False)
         for label in o.index_mismatches[:5]:
             console.print(f"[bold]checksum[/] computed SHA-256 differs from the index: {label}", highlight=False)
     if plan.incomplete:

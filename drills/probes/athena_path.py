@@ -18,7 +18,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -64,10 +64,15 @@ class AthenaEngine:
             waited += POLL_SECONDS
 
     def rows(self, name_or_sql: str, cap: bool = False) -> list[dict[str, Any]]:
+        """The result rows as a list: for results of a known small size (counts, capped kinds)."""
+        return list(self.iter_rows(name_or_sql, cap=cap))
+
+    def iter_rows(self, name_or_sql: str, cap: bool = False) -> Iterator[dict[str, Any]]:
+        """The result rows streamed: one ``GetQueryResults`` page (up to 1,000 rows) is held at a
+        time and the next is asked for only when the caller has taken this one's rows."""
         text = reconcile.sql(name_or_sql) if re.fullmatch(r"[a-z0-9_]+", name_or_sql) else name_or_sql
         text = reconcile.render(text, **self.params)
         qid = self.execute(reconcile.capped(text) if cap else text)
-        out: list[dict[str, Any]] = []
         names: list[str] = []
         kwargs: dict[str, Any] = {"QueryExecutionId": qid}
         while True:
@@ -78,10 +83,10 @@ class AthenaEngine:
             if not names:
                 names = [c["Name"] for c in meta]
                 rows = rows[1:]                      # the first row of the first page is the header
-            out += [dict(zip(names, (_typed(d.get("VarCharValue"), t) for d, t in zip(r["Data"], types))))
-                    for r in rows]
+            for r in rows:
+                yield dict(zip(names, (_typed(d.get("VarCharValue"), t) for d, t in zip(r["Data"], types))))
             if not page.get("NextToken"):
-                return out
+                return
             kwargs["NextToken"] = page["NextToken"]
 
     kinds = reconcile.Engine.kinds

@@ -32,7 +32,7 @@ from drills.probes.checksum_compare import (DEFAULT_MEMORY_LIMIT, SIDES, Checksu
 from drills.probes.integrity import CHECKSUMS, CHECKSUMS_NAME
 from drills.probes.inventory_report import ReportUnusable, locate
 from drills.probes.observe import Observation, Unobservable
-from drills.probes.rung import RungReport, version_label
+from drills.probes.rung import RungReport
 
 WORK_PREFIX = "drkit-batch"
 OPERATION = {"S3ComputeObjectChecksum": {"ChecksumAlgorithm": "SHA256", "ChecksumType": "FULL_OBJECT"}}
@@ -104,7 +104,7 @@ def _check(obs: Observation, candidates: Path, settings: BatchSettings, role: st
         s3 = obs.client("s3", region)
         job = batch_jobs.run_job(s3, obs.client("s3control", region), role, OPERATION, manifest,
                                  work_bucket(obs, region, bucket), f"{WORK_PREFIX}/verify/{run}/{side}",
-                                 obs.clock.wait, region, description=f"drkit verify rung 5 ({side})", collect=False)
+                                 obs.clock.wait, region, description=f"drkit verify rung 5 ({side})")
         jobs.append(job.to_json())
         write_report(batch_jobs.report_rows(s3, job), folder / f"report-{side}.csv")
         tables.load_report(side, folder / f"report-{side}.csv")
@@ -140,21 +140,3 @@ def _check(obs: Observation, candidates: Path, settings: BatchSettings, role: st
                                 + (f": {job['failure']}" if job["failure"] else ""))
     return report.result()
 
-
-def task_outcomes(job: batch_jobs.JobRun, wanted: list[tuple[str, str]]
-                  ) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
-    """(version -> computed base64 SHA-256, label -> error code of versions without one)."""
-    reported = batch_jobs.by_version(job.results, {k for k, _ in wanted})
-    computed: dict[tuple[str, str], str] = {}
-    failed: dict[str, str] = {}
-    for kv in wanted:
-        r = reported.get(kv)
-        value = r.checksum("SHA256") if r is not None else None
-        if value is not None:
-            computed[kv] = value
-        elif r is None:
-            failed[version_label(*kv)] = "NotInReport"
-        else:
-            failed[version_label(*kv)] = r.error_code or ("NoChecksumInResult" if r.status == "succeeded"
-                                                          else "TaskFailed")
-    return computed, failed

@@ -16,10 +16,10 @@ import io
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -165,7 +165,8 @@ def account_of(role_arn: str) -> str:
 
 @dataclass
 class JobRun:
-    """One job from manifest to report: where its files are, how it ended, every task's result."""
+    """One job from manifest to report: where its files are and how it ended. Its tasks'
+    results stay in S3 (``report_rows`` streams them): a job may have tens of millions."""
 
     operation: str
     region: str
@@ -177,7 +178,6 @@ class JobRun:
     succeeded: int
     failed: int
     failure: str = ""
-    results: list[TaskResult] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"operation": self.operation, "region": self.region, "jobId": self.job_id, "status": self.status,
@@ -187,12 +187,11 @@ class JobRun:
 
 def run_job(s3: Any, s3control: Any, role_arn: str, operation: dict[str, Any],
             rows: list[tuple[str, str, str | None]] | Path, work_bucket: str, prefix: str,
-            wait: Callable[[float], None], region: str, description: str = "drkit",
-            collect: bool = True) -> JobRun:
+            wait: Callable[[float], None], region: str, description: str = "drkit") -> JobRun:
     """Write ``rows`` (or upload the manifest file ``rows``) as the manifest
     ``<prefix>/manifest.csv`` in ``work_bucket``, create the job (reports under
-    ``<prefix>/reports``), wait on ``wait`` (the drill's clock) and read its report into
-    ``results`` (``collect=False``: left in S3 for ``report_rows``)."""
+    ``<prefix>/reports``) and wait on ``wait`` (the drill's clock); the completion report is
+    left in S3 for ``report_rows``."""
     account = account_of(role_arn)
     prefix = prefix.strip("/")
     manifest_key = f"{prefix}/manifest.csv"
@@ -203,14 +202,12 @@ def run_job(s3: Any, s3control: Any, role_arn: str, operation: dict[str, Any],
     progress = job.get("ProgressSummary", {}) or {}
     reasons = "; ".join(f"{r.get('FailureCode', '')}: {r.get('FailureReason', '')}"
                         for r in job.get("FailureReasons", []) or [])
-    reported = bool(progress.get("TotalNumberOfTasks"))
-    results = read_report(s3, work_bucket, f"{prefix}/reports", job_id) if reported and collect else []
     return JobRun(operation=next(iter(operation)), region=region, job_id=job_id, status=str(job["Status"]),
                   manifest=f"s3://{work_bucket}/{manifest_key}",
                   report=f"s3://{work_bucket}/{prefix}/reports/job-{job_id}/",
                   tasks=int(progress.get("TotalNumberOfTasks", 0)),
                   succeeded=int(progress.get("NumberOfTasksSucceeded", 0)),
-                  failed=int(progress.get("NumberOfTasksFailed", 0)), failure=reasons, results=results)
+                  failed=int(progress.get("NumberOfTasksFailed", 0)), failure=reasons)
 
 
 def report_rows(s3: Any, job: JobRun) -> Iterator[TaskResult]:
@@ -219,12 +216,6 @@ def report_rows(s3: Any, job: JobRun) -> Iterator[TaskResult]:
         return iter(())
     bucket, _, rest = job.report.removeprefix("s3://").partition("/")
     return iter_report(s3, bucket, rest.rstrip("/").rsplit("/", 1)[0], job.job_id)
-
-
-def by_version(results: list[TaskResult], keys: set[str]) -> dict[tuple[str, str], TaskResult]:
-    """Task results by (key, version id); a key not among ``keys`` as written is read URL-decoded
-    (a report may echo the manifest's encoding)."""
-    return {(r.key if r.key in keys else unquote_plus(r.key), r.version_id): r for r in results}
 
 
 def _get(s3: Any, bucket: str, key: str) -> bytes:

@@ -365,14 +365,14 @@ RUNG_NAMES = {1: inventory.NAME, 2: replication_state.NAME, 3: hierarchy.HIERARC
 def export_current_versions(engine: Any, path: Path) -> Path:
     """``current_versions`` as a CSV file (key, version id; every field quoted), written by
     DuckDB's COPY so that no row passes through Python; an engine without COPY (Athena's)
-    streams its result rows to the file."""
+    streams its result rows to the file a result page at a time (``iter_rows``)."""
     if isinstance(engine, Engine):
         query = render(sql("current_versions"), **engine.params)
         engine.execute(f"COPY ({query}) TO {literal(str(path))} (FORMAT CSV, HEADER false, FORCE_QUOTE *)")
         return path
     from drills.probes.checksum_compare import write_versions
 
-    write_versions(((str(r["key"]), str(r["version_id"])) for r in engine.rows("current_versions")), path)
+    write_versions(((str(r["key"]), str(r["version_id"])) for r in engine.iter_rows("current_versions")), path)
     return path
 
 

@@ -3,17 +3,12 @@
 -- study index, joined on ``fp``, the 128-bit MD5 of version id and key. ``with_archive`` is
 -- the wanted versions already joined with the index and the archive's report, one join per
 -- statement (drills/probes/checksum_compare.py: several hash tables in one pipeline run out of
--- a small memory limit). One row per wanted version: what each side's job computed (NULL when
--- it reported none) and its error code, whether the index holds the version and its
--- ChecksumSHA256.
-SELECT w.key, w.version_id,
-       CASE WHEN w.version_id = '' THEN w.key ELSE w.key || '@' || w.version_id END AS label,
-       w.a_checksum AS a, r.checksum AS r, w.ix, w.indexed,
-       CASE WHEN w.a_fp IS NULL THEN 'NotInReport'
-            WHEN w.a_checksum IS NULL THEN coalesce(nullif(w.a_code, ''),
-                 CASE WHEN w.a_status = 'succeeded' THEN 'NoChecksumInResult' ELSE 'TaskFailed' END) END AS a_error,
-       CASE WHEN r.fp IS NULL THEN 'NotInReport'
-            WHEN r.checksum IS NULL THEN coalesce(nullif(r.error_code, ''),
-                 CASE WHEN r.status = 'succeeded' THEN 'NoChecksumInResult' ELSE 'TaskFailed' END) END AS r_error
+-- a small memory limit). One row per wanted version, fixed-size columns only: the fingerprint
+-- of what each side's job computed (NULL when it reported none) and its error id (0: not in
+-- the report; ``errors`` names the others), whether the index holds the version and the
+-- fingerprint of its ChecksumSHA256. Labels are read from ``wanted`` for the first few only.
+SELECT w.fp, w.indexed, w.ix, w.a_cfp AS a, r.cfp AS r,
+       CASE WHEN NOT w.a_in THEN 0 ELSE w.a_err END AS a_err,
+       CASE WHEN r.fp IS NULL THEN 0 ELSE r.err END AS r_err
 FROM with_archive w
 LEFT JOIN report_replica r ON r.fp = w.fp

@@ -37,7 +37,7 @@ def test_replicate_gathers_missing_and_failed_versions_once_from_the_archive() -
     plan = from_findings(doc, BUCKETS, ["replicate"])
     (batch,) = plan.ordered()
     assert (batch.kind, batch.side, batch.bucket) == ("replicate", "archive", BUCKETS["archive"])
-    assert batch.rows() == [(BUCKETS["archive"], K1, "v1"), (BUCKETS["archive"], K2, "v2")]
+    assert list(batch.rows()) == [(BUCKETS["archive"], K1, "v1"), (BUCKETS["archive"], K2, "v2")]
     assert batch.codes == {"replica-missing-versions", "replication-failed", "replica-version-missing"}
     assert plan.incomplete == 0
 
@@ -76,7 +76,7 @@ def test_outside_names_versions_not_under_the_drill_prefix() -> None:
     doc = document((1, [finding("replica-missing-versions", BUCKETS["replica"],
                                 [f"{K1}@v1", "drills/run-1/a.dcm@v9"])]))
     plan = from_findings(doc, BUCKETS, ["replicate"])
-    assert outside(plan, "drills/") == [f"{K1}@v1"]
+    assert list(outside(plan, "drills/")) == [f"{K1}@v1"]
 
 
 @pytest.mark.parametrize("doc, message", [

@@ -109,3 +109,68 @@ def test_the_athena_runner_gives_the_inventory_paths_findings(pair, tmp_path):
     assert "'org.apache.hadoop.hive.serde2.OpenCSVSerde'" in ddl and "'projection.dt.format' = 'yyyy-MM-dd-HH-mm'" in ddl
     assert "LOCATION 's3://archive-inventory/inventory/archive-bucket/all/hive/'" in ddl
     assert all(f"`{c.column}` string" in ddl for c in fmt.schema_columns("CSV", archive.manifest["fileSchema"]))
+
+
+class PagedResults:
+    """An Athena client whose one query result is ``total`` current versions, each
+    ``GetQueryResults`` page (1,000 rows, the first with the header, as Athena pages) made only
+    when asked for: the client itself holds no rows."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.pages_asked = 0
+
+    def start_query_execution(self, **_: object) -> dict:
+        return {"QueryExecutionId": "q"}
+
+    def get_query_execution(self, QueryExecutionId: str) -> dict:
+        return {"QueryExecution": {"Status": {"State": "SUCCEEDED"}}}
+
+    def get_query_results(self, QueryExecutionId: str, NextToken: str | None = None) -> dict:
+        self.pages_asked += 1
+        start = int(NextToken or 0)
+        rows = [{"Data": [{"VarCharValue": "key"}, {"VarCharValue": "version_id"}]}] if start == 0 else []
+        end = min(self.total, start + 1000 - len(rows))
+        rows += [{"Data": [{"VarCharValue": f"dicom/1.2.{i // 100}/1.3.{i}/1.4.{i}.dcm"}, {"VarCharValue": f"v{i}"}]}
+                 for i in range(start, end)]
+        page = {"ResultSet": {"Rows": rows, "ResultSetMetadata": {"ColumnInfo": [
+            {"Name": "key", "Type": "varchar"}, {"Name": "version_id", "Type": "varchar"}]}}}
+        if end < self.total:
+            page["NextToken"] = str(end)
+        return page
+
+
+def _paged_engine(total: int) -> tuple[PagedResults, athena_path.AthenaEngine]:
+    client = PagedResults(total)
+    return client, athena_path.AthenaEngine(client, "drkit_test", "s3://results/", "primary", {}, sleep=lambda s: None)
+
+
+def test_result_rows_are_read_a_page_at_a_time_as_they_are_taken():
+    """GetQueryResults returns up to 1,000 rows per call with a NextToken
+    (https://docs.aws.amazon.com/athena/latest/APIReference/API_GetQueryResults.html)."""
+    client, engine = _paged_engine(2_500)
+    rows = engine.iter_rows("current_versions")
+    assert client.pages_asked == 0
+    assert next(rows) == {"key": "dicom/1.2.0/1.3.0/1.4.0.dcm", "version_id": "v0"}
+    assert client.pages_asked == 1
+    rest = list(rows)
+    assert client.pages_asked == 3 and len(rest) == 2_499 and rest[-1]["version_id"] == "v2499"
+
+
+def test_current_versions_stream_from_athena_to_the_manifest_file_in_bounded_memory(tmp_path):
+    """Rung 5's candidates on the Athena path (``reconcile.export_current_versions``): 60,000
+    versions go to the file while Python holds about one result page; as a list of row dicts
+    they would take well over 10 MiB (tracemalloc)."""
+    import tracemalloc
+
+    client, engine = _paged_engine(60_000)
+    tracemalloc.start()
+    try:
+        reconcile.export_current_versions(engine, tmp_path / "current.csv")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    lines = (tmp_path / "current.csv").read_text().splitlines()
+    assert len(lines) == 60_000 and lines[-1] == '"dicom/1.2.599/1.3.59999/1.4.59999.dcm","v59999"'
+    assert client.pages_asked == 61
+    assert peak < 2 * 2**20, f"Python allocated {peak / 2**20:.1f} MiB at peak"

@@ -123,6 +123,19 @@ def test_a_sample_is_the_draw_random_sample_makes_over_the_sorted_versions(tmp_p
     assert drawn == sorted(random.Random(11).sample(sorted(rows), 7))
 
 
+def test_a_sample_of_many_versions_is_drawn_in_a_small_memory_limit(tmp_path: Path) -> None:
+    """300,000 versions in shuffled order, two threads, 64 MB: the same draw (the ranks come from
+    a sort that spills, not a window that holds every row)."""
+    rows = [(key(n), f"v{n}") for n in range(300_000)]
+    shuffled = rows[:]
+    random.Random(3).shuffle(shuffled)
+    write_versions(iter(shuffled), tmp_path / "v.csv")
+    with ChecksumTables(tmp_path / "db", memory_limit="64MB", threads=2) as tables:
+        assert tables.choose(tmp_path / "v.csv", 50, seed=5) == 50
+        drawn = tables.execute("SELECT key, version_id FROM wanted ORDER BY key, version_id").fetchall()
+    assert drawn == sorted(random.Random(5).sample(sorted(rows), 50))
+
+
 def test_the_manifest_is_written_by_duckdb_with_keys_url_encoded(tmp_path: Path) -> None:
     """The same lines as ``manifest_csv`` writes: S3 Batch Operations CSV manifests carry URL-encoded keys
     (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-create-job.html#specify-batchjob-manifest)."""
@@ -135,3 +148,44 @@ def test_the_manifest_is_written_by_duckdb_with_keys_url_encoded(tmp_path: Path)
         assert tables.write_manifest(BUCKET, tmp_path / "m.csv") == 2
     written = (tmp_path / "m.csv").read_bytes().splitlines()            # in fingerprint order: any order will do
     assert sorted(written) == sorted(manifest_csv((BUCKET, k, v) for k, v in rows).splitlines())
+
+
+def test_a_version_reported_twice_counts_by_its_last_row_and_error_codes_are_kept_per_side(tmp_path: Path) -> None:
+    """Both the index and a report may name a version twice (a rescan, a retried task): the
+    last row is the one compared. Error codes met first on either side are named on both."""
+    write_versions(((key(n), f"v{n}") for n in range(4)), tmp_path / "v.csv")
+    sink = IndexSink(tmp_path / "index.csv")
+    sink.add([IndexItem("s", "x", key(n), f"v{n}", digest(n), 1, "RAD") for n in range(4)])
+    sink.add([IndexItem("s", "x", key(0), "v0", digest(0, "old"), 1, "RAD")])          # the last word: differs
+    sink.close()
+
+    def ok(n: int, salt: str = "") -> TaskResult:
+        return TaskResult(BUCKET, key(n), f"v{n}", "succeeded", "", "200",
+                          json.dumps({"checksum_base64": digest(n, salt), "checksumAlgorithm": "SHA256",
+                                      "checksumType": "FULL_OBJECT"}))
+    write_report([ok(0), ok(1, "x"), ok(1), ok(2), TaskResult(BUCKET, key(3), "v3", "failed", "SlowDown", "503", "")],
+                 tmp_path / "archive.csv")                                            # 1: retried, now right
+    write_report([ok(0), ok(1), TaskResult(BUCKET, key(2), "v2", "failed", "AccessDenied", "403", ""), ok(3)],
+                 tmp_path / "replica.csv")
+    with ChecksumTables(tmp_path / "db") as tables:
+        tables.choose(tmp_path / "v.csv", None, 0)
+        tables.load_index(sink.path)
+        for side in ("archive", "replica"):
+            tables.load_report(side, tmp_path / f"{side}.csv")
+        c = tables.compare()
+    assert c.kind("archive-mismatch") == (1, [label(0)]) and c.kind("replica-mismatch") == (1, [label(0)])
+    assert c.matched == 1 and c.index_items == 4
+    assert c.not_verified["archive"] == {"count": 1, "errors": {"SlowDown": 1}, "labels": [label(3)]}
+    assert c.not_verified["replica"] == {"count": 1, "errors": {"AccessDenied": 1}, "labels": [label(2)]}
+
+
+def test_an_empty_report_names_every_version_not_in_report(tmp_path: Path) -> None:
+    """A job that ran no task leaves no report rows: nothing verified, nothing passed."""
+    write_versions(((key(n), f"v{n}") for n in range(3)), tmp_path / "v.csv")
+    write_report(iter(()), tmp_path / "archive.csv")
+    with ChecksumTables(tmp_path / "db") as tables:
+        tables.choose(tmp_path / "v.csv", None, 0)
+        tables.load_report("archive", tmp_path / "archive.csv")
+        c = tables.compare(sides=("archive",))
+    assert c.not_verified["archive"] == {"count": 3, "errors": {"NotInReport": 3}, "labels": [label(n) for n in range(3)]}
+    assert c.matched == 0 and c.kind("differs-index") == (0, [])
