@@ -143,7 +143,10 @@ class ImagingPlatform(pulumi.ComponentResource):
             stop_alarm_arns=[a.arn for a in self.monitoring.failed_replication_alarms],
             settings=cfg.drill, targets=AttackTargets(
                 vault_arns=[self.backups.vault.arn, self.backups.dr_vault.arn],
-                table_arns=[self.index.arn, replica_table_arn], data_key_arns=[data.primary_arn, data.replica_arn])),
+                table_arns=[self.index.arn, replica_table_arn, self.index.claims_arn, pulumi.Output.format(
+                    "arn:{0}:dynamodb:{1}:{2}:table/{3}", p.account.partition, self.dr.region, p.account.account_id,
+                    self.index.claims_name)],
+                data_key_arns=[data.primary_arn, data.replica_arn])),
             opts=child)
         self.batch = BatchOperations(f"{name}-batch", BatchOperationsArgs(
             primary=self.primary, dr=self.dr, archive=self.archive, replica=self.replica,
