@@ -298,7 +298,6 @@ class Ingestor:
         self._recent = _RecentKeys()
         self._indexing: dict[str, Future] = {}      # key -> its index write still pending
         self._indexing_lock = threading.Lock()
-        self._claimed_in_index = dest.claims_table is not None   # claims settled by the group commit
 
     # -- entry points
     def ingest_file(self, path: Path, source: str | None = None) -> IngestResult:
@@ -410,7 +409,7 @@ class Ingestor:
         if digest.part_size is None:
             # without a claims table the SOP Instance UID lookup runs beside the PUT (a new key
             # needs it), not after it; with one, the index's group commit settles the claim
-            claims = (None if self._claimed_in_index or self._recent.mostly_existing()
+            claims = (None if self._index.claims_complete() or self._recent.mostly_existing()
                       else self._lookup_claims(header.sop_instance_uid))
             created, current = self._put_if_new(key, body, digest, tags)
             if created is not None:
@@ -479,7 +478,7 @@ class Ingestor:
         their own key, nothing is lost; the index item records the clash). The item joins the
         index's group commit; the Future completes once it is written."""
         with self._unindexed_on_failure(source, stored):
-            other = None if self._claimed_in_index else self._other_claim(header, claims)
+            other = None if self._index.claims_complete() else self._other_claim(header, claims)
             if other is not None:
                 study, series_sop = other
                 other_key = archive_key(study, series_sop.rsplit("/", 1)[0], header.sop_instance_uid)
@@ -584,7 +583,7 @@ class Ingestor:
         item = self._index.read(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
         if item and item.version_id == current.version_id and item.content_sha256 == digest.full_b64:
             return False
-        if item is None and self._claimed_in_index:
+        if item is None and self._index.claims_complete():
             # the group commit claims the SOP Instance UID with the item (a UID another item
             # holds is recorded on the item as a conflict)
             self._index.add(self._item(header, current, digest).to_item())

@@ -40,6 +40,7 @@ from pydicom.uid import (
 
 from drills.aws import Target
 from drills.contracts import (
+    CLAIMS_COMPLETE_MARKER,
     CLAIMS_TABLE_DEFINITION,
     HASH_KEY_SECRET_TAGS,
     INDEX_TABLE_DEFINITION,
@@ -98,7 +99,14 @@ class IngestEnv:
     def claims(self) -> dict[str, tuple[str, str]]:
         """SOP Instance UID -> (StudyInstanceUID, SeriesSop) of every claim."""
         items = self.ddb.scan(TableName=self.claims_table, ConsistentRead=True)["Items"]
-        return {i["SOPInstanceUID"]["S"]: (i["StudyInstanceUID"]["S"], i["SeriesSop"]["S"]) for i in items}
+        return {i["SOPInstanceUID"]["S"]: (i["StudyInstanceUID"]["S"], i["SeriesSop"]["S"]) for i in items
+                if i["SOPInstanceUID"]["S"] != CLAIMS_COMPLETE_MARKER}
+
+    def claims_marker(self) -> dict[str, Any] | None:
+        """The claims table's completeness marker item (plain values), or None."""
+        item = self.ddb.get_item(TableName=self.claims_table, ConsistentRead=True,
+                                 Key={"SOPInstanceUID": {"S": CLAIMS_COMPLETE_MARKER}}).get("Item")
+        return {k: v["S"] for k, v in item.items()} if item else None
 
     def outputs(self) -> StackOutputs:
         return StackOutputs.from_mapping({
