@@ -15,15 +15,9 @@ from datetime import datetime, timezone
 from drills.contracts import SOP_UID_REUSED, IndexConflict, archive_key
 from drills.ingest.claims_backfill import backfill, label
 
+from .conftest import put_index_item as put_item
+
 NOW = datetime(2026, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
-
-
-def put_item(env, study: str, series: str, sop: str, conflicts: list[dict] | None = None) -> None:
-    item = {"StudyInstanceUID": {"S": study}, "SeriesSop": {"S": f"{series}/{sop}"}, "SOPInstanceUID": {"S": sop},
-            "VersionId": {"S": "v1"}}
-    if conflicts:
-        item["Conflicts"] = {"L": [{"M": {k: {"S": str(v)} for k, v in c.items()}} for c in conflicts]}
-    env.ddb.put_item(TableName=env.index_table, Item=item)
 
 
 def run(env, **kwargs):

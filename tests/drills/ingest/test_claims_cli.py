@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .test_claims_backfill import put_item
+from .conftest import put_index_item as put_item
 
 
 def test_backfill_fills_claims_and_exits_0_with_json(drkit, ingest_env, shared_target, tmp_path: Path) -> None:

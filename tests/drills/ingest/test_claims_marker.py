@@ -22,8 +22,7 @@ from drills.ingest.claims import BACKFILL_COMMAND, claims_mode, is_marker
 from drills.ingest.claims_backfill import backfill
 from drills.ingest.core import Outcome
 
-from .conftest import build_dataset, to_bytes
-from .test_claims import Counting
+from .conftest import CountingClient as Counting, build_dataset, to_bytes
 
 
 @pytest.fixture(autouse=True)
