@@ -29,7 +29,10 @@ Requests per new instance: with a claims table (``IngestDestination.claims_table
 stack output ``claimsTable``) one conditional PutObject and a share of a group-committed
 index write that also checks and claims the SOP Instance UID (drills.ingest.index: one
 BatchGetItem and one TransactWriteItems per group of up to 25); without one, also a GSI Query
-(SOP Instance UID claims, sent beside the PUT, so it adds no latency). The PutObject is
+(SOP Instance UID claims, sent beside the PUT, so it adds no latency). The claims table
+settles UIDs alone only once it carries its completeness marker (drills.ingest.claims,
+decided once per Ingestor); an upgraded stack's table without it is written but not
+trusted, and the GSI Query runs as without one until ``drkit claims backfill``. The PutObject is
 conditional (``If-None-Match: *``; a 412 means
 the key has a current version, and only then does ingest HEAD it to tell DUPLICATE from
 CONFLICT) and its share of a group-committed index write (drills.ingest.index). While most
