@@ -17,7 +17,9 @@ bounded by a page per segment, never the index), and for each page:
 Once every segment finished without an error, the completeness marker is written
 (drills.ingest.claims), also when conflicts were found: every UID is then claimed by one
 item, which is what ingest needs. Re-running is safe and cheap (claimed UIDs are only read),
-so a run stopped half-way is resumed by running it again. ``dry_run`` reads only.
+so a run stopped half-way is resumed by running it again. ``dry_run`` reads only; it counts
+what would be claimed but cannot see a conflict between two items whose UID is unclaimed yet
+and that sit in different pages (the real run finds it at its conditional Put).
 
 Beside a running ingest: ingest without the marker checks UIDs through the GSI *and* writes
 claims in its group commit (drills.ingest.index), so an item archived during the backfill is
