@@ -109,9 +109,11 @@ class DicomWeb(pulumi.ComponentResource):
                 allow(["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"],
                       [pulumi.Output.concat(args.bucket_arn, "/", p, "*") for p in (DICOM_PREFIX, QUARANTINE_PREFIX)],
                       sid="StoreInstances"),
+                # Scan (Limit=1) on both tables: is the index empty? (drills.ingest.claims)
                 allow(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
-                       "dynamodb:BatchGetItem"], args.table_arn, sid="IndexInstances"),
-                *([allow(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"], args.claims_table_arn,
+                       "dynamodb:BatchGetItem", "dynamodb:Scan"], args.table_arn, sid="IndexInstances"),
+                *([allow(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Scan"],
+                         args.claims_table_arn,
                          sid="ClaimSopInstanceUids")] if args.claims_table_arn is not None else []),
                 allow(["kms:GenerateDataKey"], keys, sid="EncryptStored", condition=via),
             ]

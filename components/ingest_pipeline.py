@@ -182,14 +182,17 @@ class IngestPipeline(pulumi.ComponentResource):
             allow(["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:GetObject",
                    "s3:GetObjectVersion"], archive_prefixes, sid="WriteArchive"),
             # drills.ingest.index: GetItem (consistent read) and UpdateItem (upsert + conflict list).
+            # Scan (Limit=1): is the index empty? (drills.ingest.claims, once per cold start)
             allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
-                   "dynamodb:BatchWriteItem"], args.index_table_arn, sid="WriteIndex"),
+                   "dynamodb:BatchWriteItem", "dynamodb:Scan"], args.index_table_arn, sid="WriteIndex"),
             # drills.ingest.index.claims: is a new SOP Instance UID claimed by another study?
             allow(["dynamodb:Query"], pulumi.Output.concat(args.index_table_arn, "/index/", INDEX_SOP_GSI),
                   sid="LookUpSopInstanceUids"),
             # drills.ingest.index group commit: read a group's claims (BatchGetItem) and write them
-            # with their index items in one TransactWriteItems (conditional Puts).
-            *([allow(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"], args.claims_table_arn,
+            # with their index items in one TransactWriteItems (conditional Puts); GetItem/Scan/PutItem
+            # of the completeness marker (drills.ingest.claims).
+            *([allow(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Scan"],
+                     args.claims_table_arn,
                      sid="ClaimSopInstanceUids")] if args.claims_table_arn is not None else []),
             # Each key only through the services that hold data under it (a stolen session cannot
             # decrypt arbitrary ciphertext with kms:Decrypt directly).

@@ -249,6 +249,13 @@ INDEX_TABLE_DEFINITION: dict[str, Any] = {
 CLAIMS_PARTITION_KEY = "SOPInstanceUID"      # S
 CLAIMS_STUDY = "StudyInstanceUID"            # S: the claiming index item's partition key
 CLAIMS_SERIES_SOP = "SeriesSop"              # S: ... and its sort key
+# The completeness marker: one item of the claims table whose key cannot be a SOP Instance UID
+# (UIDs are digits and dots only, PS3.5 §9). Present once every index item's UID is claimed —
+# written by ingest into an empty stack, by `drkit claims backfill` after filling an upgraded
+# one. Ingest trusts the claims only while it is present; every reader of the table skips it.
+CLAIMS_COMPLETE_MARKER = "drkit:claims-complete"
+CLAIMS_MARKER_WRITTEN_AT = "WrittenAt"       # S: UTC ISO-8601
+CLAIMS_MARKER_WRITTEN_BY = "WrittenBy"       # S: what wrote it ("ingest: empty index", "drkit claims backfill")
 CLAIMS_TABLE_DEFINITION: dict[str, Any] = {
     "KeySchema": [{"AttributeName": CLAIMS_PARTITION_KEY, "KeyType": "HASH"}],
     "AttributeDefinitions": [{"AttributeName": CLAIMS_PARTITION_KEY, "AttributeType": "S"}],

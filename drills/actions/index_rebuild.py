@@ -33,6 +33,7 @@ from drills.contracts import (CLAIMS_PARTITION_KEY, CLAIMS_SERIES_SOP, CLAIMS_ST
 from drills.engine.clock import poll
 from drills.engine.model import Finding, ProbeResult, Severity, Status
 from drills.engine.registry import action, probe
+from drills.ingest.claims import is_marker
 from drills.ingest.pseudonym import Pseudonymizer
 from drills.ingest.reader import RejectedInput, read_header
 from drills.probes import listing
@@ -94,10 +95,12 @@ def claims_of(items: list[IndexItem]) -> tuple[dict[str, tuple[str, str]], int]:
 
 
 def read_claims(dynamodb: Any, table: str) -> dict[str, tuple[str, str]]:
-    """Every claim of a claims table (consistent scan)."""
+    """Every claim of a claims table (consistent scan); its completeness marker is no claim."""
     found: dict[str, tuple[str, str]] = {}
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for raw in page.get("Items", []):
+            if is_marker(raw):
+                continue
             found[raw[CLAIMS_PARTITION_KEY]["S"]] = (raw[CLAIMS_STUDY]["S"], raw[CLAIMS_SERIES_SOP]["S"])
     return found
 

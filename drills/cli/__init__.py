@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "report": "drills.cli.report:report",
     "weaken": "drills.cli.weaken:weaken",
     "dicomweb": "drills.cli.dicomweb:dicomweb",
+    "claims": "drills.cli.claims:claims",
 }
 
 

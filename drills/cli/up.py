@@ -27,6 +27,8 @@ from drills.cli.common import emit_json, say, target_options
 from drills.errors import UsageError
 
 if TYPE_CHECKING:
+    from drills.aws import Target
+    from drills.contracts import StackOutputs
     from drills.deploy.engine import DeployResult
 
 
@@ -53,20 +55,51 @@ def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
     endpoint = resolve_endpoint(endpoint) if endpoint else None
     if endpoint:
         from drills.aws import Target
-        result = deploy(project, stack, Target(endpoint=endpoint))
+        target_used = Target(endpoint=endpoint)
+        result = deploy(project, stack, target_used)
+        result.outputs.write(out_path)
+        claims = _upgrade_claims(target_used, result.outputs)
     else:
         from drills.cloud.server import EmbeddedCloud
         with EmbeddedCloud() as cloud:
             result = deploy(project, stack, cloud.target, cloud.sim)
-    result.outputs.write(out_path)
+            result.outputs.write(out_path)
+            claims = _upgrade_claims(cloud.target, result.outputs)
     if as_json:
-        emit_json({**result.to_dict(), "outputsFile": str(out_path)})
+        emit_json({**result.to_dict(), "outputsFile": str(out_path),
+                   **({"claimsBackfill": claims} if claims is not None else {})})
     _show(result, verbose)
     say(f"{DISCLAIMER}; took {result.duration_seconds:.1f} s (real time)", fg="green")
     say(f"outputs written to {out_path}")
     if not endpoint:
         say("note: this in-process embedded cloud stopped when the command ended; to use the outputs, start "
             "`drkit cloud serve` and run `drkit up --endpoint URL`", fg="yellow")
+
+
+def _upgrade_claims(target: "Target", outputs: "StackOutputs") -> dict | None:
+    """An upgraded stack — its index holds items, its claims table lacks the completeness
+    marker — gets its claims filled now (`drkit claims backfill`); the summary, or None when
+    there was nothing to do. Conflicts found are reported, the deploy still succeeded."""
+    from drills.cloud.control import HttpControl
+    from drills.engine.clock import VirtualClock
+    from drills.ingest.claims import marker_present, table_empty
+    from drills.ingest.claims_backfill import backfill
+    from drills.ingest.clients import ingest_client
+
+    if not outputs.claimsTable:
+        return None
+    ddb = ingest_client(target, "dynamodb", outputs.primaryRegion)
+    if marker_present(ddb, outputs.claimsTable) or table_empty(ddb, outputs.indexTable):
+        return None
+    say("the index holds items and the claims table has no completeness marker (a stack upgraded from a version "
+        "without claims, or a restored index): running `drkit claims backfill`", fg="yellow")
+    summary = backfill(ddb, outputs.indexTable, outputs.claimsTable, now=VirtualClock(HttpControl(target.endpoint or "")).now)
+    say(f"claims backfill: {summary.index_items} index item(s), {summary.claimed} claimed, "
+        f"{summary.already_claimed} already claimed, marker {summary.marker}")
+    if summary.conflicts:
+        say(f"claims backfill: {summary.conflicts} SOP Instance UID(s) held by two index items and not recorded in "
+            f"the index; `drkit claims backfill --json` lists them (opaque labels)", fg="red")
+    return summary.to_dict()
 
 
 def _writable_outputs(path: Path) -> Path:

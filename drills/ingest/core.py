@@ -29,7 +29,10 @@ Requests per new instance: with a claims table (``IngestDestination.claims_table
 stack output ``claimsTable``) one conditional PutObject and a share of a group-committed
 index write that also checks and claims the SOP Instance UID (drills.ingest.index: one
 BatchGetItem and one TransactWriteItems per group of up to 25); without one, also a GSI Query
-(SOP Instance UID claims, sent beside the PUT, so it adds no latency). The PutObject is
+(SOP Instance UID claims, sent beside the PUT, so it adds no latency). The claims table
+settles UIDs alone only once it carries its completeness marker (drills.ingest.claims,
+decided once per Ingestor); an upgraded stack's table without it is written but not
+trusted, and the GSI Query runs as without one until ``drkit claims backfill``. The PutObject is
 conditional (``If-None-Match: *``; a 412 means
 the key has a current version, and only then does ingest HEAD it to tell DUPLICATE from
 CONFLICT) and its share of a group-committed index write (drills.ingest.index). While most
@@ -298,7 +301,6 @@ class Ingestor:
         self._recent = _RecentKeys()
         self._indexing: dict[str, Future] = {}      # key -> its index write still pending
         self._indexing_lock = threading.Lock()
-        self._claimed_in_index = dest.claims_table is not None   # claims settled by the group commit
 
     # -- entry points
     def ingest_file(self, path: Path, source: str | None = None) -> IngestResult:
@@ -410,7 +412,7 @@ class Ingestor:
         if digest.part_size is None:
             # without a claims table the SOP Instance UID lookup runs beside the PUT (a new key
             # needs it), not after it; with one, the index's group commit settles the claim
-            claims = (None if self._claimed_in_index or self._recent.mostly_existing()
+            claims = (None if self._index.claims_complete() or self._recent.mostly_existing()
                       else self._lookup_claims(header.sop_instance_uid))
             created, current = self._put_if_new(key, body, digest, tags)
             if created is not None:
@@ -479,7 +481,7 @@ class Ingestor:
         their own key, nothing is lost; the index item records the clash). The item joins the
         index's group commit; the Future completes once it is written."""
         with self._unindexed_on_failure(source, stored):
-            other = None if self._claimed_in_index else self._other_claim(header, claims)
+            other = None if self._index.claims_complete() else self._other_claim(header, claims)
             if other is not None:
                 study, series_sop = other
                 other_key = archive_key(study, series_sop.rsplit("/", 1)[0], header.sop_instance_uid)
@@ -584,7 +586,7 @@ class Ingestor:
         item = self._index.read(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid)
         if item and item.version_id == current.version_id and item.content_sha256 == digest.full_b64:
             return False
-        if item is None and self._claimed_in_index:
+        if item is None and self._index.claims_complete():
             # the group commit claims the SOP Instance UID with the item (a UID another item
             # holds is recorded on the item as a conflict)
             self._index.add(self._item(header, current, digest).to_item())

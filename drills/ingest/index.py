@@ -31,6 +31,12 @@ Writes:
   backoff; what is still unprocessed after ``MAX_ATTEMPTS`` fails with InfraError.
 
 With a claims table (``claims_table``; drills.contracts CLAIMS_*) a group also settles its
+SOP Instance UIDs. The group commit below runs whether or not the table carries its
+completeness marker (``claims_complete``, drills.ingest.claims): without the marker the
+claims are written all the same (so ``drkit claims backfill`` running beside ingest misses
+none) and the caller checks UIDs through the GSI as well.
+
+A group settles its
 SOP Instance UIDs, without a request per instance: the group's one ``BatchGetItem`` reads the
 index keys *and* the claims of its UIDs (consistent reads); an item whose UID another index
 item claims is written through ``record`` with a ``SOPInstanceUIDReused`` conflict naming
@@ -76,6 +82,7 @@ from drills.contracts import (CLAIMS_PARTITION_KEY, CLAIMS_SERIES_SOP, CLAIMS_ST
                               INDEX_SOP_GSI_KEY, INDEX_SORT_KEY, SOP_UID_REUSED, IndexConflict, IndexItem, archive_key,
                               index_sort_key)
 from drills.errors import InfraError
+from drills.ingest.claims import claims_mode
 from drills.ingest.clients import ingest_client
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
 from drills.times import utc_timestamp
@@ -134,6 +141,20 @@ class StudyIndex:
         self._in_flight_keys: set[tuple[str, ...]] = set()      # keys and SOP Instance UIDs
         self._writers = 0                         # writer threads alive
         self._sop_index = True          # False once the table turned out to lack INDEX_SOP_GSI
+        self._complete: bool | None = None      # claims_complete(), decided once
+        self._complete_lock = threading.Lock()
+
+    def claims_complete(self) -> bool:
+        """May the claims table alone settle SOP Instance UIDs? Decided once per StudyIndex
+        (drills.ingest.claims.claims_mode: its completeness marker, or an empty new stack).
+        When False the caller checks UIDs through the GSI (``claims``); the group commit
+        still writes claims with the items, so a backfill running meanwhile misses none."""
+        if self.claims_table is None:
+            return False
+        with self._complete_lock:
+            if self._complete is None:
+                self._complete = claims_mode(self._ddb, self.table, self.claims_table, self._now())
+            return self._complete
 
     @staticmethod
     def key(study_uid: str, series_uid: str, sop_uid: str) -> dict[str, Any]:

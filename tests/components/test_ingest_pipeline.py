@@ -126,11 +126,13 @@ def test_function_role_is_least_privilege(stack) -> None:
     table, claims = index_tables(stack)
     assert s["WriteIndex"] == {"Sid": "WriteIndex", "Effect": "Allow", "Resource": table.outputs["arn"],
                                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                          "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]}
+                                          "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Scan"]}
+    # Scan (Limit=1, once per cold start): is the index empty? (drills.ingest.claims' completeness marker)
     # TransactWriteItems needs the per-item actions on each table it writes (no action of its own)
     assert s["ClaimSopInstanceUids"] == {"Sid": "ClaimSopInstanceUids", "Effect": "Allow",
                                          "Resource": claims.outputs["arn"],
-                                         "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"]}
+                                         "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
+                                                    "dynamodb:Scan"]}
     assert s["LookUpSopInstanceUids"]["Action"] == ["dynamodb:Query"], policy.urn
     assert s["LookUpSopInstanceUids"]["Resource"] == f"{table.outputs['arn']}/index/BySOPInstanceUID", policy.urn
     (secret,) = stack.all("aws:secretsmanager/secret:Secret")

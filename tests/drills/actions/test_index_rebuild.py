@@ -48,3 +48,25 @@ def test_rebuilt_claims_go_to_the_instance_written_first() -> None:
     claims, reused = claims_of(items)
     assert claims == {"7.7": ("1.2", "9.9/7.7"), "8.8": ("1.1", "9.9/8.8")} and reused == 2
     assert claims_of(list(reversed(items))) == (claims, reused)
+
+
+def test_read_claims_skips_the_completeness_marker(monkeypatch) -> None:
+    """The claims ``index-snapshot`` reads for ``compare-rebuilt-index`` hold claims only: the
+    marker (a key no UID can be, PS3.5 §9) is no claim. Scan
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html) returns it like any item."""
+    import boto3
+    from moto import mock_aws
+
+    from drills.actions.index_rebuild import read_claims
+    from drills.contracts import CLAIMS_COMPLETE_MARKER, CLAIMS_TABLE_DEFINITION
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(TableName="claims", BillingMode="PAY_PER_REQUEST", **CLAIMS_TABLE_DEFINITION)
+        ddb.put_item(TableName="claims", Item={"SOPInstanceUID": {"S": "7.7"}, "StudyInstanceUID": {"S": "1.2"},
+                                               "SeriesSop": {"S": "9.9/7.7"}})
+        ddb.put_item(TableName="claims", Item={"SOPInstanceUID": {"S": CLAIMS_COMPLETE_MARKER},
+                                               "WrittenAt": {"S": "2026-01-01T00:00:00Z"}, "WrittenBy": {"S": "x"}})
+        assert read_claims(ddb, "claims") == {"7.7": ("1.2", "9.9/7.7")}

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from pydicom.uid import (
 
 from drills.aws import Target
 from drills.contracts import (
+    CLAIMS_COMPLETE_MARKER,
     CLAIMS_TABLE_DEFINITION,
     HASH_KEY_SECRET_TAGS,
     INDEX_TABLE_DEFINITION,
@@ -98,7 +100,14 @@ class IngestEnv:
     def claims(self) -> dict[str, tuple[str, str]]:
         """SOP Instance UID -> (StudyInstanceUID, SeriesSop) of every claim."""
         items = self.ddb.scan(TableName=self.claims_table, ConsistentRead=True)["Items"]
-        return {i["SOPInstanceUID"]["S"]: (i["StudyInstanceUID"]["S"], i["SeriesSop"]["S"]) for i in items}
+        return {i["SOPInstanceUID"]["S"]: (i["StudyInstanceUID"]["S"], i["SeriesSop"]["S"]) for i in items
+                if i["SOPInstanceUID"]["S"] != CLAIMS_COMPLETE_MARKER}
+
+    def claims_marker(self) -> dict[str, Any] | None:
+        """The claims table's completeness marker item (plain values), or None."""
+        item = self.ddb.get_item(TableName=self.claims_table, ConsistentRead=True,
+                                 Key={"SOPInstanceUID": {"S": CLAIMS_COMPLETE_MARKER}}).get("Item")
+        return {k: v["S"] for k, v in item.items()} if item else None
 
     def outputs(self) -> StackOutputs:
         return StackOutputs.from_mapping({
@@ -186,6 +195,31 @@ def ingest_env(moto_target: Target) -> Iterator[IngestEnv]:
         )
         key_id = target.client("kms", REGION).create_key(Description="archive")["KeyMetadata"]["KeyId"]
         yield IngestEnv(target, REGION, archive, landing, table, secret["ARN"], key_id, claims)
+
+
+def put_index_item(env: IngestEnv, study: str, series: str, sop: str, conflicts: list[dict] | None = None) -> None:
+    """An index item written directly (as an older version or a restore left it), no claim."""
+    item = {"StudyInstanceUID": {"S": study}, "SeriesSop": {"S": f"{series}/{sop}"}, "SOPInstanceUID": {"S": sop},
+            "VersionId": {"S": "v1"}}
+    if conflicts:
+        item["Conflicts"] = {"L": [{"M": {k: {"S": str(v)} for k, v in c.items()}} for c in conflicts]}
+    env.ddb.put_item(TableName=env.index_table, Item=item)
+
+
+class CountingClient:
+    """Delegates to a real boto3 client and counts its operations."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: Counter = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.real, name)
+
+        def call(**kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return method(**kwargs)
+        return call
 
 
 # --------------------------------------------------------------------------- DICOM builders

@@ -27,7 +27,7 @@ from drills.ingest import package
 
 FIRST_PARTY = [
     "drills/__init__.py", "drills/aws.py", "drills/contracts.py", "drills/errors.py", "drills/ingest/__init__.py",
-    "drills/ingest/checksum.py", "drills/ingest/clients.py", "drills/ingest/core.py", "drills/ingest/failures.py",
+    "drills/ingest/checksum.py", "drills/ingest/claims.py", "drills/ingest/clients.py", "drills/ingest/core.py", "drills/ingest/failures.py",
     "drills/ingest/handler.py",
     "drills/ingest/identity.py", "drills/ingest/index.py", "drills/ingest/paths.py", "drills/ingest/pseudonym.py",
     "drills/ingest/reader.py", "drills/ingest/store.py",
