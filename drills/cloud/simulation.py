@@ -26,6 +26,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "drills.cloud.sim.bad_requests:BadRequests",
     "drills.cloud.sim.bucket_policy:BucketPolicyEnforcement",
     "drills.cloud.sim.identity_policies:IdentityPolicyEnforcement",
+    "drills.cloud.sim.public_access_block:PublicAccessBlockEnforcement",
     "drills.cloud.sim.checksums:ChecksumValidation",
     "drills.cloud.sim.kms_keys:KmsKeyState",
     "drills.cloud.sim.object_lock:ObjectLockFidelity",

@@ -93,7 +93,9 @@ def test_attacker_attempts_are_counted_exactly_with_their_error_codes(dev_run) -
     assert attempts["overwrite"] == ("succeeded", None, SAMPLE)
     assert attempts["shorten-retention"] == ("denied", "AccessDenied", SAMPLE)
     assert attempts["suspend-versioning"] == ("denied", "InvalidBucketState", 1)
-    assert attempts["loosen-bucket-policy"] == ("succeeded", None, 2)              # put public policy, delete it
+    # Block Public Access (components/secure_bucket.py) refuses the public policy; DeleteBucketPolicy succeeds
+    # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html)
+    assert attempts["loosen-bucket-policy"] == ("partial", "AccessDenied", 2)
     assert attempts["delete-replication"] == ("succeeded", None, 1)
     # two recovery points (archive, index) in each vault, made by the drill's own backup first
     assert attempts["delete-recovery-points"] == ("denied", "InvalidRequestException", 4)
@@ -106,6 +108,7 @@ def test_attacker_attempts_are_counted_exactly_with_their_error_codes(dev_run) -
     findings = {f["code"]: f for f in scenarios["ransomware"]["findings"]}
     assert findings["index-deletion-unprotected"]["severity"] == "high"
     assert findings["attack-delete-replication-succeeded"]["resource"].startswith("drkit-dev-archive-")
+    assert findings["attack-loosen-bucket-policy-succeeded"]["evidence"]["outcome"] == "partial"
     assert not any(f["severity"] == "critical" for f in findings.values())
 
 
