@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Imported here, at collection, while the process has one thread: otherwise the hypothesis
+# plugin imports it at the terminal summary, when pytest's assertion rewriting parses its
+# modules (ast.parse) beside threads left running by in-process deploys, and CPython 3.11.7's
+# AST converter raises "SystemError: AST constructor recursion depth mismatch" (its recursion
+# counter is shared by threads; CPython gh-106905) — a red run after every test passed.
+import hypothesis  # noqa: F401
 import pytest
 
 from tests.helpers.paths import REPO_ROOT

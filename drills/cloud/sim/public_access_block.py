@@ -27,7 +27,9 @@ level has it on. An account id other than the cloud's is refused, 403 ``AccessDe
   or of one of the condition keys the guide lists: ``aws:SourceIp`` (a CIDR no broader than /8
   for IPv4 and /32 for IPv6), ``aws:SourceArn``, ``aws:SourceVpc``, ``aws:SourceVpce``,
   ``aws:SourceOwner``, ``aws:SourceAccount``, ``aws:userid`` (outside the pattern ``AROLEID:*``),
-  ``aws:PrincipalOrgID``, ``s3:DataAccessPointArn``, ``s3:DataAccessPointAccount``. A fixed value
+  ``aws:PrincipalOrgID``, ``s3:DataAccessPointArn``, ``s3:DataAccessPointAccount``,
+  ``s3:x-amz-server-side-encryption-aws-kms-key-id`` (listed by the API reference's
+  PublicAccessBlockConfiguration page). A fixed value
   must be bound by an operator that restricts the key to it (``StringEquals``, ``StringLike``
   without wildcard, ``ArnEquals``/``ArnLike``, ``IpAddress``, their ``ForAnyValue:`` forms);
   negated and ``...IfExists`` operators let other callers through and do not make a statement
@@ -67,7 +69,8 @@ ACL_OPERATIONS = frozenset({"PutBucketAcl", "PutObjectAcl", "PutObject", "CopyOb
 # The guide's list of condition keys whose fixed values make an Allow statement non-public.
 FIXED_VALUE_KEYS = frozenset(k.lower() for k in (
     "aws:SourceIp", "aws:SourceArn", "aws:SourceVpc", "aws:SourceVpce", "aws:SourceOwner", "aws:SourceAccount",
-    "aws:userid", "aws:PrincipalOrgID", "s3:DataAccessPointArn", "s3:DataAccessPointAccount"))
+    "aws:userid", "aws:PrincipalOrgID", "s3:DataAccessPointArn", "s3:DataAccessPointAccount",
+    "s3:x-amz-server-side-encryption-aws-kms-key-id"))
 _RESTRICTING = frozenset(op.lower() for op in (
     "StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike", "IpAddress"))
 _VARIABLE = re.compile(r"\$\{[^}]*\}")

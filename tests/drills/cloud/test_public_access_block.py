@@ -67,6 +67,10 @@ def _refused(fn) -> str:
     ("*", {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}, False),
     ("*", {"StringEquals": {"aws:SourceAccount": ACCOUNT}}, False),
     ("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}, False),
+    # listed on the API reference's PublicAccessBlockConfiguration page ("A fixed value of
+    # s3:x-amz-server-side-encryption-aws-kms-key-id")
+    ("*", {"StringEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id":
+                            f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}, False),
     ("*", {"StringLike": {"aws:SourceVpc": "vpc-*"}}, True),                       # the guide's public example
     ("*", {"StringEquals": {"aws:SourceVpc": "vpc-91237329"}}, False),             # ... made non-public
     ("*", {"StringNotEquals": {"aws:SourceVpc": "vpc-91237329"}}, True),           # everyone else allowed
