@@ -73,7 +73,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -399,24 +399,29 @@ class StudyIndex:
         }
         existing: set[tuple[str, str]] = set()
         claims: dict[str, tuple[str, str]] = {}
+        for found in self._batch_get(request, f"read index items and claims from {self.table}, {self.claims_table}"):
+            existing.update(_raw_key_id(raw) for raw in found.get(self.table, []))
+            for raw in found.get(self.claims_table, []):
+                holder = _claim_holder(raw)
+                if holder is not None:
+                    claims[raw[CLAIMS_PARTITION_KEY]["S"]] = holder
+        return existing, claims
+
+    def _batch_get(self, request: dict[str, Any], what: str) -> Iterator[dict[str, list[dict[str, Any]]]]:
+        """BatchGetItem ``request``, retrying what DynamoDB leaves unprocessed (with backoff);
+        yields each response's ``Responses`` (table -> raw items). InfraError naming ``what``."""
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 self._backoff(attempt - 1)
             try:
                 response = self._ddb.batch_get_item(RequestItems=request)
             except AWS_ERRORS as exc:
-                raise infra_error(exc, f"read index items and claims from {self.table}, {self.claims_table}") from exc
-            found = response.get("Responses", {})
-            existing.update(_raw_key_id(raw) for raw in found.get(self.table, []))
-            for raw in found.get(self.claims_table, []):
-                holder = _claim_holder(raw)
-                if holder is not None:
-                    claims[raw[CLAIMS_PARTITION_KEY]["S"]] = holder
+                raise infra_error(exc, what) from exc
+            yield response.get("Responses", {})
             request = response.get("UnprocessedKeys") or {}
             if not request:
-                return existing, claims
-        raise InfraError(f"read index items from {self.table}: keys still unprocessed after "
-                         f"{MAX_ATTEMPTS} BatchGetItem requests")
+                return
+        raise InfraError(f"{what}: keys still unprocessed after {MAX_ATTEMPTS} BatchGetItem requests")
 
     def _transact(self, pendings: list[_Pending]) -> None:
         """Claim and create in one TransactWriteItems; resolve what a cancellation names, retry the rest."""
@@ -546,20 +551,9 @@ class StudyIndex:
             "ExpressionAttributeNames": {"#pk": INDEX_PARTITION_KEY, "#sk": INDEX_SORT_KEY},
         }}
         found: set[tuple[str, str]] = set()
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:
-                self._backoff(attempt - 1)
-            try:
-                response = self._ddb.batch_get_item(RequestItems=request)
-            except AWS_ERRORS as exc:
-                raise infra_error(exc, f"read index items from {self.table}") from exc
-            for raw in response.get("Responses", {}).get(self.table, []):
-                found.add((raw[INDEX_PARTITION_KEY]["S"], raw[INDEX_SORT_KEY]["S"]))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return found
-        raise InfraError(f"read index items from {self.table}: keys still unprocessed after "
-                         f"{MAX_ATTEMPTS} BatchGetItem requests")
+        for responses in self._batch_get(request, f"read index items from {self.table}"):
+            found.update(_raw_key_id(raw) for raw in responses.get(self.table, []))
+        return found
 
     def _batch_put(self, batch: list[_Pending]) -> None:
         """BatchWriteItem ``batch`` (≤ 25 items), retrying what DynamoDB leaves unprocessed."""

@@ -14,7 +14,6 @@ BatchGetItem reads several tables in one request, up to 100 keys
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
@@ -25,7 +24,7 @@ from drills.contracts import archive_key
 from drills.ingest.core import Ingestor, Outcome
 from drills.ingest.index import StudyIndex
 
-from .conftest import build_dataset, to_bytes
+from .conftest import CountingClient as Counting, build_dataset, to_bytes
 
 
 @pytest.fixture(autouse=True)
@@ -33,22 +32,6 @@ def isolated_transactions() -> Iterator[None]:
     dynamodb_transactions.install()
     yield
     dynamodb_transactions.uninstall()
-
-
-class Counting:
-    """Delegates to the real client and counts operations."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.calls: Counter = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.real, name)
-
-        def call(**kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return method(**kwargs)
-        return call
 
 
 def held_after_reads(ingestors: list[Ingestor]) -> None:
