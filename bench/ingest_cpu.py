@@ -112,7 +112,9 @@ def stub_response(service: str, request: Any) -> Any:
                "BatchGetItem": {"Responses": {t: [] for t in body.get("RequestItems", {})}, "UnprocessedKeys": {}},
                "BatchWriteItem": {"UnprocessedItems": {}},
                "TransactWriteItems": {},
-               "PutItem": {}, "UpdateItem": {}}
+               "PutItem": {}, "UpdateItem": {},
+               # the claims-completeness check, once per Ingestor: no marker, empty tables (a new stack)
+               "GetItem": {}, "Scan": {"Items": [], "Count": 0, "ScannedCount": 0}}
     if op not in replies:
         raise SystemExit(f"stub transport: unexpected DynamoDB {op}")
     return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0",
