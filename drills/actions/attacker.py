@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drills.aws import Target
+from drills.aws import Target, error_code
 from drills.errors import RegionFenced
 
 ROLES = ("attacker", "attacker-bypass")
@@ -61,7 +61,7 @@ def assume(ctx: Any, role: str) -> AttackerIdentity:
         resp = ctx.client("sts", out.primaryRegion).assume_role(RoleArn=arn, RoleSessionName=session,
                                                                DurationSeconds=SESSION_SECONDS)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        code = error_code(exc) or "ClientError"
         return AttackerIdentity(role, arn, None, None, reason=(
             f"the drill may not assume {output} ({code}): is its principal in drkit:drill.attacker."
             "trustedPrincipalArns? The attempts ran with the drill's own credentials"))

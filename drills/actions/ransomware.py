@@ -52,6 +52,7 @@ from typing import Any, Callable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drills.actions.attacker import ROLES, assume, clients
+from drills.aws import error_code
 from drills.engine.model import Finding, ProbeResult, Severity, Status
 from drills.engine.registry import action, probe
 
@@ -63,9 +64,7 @@ ORDER = ("delete-versions", "overwrite", "shorten-retention", "remove-lock-defau
 
 
 def _code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code", "ClientError")
-    return type(exc).__name__
+    return error_code(exc) or type(exc).__name__
 
 
 class _Tally:

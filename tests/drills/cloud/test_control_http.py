@@ -45,8 +45,10 @@ def test_each_thread_has_its_own_connection(cloud) -> None:
 def test_a_connection_the_server_closed_is_replaced(cloud) -> None:
     control = HttpControl(cloud.endpoint)
     before = control.advance(0)["now"]
+    accepted = _accepted(cloud)
     cloud._server.connections.close_all()          # as at an idle timeout
     assert control.advance(30)["now"] > before
+    assert len(accepted) == 1                       # a new connection carried the second request
 
 
 def test_a_stopped_cloud_is_unreachable(cloud_factory) -> None:

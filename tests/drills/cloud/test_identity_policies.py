@@ -102,8 +102,9 @@ def test_an_explicit_deny_wins_over_an_allow(session, bucket) -> None:
 def test_attached_managed_policies_count_like_inline_ones(session, bucket) -> None:
     s3 = session(_allow("s3:PutObject"), managed=True).client("s3", "us-east-1")
     s3.put_object(Bucket=bucket, Key="a", Body=b"x")
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as err:
         s3.delete_bucket_policy(Bucket=bucket)
+    assert _code(err) == "AccessDenied"
 
 
 def test_bucket_configuration_actions_use_the_iam_action_names(session, bucket) -> None:
@@ -149,8 +150,9 @@ def test_a_bucket_policy_allow_naming_the_role_grants_and_its_deny_naming_the_ro
                        "Bool": {"aws:PrincipalIsAWSService": "false"}}}))
     attacker = target.client("s3", "us-east-1")
     attacker.put_object(Bucket=bucket, Key="a", Body=b"x")           # the bucket policy names the role
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as err:
         attacker.get_object(Bucket=bucket, Key="a")                  # naming the account only delegates
+    assert _code(err) == "AccessDenied"
     s3.delete_object(Bucket=bucket, Key="a")                         # root: on the allow-list
     with pytest.raises(ClientError) as err:
         session(_allow("s3:*")).client("s3", "us-east-1").delete_object(Bucket=bucket, Key="a")
@@ -205,8 +207,9 @@ def test_bypass_header_without_the_permission_is_refused_on_governance(cloud, s3
 def test_bypass_header_with_the_permission_deletes_a_governance_version(cloud, s3, bucket_name, session) -> None:
     bucket, key, version = _locked_version(cloud, s3, bucket_name, "GOVERNANCE")
     attacker = session(_allow([*WRITER, "s3:BypassGovernanceRetention"])).client("s3", "us-east-1")
-    with pytest.raises(ClientError):                                 # the permission alone is not enough
+    with pytest.raises(ClientError) as err:                          # the permission alone is not enough
         attacker.delete_object(Bucket=bucket, Key=key, VersionId=version)
+    assert _code(err) == "AccessDenied"
     attacker.delete_object(Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=True)
     assert not s3.list_object_versions(Bucket=bucket).get("Versions")
 
