@@ -108,13 +108,16 @@ class IdentityPolicyEnforcement(Interceptor):
 
     def permits(self, req: AwsRequest, action: str) -> bool:
         """Whether the request's caller may also perform ``action`` on the request's resource
-        (the root may; a role session needs an Allow and no explicit Deny)."""
-        caller = caller_of(self.sim, req)
-        if caller.is_root or req.internal:
+        (an explicit Deny in the bucket policy binds every caller, the root included; past it the
+        root may, and a role session needs an Allow and no explicit Deny)."""
+        if req.internal:
             return True
-        resource = s3_resource(req) if req.service == "s3" else self.resources(req, caller)[0]
+        caller = caller_of(self.sim, req)
         if req.service == "s3" and self.sim["bucket_policy"].denying(req, caller, action) is not None:
             return False
+        if caller.is_root:
+            return True
+        resource = s3_resource(req) if req.service == "s3" else self.resources(req, caller)[0]
         return self.decide(req, caller, action, resource) == Decision.ALLOW
 
     # ------------------------------------------------------------------ the request

@@ -240,3 +240,17 @@ def test_the_root_keeps_its_bypass(cloud, s3, bucket_name) -> None:
     bucket, key, version = _locked_version(cloud, s3, bucket_name, "GOVERNANCE")
     s3.delete_object(Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=True)
     assert not s3.list_object_versions(Bucket=bucket).get("Versions")
+
+
+def test_a_bucket_policy_denying_the_bypass_binds_the_root_too(cloud, s3, bucket_name) -> None:
+    """An explicit Deny in a resource-based policy overrides any Allow, for every principal it
+    names (reference_policies_evaluation-logic_policy-eval-basics, cited above); the object-lock
+    page's hardening advice is exactly such a Deny of s3:BypassGovernanceRetention."""
+    bucket, key, version = _locked_version(cloud, s3, bucket_name, "GOVERNANCE")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:BypassGovernanceRetention",
+         "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    with pytest.raises(ClientError) as err:
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=True)
+    assert _code(err) == "AccessDenied"
+    assert [v["VersionId"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == [version]
