@@ -28,15 +28,14 @@ def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def long_lived() -> Iterator[Callable[[], None]]:
-    """Yield ``spare``: call it after building what lives until the block ends. A block inside
-    another leaves the heap frozen: only the outermost block gives it back."""
-    outermost = _freeze_survivors not in gc.callbacks
-    if outermost:
+    """Yield ``spare``: call it after building what lives until the block ends."""
+    registered = _freeze_survivors not in gc.callbacks
+    if registered:
         gc.callbacks.append(_freeze_survivors)
     try:
         gc.freeze()
         yield gc.freeze
     finally:
-        if outermost:
+        if registered:
             gc.callbacks.remove(_freeze_survivors)
-            gc.unfreeze()
+        gc.unfreeze()

@@ -66,12 +66,8 @@ def test_what_survives_a_full_collection_inside_the_block_is_frozen():
 
 
 def test_nested_blocks_register_the_collector_hook_once():
-    with heap.long_lived() as spare:
-        built = [[n] for n in range(100)]
-        spare()
+    with heap.long_lived():
         with heap.long_lived():
             assert gc.callbacks.count(heap._freeze_survivors) == 1
         assert gc.callbacks.count(heap._freeze_survivors) == 1
-        assert _frozen(built)                         # the inner block did not give the outer heap back
     assert heap._freeze_survivors not in gc.callbacks
-    assert not _frozen(built)
