@@ -4,18 +4,22 @@ Used by ``drkit ingest`` and by every command that brings a data set in (demo, d
 Presentation stays with the caller: ``on_done`` is called (from this thread, in completion
 order) once per input that finished, with its result, or None when it failed.
 
-Each worker thread takes an input up to its upload (``Ingestor.start_file``) and moves on;
-its index write joins the index's group commit and the input finishes when that write does
-(an ARCHIVED result is always indexed). So index writes are pipelined with the uploads, and
-a failed index write is still reported against its own input.
+``workers`` threads each take the next input and carry it up to its upload
+(``Ingestor.start_file``), then take the next; its index write joins the index's group
+commit and the input finishes when that write does (an ARCHIVED result is always
+indexed). So index writes are pipelined with the uploads, and a failed index write is
+still reported against its own input. Each input sends this thread one event, when it
+finishes: no task objects or hand-offs per upload (they cost client CPU per instance,
+docs/BENCHMARKS.md "Ingest at scale").
 """
 
 from __future__ import annotations
 
 import queue
+import threading
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
+from concurrent.futures import Future
+from typing import Callable, Iterator
 
 from drills.errors import InfraError, UsageError
 from drills.ingest.core import IngestResult, Ingestor
@@ -25,34 +29,77 @@ from drills.ingest.summary import IngestSummary
 OnDone = Callable[[InputFile, "IngestResult | None"], None]
 
 
+class _Inputs:
+    """The inputs not yet taken, shared by the workers; ``stop`` ends the taking."""
+
+    def __init__(self, files: list[InputFile], workers: int) -> None:
+        self._files: Iterator[InputFile] = iter(files)
+        self._lock = threading.Lock()
+        self.taken = 0
+        self.stopped = False
+        self.working = workers
+
+    def take(self) -> InputFile | None:
+        with self._lock:
+            item = None if self.stopped else next(self._files, None)
+            if item is not None:
+                self.taken += 1
+            return item
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+
+    def left(self) -> int:
+        with self._lock:
+            return sum(1 for _ in self._files)
+
+    def retire(self) -> bool:
+        """A worker found nothing more to take: True for the last one."""
+        with self._lock:
+            self.working -= 1
+            return self.working == 0
+
+
 def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSummary, workers: int,
                  on_done: OnDone | None = None,
                  on_progress: Callable[[int, int], None] | None = None) -> None:
-    """Ingest ``files`` with a bounded pool into ``summary``; stop submitting new work after an
-    infrastructure error (what was not attempted is counted in ``summary.skipped``).
+    """Ingest ``files`` with ``workers`` threads into ``summary``; stop taking new inputs
+    after an infrastructure error (what was not attempted is counted in ``summary.skipped``).
     ``on_progress(done, total)`` is called after each finished input."""
-    # every future reports its completion into one queue: waiting on hundreds of pending
-    # futures at every step (concurrent.futures.wait) would cost CPU per instance
-    events: queue.SimpleQueue = queue.SimpleQueue()
-    starting = indexing = 0     # inputs up to their upload / uploaded with the index write pending
-    inputs = iter(files)
-    broken = False
-    finished = 0
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1 (got {workers})")
+    events: queue.SimpleQueue = queue.SimpleQueue()     # (input, its index-stage Future or exception)
+    inputs = _Inputs(files, min(workers, max(1, len(files))))
+    retired = object()
 
-    def track(future: Future, item: InputFile, stage: str) -> None:
-        future.add_done_callback(lambda done: events.put((stage, done, item)))
-
-    def finish(item: InputFile, outcome: Future) -> None:
-        nonlocal broken, finished
-        result: IngestResult | None = None
-        finished += 1
+    def work() -> None:
         try:
+            while (item := inputs.take()) is not None:
+                try:
+                    indexed = ingestor.start_file(item.path, item.source)
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, raised there
+                    if isinstance(exc, InfraError):
+                        inputs.stop()
+                    events.put((item, exc))
+                    continue
+                indexed.add_done_callback(lambda done, item=item: events.put((item, done)))
+        finally:
+            if inputs.retire():
+                ingestor.expedite()     # nothing more will join the index's groups: send them
+            events.put((retired, None))
+
+    def finish(item: InputFile, outcome: Future | BaseException) -> None:
+        result: IngestResult | None = None
+        try:
+            if isinstance(outcome, BaseException):
+                raise outcome
             result = outcome.result()
         except UsageError as exc:
             summary.fail(item.source, "input", str(exc))
         except InfraError as exc:
             summary.fail(item.source, "infrastructure", str(exc))
-            broken = True
+            inputs.stop()
         else:
             summary.add(result)
         if on_done is not None:
@@ -60,31 +107,24 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
         if on_progress is not None:
             on_progress(finished, len(files))
 
-    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=workers) as pool:
+    finished = 0
+    running = inputs.working
+    with warnings.catch_warnings():
         # pydicom warns about odd values, quoting them: keep patient data out of the terminal.
         warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
-        exhausted = False
-        while True:
-            while not broken and not exhausted and starting < workers * 2:
-                item = next(inputs, None)
-                if item is None:
-                    exhausted = True
-                    break
-                track(pool.submit(ingestor.start_file, item.path, item.source), item, "start")
-                starting += 1
-            if not starting and not indexing:
-                break
-            if not starting:
-                ingestor.expedite()     # nothing more will join the index's groups: send them
-            stage, future, item = events.get()
-            if stage == "index":
-                indexing -= 1
-                finish(item, future)
-                continue
-            starting -= 1
-            if future.exception() is None:
-                indexing += 1
-                track(future.result(), item, "index")
-            else:
-                finish(item, future)
-    summary.skipped = sum(1 for _ in inputs)
+        threads = [threading.Thread(target=work, name=f"drkit-ingest-{n}", daemon=True) for n in range(running)]
+        for thread in threads:
+            thread.start()
+        try:
+            while running or finished < inputs.taken:
+                item, outcome = events.get()
+                if item is retired:
+                    running -= 1
+                    continue
+                finished += 1
+                finish(item, outcome)
+        finally:
+            inputs.stop()
+            for thread in threads:
+                thread.join()
+    summary.skipped = inputs.left()
