@@ -46,6 +46,9 @@ class AwsRequest:
     params: dict[str, str] = field(default_factory=dict)   # URI parameters (Bucket, Key, backupVaultName ...)
     internal: bool = False       # sent by the simulation itself (see Simulation.internal_target)
     secure: bool | None = None   # came over TLS; None when the cloud serves plain HTTP only
+    access_key: str | None = None   # the SigV4 credential's access key id (None: unsigned)
+    # What behaviours resolve once per request and share (the caller, its condition context).
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def bucket(self) -> str | None:

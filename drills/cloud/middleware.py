@@ -77,7 +77,7 @@ class SimulationMiddleware:
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        region, service = operations.credential_scope(headers, query)
+        access_key, region, service = operations.credential(headers, query)
         if service == "s3" and environ.get("PATH_INFO", "").startswith(S3CONTROL_PREFIX):
             service = "s3control"      # S3 Control signs as "s3"; its API lives under /v20180820/
         method = environ.get("REQUEST_METHOD", "GET")
@@ -94,7 +94,7 @@ class SimulationMiddleware:
         secure = environ.get("wsgi.url_scheme") == "https" if self.sim.tls else None
         return AwsRequest(method=method, path=path, query=query, headers=headers, body=body,
                           service=service, region=region, operation=operation, params=params,
-                          internal=headers.get(INTERNAL_HEADER) == "1", secure=secure)
+                          internal=headers.get(INTERNAL_HEADER) == "1", secure=secure, access_key=access_key)
 
     # ------------------------------------------------------------------ moto
     def _call_moto(self, environ: dict[str, Any], req: AwsRequest) -> AwsResponse:

@@ -35,6 +35,8 @@ import importlib
 import json
 from typing import Any, Callable
 
+from drills.cloud.sim import iam_conditions
+
 _originals: dict[str, Callable[..., Any]] = {}
 _clock_originals: dict[tuple[str, str], Any] = {}
 
@@ -111,8 +113,7 @@ def apply() -> None:
         if not policy:
             return original_check(target_bucket, target_prefix)
         document = json.loads(policy.decode() if isinstance(policy, bytes) else policy)
-        statements = document.get("Statement", [])
-        statements = statements if isinstance(statements, list) else [statements]
+        statements = iam_conditions.statements(document)
         kept = [s for s in statements if isinstance(s.get("Principal", {}), dict)]
         if len(kept) == len(statements):
             return original_check(target_bucket, target_prefix)

@@ -11,31 +11,48 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 from urllib.parse import parse_qs, unquote
 
 from botocore.exceptions import UnknownServiceError
 
 from drills.aws import service_model
 
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_KEY_ONLY = re.compile(r"Credential=([^/,\s]+)/")
 
 # SigV4 signing names that differ from botocore service model names.
 _SIGNING_TO_MODEL = {"monitoring": "cloudwatch", "states": "stepfunctions", "execute-api": "apigateway",
                      "email": "ses", "events": "events", "lambda": "lambda"}
 
 
+class Credential(NamedTuple):
+    """The SigV4 credential of a request: access key id and scope (None where absent)."""
+
+    access_key: str | None
+    region: str | None
+    service: str | None         # the signing name
+
+
+def credential(headers: Mapping[str, str], query: Mapping[str, list[str]]) -> Credential:
+    """The credential of an Authorization header (``Credential=AKID/date/region/service/
+    aws4_request``) or of a presigned URL's ``X-Amz-Credential``, read once per request."""
+    auth = headers.get("authorization", "")
+    match = _CREDENTIAL.search(auth)
+    if match:
+        return Credential(match.group(1), match.group(2), match.group(3))
+    match = _KEY_ONLY.search(auth)
+    if match:
+        return Credential(match.group(1), None, None)
+    parts = (query.get("X-Amz-Credential") or [""])[0].split("/")
+    key = parts[0] or None
+    return Credential(key, parts[2], parts[3]) if len(parts) == 5 else Credential(key, None, None)
+
+
 def credential_scope(headers: Mapping[str, str], query: Mapping[str, list[str]]) -> tuple[str | None, str | None]:
     """(region, signing service) from an Authorization header or a presigned URL."""
-    auth = headers.get("authorization", "")
-    match = _SCOPE.search(auth)
-    if match:
-        return match.group(1), match.group(2)
-    cred = (query.get("X-Amz-Credential") or [""])[0]
-    parts = cred.split("/")
-    if len(parts) == 5:
-        return parts[2], parts[3]
-    return None, None
+    _, region, service = credential(headers, query)
+    return region, service
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Interceptor, aws_error
 from drills.cloud.sim.callers import Caller, caller_of
-from drills.cloud.sim.iam_conditions import UnsupportedCondition, evaluate
+from drills.cloud.sim.iam_conditions import UnsupportedCondition, as_list, evaluate, statements
 
 # botocore operation -> IAM action, where it is not simply "s3:" + operation (AWS Service
 # Authorization Reference, "Actions defined by Amazon S3": the API each action authorizes).
@@ -122,7 +122,7 @@ class BucketPolicyEnforcement(Interceptor):
             return None
         action = action or iam_action(req)
         resource, context = s3_resource(req), self.context(req, caller)
-        for statement in policy.get("Statement", []):
+        for statement in statements(policy):
             if statement.get("Effect") == "Deny" and self._applies(statement, caller, action, resource, context):
                 return statement
         return None
@@ -136,7 +136,7 @@ class BucketPolicyEnforcement(Interceptor):
         action = action or iam_action(req)
         resource, context = s3_resource(req), self.context(req, caller)
         return any(statement.get("Effect") == "Allow" and self._applies(statement, caller, action, resource, context)
-                   for statement in policy.get("Statement", []))
+                   for statement in statements(policy))
 
     # -- what the request is
     @staticmethod
@@ -144,22 +144,34 @@ class BucketPolicyEnforcement(Interceptor):
         return iam_action(req)
 
     def context(self, req: AwsRequest, caller: Caller | None = None) -> dict[str, Any]:
-        """The request context of ``req`` as ``caller`` (default: the account root)."""
+        """The request context of ``req`` as ``caller`` (default: the account root), for every
+        evaluated service: the global keys, then S3's request keys or DynamoDB's
+        ``dynamodb:EnclosingOperation``. Built once per request and caller (kept on the request)."""
         caller = caller or Caller(account_id=self.sim.account_id)
+        cached = req.memo.get("context")
+        if cached is not None and cached[0] == caller:
+            return cached[1]
+        now = self.sim.clock.now()
         ctx: dict[str, Any] = {
             "aws:SecureTransport": "true" if (self.secure_transport if req.secure is None else req.secure) else "false",
-            "aws:CurrentTime": self.sim.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:EpochTime": str(int(self.sim.clock.now().timestamp())),
+            "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(now.timestamp())),
             "aws:SourceIp": "127.0.0.1",
             **caller.context(),
         }
-        for header in _HEADER_KEYS:
-            value = req.headers.get(header)
-            if value is not None:
-                ctx[f"s3:{header}"] = value
-        prefix = (req.query.get("prefix") or [None])[0]
-        if prefix is not None:
-            ctx["s3:prefix"] = prefix
+        if req.service == "s3":
+            for header in _HEADER_KEYS:
+                value = req.headers.get(header)
+                if value is not None:
+                    ctx[f"s3:{header}"] = value
+            prefix = (req.query.get("prefix") or [None])[0]
+            if prefix is not None:
+                ctx["s3:prefix"] = prefix
+        else:
+            ctx["aws:RequestedRegion"] = req.region or ""
+            if req.service == "dynamodb" and req.operation in ("TransactWriteItems", "TransactGetItems"):
+                ctx["dynamodb:EnclosingOperation"] = req.operation
+        req.memo["context"] = (caller, ctx)
         return ctx
 
     # -- policy evaluation
@@ -234,9 +246,7 @@ def _matches(statement: dict[str, Any], positive: str, negative: str, value: str
         return text.lower() if case_insensitive else text
 
     if positive in statement:
-        patterns = statement[positive] if isinstance(statement[positive], list) else [statement[positive]]
-        return any(fnmatchcase(norm(value), norm(str(p))) for p in patterns)
+        return any(fnmatchcase(norm(value), norm(str(p))) for p in as_list(statement[positive]))
     if negative in statement:
-        patterns = statement[negative] if isinstance(statement[negative], list) else [statement[negative]]
-        return not any(fnmatchcase(norm(value), norm(str(p))) for p in patterns)
+        return not any(fnmatchcase(norm(value), norm(str(p))) for p in as_list(statement[negative]))
     return False

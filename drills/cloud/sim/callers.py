@@ -1,8 +1,8 @@
 """Who signed a request: the account root (the embedded cloud's default keys) or an STS
 assumed-role session that moto's ``AssumeRole`` issued.
 
-The access key id comes from the SigV4 ``Authorization`` header (``Credential=AKID/...``) or a
-presigned URL's ``X-Amz-Credential``. A key moto's STS backend issued for ``AssumeRole`` is a
+The access key id is the request's SigV4 credential (``AwsRequest.access_key``, read by the
+middleware with the credential scope). A key moto's STS backend issued for ``AssumeRole`` is a
 role session; every other key (the default ``testing`` keys, IAM user keys) counts as the
 account root, as it always has on the embedded cloud.
 
@@ -14,13 +14,11 @@ keys"): ``aws:PrincipalArn`` is the *role's* ARN (not the session's), ``aws:user
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from drills.cloud.interceptors import AwsRequest
-
-_KEY = re.compile(r"Credential=([^/,\s]+)/")
+from drills.cloud.sim.iam_conditions import as_list
 
 
 @dataclass(frozen=True)
@@ -64,8 +62,7 @@ class Caller:
             return True
         if not isinstance(principal, Mapping):
             return False
-        values = principal.get("AWS", [])
-        values = values if isinstance(values, list) else [values]
+        values = as_list(principal.get("AWS", []))
         mine = {"*", self.role_arn, self.session_arn} if not self.is_root else \
             {"*", self.account_id, self.principal_arn}
         return any(str(v) in mine for v in values)
@@ -75,23 +72,21 @@ class Caller:
         a Deny applies; an Allow only delegates to the account's IAM policies."""
         if not isinstance(principal, Mapping):
             return False
-        values = principal.get("AWS", [])
-        values = values if isinstance(values, list) else [values]
+        values = as_list(principal.get("AWS", []))
         return any(str(v) in (self.account_id, f"arn:aws:iam::{self.account_id}:root") for v in values)
 
 
-def access_key_of(req: AwsRequest) -> str | None:
-    match = _KEY.search(req.headers.get("authorization", ""))
-    if match:
-        return match.group(1)
-    cred = (req.query.get("X-Amz-Credential") or [""])[0]
-    return cred.split("/", 1)[0] or None
-
-
 def caller_of(sim: Any, req: AwsRequest) -> Caller:
-    """The request's caller; the root unless the key belongs to a moto STS role session."""
+    """The request's caller; the root unless the key belongs to a moto STS role session.
+    Resolved once per request: kept on the request for every behaviour that asks."""
+    caller = req.memo.get("caller")
+    if caller is None:
+        caller = req.memo["caller"] = _resolve(sim, req.access_key)
+    return caller
+
+
+def _resolve(sim: Any, key: str | None) -> Caller:
     root = Caller(account_id=sim.account_id)
-    key = access_key_of(req)
     if not key or not key.startswith("ASIA"):        # moto's temporary keys, like AWS's, start ASIA
         return root
     from moto.sts.models import sts_backends

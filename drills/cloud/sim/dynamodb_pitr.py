@@ -34,6 +34,7 @@ from typing import Any
 
 from drills.cloud.clock import SIMULATED
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Interceptor, aws_error
+from drills.cloud.sim.dynamodb_items import WRITES as ITEM_WRITES, item_actions
 from drills.cloud.sim.dynamodb_replicas import table_name_of
 
 LATEST_LAG = timedelta(minutes=5)
@@ -192,27 +193,10 @@ class DynamoDBPointInTime(Interceptor):
         description["RecoveryPeriodInDays"] = timeline.period_days
         return _rewritten(resp, document)
 
-    def _keys_written(self, req: AwsRequest) -> list[tuple[str, dict[str, Any]]]:
-        body = req.json()
-        op = req.operation
-        if op == "PutItem":
-            return [(body.get("TableName", ""), body.get("Item") or {})]
-        if op in ("DeleteItem", "UpdateItem"):
-            return [(body.get("TableName", ""), body.get("Key") or {})]
-        out: list[tuple[str, dict[str, Any]]] = []
-        if op == "BatchWriteItem":
-            for table, requests in (body.get("RequestItems") or {}).items():
-                for request in requests:
-                    if "PutRequest" in request:
-                        out.append((table, request["PutRequest"].get("Item") or {}))
-                    elif "DeleteRequest" in request:
-                        out.append((table, request["DeleteRequest"].get("Key") or {}))
-        elif op == "TransactWriteItems":
-            for entry in body.get("TransactItems") or []:
-                for kind, field_name in (("Put", "Item"), ("Delete", "Key"), ("Update", "Key")):
-                    if kind in entry:
-                        out.append((entry[kind].get("TableName", ""), entry[kind].get(field_name) or {}))
-        return out
+    @staticmethod
+    def _keys_written(req: AwsRequest) -> list[tuple[str, dict[str, Any]]]:
+        return [(action.table, action.key) for action in item_actions(req.operation, req.json())
+                if action.operation in ITEM_WRITES]
 
     def _on_write(self, req: AwsRequest) -> None:
         region = req.region or ""

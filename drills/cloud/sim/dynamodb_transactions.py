@@ -1,10 +1,11 @@
-"""DynamoDB TransactWriteItems: atomic and isolated, as AWS documents, at the cost of its items.
+"""DynamoDB transactions: atomic and isolated, as AWS documents, at the cost of their items.
 
-AWS (API_TransactWriteItems; "Amazon DynamoDB Transactions: How it works", *Isolation
-levels*): the actions of one TransactWriteItems "are completed atomically so that either all
-of them succeed, or all of them fail", and a transaction is *serializable* with respect to
-PutItem, UpdateItem, DeleteItem and BatchWriteItem (per item) and to other transactions: no
-other write sees or lands between its condition checks and its writes.
+AWS (API_TransactWriteItems; "Amazon DynamoDB Transactions: How it works", *Isolation levels
+for DynamoDB transactions*): the actions of one TransactWriteItems "are completed atomically so
+that either all of them succeed, or all of them fail", and a transaction is *serializable* with
+respect to PutItem, UpdateItem, DeleteItem and BatchWriteItem (per item), to GetItem, to
+TransactGetItems and to other transactions: no other write lands between its condition checks
+and its writes, and no GetItem or TransactGetItems sees it half applied.
 
 moto 5.2 falls short in two ways this behaviour corrects:
 
@@ -17,12 +18,16 @@ moto 5.2 falls short in two ways this behaviour corrects:
   fail with HTTP 500).
 
 Here every item write of a backend (PutItem, UpdateItem, DeleteItem — BatchWriteItem is made
-of them — and TransactWriteItems) holds one lock per backend. A transaction first evaluates
+of them — and TransactWriteItems) holds one lock per backend, and so does a GetItem or a
+TransactGetItems request for its whole answer (moto reads TransactGetItems item by item in its
+request handler, and serializes the items it read after the read). A transaction first evaluates
 every action's condition against the current items; if any fails, it is cancelled with
 ``TransactionCanceledException`` and one ``CancellationReasons`` entry per action, in order
 (``ReturnValuesOnConditionCheckFailure: ALL_OLD`` returns the item), and nothing was written.
 Otherwise it applies the actions, keeping a copy of each touched item only; an action that
 fails while applying (a validation error moto raises only then) restores those items.
+BatchGetItem, Query and Scan stay unlocked: AWS gives them read-committed isolation only
+(each item they return is committed; they may see some of a transaction's items and not others).
 Not emulated: ``TransactionConflict`` (nothing can interleave here), the idempotency window
 of ``ClientRequestToken`` (``drills.cloud.sim.dynamodb_requests`` does that), and stream
 records of a transaction rolled back while applying stay in the stream.
@@ -39,6 +44,7 @@ _originals: dict[str, Callable[..., Any]] = {}
 _locks: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 _WRITES = ("put_item", "update_item", "delete_item")
+_SERIALIZED_READS = frozenset({"GetItem", "TransactGetItems"})
 
 
 def _lock(backend: Any) -> threading.RLock:
@@ -56,6 +62,14 @@ def _locked(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
 
     write.__name__ = name
     return write
+
+
+def _call_action(self: Any) -> Any:
+    """moto's DynamoDB request handler; a serializable read holds the backend's lock throughout."""
+    if self._get_action() in _SERIALIZED_READS:
+        with _lock(self.dynamodb_backend):
+            return _originals["call_action"](self)
+    return _originals["call_action"](self)
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -151,9 +165,12 @@ def _restore(before: list[tuple[Any, Any, Any, Any]]) -> None:
 
 def install() -> None:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     if _originals:
         return
+    _originals["call_action"] = DynamoHandler.call_action
+    DynamoHandler.call_action = _call_action
     for name in _WRITES:
         _originals[name] = getattr(DynamoDBBackend, name)
         setattr(DynamoDBBackend, name, _locked(name, _originals[name]))
@@ -163,7 +180,8 @@ def install() -> None:
 
 def uninstall() -> None:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     for name, original in _originals.items():
-        setattr(DynamoDBBackend, name, original)
+        setattr(DynamoHandler if name == "call_action" else DynamoDBBackend, name, original)
     _originals.clear()

@@ -1,4 +1,10 @@
-"""Evaluate the ``Condition`` block of an IAM policy statement against a request context.
+"""Read IAM policy documents: their statements, and each statement's ``Condition`` block
+evaluated against a request context.
+
+``statements(policy)`` is the one reader of a policy's ``Statement`` element, which the IAM JSON
+policy element reference ("IAM JSON policy elements: Statement") allows to be a single statement
+object or an array of them; ``as_list`` reads the elements that take one value or an array
+(``Action``, ``Resource``, ``Principal`` values, condition values).
 
 Follows the IAM reference ("Condition operators"): a condition block is the AND of its
 operators, an operator is the AND of its keys, a key matches if any listed value matches.
@@ -26,8 +32,21 @@ class UnsupportedCondition(ValueError):
 Context = Mapping[str, Any]   # lower-cased key -> str | list[str]
 
 
+def as_list(value: Any) -> list[Any]:
+    """A policy element that holds one value or an array of values, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def statements(policy: Any) -> list[Mapping[str, Any]]:
+    """The statements of a policy document (``Statement`` as one object or a list of them;
+    anything else holds none)."""
+    if not isinstance(policy, Mapping):
+        return []
+    return [s for s in as_list(policy.get("Statement", [])) if isinstance(s, Mapping)]
+
+
 def _values(raw: Any) -> list[str]:
-    items = raw if isinstance(raw, list) else [raw]
+    items = as_list(raw)
     return ["true" if v is True else "false" if v is False else str(v) for v in items]
 
 

@@ -19,11 +19,20 @@ fails closed — a Deny applies, an Allow does not — and is counted in ``statu
 Actions: S3 operations map to IAM actions through ``bucket_policy``'s table (the Service
 Authorization Reference: ``DeleteObject`` with a version id is ``s3:DeleteObjectVersion``,
 ``DeleteBucketReplication`` is ``s3:PutReplicationConfiguration``...); AWS Backup and DynamoDB
-operations are ``backup:<Operation>`` / ``dynamodb:<Operation>``. Resources: the object or bucket
-ARN; the recovery point ARN, else the vault ARN (``arn:aws:backup:<region>:<account>:backup-vault:
-<name>``); the table ARN(s) named by ``TableName`` / ``RequestItems`` / ``TransactItems``; ``*``
-when the request names none. ``s3:BypassGovernanceRetention`` (needed, with the header, to
-override GOVERNANCE retention) is answered by ``permits()``, which ``object_lock`` asks.
+operations are ``backup:<Operation>`` / ``dynamodb:<Operation>``, except that a DynamoDB
+transaction is authorized item by item ("Using IAM with DynamoDB transactions"): each
+``TransactWriteItems`` ``Put`` / ``Update`` / ``Delete`` / ``ConditionCheck`` needs
+``dynamodb:PutItem`` / ``UpdateItem`` / ``DeleteItem`` / ``ConditionCheckItem`` and each
+``TransactGetItems`` ``Get`` ``dynamodb:GetItem``, on that item's table (the items come from
+``dynamodb_items``, the walker ``dynamodb_pitr`` uses too); the context then carries
+``dynamodb:EnclosingOperation``. Resources: the object or bucket ARN; the recovery point ARN,
+else the vault ARN (``arn:aws:backup:<region>:<account>:backup-vault:<name>``); each table ARN
+named by ``TableName`` / ``RequestItems`` (BatchWriteItem and BatchGetItem need their action on
+every table they name) / ``TransactItems``; ``*`` when the request names none.
+``s3:BypassGovernanceRetention`` (needed, with the header, to override GOVERNANCE retention) is
+answered by ``permits()``, which ``object_lock`` asks. The caller and the condition context are
+resolved once per request and shared with ``bucket_policy`` (``callers.caller_of``,
+``BucketPolicyEnforcement.context``).
 
 Refusals have each service's AccessDenied shape: S3 ``403 AccessDenied`` (XML); DynamoDB
 ``400 AccessDeniedException`` and AWS Backup ``403 AccessDeniedException`` (JSON), with IAM's
@@ -35,7 +44,8 @@ as before. NOT emulated (listed in ``status()``): role trust policies and ``Assu
 policies, permissions boundaries, SCPs/RCPs, KMS key policies and the KMS permissions S3 SSE-KMS
 calls need, Backup vault access policies and DynamoDB resource policies, the extra actions some
 operations need (PutObject with lock headers → ``s3:PutObjectRetention``), per-entry
-authorization inside DeleteObjects/BatchWriteItem (each named table is checked, keys are not),
+authorization inside DeleteObjects (the bucket's objects are checked as a whole) and per-key
+conditions such as ``dynamodb:LeadingKeys`` (tables are checked, keys are not),
 and services other than S3, AWS Backup and DynamoDB (role sessions pass there unevaluated,
 counted per service).
 """
@@ -50,16 +60,18 @@ from typing import Any, Iterable
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Interceptor, aws_error
 from drills.cloud.sim.bucket_policy import iam_action, s3_resource, statement_matches
 from drills.cloud.sim.callers import Caller, caller_of, role_of
-from drills.cloud.sim.iam_conditions import UnsupportedCondition, evaluate
+from drills.cloud.sim.dynamodb_items import item_actions
+from drills.cloud.sim.iam_conditions import UnsupportedCondition, evaluate, statements
 
 EVALUATED_SERVICES = ("s3", "backup", "dynamodb")
 BYPASS_ACTION = "s3:BypassGovernanceRetention"
+TRANSACTIONS = ("TransactWriteItems", "TransactGetItems")
 NOT_EMULATED = (
     "role trust policies and AssumeRole DurationSeconds limits", "session expiry", "session policies",
     "permissions boundaries", "SCPs and RCPs", "KMS key policies and the KMS permissions of SSE-KMS S3 calls",
     "Backup vault access policies", "DynamoDB resource policies",
     "extra actions of some operations (PutObject with lock headers needs s3:PutObjectRetention)",
-    "per-entry authorization in DeleteObjects/BatchWriteItem",
+    "per-entry authorization in DeleteObjects", "per-key DynamoDB conditions (dynamodb:LeadingKeys)",
     "services other than s3, backup and dynamodb",
 )
 
@@ -96,9 +108,7 @@ class IdentityPolicyEnforcement(Interceptor):
             with self._lock:
                 self.unevaluated[str(req.service)] += 1
             return None
-        action = self.action(req)
-        resources = self.resources(req, caller)
-        for resource in resources:
+        for action, resource in self.checks(req, caller):
             decision = self.decide(req, caller, action, resource)
             with self._lock:
                 self.decisions[f"{req.service}:{decision}"] += 1
@@ -117,40 +127,49 @@ class IdentityPolicyEnforcement(Interceptor):
             return False
         if caller.is_root:
             return True
-        resource = s3_resource(req) if req.service == "s3" else self.resources(req, caller)[0]
+        resource = s3_resource(req) if req.service == "s3" else self.checks(req, caller)[0][1]
         return self.decide(req, caller, action, resource) == Decision.ALLOW
 
     # ------------------------------------------------------------------ the request
-    @staticmethod
-    def action(req: AwsRequest) -> str:
-        if req.service == "s3":
-            return iam_action(req)
-        return f"{req.service}:{req.operation}"
+    def checks(self, req: AwsRequest, caller: Caller) -> list[tuple[str, str]]:
+        """The (IAM action, resource ARN) pairs the request is authorized as, each needing an Allow.
 
-    def resources(self, req: AwsRequest, caller: Caller) -> list[str]:
+        A DynamoDB transaction is authorized item by item, as the item-level operation on the
+        item's table (``Put`` as ``dynamodb:PutItem``, ``ConditionCheck`` as
+        ``dynamodb:ConditionCheckItem``, ``Get`` as ``dynamodb:GetItem``); other DynamoDB
+        operations (BatchWriteItem, BatchGetItem included) as ``dynamodb:<Operation>`` on each
+        table they name."""
         region, account = req.region or "us-east-1", caller.account_id
         if req.service == "s3":
-            return [s3_resource(req)] if req.bucket else ["*"]
+            return [(iam_action(req), s3_resource(req) if req.bucket else "*")]
         if req.service == "backup":
+            action = f"backup:{req.operation}"
             if req.params.get("recoveryPointArn"):
-                return [req.params["recoveryPointArn"]]
+                return [(action, req.params["recoveryPointArn"])]
             if req.params.get("backupVaultName"):
-                return [f"arn:aws:backup:{region}:{account}:backup-vault:{req.params['backupVaultName']}"]
-            return ["*"]
+                return [(action, f"arn:aws:backup:{region}:{account}:backup-vault:{req.params['backupVaultName']}")]
+            return [(action, "*")]
         if req.service == "dynamodb":
-            tables = sorted(set(_table_names(req)))
-            return [t if t.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{t}"
-                    for t in tables] or ["*"]
-        return ["*"]
+            def arn(table: str) -> str:
+                return table if table.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+
+            body = _body(req)
+            if req.operation in TRANSACTIONS:
+                pairs = {(f"dynamodb:{item.operation}", arn(item.table))
+                         for item in item_actions(req.operation, body)}
+                return sorted(pairs) or [(f"dynamodb:{req.operation}", "*")]
+            action = f"dynamodb:{req.operation}"
+            return [(action, arn(table)) for table in sorted(set(_table_names(body)))] or [(action, "*")]
+        return [(f"{req.service}:{req.operation}", "*")]
 
     # ------------------------------------------------------------------ evaluation
     def decide(self, req: AwsRequest, caller: Caller, action: str, resource: str) -> str:
         role = role_of(caller.account_id, caller.role_arn or "")
         if role is None:
             return Decision.IMPLICIT_DENY          # the role was deleted: its sessions hold nothing
-        context = self._context(req, caller)
+        context = self.sim["bucket_policy"].context(req, caller)
         allowed = False
-        for statement in _statements(_documents(role)):
+        for statement in (s for document in _documents(role) for s in statements(document)):
             if not statement_matches(statement, action, resource):
                 continue
             try:
@@ -168,15 +187,6 @@ class IdentityPolicyEnforcement(Interceptor):
         if not allowed and req.service == "s3" and req.bucket:
             allowed = self.sim["bucket_policy"].allows(req, caller, action)
         return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
-
-    def _context(self, req: AwsRequest, caller: Caller) -> dict[str, Any]:
-        if req.service == "s3":
-            return self.sim["bucket_policy"].context(req, caller)
-        secure = self.sim["bucket_policy"].secure_transport if req.secure is None else req.secure
-        now = self.sim.clock.now()
-        return {"aws:SecureTransport": "true" if secure else "false",
-                "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "aws:EpochTime": str(int(now.timestamp())),
-                "aws:SourceIp": "127.0.0.1", "aws:RequestedRegion": req.region or "", **caller.context()}
 
     def _refuse(self, req: AwsRequest, caller: Caller, action: str, resource: str, decision: str) -> AwsResponse:
         why = ("with an explicit deny in an identity-based policy" if decision == Decision.EXPLICIT_DENY
@@ -214,22 +224,16 @@ def _json(raw: Any) -> dict[str, Any]:
         return json.loads(unquote(text))
 
 
-def _statements(documents: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
-    for document in documents:
-        statements = document.get("Statement", [])
-        yield from (statements if isinstance(statements, list) else [statements])
-
-
-def _table_names(req: AwsRequest) -> Iterable[str]:
+def _body(req: AwsRequest) -> dict[str, Any]:
     try:
         body = req.json()
     except ValueError:
-        return
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _table_names(body: dict[str, Any]) -> Iterable[str]:
     if isinstance(body.get("TableName"), str):
         yield body["TableName"]
     if isinstance(body.get("RequestItems"), dict):
         yield from body["RequestItems"]
-    for item in body.get("TransactItems", []) if isinstance(body.get("TransactItems"), list) else []:
-        for operation in item.values():
-            if isinstance(operation, dict) and isinstance(operation.get("TableName"), str):
-                yield operation["TableName"]

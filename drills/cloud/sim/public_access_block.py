@@ -4,9 +4,10 @@ describes it; moto stores the settings but enforces none of them.
 
 Settings: the bucket's (``PutPublicAccessBlock``, stored by moto) and the account's (S3 Control
 ``Put/Get/DeletePublicAccessBlock`` on ``/v20180820/configuration/publicAccessBlock``, answered
-here — the S3 Control API is otherwise served by ``mrap``/``batch_ops`` — and stored in moto's
-S3 Control backend); S3 applies the most restrictive combination, so a setting is on when either
-level has it on. An account id other than the cloud's is refused, 403 ``AccessDenied``.
+here — the S3 Control API is otherwise served by ``mrap``/``batch_ops`` — through moto's S3
+Control backend, which stores it and refuses an account id other than its own, 403
+``AccessDenied``); S3 applies the most restrictive combination, so a setting is on when either
+level has it on.
 
 - ``BlockPublicPolicy``: ``PutBucketPolicy`` with a *public* policy is refused, 403 ``AccessDenied``.
   Existing policies are unaffected (the doc: "Enabling this setting doesn't affect existing bucket
@@ -52,6 +53,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Interceptor, aws_error
+from drills.cloud.sim.iam_conditions import as_list, statements
 
 SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 NOT_EMULATED = ("IgnorePublicAcls (ACLs grant nothing in the embedded cloud)",
@@ -97,10 +99,7 @@ def is_public_acl(req: AwsRequest) -> bool:
 
 def is_public_policy(policy: dict[str, Any]) -> bool:
     """Whether a bucket policy is public per the guide's "The meaning of 'public'"."""
-    statements = policy.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    return any(s.get("Effect") == "Allow" and not _fixed_statement(s) for s in statements)
+    return any(s.get("Effect") == "Allow" and not _fixed_statement(s) for s in statements(policy))
 
 
 def _fixed_statement(statement: dict[str, Any]) -> bool:
@@ -113,7 +112,7 @@ def _fixed_principal(statement: dict[str, Any]) -> bool:
     principal = statement["Principal"]
     if not isinstance(principal, dict):          # "*" (or any bare string) is everyone
         return False
-    values = [v for raw in principal.values() for v in (raw if isinstance(raw, list) else [raw])]
+    values = [v for raw in principal.values() for v in as_list(raw)]
     return bool(values) and all(_fixed(str(v)) for v in values)
 
 
@@ -132,7 +131,7 @@ def _fixed_condition(condition: dict[str, Any]) -> bool:
 
 
 def _fixed_values(key: str, raw: Any) -> bool:
-    values = [str(v) for v in (raw if isinstance(raw, list) else [raw])]
+    values = [str(v) for v in as_list(raw)]
     if not values or not all(_fixed(v) for v in values):
         return False
     if key == "aws:sourceip":
@@ -163,7 +162,7 @@ class PublicAccessBlockEnforcement(Interceptor):
 
     def reset(self) -> None:
         self.denied: dict[str, int] = {}
-        self._control().public_access_block = None
+        self._control().delete_public_access_block(self.sim.account_id)
 
     def before(self, req: AwsRequest) -> AwsResponse | None:
         if req.service == "s3control" and req.path.rstrip("/") == ACCOUNT_PATH:
@@ -212,7 +211,12 @@ class PublicAccessBlockEnforcement(Interceptor):
         return _as_settings(block)
 
     def _account_settings(self) -> dict[str, bool]:
-        return _as_settings(self._control().public_access_block)
+        from moto.s3control.exceptions import NoSuchPublicAccessBlockConfiguration
+
+        try:
+            return _as_settings(self._control().get_public_access_block(self.sim.account_id))
+        except NoSuchPublicAccessBlockConfiguration:
+            return {}
 
     def _control(self) -> Any:
         from moto.s3control.models import s3control_backends
@@ -221,9 +225,21 @@ class PublicAccessBlockEnforcement(Interceptor):
 
     # -- S3 Control: the account-level configuration
     def _account_api(self, req: AwsRequest) -> AwsResponse:
+        from moto.s3.exceptions import WrongPublicAccessBlockAccountIdError
+        from moto.s3control.exceptions import NoSuchPublicAccessBlockConfiguration
+
         account = req.headers.get("x-amz-account-id") or ""
-        if account != self.sim.account_id:
+        try:
+            return self._account_call(req, account)
+        except WrongPublicAccessBlockAccountIdError:
             return aws_error(req, 403, "AccessDenied", f"Access Denied: account {account!r} is not this account")
+        except NoSuchPublicAccessBlockConfiguration:
+            return aws_error(req, 404, "NoSuchPublicAccessBlockConfiguration",
+                             "The public access block configuration was not found", AccountId=account)
+
+    def _account_call(self, req: AwsRequest, account: str) -> AwsResponse:
+        """Get/Put/DeletePublicAccessBlock through moto's S3 Control backend (moto refuses
+        another account's id and answers a missing configuration)."""
         control = self._control()
         if req.method == "PUT":
             try:
@@ -235,16 +251,13 @@ class PublicAccessBlockEnforcement(Interceptor):
             if unknown or not values:
                 return aws_error(req, 400, "InvalidRequest",
                                  f"invalid PublicAccessBlockConfiguration element(s): {sorted(unknown) or 'none'}")
-            control.put_public_access_block(self.sim.account_id, values)
+            control.put_public_access_block(account, values)
             return _empty(200)
         if req.method == "DELETE":
-            control.public_access_block = None
+            control.delete_public_access_block(account)
             return _empty(204)
         if req.method == "GET":
-            settings = self._account_settings()
-            if not settings:
-                return aws_error(req, 404, "NoSuchPublicAccessBlockConfiguration",
-                                 "The public access block configuration was not found", AccountId=account)
+            settings = _as_settings(control.get_public_access_block(account))
             inner = "".join(f"<{k}>{str(v).lower()}</{k}>" for k, v in settings.items())
             body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PublicAccessBlockConfiguration xmlns="{_NS}">'
                     f"{inner}</PublicAccessBlockConfiguration>")

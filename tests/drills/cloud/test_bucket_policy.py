@@ -100,3 +100,22 @@ def test_access_logging_accepts_a_target_whose_policy_has_a_principal_star_state
     s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": logs,
                                                                                    "TargetPrefix": "src/"}})
     assert s3.get_bucket_logging(Bucket=source)["LoggingEnabled"]["TargetBucket"] == logs
+
+
+def test_a_policy_whose_statement_is_one_object_is_enforced(cloud) -> None:
+    """``Statement`` may be a single statement object instead of an array ("IAM JSON policy
+    elements: Statement", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_statement.html:
+    "The Statement element can contain a single statement or an array of individual statements");
+    a Deny written so still refuses what it names and nothing else."""
+    s3 = cloud.target.client("s3", "us-east-1")
+    bucket = f"drkit-policy-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": {
+        "Sid": "DenyAesUploads", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*", "Condition": {"StringEquals": {
+            "s3:x-amz-server-side-encryption": "AES256"}}}}))
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="b", Body=b"x", ServerSideEncryption="AES256")
+    assert code(exc) == "AccessDenied" and "DenyAesUploads" in exc.value.response["Error"]["Message"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["a"]

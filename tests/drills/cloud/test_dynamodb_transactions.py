@@ -114,3 +114,55 @@ def test_a_cancelled_transaction_loses_no_concurrent_write(ddb) -> None:
         assert all(r.result() > 0 for r in runs)
     assert {k for k in keys(ddb) if k.startswith("p-")} == {f"p-{n}" for n in range(150)}
     assert not any(k.startswith("tx-") for k in keys(ddb))
+
+
+@pytest.fixture
+def halfway(monkeypatch) -> threading.Event:
+    """Pause the first transaction that writes item "a" right after that write (0.3 s) and
+    signal it, so that a read can be sent while the transaction is half applied."""
+    reached = threading.Event()
+    original = dynamodb_transactions._apply
+
+    def slow(backend: Any, op_type: str, op: dict[str, Any]) -> None:
+        original(backend, op_type, op)
+        if op.get("Item", {}).get("k") == {"S": "a"} and not reached.is_set():
+            reached.set()
+            threading.Event().wait(0.3)
+
+    monkeypatch.setattr(dynamodb_transactions, "_apply", slow)
+    return reached
+
+
+def _write_both(ddb: Any, value: str) -> None:
+    ddb.transact_write_items(TransactItems=[put("a", value, new_only=False), put("b", value, new_only=False)])
+
+
+def test_transact_get_items_never_sees_a_half_applied_transaction(ddb, halfway) -> None:
+    """TransactWriteItems and TransactGetItems are serializable with each other ("Amazon DynamoDB
+    Transactions: How it works", *Isolation levels for DynamoDB transactions*,
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-isolation):
+    a TransactGetItems sent while a transaction is being applied answers all of its writes or none."""
+    for key in ("a", "b"):
+        ddb.put_item(TableName="t", Item={"k": {"S": key}, "v": {"S": "old"}})
+    with ThreadPoolExecutor(1) as pool:
+        writing = pool.submit(_write_both, ddb, "new")
+        assert halfway.wait(10)
+        got = ddb.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": {"k": {"S": k}}}}
+                                                    for k in ("a", "b")])["Responses"]
+        writing.result()
+    values = [r["Item"]["v"]["S"] for r in got]
+    assert values in (["old", "old"], ["new", "new"]), values
+
+
+def test_get_item_is_serializable_with_a_transaction(ddb, halfway) -> None:
+    """GetItem and TransactWriteItems are serializable (transaction-apis.html#transaction-isolation,
+    cited above): once a GetItem has seen one write of a transaction, a later GetItem sees the rest."""
+    for key in ("a", "b"):
+        ddb.put_item(TableName="t", Item={"k": {"S": key}, "v": {"S": "old"}})
+    with ThreadPoolExecutor(1) as pool:
+        writing = pool.submit(_write_both, ddb, "new")
+        assert halfway.wait(10)
+        first = ddb.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]["v"]["S"]
+        second = ddb.get_item(TableName="t", Key={"k": {"S": "b"}})["Item"]["v"]["S"]
+        writing.result()
+    assert (first, second) in (("old", "old"), ("old", "new"), ("new", "new")), (first, second)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.cloud.sim.iam_conditions import UnsupportedCondition, evaluate
+from drills.cloud.sim.iam_conditions import UnsupportedCondition, as_list, evaluate, statements
 
 SSE = "s3:x-amz-server-side-encryption"
 KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
@@ -51,3 +51,15 @@ def test_like_arn_numeric_date_and_ip() -> None:
 def test_unknown_operator_is_reported_not_guessed() -> None:
     with pytest.raises(UnsupportedCondition):
         evaluate({"BinaryEquals": {"k": "AA=="}}, {"k": "AA=="})
+
+
+def test_statements_reads_a_single_statement_object_or_an_array() -> None:
+    """"The Statement element can contain a single statement or an array of individual
+    statements" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_statement.html);
+    Action/Resource/Principal values are one string or an array
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html)."""
+    one = {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}
+    assert statements({"Version": "2012-10-17", "Statement": one}) == [one]
+    assert statements({"Statement": [one, one]}) == [one, one]
+    assert statements({"Version": "2012-10-17"}) == [] and statements(None) == []
+    assert as_list("s3:GetObject") == ["s3:GetObject"] and as_list(["a", "b"]) == ["a", "b"]

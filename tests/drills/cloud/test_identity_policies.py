@@ -254,3 +254,112 @@ def test_a_bucket_policy_denying_the_bypass_binds_the_root_too(cloud, s3, bucket
         s3.delete_object(Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=True)
     assert _code(err) == "AccessDenied"
     assert [v["VersionId"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == [version]
+
+
+# ------------------------------------------------------------- DynamoDB: item by item
+def _tables(client, *names: str) -> None:
+    for name in names:
+        client("dynamodb").create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                                        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                                        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}])
+
+
+def _table(name: str) -> str:
+    return f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{name}"
+
+
+def _item(key: str) -> dict:
+    return {"k": {"S": key}}
+
+
+def test_a_transaction_is_authorized_item_by_item_as_the_item_operations(client, session) -> None:
+    """"Permissions for Put, Update, Delete, and Get actions are governed by the permissions used
+    for the underlying PutItem, UpdateItem, DeleteItem, and GetItem operations. For the
+    ConditionCheck action, you can use the dynamodb:ConditionCheckItem permission" — each on the
+    item's table ("Using IAM with DynamoDB transactions",
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html)."""
+    _tables(client, "index", "claims")
+    client("dynamodb").put_item(TableName="claims", Item=_item("old"))
+    writer = session(_allow(["dynamodb:PutItem", "dynamodb:ConditionCheckItem"], _table("index")),
+                     _allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], _table("claims")))
+    writer = writer.client("dynamodb", "us-east-1")
+    writer.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "index", "Item": _item("a")}},
+        {"Put": {"TableName": "claims", "Item": _item("a")}},
+        {"ConditionCheck": {"TableName": "index", "Key": _item("x"), "ConditionExpression": "attribute_not_exists(k)"}},
+        {"Update": {"TableName": "claims", "Key": _item("u"), "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"S": "1"}}}}])
+    assert client("dynamodb").get_item(TableName="index", Key=_item("a")).get("Item") == _item("a")
+    with pytest.raises(ClientError) as err:                          # DeleteItem on claims: not allowed
+        writer.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "index", "Item": _item("b")}},
+            {"Delete": {"TableName": "claims", "Key": _item("old")}}])
+    assert _code(err) == "AccessDeniedException"
+    assert f"dynamodb:DeleteItem on resource: {_table('claims')}" in err.value.response["Error"]["Message"]
+    assert "Item" not in client("dynamodb").get_item(TableName="index", Key=_item("b"))       # nothing written
+    assert client("dynamodb").get_item(TableName="claims", Key=_item("old"))["Item"] == _item("old")
+
+
+def test_transact_get_items_needs_get_item_on_every_table_it_reads(client, session) -> None:
+    """TransactGetItems' Get is governed by dynamodb:GetItem (transaction-apis-iam, cited above)."""
+    _tables(client, "index", "claims")
+    client("dynamodb").put_item(TableName="index", Item=_item("a"))
+    reader = session(_allow("dynamodb:GetItem", _table("index"))).client("dynamodb", "us-east-1")
+    got = reader.transact_get_items(TransactItems=[{"Get": {"TableName": "index", "Key": _item("a")}}])
+    assert [r.get("Item") for r in got["Responses"]] == [_item("a")]
+    with pytest.raises(ClientError) as err:
+        reader.transact_get_items(TransactItems=[{"Get": {"TableName": "index", "Key": _item("a")}},
+                                                 {"Get": {"TableName": "claims", "Key": _item("a")}}])
+    assert _code(err) == "AccessDeniedException"
+    assert f"dynamodb:GetItem on resource: {_table('claims')}" in err.value.response["Error"]["Message"]
+
+
+def test_an_explicit_deny_of_one_item_operation_refuses_the_whole_transaction(client, session) -> None:
+    """A Deny of dynamodb:PutItem binds a transaction's Put too (transaction-apis-iam, Example 3:
+    a Deny conditioned on dynamodb:EnclosingOperation blocks transactional writes)."""
+    _tables(client, "index")
+    writer = session(_allow("dynamodb:*"), _deny("dynamodb:PutItem", _table("index"), Condition={
+        "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems", "TransactGetItems"]}})
+    ).client("dynamodb", "us-east-1")
+    writer.put_item(TableName="index", Item=_item("plain"))         # not inside a transaction: allowed
+    with pytest.raises(ClientError) as err:
+        writer.transact_write_items(TransactItems=[{"Put": {"TableName": "index", "Item": _item("tx")}}])
+    assert _code(err) == "AccessDeniedException"
+    assert "explicit deny" in err.value.response["Error"]["Message"]
+
+
+def test_batch_write_item_needs_its_action_on_every_table_it_names(client, session) -> None:
+    """BatchWriteItem is authorized as dynamodb:BatchWriteItem on each table it writes (Service
+    Authorization Reference, "Actions defined by Amazon DynamoDB",
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html)."""
+    _tables(client, "index", "claims")
+    writer = session(_allow("dynamodb:BatchWriteItem", _table("index"))).client("dynamodb", "us-east-1")
+    writer.batch_write_item(RequestItems={"index": [{"PutRequest": {"Item": _item("a")}}]})
+    with pytest.raises(ClientError) as err:
+        writer.batch_write_item(RequestItems={"index": [{"PutRequest": {"Item": _item("b")}}],
+                                              "claims": [{"PutRequest": {"Item": _item("b")}}]})
+    assert _code(err) == "AccessDeniedException"
+    assert f"dynamodb:BatchWriteItem on resource: {_table('claims')}" in err.value.response["Error"]["Message"]
+    assert "Item" not in client("dynamodb").get_item(TableName="index", Key=_item("b"))
+
+
+def test_the_caller_is_resolved_once_per_request(cloud, s3, bucket_name, session, monkeypatch) -> None:
+    """bucket_policy, identity_policies and object_lock (s3:BypassGovernanceRetention) all ask who
+    signed a governance-bypassing delete; moto's STS is asked once and the answer shared."""
+    from moto.sts.models import STSBackend
+
+    bucket, key, version = _locked_version(cloud, s3, bucket_name, "GOVERNANCE")
+    attacker = session(_allow([*WRITER, "s3:BypassGovernanceRetention"])).client("s3", "us-east-1")
+    lookups: list[str] = []
+    original = STSBackend.get_assumed_role_from_access_key
+
+    def counted(self, access_key_id):
+        found = original(self, access_key_id)
+        if found is not None:
+            lookups.append(access_key_id)
+        return found
+
+    monkeypatch.setattr(STSBackend, "get_assumed_role_from_access_key", counted)
+    attacker.delete_object(Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=True)
+    assert not s3.list_object_versions(Bucket=bucket).get("Versions")      # the three behaviours let it through
+    assert len(lookups) == 1

@@ -157,3 +157,18 @@ def test_resolution_survives_botocore_rewriting_the_s3_model(cloud, client) -> N
 
     client("s3").list_buckets()      # an S3 client exists in this process
     assert resolve("s3", "PUT", "/bucket-one", {}, {}, b"") == ("CreateBucket", {"Bucket": "bucket-one"})
+
+
+def test_the_credential_gives_the_access_key_with_the_scope() -> None:
+    """SigV4: ``Credential=<access key>/<date>/<region>/<service>/aws4_request`` in the Authorization
+    header, or ``X-Amz-Credential`` in a presigned URL
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html) — read once, for the
+    caller (the key) and the routing (region, service) alike."""
+    auth = Headers({"Authorization": "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20240101/eu-west-1/dynamodb/"
+                                     "aws4_request, SignedHeaders=host, Signature=abc"})
+    assert operations.credential(auth, {}) == ("ASIAEXAMPLE", "eu-west-1", "dynamodb")
+    url = Target(endpoint=UNUSED_ENDPOINT).client("s3", "ap-south-1").generate_presigned_url(
+        "get_object", Params={"Bucket": "b", "Key": "k"})
+    key, region, service = operations.credential(Headers(), parse_qs(urlsplit(url).query))
+    assert (key, region, service) == ("testing", "ap-south-1", "s3")
+    assert operations.credential(Headers(), {}) == (None, None, None)
