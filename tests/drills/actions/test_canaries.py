@@ -51,7 +51,8 @@ def _failover_figures(cloud_factory, run_id: str, seed: int) -> dict[str, Any]:
         assert result.status is Status.PASSED, result.reason
         (rpo,) = [m for m in run.measurements if m.name == "rpo"]
         return {"output": result.output, "lost": rpo.detail["lost"], "value": rpo.value, "met": rpo.met,
-                "sizes": [w["size"] for w in run.state["writes"]], "content_from": written.output["content_from"]}
+                "sizes": [w["size"] for w in run.state["writes"]], "content_from": written.output["content_from"],
+                "rpo_names_the_source": rpo.detail["drill_writes_from"]}
     finally:
         cloud.stop()
 
@@ -65,7 +66,7 @@ def test_two_failover_runs_with_one_seed_lose_the_same_bytes(cloud_factory) -> N
     assert first["output"]["lost_count"] >= 1 and first["output"]["lost_bytes"] > 0    # the last write, at least
     assert first["lost"][-1]["label"] == "canary-4" and first["lost"][-1]["age_s"] == 0.0
     assert second == first
-    assert first["content_from"] == "seed 7"
+    assert first["content_from"] == first["rpo_names_the_source"] == "seed 7"
 
 
 def test_the_write_pool_follows_the_seed_not_the_run_id() -> None:
