@@ -27,13 +27,24 @@ def canary_prefix(run: Any) -> str:
     return f"{run.ctx.drill_prefix}{run.ctx.run_id}/"
 
 
+def pool_source(run: Any) -> tuple[int, str]:
+    """The synth seed of the drill-write pool and what it derives from: the run's ``--seed``
+    (``ctx.seed``), so two runs with one seed write the same bytes and measure the same
+    figures (sizes feed the RPO's lost bytes); only without one, the run id (varies per run).
+    The derivation keeps the pool apart from the ingested data set of that same seed."""
+    seed = run.ctx.seed
+    if seed is None:
+        return zlib.crc32(run.ctx.run_id.encode()) & 0xFFFF, "run id (no seed given: content varies per run)"
+    return zlib.crc32(f"drkit-canaries/{seed}".encode()) & 0xFFFF, f"seed {seed}"
+
+
 def _pool(run: Any) -> list[tuple[str, bytes]]:
     """(relative archive path, bytes) of synthetic instances, made once per run."""
     cache = run.ctx.cache.setdefault("canary_pool", [])
     if not cache:
         from drills.synth.dataset import generate
         with tempfile.TemporaryDirectory(prefix="drkit-canaries-") as tmp:
-            manifest = generate(Path(tmp) / "set", _POOL_STUDIES, seed=zlib.crc32(run.ctx.run_id.encode()) & 0xFFFF)
+            manifest = generate(Path(tmp) / "set", _POOL_STUDIES, seed=pool_source(run)[0])
             for entry in manifest.entries:
                 data = (manifest.root / entry.path).read_bytes()
                 cache.append((f"{entry.study_instance_uid}/{entry.series_instance_uid}/{entry.sop_instance_uid}.dcm",
@@ -90,6 +101,7 @@ def write_canaries(run: Any, count: int, region: str, spacingSeconds: float = 0.
                                        "retained_under_object_lock": {"count": written, **retained} if retained else None,
                                        "first": iso(first_at) if first_at else None,
                                        "prefix": canary_prefix(run), "spacing_s": spacingSeconds,
+                                       "content_from": pool_source(run)[1],
                                        "deleted": len(run.state.get("deleted", []))})
 
 

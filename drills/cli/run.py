@@ -68,7 +68,8 @@ RUNS_DIR = Path("out/runs")
 @click.option("--dry-run", is_flag=True, help="Print the plan (actions and what they touch); call nothing that writes.")
 @click.option("--studies", type=click.IntRange(1, 400), default=16, show_default=True,
               help="Synthetic studies ingested on the embedded cloud.")
-@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the data set and the simulation.")
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Seed of the data set, the simulation and the drills' own writes.")
 @click.option("--restore-tier", type=click.Choice(["Expedited", "Standard", "Bulk"]), default=None,
               help="Glacier restore tier for the backup-restore drill's cold studies (default: the document's).")
 @click.option("--sample", type=click.IntRange(min=0), default=3, show_default=True,
@@ -128,7 +129,7 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                                        clock=VirtualClock(control), control=control, run_id=run_id,
                                        allow_prod=allow_prod, manifest=rehearsal.manifest, stack=stack,
                                        declared=declared or None, drill_prefix=_drill_prefix(declared),
-                                       restore_tier=restore_tier)
+                                       restore_tier=restore_tier, seed=seed)
                     try:
                         result = _execute(rj, ctx, chosen, progress, LadderSettings(sample=sample, seed=seed))
                     finally:            # the cloud stops with this block: what the journal records
@@ -144,7 +145,7 @@ def run_drills(chosen: list[Scenario], run_id: str, run_dir: Path, project: Proj
                     clock = VirtualClock(control)
                 ctx = DrillContext(target=resolved, outputs=outputs, clock=clock, control=control, run_id=run_id,
                                    allow_prod=allow_prod, stack=stack, declared=declared or None,
-                                   drill_prefix=_drill_prefix(declared), restore_tier=restore_tier)
+                                   drill_prefix=_drill_prefix(declared), restore_tier=restore_tier, seed=seed)
                 result = _execute(rj, ctx, chosen, progress, LadderSettings(sample=sample))
     except DrkitError as exc:
         if reports and exc.exit_code == EXIT_INFRA and (run_dir / JOURNAL_FILE).is_file():

@@ -120,7 +120,7 @@ def try_weakening(w: Weakening, project: Project, stack: str, run_dir: Path, *, 
                 ctx = DrillContext(target=rehearsal.cloud.target, outputs=rehearsal.outputs,
                                    clock=VirtualClock(control), control=control, run_id=run_id,
                                    manifest=rehearsal.manifest, stack=stack, declared=declared,
-                                   drill_prefix=_drill_prefix(declared))
+                                   drill_prefix=_drill_prefix(declared), seed=seed)
                 outputs = rehearsal.outputs
                 rj.journal.document["weakening"]["applied"] = drift
                 rj.start(ctx.clock, target=target_info(ctx), scope=scope_info(ctx.scope_prefix, ctx.manifest))

@@ -73,6 +73,8 @@ class DrillContext:
     restore_tier the Glacier restore tier chosen with ``drkit run --restore-tier`` (None: the document's)
     cache        per-run memo for providers (e.g. the drill-write pool), shared across scenarios
     actor        who runs the drill (the caller's ARN on AWS): each journal activity's ``actor``
+    seed         the run's ``--seed``: drill-generated content (the drill-write pool) derives from it,
+                 so two runs with one seed write the same bytes; None: from the run id (varies per run)
     """
 
     target: Target
@@ -91,6 +93,7 @@ class DrillContext:
     restore_tier: str | None = None
     cache: dict[str, Any] = field(default_factory=dict)
     actor: str = "not recorded"
+    seed: int | None = None
 
     def client(self, service: str, region: str, **config: Any):
         """A client for ``region`` unless a drill fenced it off (AWS region outage: the

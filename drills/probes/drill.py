@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from drills.actions.canaries import canary_prefix
+from drills.actions.canaries import canary_prefix, pool_source
 from drills.engine.clock import iso, poll
 from drills.engine.model import Finding, ProbeResult, Severity, Status
 from drills.engine.registry import probe
@@ -98,7 +98,8 @@ def rpo_at_loss(run: Any) -> ProbeResult:
     objective = seconds(out.objectives.rpoMinutes)
     detail = {"lost_count": len(lost), "lost_bytes": sum(x["bytes"] for x in lost),
               "lost": sorted(lost, key=lambda x: -x["age_s"]), "acknowledged_drill_writes": acked,
-              "at": iso(loss), "observed": "DR replica listing at the moment of loss"}
+              "at": iso(loss), "observed": "DR replica listing at the moment of loss",
+              "drill_writes_from": pool_source(run)[1]}
     measure(run, "rpo", window, objective, **detail)
     findings = ()
     if lost:
