@@ -7,11 +7,13 @@ import io
 import struct
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from drills.contracts import QuarantineReason
 from drills.ingest.reader import PREFIX_BYTES, HeaderStream, RejectedInput, read_header
 
+from .test_fuzz import damaged
 from .conftest import ACCESSION, PATIENT_ID, PATIENT_NAME, VALID_SYNTAXES, build_dataset, to_bytes
 
 
@@ -121,12 +123,76 @@ def parse_sources(monkeypatch) -> list:
     return sources
 
 
-def test_a_header_inside_the_prefix_is_parsed_from_memory_without_more_fetches(monkeypatch) -> None:
+def test_a_header_inside_the_prefix_is_read_from_the_walk_without_more_fetches(monkeypatch) -> None:
+    """A plain header (no undefined-length element before the pixels) needs no pydicom parse:
+    the walk's values make the data set; nothing more is fetched."""
     sources = parse_sources(monkeypatch)
     data = to_bytes(build_dataset(rows=512, columns=1024))        # header in the prefix, 1 MiB of pixels
     before = header_of(data)
-    assert sources == ["BytesIO"]
-    assert before.header_bytes_read <= PREFIX_BYTES + 4096       # the walk's fetches, nothing for the parse
+    assert sources == []
+    assert before.header_bytes_read <= PREFIX_BYTES + 4096       # the walk's fetches, nothing for the values
+
+
+def test_an_undefined_length_sequence_is_parsed_by_pydicom_from_memory(monkeypatch) -> None:
+    """pydicom parses an undefined-length sequence item by item (and may refuse it): such a
+    header goes through its parse, from the bytes fetched already."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    sources = parse_sources(monkeypatch)
+    ds = build_dataset()
+    item = Dataset()
+    item.CodeValue = "121"
+    ds.ProcedureCodeSequence = Sequence([item])
+    ds["ProcedureCodeSequence"].is_undefined_length = True
+    header = header_of(to_bytes(ds))
+    assert sources == ["BytesIO"] and header.sop_instance_uid == ds.SOPInstanceUID
+
+
+def _outcome(data: bytes):
+    try:
+        return read_header(io.BytesIO(data), len(data))
+    except RejectedInput as rejected:
+        return (rejected.quarantine_reason, rejected.detail, rejected.bytes_read)
+
+
+def _both_ways(data: bytes, monkeypatch):
+    """read_header's outcome with the walk's values, then through pydicom's parse alone."""
+    from drills.ingest import reader
+
+    walked = _outcome(data)
+    with monkeypatch.context() as patch:
+        patch.setattr(reader, "_walked_dataset", lambda *args: None)
+        parsed = _outcome(data)
+    return walked, parsed
+
+
+def test_the_walks_values_give_what_pydicoms_parse_gives(tmp_path, monkeypatch) -> None:
+    """Every instance of the synthetic data set (every modality, encodings, character sets)
+    and of the hostile corpus reads to the same header — or the same refusal — both ways."""
+    from drills.synth.dataset import generate
+
+    from . import hostile
+
+    manifest = generate(tmp_path / "synth", 12, 7, 0.25)
+    hostile.build(tmp_path / "hostile")
+    paths = [p for p in sorted((tmp_path / "hostile").rglob("*")) if p.is_file()] + list(manifest.paths())
+    assert len(paths) > 50
+    walked_count = 0
+    for path in paths:
+        data = path.read_bytes()
+        walked, parsed = _both_ways(data, monkeypatch)
+        assert walked == parsed, path.name
+        walked_count += not isinstance(walked, tuple)
+    assert walked_count > 40          # most of them are valid: the comparison covers real headers
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=damaged())
+def test_damaged_inputs_read_the_same_both_ways(data: bytes, monkeypatch) -> None:
+    walked, parsed = _both_ways(data, monkeypatch)
+    assert walked == parsed
 
 
 def test_a_header_beyond_the_prefix_is_parsed_through_the_stream(monkeypatch) -> None:
