@@ -28,7 +28,7 @@ version (nothing is lost, both versions stay), and the index then names the last
 Requests per new instance: with a claims table (``IngestDestination.claims_table``, the
 stack output ``claimsTable``) one conditional PutObject and a share of a group-committed
 index write that also checks and claims the SOP Instance UID (drills.ingest.index: one
-BatchGetItem and one TransactWriteItems per group of up to 25); without one, also a GSI Query
+BatchGetItem and one TransactWriteItems per group of up to 50); without one, also a GSI Query
 (SOP Instance UID claims, sent beside the PUT, so it adds no latency). The claims table
 settles UIDs alone only once it carries its completeness marker (drills.ingest.claims,
 decided once per Ingestor); an upgraded stack's table without it is written but not

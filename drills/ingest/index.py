@@ -18,8 +18,8 @@ Writes:
   the uploads instead of one group at a time; the queue is bounded (MAX_QUEUED items: a
   submit beyond it waits) and a key is never in two groups at once, so writes to one key
   keep their order. When a group is sent: as soon as no group is in flight and someone
-  waits for a queued item (``add``, or ``submit(urgent=True)``); when BATCH_WRITE_LIMIT items
-  are queued; when a queued item has waited LINGER seconds (items nobody waits for yet
+  waits for a queued item (``add``, or ``submit(urgent=True)``); when a group's size of items
+  (BATCH_WRITE_LIMIT; CLAIMED_GROUP with a claims table) is queued; when a queued item has waited LINGER seconds (items nobody waits for yet
   linger so that groups grow, which saves requests); or at once after ``expedite``.
   Nothing is acknowledged before it is written, so a crash cannot lose more than the items
   queued or in flight (whose callers never saw success; their objects are archived, and
@@ -41,7 +41,8 @@ SOP Instance UIDs, without a request per instance: the group's one ``BatchGetIte
 index keys *and* the claims of its UIDs (consistent reads); an item whose UID another index
 item claims is written through ``record`` with a ``SOPInstanceUIDReused`` conflict naming
 that item's archive key (its Future's result); the others go out in one
-``TransactWriteItems`` (≤ 2 actions per item, ≤ 50 per group, AWS allows 100): a conditional
+``TransactWriteItems`` (≤ 2 actions per item, up to CLAIMED_GROUP = 50 items a group: ≤ 100
+actions, AWS's limit, as the BatchGetItem's ≤ 100 keys): a conditional
 Put of the claim (``attribute_not_exists``) where the UID is unclaimed and a conditional Put
 of the index item where it does not exist yet. So a claim and its item are written together
 or not at all, and of two processes claiming one UID for different items exactly one
@@ -89,6 +90,10 @@ from drills.times import utc_timestamp
 
 BATCH_WRITE_LIMIT = 25          # BatchWriteItem's maximum items per request
 MAX_GROUP = BATCH_WRITE_LIMIT   # items per group: one BatchGetItem and one BatchWriteItem
+# items per group on the claims path: its BatchGetItem reads two keys per item (at most 100
+# a request) and its TransactWriteItems holds at most two actions per item (at most 100);
+# half the requests per instance of groups of 25 (API_BatchGetItem, API_TransactWriteItems)
+CLAIMED_GROUP = 50
 MAX_IN_FLIGHT = 4               # groups written at once (one writer thread each)
 MAX_QUEUED = 200                # items waiting for a group; submit blocks beyond this
 LINGER = 0.25                   # seconds an item nobody waits for yet may wait for a fuller group
@@ -143,6 +148,7 @@ class StudyIndex:
         self._sop_index = True          # False once the table turned out to lack INDEX_SOP_GSI
         self._complete: bool | None = None      # claims_complete(), decided once
         self._complete_lock = threading.Lock()
+        self._group_size = CLAIMED_GROUP if claims_table is not None else MAX_GROUP
 
     def claims_complete(self) -> bool:
         """May the claims table alone settle SOP Instance UIDs? Decided once per StudyIndex
@@ -261,7 +267,7 @@ class StudyIndex:
                 threading.Thread(target=self._writer, name="drkit-index-writer", daemon=True).start()
             # wake the writers only when this item may make a group due (or starts the linger
             # clock): waking them for every item costs more CPU than the writes save
-            if urgent or len(self._queue) == 1 or len(self._queue) % BATCH_WRITE_LIMIT == 0:
+            if urgent or len(self._queue) == 1 or len(self._queue) % self._group_size == 0:
                 self._cond.notify_all()
         return pending.future
 
@@ -313,7 +319,7 @@ class StudyIndex:
             return None, None
         now = time.monotonic()
         oldest = min((p.queued_at for p in eligible if p.urgency == WAIT_LINGER), default=None)
-        due = (len(eligible) >= BATCH_WRITE_LIMIT
+        due = (len(eligible) >= self._group_size
                or any(p.urgency == WAIT_NOW for p in eligible)
                or (self._in_flight == 0 and any(p.urgency == WAIT_WAITER for p in eligible))
                or (oldest is not None and now - oldest >= LINGER))
@@ -322,7 +328,7 @@ class StudyIndex:
         return self._take_group(), None
 
     def _take_group(self) -> list[_Pending]:
-        """Up to MAX_GROUP queued items, one per key and per SOP Instance UID, and none whose
+        """Up to a group's size (MAX_GROUP, CLAIMED_GROUP) of queued items, one per key and per SOP Instance UID, and none whose
         key or UID is being written (a later one waits for the next group, so writes to one
         key keep their order, and a transaction never claims one UID twice)."""
         group: list[_Pending] = []
@@ -330,7 +336,7 @@ class StudyIndex:
         taken: set[tuple[str, ...]] = set(self._in_flight_keys)
         for pending in self._queue:
             ids = _ids(pending.item)
-            if len(group) < MAX_GROUP and taken.isdisjoint(ids):
+            if len(group) < self._group_size and taken.isdisjoint(ids):
                 group.append(pending)
                 taken.update(ids)
             else:

@@ -105,7 +105,8 @@ def test_pipelined_index_writes_against_moto_report_a_later_failure_on_its_insta
     from .conftest import build_dataset, to_bytes
 
     monkeypatch.setattr(index_module, "LINGER", 60.0)          # groups form only when full, or at the end
-    datasets = [build_dataset() for _ in range(3 * index_module.BATCH_WRITE_LIMIT)]
+    group = index_module.CLAIMED_GROUP if claims else index_module.BATCH_WRITE_LIMIT
+    datasets = [build_dataset() for _ in range(3 * group)]
     files = []
     for n, ds in enumerate(datasets):
         path = tmp_path / f"{n:03}.dcm"

@@ -118,6 +118,40 @@ def test_a_group_reads_index_and_claims_in_one_request_and_writes_in_one_transac
     assert len(ingest_env.claims()) == 25 and len(ingest_env.index_items()) == 25
 
 
+def test_full_groups_of_fifty_stay_within_dynamodbs_request_limits(ingest_env, monkeypatch) -> None:
+    """A group on the claims path holds up to 50 items: its BatchGetItem asks for 100 keys and
+    its TransactWriteItems holds 100 actions — each API's maximum (API_BatchGetItem: "up to
+    100 items"; API_TransactWriteItems: "up to 100 action requests"), never more."""
+    from drills.ingest import index as index_module
+
+    monkeypatch.setattr(index_module, "LINGER", 60.0)          # only full groups go out before expedite
+    index = StudyIndex(ingest_env.target, ingest_env.region, ingest_env.index_table,
+                       claims_table=ingest_env.claims_table)
+    sizes: dict[str, list[int]] = {"get": [], "write": []}
+    real = index._ddb
+
+    class Sizes:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def batch_get_item(self, **kwargs: Any) -> Any:
+            sizes["get"].append(sum(len(t["Keys"]) for t in kwargs["RequestItems"].values()))
+            return real.batch_get_item(**kwargs)
+
+        def transact_write_items(self, **kwargs: Any) -> Any:
+            sizes["write"].append(len(kwargs["TransactItems"]))
+            return real.transact_write_items(**kwargs)
+
+    index._ddb = Sizes()
+    items = [{"StudyInstanceUID": f"1.2.3.{n // 7}", "SeriesSop": f"1.2.4/1.2.5.{n}", "SOPInstanceUID": f"1.2.5.{n}",
+              "VersionId": f"v{n}"} for n in range(120)]
+    futures = [index.submit(i) for i in items]
+    index.expedite()
+    assert [f.result(20) for f in futures] == [None] * 120
+    assert sorted(sizes["get"]) == [40, 100, 100] and sorted(sizes["write"]) == [40, 100, 100]
+    assert len(ingest_env.claims()) == 120 and len(ingest_env.index_items()) == 120
+
+
 def test_an_item_created_meanwhile_is_updated_keeping_its_conflicts_and_claimed(ingest_env) -> None:
     """An index item that exists without a claim (written before the claims table, or by a
     rebuild of the index alone): the group claims the UID and updates the item, whose
