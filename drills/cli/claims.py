@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from drills.cli.common import deployed_stack, emit_json, say, target_options
+from drills.cli.common import deployed_stack, emit_json, json_option, say, target_options
 from drills.errors import UsageError
 
 
@@ -34,7 +34,7 @@ def claims() -> None:
               help="Parallel Scan segments of the index.")
 @click.option("--region", default=None, help="Region of the tables (default: the stack's primary region).")
 @click.option("--dry-run", is_flag=True, help="Count what would be claimed; write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="The summary as JSON on stdout; people read stderr.")
+@json_option(help="The summary as JSON on stdout; people read stderr.")
 def backfill(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
              segments: int, region: str | None, dry_run: bool, as_json: bool) -> None:
     """Claim every archived SOP Instance UID, then mark the claims table complete."""

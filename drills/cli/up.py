@@ -23,7 +23,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drills.cli.common import emit_json, say, target_options
+from drills.cli.common import emit_json, json_option, say, target_options
 from drills.errors import UsageError
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 @click.command("up")
 @target_options
-@click.option("--json", "as_json", is_flag=True, help="The deploy result as JSON on stdout; people read stderr.")
+@json_option(help="The deploy result as JSON on stdout; people read stderr.")
 @click.option("--verbose", "-v", is_flag=True, help="List every created resource, not a summary per type.")
 def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
        as_json: bool, verbose: bool) -> None:

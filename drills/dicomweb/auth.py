@@ -7,13 +7,13 @@ the Lambda does this with its JWT (or IAM/SigV4) authorizer; locally this middle
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass
 
 import jwt
 
+from drills.contracts import opaque_label
 from drills.errors import UsageError
 
 AUDIENCE = "drkit-dicomweb"
@@ -69,7 +69,7 @@ class TokenAuth:
                                 options={"require": ["exp", "sub"]})
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token ({type(exc).__name__})") from exc
-        return "sub-" + hashlib.sha256(str(claims["sub"]).encode()).hexdigest()[:12]
+        return opaque_label("sub", str(claims["sub"]))
 
 
 @dataclass(frozen=True)
@@ -82,4 +82,4 @@ class GatewayAuth:
     def verify(self, header: str | None) -> str:
         if not header or not header.strip():
             raise Unauthorized("missing credentials")
-        return "gw-" + hashlib.sha256(header.encode()).hexdigest()[:12]
+        return opaque_label("gw", header)

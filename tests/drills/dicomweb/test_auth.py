@@ -9,14 +9,21 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from drills.dicomweb.auth import AUDIENCE, TokenAuth, Unauthorized
+from drills.contracts import opaque_label
+from drills.dicomweb.auth import AUDIENCE, GatewayAuth, TokenAuth, Unauthorized
 from drills.errors import UsageError
 
 
 def test_issued_tokens_verify_and_the_subject_is_hashed():
     auth = TokenAuth.generate()
     principal = auth.verify(f"Bearer {auth.issue('dr.jane.doe')}")
-    assert principal.startswith("sub-") and "jane" not in principal
+    assert principal == opaque_label("sub", "dr.jane.doe") and "jane" not in principal
+
+
+def test_gateway_principal_is_an_opaque_label_of_the_credential():
+    assert GatewayAuth().verify("Bearer abc") == opaque_label("gw", "Bearer abc")
+    with pytest.raises(Unauthorized):
+        GatewayAuth().verify("  ")
 
 
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Basic abc", "Bearer not.a.jwt"])
