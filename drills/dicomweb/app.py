@@ -24,7 +24,7 @@ from drills.dicomweb import dicomjson, multipart, query, retrieve, stow
 from drills.dicomweb.auth import TokenAuth
 from drills.dicomweb.gate import Gate
 from drills.dicomweb.source import ArchiveSource
-from drills.errors import InfraError
+from drills.errors import DrkitError, InfraError
 from drills.ingest.core import IngestDestination, Ingestor
 
 DICOM_JSON = "application/dicom+json"
@@ -376,7 +376,9 @@ def create_app(source: ArchiveSource, auth: TokenAuth, public_url: str | None = 
 
 
 def _guard(endpoint):
-    """HttpError → its status with a JSON message and a Warning; InfraError → 503."""
+    """HttpError → its status with a JSON message and a Warning; InfraError → 503; any other
+    DrkitError (the server's own configuration: no hash-key secret to hash a PatientID or
+    ingest with) → 503 as well, logged without a traceback — nothing the client can fix."""
     async def handler(request: Request) -> Response:
         try:
             return await endpoint(request)
@@ -385,6 +387,9 @@ def _guard(endpoint):
         except InfraError as exc:
             log.error("infrastructure error: %s", exc.message)
             return _error(503, f"the archive could not be read: {exc.message}")
+        except DrkitError as exc:
+            log.error("configuration error: %s", exc)
+            return _error(503, f"the service is not configured to answer this: {exc.message}")
     return handler
 
 

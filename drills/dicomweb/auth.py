@@ -18,6 +18,7 @@ from drills.errors import UsageError
 
 AUDIENCE = "drkit-dicomweb"
 MIN_SECRET_BYTES = 32
+PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
 
 
 class Unauthorized(Exception):
@@ -38,10 +39,22 @@ class TokenAuth:
 
     @classmethod
     def from_key_text(cls, text: bytes) -> "TokenAuth":
-        """A PEM public key (RS256/ES256) or else a shared secret (HS256)."""
+        """A PEM public key (RS256 for an RSA key, ES256 for an EC key) or else a shared
+        secret (HS256). A PEM block that is no RSA or EC public key is a UsageError now,
+        not a failure of every request later."""
         stripped = text.strip()
         if stripped.startswith(b"-----BEGIN PUBLIC KEY-----"):
-            return cls(stripped, ("RS256", "ES256"))
+            usable = []
+            for name in PUBLIC_KEY_ALGORITHMS:
+                try:
+                    jwt.get_algorithm_by_name(name).prepare_key(stripped)
+                except (jwt.PyJWTError, ValueError, TypeError):
+                    continue
+                usable.append(name)
+            if not usable:
+                raise UsageError("the key file holds a PEM block that is no RSA or EC public key (tokens are "
+                                 f"verified with {' or '.join(PUBLIC_KEY_ALGORITHMS)})")
+            return cls(stripped, tuple(usable))
         return cls.shared_secret(stripped)
 
     @classmethod

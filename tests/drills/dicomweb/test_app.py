@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from drills.dicomweb.app import create_app
 from drills.dicomweb.auth import TokenAuth
+from drills.errors import UsageError
 from drills.ingest.pseudonym import Pseudonymizer
 from tests.helpers.dicomweb import ITEM
 
@@ -101,3 +102,26 @@ def test_read_only_region_refuses_stow():
             "Authorization": f"Bearer {auth.issue('t')}",
             "Content-Type": 'multipart/related; type="application/dicom"; boundary=x'})
     assert response.status_code == 403
+
+
+def test_a_boundary_rfc_2046_does_not_allow_is_a_bad_request(client):
+    """RFC 2046 §5.1.1 boundaries are ASCII; a latin-1 one was a UnicodeEncodeError (500)."""
+    response = client.post("/studies", content=b"--b\xf6\r\n\r\nx\r\n--b\xf6--", headers={
+        "Content-Type": 'multipart/related; type="application/dicom"; boundary=b\xf6'.encode("latin-1")})
+    assert response.status_code == 400 and "boundary" in response.json()["error"]
+
+
+class NoHashKey(MemoryArchive):
+    def pseudonymizer(self):
+        raise UsageError("no Secrets Manager secret tagged drkit:purpose=identifier-hash-key in local")
+
+
+def test_a_missing_hash_key_answers_503_with_the_reason_not_a_crash(caplog):
+    """PatientID matching needs the stack's hash key; without it the server says why (503)
+    instead of failing inside Starlette (500 and a traceback); the PatientID is not logged."""
+    auth = TokenAuth.generate()
+    with TestClient(create_app(NoHashKey(), auth)) as c, caplog.at_level(logging.INFO, logger="drkit.dicomweb"):
+        response = c.get("/studies", params={"PatientID": "PID-77"},
+                         headers={"Authorization": f"Bearer {auth.issue('t')}"})
+    assert response.status_code == 503 and "no Secrets Manager secret" in response.json()["error"]
+    assert "PID-77" not in caplog.text and "Traceback" not in caplog.text

@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from drills.contracts import opaque_label
 from drills.dicomweb.auth import AUDIENCE, GatewayAuth, TokenAuth, Unauthorized
@@ -56,6 +56,22 @@ def test_public_keys_verify_identity_provider_tokens():
     assert auth.verify(f"Bearer {token}").startswith("sub-")
     with pytest.raises(UsageError):
         auth.issue("svc")
+
+
+def test_a_pem_block_that_is_no_usable_public_key_is_refused_when_loaded():
+    """Before: accepted, then every request failed with cryptography's ValueError (HTTP 500)."""
+    with pytest.raises(UsageError, match="no RSA or EC public key"):
+        TokenAuth.from_key_text(b"-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----\n")
+    ed = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(UsageError, match="no RSA or EC public key"):
+        TokenAuth.from_key_text(ed)
+
+
+def test_a_public_key_verifies_with_its_own_algorithm_only():
+    rsa_pem = rsa.generate_private_key(65537, 2048).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert TokenAuth.from_key_text(rsa_pem).algorithms == ("RS256",)
 
 
 def test_short_secrets_are_refused():
