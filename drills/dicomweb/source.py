@@ -55,10 +55,11 @@ class ArchiveSource:
 
     # -- index
     def study_items(self, study_uid: str) -> list[IndexItem]:
-        """Every index item of one study (Query, consistent read where the table allows)."""
+        """Every index item of one study (Query with a strongly consistent read, so a study just
+        stored through STOW-RS is found; in the DR region: of what the replica holds)."""
         ddb = self.target.client("dynamodb", self.region)
         kwargs: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "#pk = :pk",
+            "TableName": self.table, "KeyConditionExpression": "#pk = :pk", "ConsistentRead": True,
             "ExpressionAttributeNames": {"#pk": INDEX_PARTITION_KEY},
             "ExpressionAttributeValues": {":pk": {"S": study_uid}},
         }
