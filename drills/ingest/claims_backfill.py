@@ -37,9 +37,10 @@ from typing import Any, Callable, Iterator
 
 from drills.contracts import (CLAIMS_PARTITION_KEY, INDEX_PARTITION_KEY, INDEX_SOP_GSI_KEY, INDEX_SORT_KEY,
                               SOP_UID_REUSED, opaque_label)
+from drills.errors import InfraError
 from drills.ingest.claims import marker_present, write_marker
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
-from drills.ingest.index import batch_get, claim_holder, claim_put, claimed_key
+from drills.ingest.index import MAX_ATTEMPTS, batch_get, claim_holder, claim_put, claimed_key
 
 BATCH_GET_LIMIT = 100           # BatchGetItem's maximum keys per request
 LISTED_CONFLICTS = 1000         # conflicts listed in the summary (all are counted)
@@ -133,18 +134,23 @@ class _Run:
         return found
 
     def _claim(self, sop: str, mine: tuple[str, str]) -> tuple[str, str] | None:
-        """Claim ``sop`` for ``mine``; None if claimed now, else the holder found instead."""
-        try:
-            self.ddb.put_item(**claim_put(self.claims_table, sop, mine))
-        except AWS_ERRORS as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise infra_error(exc, f"write a claim to {self.claims_table}") from exc
-            old = (getattr(exc, "response", None) or {}).get("Item") or {}
-            holder = claim_holder(old)
-            if holder is None:          # not returned (older endpoints): read it
-                holder = self._read_claims({sop}).get(sop)
-            return holder or mine
-        return None
+        """Claim ``sop`` for ``mine``; None if claimed now, else the holder found instead. A
+        claim gone again between the failed Put and the read is claimed again (never counted
+        as held: the marker would then cover an unclaimed UID)."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                self.ddb.put_item(**claim_put(self.claims_table, sop, mine))
+            except AWS_ERRORS as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise infra_error(exc, f"write a claim to {self.claims_table}") from exc
+                old = (getattr(exc, "response", None) or {}).get("Item") or {}
+                holder = claim_holder(old) or self._read_claims({sop}).get(sop)    # not returned: read it
+                if holder is not None:
+                    return holder
+                continue
+            return None
+        raise InfraError(f"write a claim to {self.claims_table}: a SOP Instance UID's claim was refused and then "
+                         f"not found, {MAX_ATTEMPTS} times")
 
     def _conflict(self, raw: dict[str, Any], sop: str, mine: tuple[str, str], holder: tuple[str, str]) -> None:
         my_key = claimed_key(mine, sop)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from botocore.exceptions import ClientError
 
 from drills.contracts import SOP_UID_REUSED, IndexConflict, archive_key, opaque_label
 from drills.errors import InfraError
@@ -24,7 +25,11 @@ NOW = datetime(2026, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
 
 
 def run(env, **kwargs):
-    return backfill(env.ddb, env.index_table, env.claims_table, now=lambda: NOW, **kwargs)
+    return run_with(env.ddb, env, **kwargs)
+
+
+def run_with(ddb, env, **kwargs):
+    return backfill(ddb, env.index_table, env.claims_table, now=lambda: NOW, **kwargs)
 
 
 def test_fills_every_claim_across_segments_then_marks_complete(ingest_env) -> None:
@@ -138,3 +143,23 @@ def test_claims_still_unprocessed_stop_the_backfill_without_a_marker(ingest_env)
     with pytest.raises(InfraError, match="still unprocessed after 8 BatchGetItem requests"):
         backfill(ddb, ingest_env.index_table, ingest_env.claims_table, now=lambda: NOW, sleep=lambda s: None)
     assert ingest_env.claims_marker() is None and ingest_env.claims() == {}
+
+
+class RefusedOnce(CountingClient):
+    """The first claim Put fails its condition with no item returned, and the claim is not
+    there when read: a claim removed between the two requests (or an endpoint that does not
+    return ``ALL_OLD``)."""
+
+    def put_item(self, **kwargs):
+        self.calls["put_item"] += 1
+        if self.calls["put_item"] == 1:
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "refused"}}, "PutItem")
+        return self.real.put_item(**kwargs)
+
+
+def test_a_claim_refused_then_not_found_is_claimed_again_not_counted_as_held(ingest_env) -> None:
+    put_item(ingest_env, "1.2", "1.3", "1.4.1")
+    ddb = RefusedOnce(ingest_env.ddb)
+    summary = run_with(ddb, ingest_env)
+    assert (summary.claimed, summary.already_claimed, summary.conflicts) == (1, 0, 0)
+    assert ingest_env.claims() == {"1.4.1": ("1.2", "1.3/1.4.1")} and summary.marker == "written"
