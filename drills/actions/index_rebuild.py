@@ -6,7 +6,8 @@ the rebuild does not read it — and rebuilt into a **new table named for the ru
 down, from the DR replica bucket into a table in the DR region. Each instance's header is read
 through ranged GETs (``Range: bytes=a-b``) by the ingest reader (``drills.ingest.reader``), so
 the bytes fetched are a small fraction of the object; version id, size and checksum come from
-HEAD; patient identifiers are hashed with the stack's own key (the secret replicated to DR).
+HEAD; patient identifiers are hashed with the stack's own key (the secret its outputs name,
+replicated to DR).
 ``compare-rebuilt-index`` compares item by item with the snapshot. Rollbacks drop the run's
 tables only.
 
@@ -40,7 +41,7 @@ from drills.errors import DrkitError, InfraError
 from drills.ingest.claims import is_marker, write_marker
 from drills.ingest.failures import infra_error
 from drills.ingest.index import BATCH_WRITE_LIMIT, MAX_ATTEMPTS, backoff_delay, claim_holder, claim_item
-from drills.ingest.pseudonym import Pseudonymizer
+from drills.ingest.pseudonym import Pseudonymizer, replica_secret_id
 from drills.ingest.reader import RejectedInput, read_header
 from drills.probes import listing
 from drills.probes.common import boto_errors, measure, seconds
@@ -140,6 +141,15 @@ def write_claims(dynamodb: Any, table: str, claims: dict[str, tuple[str, str]], 
     write_marker(dynamodb, table, WRITTEN_BY, written_at)
 
 
+def _pseudonymizer(ctx: Any, region: str) -> Pseudonymizer:
+    """The stack's hash key in ``region``: the secret its outputs name (that secret's replica
+    in the DR region), else the region's one tagged secret (schemaVersion 1 outputs)."""
+    arn = ctx.outputs.hashKeySecretArn
+    if arn:
+        return Pseudonymizer.from_secret_id(ctx.target, region, replica_secret_id(arn, region))
+    return Pseudonymizer.from_secret(ctx.target, region)
+
+
 def _in_scope(item: IndexItem, prefix: str) -> bool:
     return item.key.startswith(prefix)
 
@@ -196,7 +206,7 @@ def rebuild_index(run: Any, source: str) -> ProbeResult:
     start = ctx.clock.now()
     name = _table_name(run, source)
     try:
-        pseudonymizer = Pseudonymizer.from_secret(ctx.target, region)
+        pseudonymizer = _pseudonymizer(ctx, region)
         dynamodb.create_table(TableName=name, KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
                               BillingMode="PAY_PER_REQUEST", Tags=[{"Key": "drkit-drill-run", "Value": ctx.run_id}])
         run.state.setdefault("rebuilt_tables", []).append((region, name))
