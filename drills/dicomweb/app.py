@@ -203,15 +203,23 @@ class DicomWeb:
     def _metadata(self, items: list[IndexItem], base: str) -> tuple[list[dict], list[str]]:
         found = retrieve.available(self.source, items)
         documents = []
+        invalid: set[str] = set()
         for item in found.ready:
             url = (f"{base}/studies/{item.study_instance_uid}/series/{item.series_instance_uid}"
                    f"/instances/{item.sop_instance_uid}/bulkdata/")
             try:
                 with retrieve.verified_copy(self.source, item) as copy:
-                    documents.append(dicomjson.instance_metadata(copy, lambda tag: url + tag))
+                    document, left_out = dicomjson.instance_metadata(copy, lambda tag: url + tag)
             except retrieve.IntegrityError:
                 found.failed_on_read += 1
-        return documents, found.warnings(self.source.role)
+                continue
+            documents.append(document)
+            invalid.update(left_out)
+        warnings = found.warnings(self.source.role)
+        if invalid:
+            warnings.append("elements whose stored value is invalid for their VR were left out: "
+                            + ", ".join(sorted(invalid)))
+        return documents, warnings
 
     async def bulkdata(self, request: Request) -> Response:
         p = request.path_params
@@ -344,7 +352,9 @@ def _group(items: list[IndexItem], level: str, q: query.Query, base: str) -> lis
 
 
 def create_app(source: ArchiveSource, auth: TokenAuth, public_url: str | None = None) -> Gate:
-    """The app; ``public_url`` is the URL clients reach it by (behind a proxy or API Gateway)."""
+    """The app; ``public_url`` is the URL clients reach it by (behind a proxy or API Gateway).
+    pydicom's value warnings are silenced process-wide (``dicomjson.quiet_pydicom``)."""
+    dicomjson.quiet_pydicom()
     web = DicomWeb(source)
 
     def level(name: str, endpoint):
