@@ -151,6 +151,9 @@ class StudyIndex:
         still writes claims with the items, so a backfill running meanwhile misses none."""
         if self.claims_table is None:
             return False
+        decided = self._complete
+        if decided is not None:             # decided: no lock (asked twice per instance ingested)
+            return decided
         with self._complete_lock:
             if self._complete is None:
                 self._complete = claims_mode(self._ddb, self.table, self.claims_table, self._now())
