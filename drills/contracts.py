@@ -2,11 +2,13 @@
 
 Changing anything here changes an interface another part of drkit (or a deployed stack)
 relies on: the stack-output schema, the archive key layout, the study-index schema, the
-object tags lifecycle rules filter on, and the quarantine reason codes.
+object tags lifecycle rules filter on, the quarantine reason codes, and the opaque labels
+that name things in logs, journals and reports.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field, fields
@@ -164,6 +166,20 @@ class QuarantineReason(str, Enum):
     MISSING_META = "missing-file-meta"       # no File Meta Information group
     UNREADABLE = "unreadable"                # I/O error or any other parse failure
     INFLATED_TOO_LARGE = "inflated-too-large"  # a deflated data set inflates beyond the configured bound
+
+
+# --------------------------------------------------------------------------- opaque labels
+
+OPAQUE_LABEL_HEX = 12       # hex digits of the SHA-256 an opaque label keeps
+
+
+def opaque_label(prefix: str, value: str) -> str:
+    """``<prefix>-<first 12 hex digits of the SHA-256 of value>``: names something whose value
+    must not appear in logs, journals or reports (an archive key holding UIDs, a token's
+    subject, a credential) yet stays the same label for the same value, so two reports
+    can be compared. Unkeyed: for patient identifiers, which are guessable, the index uses
+    the keyed hash (drills.ingest.pseudonym) instead."""
+    return f"{prefix}-{hashlib.sha256(value.encode('utf-8')).hexdigest()[:OPAQUE_LABEL_HEX]}"
 
 
 # --------------------------------------------------------------------------- object tags

@@ -6,7 +6,8 @@ the rebuild does not read it — and rebuilt into a **new table named for the ru
 down, from the DR replica bucket into a table in the DR region. Each instance's header is read
 through ranged GETs (``Range: bytes=a-b``) by the ingest reader (``drills.ingest.reader``), so
 the bytes fetched are a small fraction of the object; version id, size and checksum come from
-HEAD; patient identifiers are hashed with the stack's own key (the secret replicated to DR).
+HEAD; patient identifiers are hashed with the stack's own key (the secret its outputs name,
+replicated to DR).
 ``compare-rebuilt-index`` compares item by item with the snapshot. Rollbacks drop the run's
 tables only.
 
@@ -17,24 +18,30 @@ comparison and named in the output.
 When the stack has a SOP Instance UID claims table (output ``claimsTable``), the rebuild also
 rebuilds the claims into ``<claims>-rebuild-<source>-<run id>``: one claim per SOP Instance UID,
 held by the item whose object was written first (LastModified, then key) — the ingest that
-claimed it first; the others are counted as reused UIDs. ``index-snapshot`` reads the live
-claims too and ``compare-rebuilt-index`` compares them claim by claim.
+claimed it first; the others are counted as reused UIDs — then the table's completeness
+marker (drills.ingest.claims), as it claims every rebuilt item's UID. ``index-snapshot`` reads
+the live claims too and ``compare-rebuilt-index`` compares them claim by claim.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from datetime import datetime
+from typing import Any, Callable
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drills.contracts import (CLAIMS_PARTITION_KEY, CLAIMS_SERIES_SOP, CLAIMS_STUDY, CLAIMS_TABLE_DEFINITION,
-                              INDEX_ATTRIBUTE_DEFINITIONS, INDEX_KEY_SCHEMA, IndexItem, specialty_for)
+from drills.contracts import (CLAIMS_PARTITION_KEY, CLAIMS_TABLE_DEFINITION, INDEX_ATTRIBUTE_DEFINITIONS,
+                              INDEX_KEY_SCHEMA, IndexItem, specialty_for)
 from drills.engine.clock import poll
 from drills.engine.model import Finding, ProbeResult, Severity, Status
 from drills.engine.registry import action, probe
-from drills.ingest.claims import is_marker
-from drills.ingest.pseudonym import Pseudonymizer
+from drills.errors import DrkitError, InfraError
+from drills.ingest.claims import is_marker, write_marker
+from drills.ingest.failures import infra_error
+from drills.ingest.index import BATCH_WRITE_LIMIT, MAX_ATTEMPTS, backoff_delay, claim_holder, claim_item
+from drills.ingest.pseudonym import Pseudonymizer, replica_secret_id
 from drills.ingest.reader import RejectedInput, read_header
 from drills.probes import listing
 from drills.probes.common import boto_errors, measure, seconds
@@ -43,6 +50,8 @@ COMPARED = ("study_instance_uid", "series_instance_uid", "sop_instance_uid", "so
             "specialty", "study_date", "size", "checksum_sha256", "version_id", "key", "patient_id_hash",
             "accession_hash", "transfer_syntax_uid")
 NOT_RECONSTRUCTIBLE = ("ingested_at", "conflicts")
+WRITTEN_BY = "drkit rebuild-index"          # the rebuilt claims table's completeness marker
+_serialize = TypeSerializer().serialize
 
 
 class RangedObject:
@@ -99,27 +108,46 @@ def read_claims(dynamodb: Any, table: str) -> dict[str, tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for raw in page.get("Items", []):
-            if is_marker(raw):
-                continue
-            found[raw[CLAIMS_PARTITION_KEY]["S"]] = (raw[CLAIMS_STUDY]["S"], raw[CLAIMS_SERIES_SOP]["S"])
+            holder = None if is_marker(raw) else claim_holder(raw)
+            if holder is not None:          # a damaged claim (no holder) then differs from the rebuilt one
+                found[raw[CLAIMS_PARTITION_KEY]["S"]] = holder
     return found
 
 
-def write_claims(dynamodb: Any, table: str, claims: dict[str, tuple[str, str]]) -> None:
-    """Write ``claims`` into an empty claims table (BatchWriteItem, 25 a request, unprocessed retried)."""
-    puts = [{"PutRequest": {"Item": {CLAIMS_PARTITION_KEY: {"S": sop}, CLAIMS_STUDY: {"S": study},
-                                     CLAIMS_SERIES_SOP: {"S": series_sop}}}}
-            for sop, (study, series_sop) in sorted(claims.items())]
-    for start in range(0, len(puts), 25):
-        pending = puts[start:start + 25]
-        for _ in range(8):
-            pending = (dynamodb.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems") or {}).get(
-                table, [])
+def write_claims(dynamodb: Any, table: str, claims: dict[str, tuple[str, str]], written_at: datetime, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+    """Write ``claims`` into a new, empty claims table, then its completeness marker (the
+    table claims every rebuilt item's UID, so ingest pointed at the rebuilt pair trusts it:
+    drills.ingest.claims). BatchWriteItem, 25 a request; ``UnprocessedItems`` are retried
+    with exponential backoff, as the API reference asks
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html),
+    up to MAX_ATTEMPTS requests. InfraError when a request fails or items stay unprocessed."""
+    puts = [{"PutRequest": {"Item": claim_item(sop, holder)}} for sop, holder in sorted(claims.items())]
+    for start in range(0, len(puts), BATCH_WRITE_LIMIT):
+        pending = puts[start:start + BATCH_WRITE_LIMIT]
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                sleep(backoff_delay(attempt - 1))
+            try:
+                response = dynamodb.batch_write_item(RequestItems={table: pending})
+            except boto_errors() as exc:
+                raise infra_error(exc, f"write claims to {table}") from exc
+            pending = (response.get("UnprocessedItems") or {}).get(table, [])
             if not pending:
                 break
         if pending:
-            raise ClientError({"Error": {"Code": "Unprocessed", "Message": f"{len(pending)} claim(s) unprocessed"}},
-                              "BatchWriteItem")
+            raise InfraError(f"write claims to {table}: {len(pending)} claim(s) still unprocessed after "
+                             f"{MAX_ATTEMPTS} BatchWriteItem requests")
+    write_marker(dynamodb, table, WRITTEN_BY, written_at)
+
+
+def _pseudonymizer(ctx: Any, region: str) -> Pseudonymizer:
+    """The stack's hash key in ``region``: the secret its outputs name (that secret's replica
+    in the DR region), else the region's one tagged secret (schemaVersion 1 outputs)."""
+    arn = ctx.outputs.hashKeySecretArn
+    if arn:
+        return Pseudonymizer.from_secret_id(ctx.target, region, replica_secret_id(arn, region))
+    return Pseudonymizer.from_secret(ctx.target, region)
 
 
 def _in_scope(item: IndexItem, prefix: str) -> bool:
@@ -178,7 +206,7 @@ def rebuild_index(run: Any, source: str) -> ProbeResult:
     start = ctx.clock.now()
     name = _table_name(run, source)
     try:
-        pseudonymizer = Pseudonymizer.from_secret(ctx.target, region)
+        pseudonymizer = _pseudonymizer(ctx, region)
         dynamodb.create_table(TableName=name, KeySchema=INDEX_KEY_SCHEMA, AttributeDefinitions=INDEX_ATTRIBUTE_DEFINITIONS,
                               BillingMode="PAY_PER_REQUEST", Tags=[{"Key": "drkit-drill-run", "Value": ctx.run_id}])
         run.state.setdefault("rebuilt_tables", []).append((region, name))
@@ -193,7 +221,7 @@ def rebuild_index(run: Any, source: str) -> ProbeResult:
         latest = listing.latest(listing.versions(s3, bucket, ctx.scope_prefix))
     except (ClientError, BotoCoreError) as exc:
         return ProbeResult(Status.FAILED, {"source": source}, reason=f"cannot start the rebuild: {exc}")
-    except Exception as exc:                       # the pseudonymizer's own errors (no key in region)
+    except DrkitError as exc:                      # the pseudonymizer's own errors (no key in region)
         return ProbeResult(Status.FAILED, {"source": source}, reason=f"cannot hash identifiers in {region}: {exc}")
     rebuilt: dict[tuple[str, str], IndexItem] = {}
     header_bytes = object_bytes = 0
@@ -220,7 +248,11 @@ def rebuild_index(run: Any, source: str) -> ProbeResult:
                          ingested_at=head["LastModified"].strftime("%Y-%m-%dT%H:%M:%SZ"),
                          content_sha256=head.get("ChecksumSHA256") or "",
                          checksum_type=head.get("ChecksumType") or ("FULL_OBJECT" if head.get("ChecksumSHA256") else ""))
-        dynamodb.put_item(TableName=name, Item={k: TypeSerializer().serialize(v) for k, v in item.to_item().items()})
+        try:
+            dynamodb.put_item(TableName=name, Item={k: _serialize(v) for k, v in item.to_item().items()})
+        except (ClientError, BotoCoreError) as exc:
+            return ProbeResult(Status.FAILED, {"source": source, "items": len(rebuilt)},
+                               reason=f"cannot write the rebuilt index: {exc}")
         rebuilt[(item.study_instance_uid, item.sort_key)] = item
         header_bytes += header.header_bytes_read
         object_bytes += stream.size
@@ -228,8 +260,8 @@ def rebuild_index(run: Any, source: str) -> ProbeResult:
     claims, reused = claims_of(list(rebuilt.values()))
     if claims_table:
         try:
-            write_claims(dynamodb, claims_table, claims)
-        except (ClientError, BotoCoreError) as exc:
+            write_claims(dynamodb, claims_table, claims, ctx.clock.now())
+        except InfraError as exc:
             return ProbeResult(Status.FAILED, {"source": source}, reason=f"cannot write the rebuilt claims: {exc}")
         run.state.setdefault("rebuilt_claims", {})[source] = claims
     end = ctx.clock.now()

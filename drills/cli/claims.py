@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from drills.cli.common import deployed_stack, emit_json, say, target_options
+from drills.cli.common import deployed_stack, emit_json, json_option, say, target_options
 from drills.errors import UsageError
 
 
@@ -32,9 +32,10 @@ def claims() -> None:
 @target_options
 @click.option("--segments", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Parallel Scan segments of the index.")
-@click.option("--region", default=None, help="Region of the tables (default: the stack's primary region).")
+@click.option("--region", default=None,
+              help="Region of the tables: the stack's primary or DR region (default: the primary region).")
 @click.option("--dry-run", is_flag=True, help="Count what would be claimed; write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="The summary as JSON on stdout; people read stderr.")
+@json_option(help="The summary as JSON on stdout; people read stderr.")
 def backfill(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
              segments: int, region: str | None, dry_run: bool, as_json: bool) -> None:
     """Claim every archived SOP Instance UID, then mark the claims table complete."""
@@ -47,6 +48,9 @@ def backfill(stack: str, target: str, endpoint: str | None, outputs_file: Path |
     if not outputs.claimsTable:
         raise UsageError("the stack outputs name no claimsTable: this stack has no claims table to fill",
                          hint="deploy the current version first (`drkit up` / `pulumi up`), then write the outputs again")
+    if region is not None and region not in (outputs.primaryRegion, outputs.drRegion):
+        raise UsageError(f"--region {region!r}: the stack's tables are in {outputs.primaryRegion} (primary) and "
+                         f"{outputs.drRegion} (DR) only")
     now = (lambda: datetime.now(timezone.utc))
     if resolved.simulated:
         from drills.cloud.control import HttpControl

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import click
 
 from drills import jsonio
-from drills.cli.common import emit_json, say
+from drills.cli.common import emit_json, json_option, say
 from drills.cloud.control import ENDPOINT_ENV, HttpControl
 from drills.errors import UsageError
 from drills.times import DURATION_HINT, parse_duration
@@ -36,9 +36,7 @@ def endpoint_option(fn: Callable) -> Callable:
                         help=f"Embedded cloud endpoint (default: ${ENDPOINT_ENV}).")(fn)
 
 
-def json_option(fn: Callable) -> Callable:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="The control API's answer as JSON on stdout; human text goes to stderr.")(fn)
+json_answer = json_option(help="The control API's answer as JSON on stdout; human text goes to stderr.")
 
 
 def _report(result: dict[str, Any], as_json: bool, human: str) -> None:
@@ -136,7 +134,7 @@ def _usage_hint(endpoint: str, ca_bundle: str | None = None) -> str:
 # ---------------------------------------------------------------------------- status
 @cloud.command()
 @endpoint_option
-@json_option
+@json_answer
 def status(endpoint: str | None, as_json: bool) -> None:
     """Show the virtual clock and every behaviour's state."""
     client = HttpControl(endpoint)
@@ -167,7 +165,7 @@ def clock() -> None:
 @clock.command()
 @click.argument("duration")
 @endpoint_option
-@json_option
+@json_answer
 def advance(duration: str, endpoint: str | None, as_json: bool) -> None:
     """Advance the clock by DURATION (90s, 15m, 2h, 3d, seconds, or ISO-8601 PT15M)."""
     try:
@@ -181,7 +179,7 @@ def advance(duration: str, endpoint: str | None, as_json: bool) -> None:
 @clock.command()
 @click.argument("speed", type=click.FloatRange(min=0))
 @endpoint_option
-@json_option
+@json_answer
 def speed(speed: float, endpoint: str | None, as_json: bool) -> None:
     """Set SPEED virtual seconds per real second (0 stops the clock)."""
     result = HttpControl(endpoint).set_speed(speed)
@@ -193,7 +191,7 @@ def speed(speed: float, endpoint: str | None, as_json: bool) -> None:
 @click.argument("state", type=click.Choice(["on", "off"]))
 @click.argument("region")
 @endpoint_option
-@json_option
+@json_answer
 def outage(state: str, region: str, endpoint: str | None, as_json: bool) -> None:
     """Take REGION down (on) or bring it back (off)."""
     result = HttpControl(endpoint).outage(region, down=state == "on")
@@ -230,7 +228,7 @@ def _tags(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--destination-bucket", "destinations", multiple=True,
               help="Only rules replicating into this bucket (repeatable; pause only).")
 @endpoint_option
-@json_option
+@json_answer
 def replication(action: str, buckets: tuple[str, ...], tags: tuple[str, ...], source_region: str | None,
                 duration: str | None, prefixes: tuple[str, ...], region: str | None,
                 destinations: tuple[str, ...], endpoint: str | None, as_json: bool) -> None:

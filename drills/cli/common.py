@@ -1,8 +1,9 @@
 """Options shared by drkit commands, declared once.
 
 Use as decorators: ``@target_options`` adds --target/--endpoint/--outputs/--stack/
---project-dir; ``@output_options`` adds --out/--json. ``resolve_target`` turns them
-into a ``drills.aws.Target``.
+--project-dir; ``@json_option`` (or ``@json_option(help="what goes on stdout")``) adds
+--json; ``@output_options`` adds --out/--json. ``resolve_target`` turns them into a
+``drills.aws.Target``.
 """
 
 from __future__ import annotations
@@ -41,8 +42,18 @@ def target_options(fn: Callable) -> Callable:
     return fn
 
 
+JSON_HELP = "Machine output on stdout; human text goes to stderr."
+
+
+def json_option(fn: Callable | None = None, *, help: str = JSON_HELP) -> Callable:   # noqa: A002 - click's name
+    """``--json`` (parameter ``as_json``): machine output on stdout, people read stderr.
+    ``@json_option``, or ``@json_option(help=...)`` to say what the command puts on stdout."""
+    option = click.option("--json", "as_json", is_flag=True, help=help)
+    return option(fn) if fn is not None else option
+
+
 def output_options(fn: Callable) -> Callable:
-    fn = click.option("--json", "as_json", is_flag=True, help="Machine output on stdout; human text goes to stderr.")(fn)
+    fn = json_option(fn)
     fn = click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file or directory.")(fn)
     return fn
 

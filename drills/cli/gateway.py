@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from drills import jsonio
-from drills.cli.common import deployed_stack, say, target_options
+from drills.cli.common import deployed_stack, json_option, say, target_options
 
 
 @click.command("gateway")
@@ -36,8 +36,7 @@ from drills.cli.common import deployed_stack, say, target_options
               help="Require client certificates signed by this CA (PEM).")
 @click.option("--max-inflated-mib", type=click.IntRange(1, 4096), default=64, show_default=True,
               help="Largest size a deflated data set may inflate to; beyond it the instance is quarantined.")
-@click.option("--json", "as_json", is_flag=True,
-              help="JSON Lines on stdout: the listening address, then the counts on exit.")
+@json_option(help="JSON Lines on stdout: the listening address, then the counts on exit.")
 @target_options
 def gateway(
     port: int,

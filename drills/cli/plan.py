@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from drills.cli.common import emit_json, say
+from drills.cli.common import emit_json, json_option, say
 from drills.plan.builder import DEFAULT_SLICES, DEFAULT_YEARS, build, load_inputs, stack_config
 from drills.plan.projection import PRIMARY, REPLICA
 from drills.plan.units import human_bytes, parse_growth
@@ -40,7 +40,7 @@ from drills.project import find_project
               help="Days a restored copy is kept (billed at Standard).")
 @click.option("--delete-after", "delete_after", type=click.IntRange(1, None), default=None, metavar="DAYS",
               help="Expire studies after DAYS (default: keep everything).")
-@click.option("--json", "as_json", is_flag=True, help="The whole plan as JSON on stdout; tables go to stderr.")
+@json_option(help="The whole plan as JSON on stdout; tables go to stderr.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for plan.json, bytes-per-class.png and cost-per-year.png.")
 def plan(stack: str, project_dir: Path | None, growth: str | None, years: int, mix_file: Path | None,

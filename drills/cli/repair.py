@@ -33,7 +33,8 @@ from rich.table import Table
 
 from drills.actions import repair_plan
 from drills.actions.repair import RESTORE_TIERS, Outcome, RepairOptions, execute, region_of
-from drills.cli.common import deployed_stack, drill_prefix_of, emit_json, memory_size, say, target_options
+from drills.cli.common import (deployed_stack, drill_prefix_of, emit_json, json_option, memory_size, say,
+                               target_options)
 from drills.engine.clock import Clock, VirtualClock, WallClock
 from drills.errors import ProjectError, UsageError
 from drills.jsonio import dump_text
@@ -60,7 +61,7 @@ from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
                    "with its versions.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the manifests and repair.json (default ./drkit-repair-<UTC stamp>).")
-@click.option("--json", "as_json", is_flag=True, help="repair.json on stdout too; people read stderr.")
+@json_option(help="repair.json on stdout too; people read stderr.")
 @click.option("--allow-prod", is_flag=True, help="On AWS: repair keys outside the stack's drill prefix too.")
 @click.option("--dry-run", is_flag=True, help="Write the manifests and the plan; create no job.")
 def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,

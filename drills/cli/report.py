@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from drills.cli.common import emit_json, resolve_target, say
+from drills.cli.common import emit_json, json_option, resolve_target, say
 from drills.errors import UsageError
 from drills.reports.render import FORMATS
 
@@ -104,7 +104,7 @@ def _upload(run_dir: Path, outputs_file: Path, endpoint: str | None, target: str
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The public key (PEM, or the private key) runs were signed with; default the folder's "
                    "signing-key.pub.")
-@click.option("--json", "as_json", is_flag=True, help="The result as JSON on stdout; human text goes to stderr.")
+@json_option(help="The result as JSON on stdout; human text goes to stderr.")
 @click.pass_context
 def verify(ctx: click.Context, run_dir: Path, key_file: Path | None, as_json: bool) -> None:
     """Exit 0 if RUN_DIR (or every run in a folder) is intact; 1 naming the first altered or

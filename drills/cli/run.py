@@ -41,7 +41,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drills.cli.common import drill_prefix_of, emit_json, resolve_target, say, target_options
+from drills.cli.common import drill_prefix_of, emit_json, json_option, resolve_target, say, target_options
 from drills.contracts import Objectives, StackOutputs
 from drills.engine import registry
 from drills.engine.clock import VirtualClock, WallClock
@@ -63,7 +63,7 @@ RUNS_DIR = Path("out/runs")
 @target_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory (default: out/runs/<UTC stamp>/).")
-@click.option("--json", "as_json", is_flag=True, help="Print the journal on stdout; human text goes to stderr.")
+@json_option(help="Print the journal on stdout; human text goes to stderr.")
 @click.option("--allow-prod", is_flag=True, help="Allow drills that change production routing or permissions on AWS.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (actions and what they touch); call nothing that writes.")
 @click.option("--studies", type=click.IntRange(1, 400), default=16, show_default=True,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from drills.cli.common import emit_json
+from drills.cli.common import emit_json, json_option
 from drills.engine.scenario import builtin, builtin_names
 
 
 @click.command("scenarios")
-@click.option("--json", "as_json", is_flag=True, help="Machine output on stdout.")
+@json_option(help="Machine output on stdout.")
 def scenarios(as_json: bool) -> None:
     """List the built-in drill scenarios."""
     items = [builtin(name) for name in builtin_names()]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from drills.cli.common import emit_json, say
+from drills.cli.common import emit_json, json_option, say
 
 DEFAULT_STUDIES = 40
 
@@ -20,7 +20,7 @@ DEFAULT_STUDIES = 40
 @click.option("--scale", type=float, default=1.0, show_default=True,
               help="Multiplies pixel data bytes; 16 gives clinical CT/MR matrices (512x512).")
 @click.option("--dicomdir", is_flag=True, help="Lay the files out as a DICOM File-set with a DICOMDIR.")
-@click.option("--json", "as_json", is_flag=True, help="Summary as JSON on stdout; human text goes to stderr.")
+@json_option(help="Summary as JSON on stdout; human text goes to stderr.")
 def synth(out: Path, studies: int, seed: int, scale: float, dicomdir: bool, as_json: bool) -> None:
     """Write STUDIES synthetic, de-identified DICOM studies under OUT, with OUT/manifest.json.
 

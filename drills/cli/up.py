@@ -23,8 +23,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drills.cli.common import emit_json, say, target_options
-from drills.errors import UsageError
+from drills.cli.common import emit_json, json_option, say, target_options
+from drills.errors import InfraError, UsageError
 
 if TYPE_CHECKING:
     from drills.aws import Target
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 @click.command("up")
 @target_options
-@click.option("--json", "as_json", is_flag=True, help="The deploy result as JSON on stdout; people read stderr.")
+@json_option(help="The deploy result as JSON on stdout; people read stderr.")
 @click.option("--verbose", "-v", is_flag=True, help="List every created resource, not a summary per type.")
 def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
        as_json: bool, verbose: bool) -> None:
@@ -58,13 +58,13 @@ def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
         target_used = Target(endpoint=endpoint)
         result = deploy(project, stack, target_used)
         result.outputs.write(out_path)
-        claims = _upgrade_claims(target_used, result.outputs)
+        claims = _upgrade_claims(target_used, result.outputs, out_path)
     else:
         from drills.cloud.server import EmbeddedCloud
         with EmbeddedCloud() as cloud:
             result = deploy(project, stack, cloud.target, cloud.sim)
             result.outputs.write(out_path)
-            claims = _upgrade_claims(cloud.target, result.outputs)
+            claims = _upgrade_claims(cloud.target, result.outputs, out_path)
     if as_json:
         emit_json({**result.to_dict(), "outputsFile": str(out_path),
                    **({"claimsBackfill": claims} if claims is not None else {})})
@@ -76,10 +76,22 @@ def up(stack: str, target: str, endpoint: str | None, outputs_file: Path | None,
             "`drkit cloud serve` and run `drkit up --endpoint URL`", fg="yellow")
 
 
-def _upgrade_claims(target: "Target", outputs: "StackOutputs") -> dict | None:
+def _upgrade_claims(target: "Target", outputs: "StackOutputs", outputs_file: Path | None = None) -> dict | None:
     """An upgraded stack — its index holds items, its claims table lacks the completeness
     marker — gets its claims filled now (`drkit claims backfill`); the summary, or None when
-    there was nothing to do. Conflicts found are reported, the deploy still succeeded."""
+    there was nothing to do. Conflicts found are reported, the deploy still succeeded. A
+    failure is an InfraError (exit 3) that says the deploy itself succeeded and how to finish."""
+    try:
+        return _backfill_if_upgraded(target, outputs)
+    except InfraError as exc:
+        where = f" --outputs {outputs_file}" if outputs_file else " --outputs FILE"
+        raise InfraError(f"the stack is deployed and its outputs written, but its SOP Instance UID claims could not "
+                         f"be filled: {exc.message}",
+                         hint=f"once the cause is fixed, run `drkit claims backfill --endpoint {target.endpoint}{where}`; "
+                              "until then ingest checks UIDs through the index's GSI (correct, slower)") from exc
+
+
+def _backfill_if_upgraded(target: "Target", outputs: "StackOutputs") -> dict | None:
     from drills.cloud.control import HttpControl
     from drills.engine.clock import VirtualClock
     from drills.ingest.claims import marker_present, table_empty
@@ -93,7 +105,8 @@ def _upgrade_claims(target: "Target", outputs: "StackOutputs") -> dict | None:
         return None
     say("the index holds items and the claims table has no completeness marker (a stack upgraded from a version "
         "without claims, or a restored index): running `drkit claims backfill`", fg="yellow")
-    summary = backfill(ddb, outputs.indexTable, outputs.claimsTable, now=VirtualClock(HttpControl(target.endpoint or "")).now)
+    now = VirtualClock(HttpControl(target.endpoint or "")).now
+    summary = backfill(ddb, outputs.indexTable, outputs.claimsTable, now=now)
     say(f"claims backfill: {summary.index_items} index item(s), {summary.claimed} claimed, "
         f"{summary.already_claimed} already claimed, marker {summary.marker}")
     if summary.conflicts:

@@ -32,7 +32,7 @@ from typing import Any, Iterator
 
 import click
 
-from drills.cli.common import deployed_stack, emit_json, memory_size, say, target_options
+from drills.cli.common import deployed_stack, emit_json, json_option, memory_size, say, target_options
 from drills.engine.clock import Clock, VirtualClock, WallClock
 from drills.engine.model import RungResult, Status
 from drills.errors import DrkitError, ProjectError, UsageError
@@ -52,7 +52,7 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "ye
 
 @click.command("verify")
 @target_options
-@click.option("--json", "as_json", is_flag=True, help="Rung results as JSON on stdout; people read stderr.")
+@json_option(help="Rung results as JSON on stdout; people read stderr.")
 @click.option("--sample", type=click.IntRange(min=0), default=DEFAULT_SAMPLE, show_default=True,
               help="Instances per specialty downloaded, hashed and re-parsed (rung 6).")
 @click.option("--seed", type=int, default=None,

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drills import jsonio
-from drills.cli.common import say
+from drills.cli.common import json_option, say
 from drills.cli.rehearsal import embedded_rehearsal
 from drills.cli.run import _declared, _drill_prefix
 from drills.cloud.control import HttpControl
@@ -59,7 +59,7 @@ OUT_DIR = Path("out/weakenings")
               help="Output dir (default: out/weakenings/<UTC stamp>/).")
 @click.option("--studies", type=click.IntRange(1, 100), default=3, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print weakenings.json on stdout.")
+@json_option(help="Print weakenings.json on stdout.")
 def weaken(names: tuple[str, ...], list_only: bool, stack: str, project_dir: Path | None, out: Path | None,
            studies: int, seed: int, as_json: bool) -> None:
     """Apply catalogued weakenings to fresh embedded stacks; each must be caught by its drill."""

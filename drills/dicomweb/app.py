@@ -24,7 +24,7 @@ from drills.dicomweb import dicomjson, multipart, query, retrieve, stow
 from drills.dicomweb.auth import TokenAuth
 from drills.dicomweb.gate import Gate
 from drills.dicomweb.source import ArchiveSource
-from drills.errors import InfraError
+from drills.errors import DrkitError, InfraError
 from drills.ingest.core import IngestDestination, Ingestor
 
 DICOM_JSON = "application/dicom+json"
@@ -203,15 +203,23 @@ class DicomWeb:
     def _metadata(self, items: list[IndexItem], base: str) -> tuple[list[dict], list[str]]:
         found = retrieve.available(self.source, items)
         documents = []
+        invalid: set[str] = set()
         for item in found.ready:
             url = (f"{base}/studies/{item.study_instance_uid}/series/{item.series_instance_uid}"
                    f"/instances/{item.sop_instance_uid}/bulkdata/")
             try:
                 with retrieve.verified_copy(self.source, item) as copy:
-                    documents.append(dicomjson.instance_metadata(copy, lambda tag: url + tag))
+                    document, left_out = dicomjson.instance_metadata(copy, lambda tag: url + tag)
             except retrieve.IntegrityError:
                 found.failed_on_read += 1
-        return documents, found.warnings(self.source.role)
+                continue
+            documents.append(document)
+            invalid.update(left_out)
+        warnings = found.warnings(self.source.role)
+        if invalid:
+            warnings.append("elements whose stored value is invalid for their VR were left out: "
+                            + ", ".join(sorted(invalid)))
+        return documents, warnings
 
     async def bulkdata(self, request: Request) -> Response:
         p = request.path_params
@@ -344,7 +352,9 @@ def _group(items: list[IndexItem], level: str, q: query.Query, base: str) -> lis
 
 
 def create_app(source: ArchiveSource, auth: TokenAuth, public_url: str | None = None) -> Gate:
-    """The app; ``public_url`` is the URL clients reach it by (behind a proxy or API Gateway)."""
+    """The app; ``public_url`` is the URL clients reach it by (behind a proxy or API Gateway).
+    pydicom's value warnings are silenced process-wide (``dicomjson.quiet_pydicom``)."""
+    dicomjson.quiet_pydicom()
     web = DicomWeb(source)
 
     def level(name: str, endpoint):
@@ -376,7 +386,9 @@ def create_app(source: ArchiveSource, auth: TokenAuth, public_url: str | None = 
 
 
 def _guard(endpoint):
-    """HttpError → its status with a JSON message and a Warning; InfraError → 503."""
+    """HttpError → its status with a JSON message and a Warning; InfraError → 503; any other
+    DrkitError (the server's own configuration: no hash-key secret to hash a PatientID or
+    ingest with) → 503 as well, logged without a traceback — nothing the client can fix."""
     async def handler(request: Request) -> Response:
         try:
             return await endpoint(request)
@@ -385,6 +397,9 @@ def _guard(endpoint):
         except InfraError as exc:
             log.error("infrastructure error: %s", exc.message)
             return _error(503, f"the archive could not be read: {exc.message}")
+        except DrkitError as exc:
+            log.error("configuration error: %s", exc)
+            return _error(503, f"the service is not configured to answer this: {exc.message}")
     return handler
 
 

@@ -7,17 +7,18 @@ the Lambda does this with its JWT (or IAM/SigV4) authorizer; locally this middle
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass
 
 import jwt
 
+from drills.contracts import opaque_label
 from drills.errors import UsageError
 
 AUDIENCE = "drkit-dicomweb"
 MIN_SECRET_BYTES = 32
+PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
 
 
 class Unauthorized(Exception):
@@ -38,10 +39,22 @@ class TokenAuth:
 
     @classmethod
     def from_key_text(cls, text: bytes) -> "TokenAuth":
-        """A PEM public key (RS256/ES256) or else a shared secret (HS256)."""
+        """A PEM public key (RS256 for an RSA key, ES256 for an EC key) or else a shared
+        secret (HS256). A PEM block that is no RSA or EC public key is a UsageError now,
+        not a failure of every request later."""
         stripped = text.strip()
         if stripped.startswith(b"-----BEGIN PUBLIC KEY-----"):
-            return cls(stripped, ("RS256", "ES256"))
+            usable = []
+            for name in PUBLIC_KEY_ALGORITHMS:
+                try:
+                    jwt.get_algorithm_by_name(name).prepare_key(stripped)
+                except (jwt.PyJWTError, ValueError, TypeError):
+                    continue
+                usable.append(name)
+            if not usable:
+                raise UsageError("the key file holds a PEM block that is no RSA or EC public key (tokens are "
+                                 f"verified with {' or '.join(PUBLIC_KEY_ALGORITHMS)})")
+            return cls(stripped, tuple(usable))
         return cls.shared_secret(stripped)
 
     @classmethod
@@ -69,7 +82,7 @@ class TokenAuth:
                                 options={"require": ["exp", "sub"]})
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token ({type(exc).__name__})") from exc
-        return "sub-" + hashlib.sha256(str(claims["sub"]).encode()).hexdigest()[:12]
+        return opaque_label("sub", str(claims["sub"]))
 
 
 @dataclass(frozen=True)
@@ -82,4 +95,4 @@ class GatewayAuth:
     def verify(self, header: str | None) -> str:
         if not header or not header.strip():
             raise Unauthorized("missing credentials")
-        return "gw-" + hashlib.sha256(header.encode()).hexdigest()[:12]
+        return opaque_label("gw", header)

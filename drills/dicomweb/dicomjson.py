@@ -8,6 +8,8 @@ UIDs, dates, modalities, SOP class, counts and the retrieve URL — never Patien
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import Any, BinaryIO, Callable, Iterable
 
 import pydicom
@@ -17,6 +19,7 @@ from pydicom.datadict import dictionary_VR
 from drills.contracts import IndexItem
 
 BULK_THRESHOLD = 1024          # values longer than this (bytes) go out as BulkDataURI
+PYDICOM_MODULES = r"pydicom(\..*)?$"
 
 # keyword -> (tag as 8 hex digits, VR)
 ATTRIBUTES: dict[str, tuple[str, str]] = {
@@ -100,22 +103,36 @@ def _result(values: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 
 
-def instance_metadata(stream: BinaryIO, bulk_uri: Callable[[str], str]) -> dict[str, Any]:
-    """The JSON model of one archived instance: long binary values of the top-level data set
-    (pixel data, waveform-free blobs) by URI (``bulk_uri(tag)``), everything nested inline.
-    ``stream`` is a seekable copy of the object."""
+def instance_metadata(stream: BinaryIO, bulk_uri: Callable[[str], str]) -> tuple[dict[str, Any], list[str]]:
+    """The JSON model of one archived instance — long binary values of the top-level data set
+    (pixel data, waveform-free blobs) by URI (``bulk_uri(tag)``), everything nested inline —
+    and the tags left out because their stored value cannot be converted for its VR (a DS
+    that is no number: JSON carries DS as numbers, PS3.18 F.2.3). Such a value is reported
+    by tag only, never quoted. ``stream`` is a seekable copy of the object."""
     ds = pydicom.dcmread(stream, defer_size=BULK_THRESHOLD)
     bulk = [(tag, vr) for tag, vr, length in map(lambda t: _raw(ds, t), list(ds.keys()))
             if vr in BINARY_VRS and length > BULK_THRESHOLD]
     for tag, _ in bulk:
         del ds[tag]
-    document = ds.to_json_dict(bulk_data_threshold=1 << 62)
+    document: dict[str, Any] = {}
+    invalid: list[str] = []
+    for tag in list(ds.keys()):
+        key = f"{tag:08X}"
+        # element by element, as Dataset.to_json_dict does, but without its
+        # suppress_invalid_tags (which switches pydicom to strict reading process-wide) and
+        # without its log line quoting the value. pydicom meets an invalid stored value with
+        # many exception types (ValueError, TypeError, OverflowError, ...): any of them
+        # leaves this one element out.
+        try:
+            document[key] = ds[tag].to_json_dict(None, 1 << 62)
+        except Exception:  # noqa: BLE001
+            invalid.append(key)
     for tag, vr in bulk:
         document[f"{tag:08X}"] = {"vr": vr, "BulkDataURI": bulk_uri(f"{tag:08X}")}
     meta = ds.file_meta
     if "TransferSyntaxUID" in meta:    # not part of the data set, but clients need it (PS3.18 F.2)
         document["00020010"] = {"vr": "UI", "Value": [str(meta.TransferSyntaxUID)]}
-    return dict(sorted(document.items()))
+    return dict(sorted(document.items())), invalid
 
 
 def _raw(ds: pydicom.Dataset, tag: Any) -> tuple[Any, str, int]:
@@ -129,3 +146,12 @@ def _raw(ds: pydicom.Dataset, tag: Any) -> tuple[Any, str, int]:
     value = elem.value
     return tag, str(elem.VR), len(value) if isinstance(value, (bytes, bytearray)) else 0
 
+
+
+def quiet_pydicom() -> None:
+    """Keep pydicom's reports on invalid values out of the service's output: pydicom both
+    warns and logs them, quoting the value (``Invalid value for VR DA: '19610214'`` — a
+    birth date). Its loggers (``pydicom`` and below) stop at their own NullHandler.
+    Process-wide and idempotent; called when an app is made, never at import."""
+    warnings.filterwarnings("ignore", module=PYDICOM_MODULES)
+    logging.getLogger("pydicom").propagate = False

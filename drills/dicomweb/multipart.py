@@ -9,10 +9,15 @@ belongs to the boundary).
 from __future__ import annotations
 
 import mmap
+import re
 import uuid
 from dataclasses import dataclass
 from email.message import Message
 from typing import BinaryIO, Iterator
+
+
+# RFC 2046 §5.1.1: boundary := 0*69<bchars> bcharsnospace
+_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 
 
 def new_boundary() -> str:
@@ -58,13 +63,25 @@ class Part:
 
 
 def split(spool: BinaryIO, boundary: str) -> tuple[mmap.mmap | bytes, list[Part]]:
-    """The parts of a spooled multipart body: (a buffer over the file, parts as offsets)."""
+    """The parts of a spooled multipart body: (a buffer over the file, parts as offsets).
+    MultipartError for a boundary RFC 2046 §5.1.1 does not allow or a body that does not
+    match; the buffer is then closed already."""
+    if not _BOUNDARY.fullmatch(boundary):
+        raise MultipartError("the Content-Type's boundary is not a valid multipart boundary "
+                             "(RFC 2046: 1 to 70 ASCII letters, digits and '()+_,-./:=? )")
     spool.seek(0, 2)
     size = spool.tell()
     if size == 0:
         raise MultipartError("the request body is empty")
-    buf: mmap.mmap | bytes = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
-    delimiter = b"--" + boundary.encode("ascii")
+    buf = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        return buf, _parts(buf, b"--" + boundary.encode("ascii"))
+    except MultipartError:
+        buf.close()
+        raise
+
+
+def _parts(buf: mmap.mmap, delimiter: bytes) -> list[Part]:
     parts: list[Part] = []
     pos = buf.find(delimiter)
     if pos < 0:
@@ -83,7 +100,7 @@ def split(spool: BinaryIO, boundary: str) -> tuple[mmap.mmap | bytes, list[Part]
             raise MultipartError("the body ends without its closing boundary")
         parts.append(Part(_header(headers, "content-type"), body_start, nxt))
         pos = nxt + 2
-    return buf, parts
+    return parts
 
 
 def _header(block: str, name: str) -> str:

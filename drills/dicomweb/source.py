@@ -18,7 +18,7 @@ from drills.aws import DELETE_MARKER, OBJECT_NOT_FOUND, Target, error_code
 from drills.contracts import INDEX_PARTITION_KEY, IndexItem, StackOutputs
 from drills.errors import UsageError
 from drills.ingest.failures import AWS_ERRORS, infra_error
-from drills.ingest.pseudonym import Pseudonymizer
+from drills.ingest.pseudonym import Pseudonymizer, replica_secret_id
 
 REGIONS = ("primary", "dr")
 NOT_HERE = OBJECT_NOT_FOUND | DELETE_MARKER
@@ -36,6 +36,7 @@ class ArchiveSource:
     table: str
     writable: bool
     claims_table: str | None = None     # SOP Instance UID claims (same name in both regions)
+    hash_key_secret_arn: str | None = None      # the stack's hash-key secret (outputs hashKeySecretArn)
 
     @classmethod
     def from_outputs(cls, outputs: StackOutputs, target: Target, role: str = "primary", *,
@@ -45,20 +46,26 @@ class ArchiveSource:
             raise UsageError(f"region must be one of {', '.join(REGIONS)} (got {role!r})")
         if role == "primary":
             return cls(target, role, outputs.primaryRegion, outputs.archiveBucket, outputs.indexTable, True,
-                       outputs.claimsTable)
+                       outputs.claimsTable, outputs.hashKeySecretArn)
         return cls(target, role, outputs.drRegion, outputs.replicaBucket, outputs.indexTable, promote,
-                   outputs.claimsTable)
+                   outputs.claimsTable, outputs.hashKeySecretArn)
 
     def pseudonymizer(self) -> Pseudonymizer:
-        """The identifier hash key, read from this region's copy of the secret."""
+        """The identifier hash key, read from this region's copy of the secret: the stack's own
+        secret when the outputs name it (its replica in the DR region), else the one tagged
+        secret of the region (schemaVersion 1 outputs; refused when several stacks share it)."""
+        if self.hash_key_secret_arn:
+            return Pseudonymizer.from_secret_id(self.target, self.region,
+                                                replica_secret_id(self.hash_key_secret_arn, self.region))
         return Pseudonymizer.from_secret(self.target, self.region)
 
     # -- index
     def study_items(self, study_uid: str) -> list[IndexItem]:
-        """Every index item of one study (Query, consistent read where the table allows)."""
+        """Every index item of one study (Query with a strongly consistent read, so a study just
+        stored through STOW-RS is found; in the DR region: of what the replica holds)."""
         ddb = self.target.client("dynamodb", self.region)
         kwargs: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "#pk = :pk",
+            "TableName": self.table, "KeyConditionExpression": "#pk = :pk", "ConsistentRead": True,
             "ExpressionAttributeNames": {"#pk": INDEX_PARTITION_KEY},
             "ExpressionAttributeValues": {":pk": {"S": study_uid}},
         }

@@ -28,7 +28,6 @@ claimed by ingest or by the backfill, whichever comes first, and neither overwri
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,21 +35,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
-from drills.contracts import (CLAIMS_PARTITION_KEY, CLAIMS_SERIES_SOP, CLAIMS_STUDY, INDEX_PARTITION_KEY,
-                              INDEX_SOP_GSI_KEY, INDEX_SORT_KEY, SOP_UID_REUSED, archive_key)
+from drills.contracts import (CLAIMS_PARTITION_KEY, INDEX_PARTITION_KEY, INDEX_SOP_GSI_KEY, INDEX_SORT_KEY,
+                              SOP_UID_REUSED, opaque_label)
 from drills.errors import InfraError
 from drills.ingest.claims import marker_present, write_marker
 from drills.ingest.failures import AWS_ERRORS, error_code, infra_error
+from drills.ingest.index import MAX_ATTEMPTS, batch_get, claim_holder, claim_put, claimed_key
 
 BATCH_GET_LIMIT = 100           # BatchGetItem's maximum keys per request
-MAX_ATTEMPTS = 8
 LISTED_CONFLICTS = 1000         # conflicts listed in the summary (all are counted)
 WRITTEN_BY = "drkit claims backfill"
-
-
-def label(key: str) -> str:
-    """An opaque label for an archive key (keys hold UIDs): ``item-`` + 12 hex of its SHA-256."""
-    return "item-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+ITEM_LABEL = "item"             # conflicts name index items opaque_label(ITEM_LABEL, archive key)
 
 
 @dataclass
@@ -131,45 +126,35 @@ class _Run:
         request: dict[str, Any] = {self.claims_table: {
             "Keys": [{CLAIMS_PARTITION_KEY: {"S": u}} for u in sorted(uids)], "ConsistentRead": True}}
         found: dict[str, tuple[str, str]] = {}
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:
-                self.sleep(min(2.0, 0.05 * 2 ** attempt))
-            try:
-                response = self.ddb.batch_get_item(RequestItems=request)
-            except AWS_ERRORS as exc:
-                raise infra_error(exc, f"read claims from {self.claims_table}") from exc
-            for raw in response.get("Responses", {}).get(self.claims_table, []):
-                holder = _holder(raw)
+        for responses in batch_get(self.ddb, request, f"read claims from {self.claims_table}", self.sleep):
+            for raw in responses.get(self.claims_table, []):
+                holder = claim_holder(raw)
                 if holder is not None:
                     found[raw[CLAIMS_PARTITION_KEY]["S"]] = holder
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return found
-        raise InfraError(f"read claims from {self.claims_table}: keys still unprocessed after "
-                         f"{MAX_ATTEMPTS} BatchGetItem requests")
+        return found
 
     def _claim(self, sop: str, mine: tuple[str, str]) -> tuple[str, str] | None:
-        """Claim ``sop`` for ``mine``; None if claimed now, else the holder found instead."""
-        try:
-            self.ddb.put_item(TableName=self.claims_table,
-                              Item={CLAIMS_PARTITION_KEY: {"S": sop}, CLAIMS_STUDY: {"S": mine[0]},
-                                    CLAIMS_SERIES_SOP: {"S": mine[1]}},
-                              ConditionExpression="attribute_not_exists(#u)",
-                              ExpressionAttributeNames={"#u": CLAIMS_PARTITION_KEY},
-                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except AWS_ERRORS as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise infra_error(exc, f"write a claim to {self.claims_table}") from exc
-            old = (getattr(exc, "response", None) or {}).get("Item") or {}
-            holder = _holder(old)
-            if holder is None:          # not returned (older endpoints): read it
-                holder = self._read_claims({sop}).get(sop)
-            return holder or mine
-        return None
+        """Claim ``sop`` for ``mine``; None if claimed now, else the holder found instead. A
+        claim gone again between the failed Put and the read is claimed again (never counted
+        as held: the marker would then cover an unclaimed UID)."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                self.ddb.put_item(**claim_put(self.claims_table, sop, mine))
+            except AWS_ERRORS as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise infra_error(exc, f"write a claim to {self.claims_table}") from exc
+                old = (getattr(exc, "response", None) or {}).get("Item") or {}
+                holder = claim_holder(old) or self._read_claims({sop}).get(sop)    # not returned: read it
+                if holder is not None:
+                    return holder
+                continue
+            return None
+        raise InfraError(f"write a claim to {self.claims_table}: a SOP Instance UID's claim was refused and then "
+                         f"not found, {MAX_ATTEMPTS} times")
 
     def _conflict(self, raw: dict[str, Any], sop: str, mine: tuple[str, str], holder: tuple[str, str]) -> None:
-        my_key = _key(mine, sop)
-        holder_key = _key(holder, sop)
+        my_key = claimed_key(mine, sop)
+        holder_key = claimed_key(holder, sop)
         recorded = _records(raw, holder_key) or self._holder_records(holder, my_key)
         with self.lock:
             if recorded:
@@ -177,7 +162,8 @@ class _Run:
             else:
                 self.summary.conflicts += 1
             if len(self.summary.conflict_list) < LISTED_CONFLICTS:
-                self.summary.conflict_list.append({"claimed_by": label(holder_key), "also_held_by": label(my_key),
+                self.summary.conflict_list.append({"claimed_by": opaque_label(ITEM_LABEL, holder_key),
+                                                   "also_held_by": opaque_label(ITEM_LABEL, my_key),
                                                    "recorded_in_index": recorded})
 
     def _holder_records(self, holder: tuple[str, str], other_key: str) -> bool:
@@ -212,18 +198,6 @@ def backfill(ddb: Any, index_table: str, claims_table: str, *, now: Callable[[],
         run.summary.marker = "written"
     run.summary.seconds = round(time.monotonic() - started, 3)
     return run.summary
-
-
-def _holder(raw: dict[str, Any]) -> tuple[str, str] | None:
-    try:
-        return raw[CLAIMS_STUDY]["S"], raw[CLAIMS_SERIES_SOP]["S"]
-    except (KeyError, TypeError):
-        return None
-
-
-def _key(holder: tuple[str, str], sop: str) -> str:
-    study, series_sop = holder
-    return archive_key(study, series_sop.rsplit("/", 1)[0], sop)
 
 
 def _records(raw: dict[str, Any], other_key: str) -> bool:

@@ -157,6 +157,9 @@ class StudyIndex:
         still writes claims with the items, so a backfill running meanwhile misses none."""
         if self.claims_table is None:
             return False
+        decided = self._complete
+        if decided is not None:             # decided: no lock (asked twice per instance ingested)
+            return decided
         with self._complete_lock:
             if self._complete is None:
                 self._complete = claims_mode(self._ddb, self.table, self.claims_table, self._now())
@@ -405,29 +408,14 @@ class StudyIndex:
         }
         existing: set[tuple[str, str]] = set()
         claims: dict[str, tuple[str, str]] = {}
-        for found in self._batch_get(request, f"read index items and claims from {self.table}, {self.claims_table}"):
+        what = f"read index items and claims from {self.table}, {self.claims_table}"
+        for found in batch_get(self._ddb, request, what, self._sleep):
             existing.update(_raw_key_id(raw) for raw in found.get(self.table, []))
             for raw in found.get(self.claims_table, []):
-                holder = _claim_holder(raw)
+                holder = claim_holder(raw)
                 if holder is not None:
                     claims[raw[CLAIMS_PARTITION_KEY]["S"]] = holder
         return existing, claims
-
-    def _batch_get(self, request: dict[str, Any], what: str) -> Iterator[dict[str, list[dict[str, Any]]]]:
-        """BatchGetItem ``request``, retrying what DynamoDB leaves unprocessed (with backoff);
-        yields each response's ``Responses`` (table -> raw items). InfraError naming ``what``."""
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:
-                self._backoff(attempt - 1)
-            try:
-                response = self._ddb.batch_get_item(RequestItems=request)
-            except AWS_ERRORS as exc:
-                raise infra_error(exc, what) from exc
-            yield response.get("Responses", {})
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return
-        raise InfraError(f"{what}: keys still unprocessed after {MAX_ATTEMPTS} BatchGetItem requests")
 
     def _transact(self, pendings: list[_Pending]) -> None:
         """Claim and create in one TransactWriteItems; resolve what a cancellation names, retry the rest."""
@@ -436,7 +424,7 @@ class StudyIndex:
             owners: list[tuple[_Pending, bool]] = []
             for pending in pendings:
                 if pending.needs_claim:
-                    actions.append({"Put": self._claim_put(pending.item)})
+                    actions.append({"Put": claim_put(self.claims_table, _sop(pending.item), _key_id(pending.item))})
                     owners.append((pending, True))
                 if not pending.exists:
                     actions.append({"Put": {
@@ -480,7 +468,7 @@ class StudyIndex:
             if code == "ConditionalCheckFailed" and not is_claim:
                 pending.exists = True                        # created meanwhile: update it instead
             elif code == "ConditionalCheckFailed":
-                holder = _claim_holder(reason.get("Item") or {}) or self._claim_of(pending)
+                holder = claim_holder(reason.get("Item") or {}) or self._claim_of(pending)
                 if holder is None:
                     transient = True                         # released meanwhile: claim again
                 elif holder == _key_id(pending.item):
@@ -494,15 +482,6 @@ class StudyIndex:
                                            f"({code}: {reason.get('Message', '')})")
         return transient
 
-    def _claim_put(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        assert self.claims_table is not None
-        return {"TableName": self.claims_table,
-                "Item": {CLAIMS_PARTITION_KEY: {"S": _sop(item)}, CLAIMS_STUDY: {"S": str(item[INDEX_PARTITION_KEY])},
-                         CLAIMS_SERIES_SOP: {"S": str(item[INDEX_SORT_KEY])}},
-                "ConditionExpression": "attribute_not_exists(#u)",
-                "ExpressionAttributeNames": {"#u": CLAIMS_PARTITION_KEY},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
-
     def _claim_of(self, pending: _Pending) -> tuple[str, str] | None:
         """The claim on the item's SOP Instance UID (consistent GetItem), or None."""
         try:
@@ -511,12 +490,11 @@ class StudyIndex:
         except AWS_ERRORS as exc:
             pending.error = infra_error(exc, f"read a claim from {self.claims_table}")
             return None
-        return _claim_holder(response.get("Item") or {})
+        return claim_holder(response.get("Item") or {})
 
     def _record_reused(self, pending: _Pending, holder: tuple[str, str]) -> None:
         """Write an item whose SOP Instance UID ``holder`` claims, with the conflict recorded."""
-        study, series_sop = holder
-        other_key = archive_key(study, series_sop.rsplit("/", 1)[0], _sop(pending.item))
+        other_key = claimed_key(holder, _sop(pending.item))
         conflict = IndexConflict(detected_at=utc_timestamp(self._now()), kind=SOP_UID_REUSED, other_key=other_key,
                                  version_id=str(pending.item.get("VersionId") or "null"),
                                  checksum_sha256=str(pending.item.get("ChecksumSHA256") or ""))
@@ -557,7 +535,7 @@ class StudyIndex:
             "ExpressionAttributeNames": {"#pk": INDEX_PARTITION_KEY, "#sk": INDEX_SORT_KEY},
         }}
         found: set[tuple[str, str]] = set()
-        for responses in self._batch_get(request, f"read index items from {self.table}"):
+        for responses in batch_get(self._ddb, request, f"read index items from {self.table}", self._sleep):
             found.update(_raw_key_id(raw) for raw in responses.get(self.table, []))
         return found
 
@@ -586,7 +564,32 @@ class StudyIndex:
                 f"BatchWriteItem requests (throttled?)")
 
     def _backoff(self, attempt: int) -> None:
-        self._sleep(min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
+        self._sleep(backoff_delay(attempt))
+
+
+def backoff_delay(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt + 1`` (0-based): doubling from BACKOFF_BASE, capped."""
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)
+
+
+def batch_get(ddb: Any, request: dict[str, Any], what: str,
+              sleep: Callable[[float], None] = time.sleep) -> Iterator[dict[str, list[dict[str, Any]]]]:
+    """BatchGetItem ``request`` (``RequestItems``), retrying the ``UnprocessedKeys`` DynamoDB
+    returns with exponential backoff, up to MAX_ATTEMPTS requests; yields each response's
+    ``Responses`` (table -> raw items). InfraError naming ``what`` when a request fails or
+    keys are still unprocessed after the last attempt."""
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            sleep(backoff_delay(attempt - 1))
+        try:
+            response = ddb.batch_get_item(RequestItems=request)
+        except AWS_ERRORS as exc:
+            raise infra_error(exc, what) from exc
+        yield response.get("Responses", {})
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            return
+    raise InfraError(f"{what}: keys still unprocessed after {MAX_ATTEMPTS} BatchGetItem requests")
 
 
 def _item_key(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -615,9 +618,31 @@ def _ids(attributes: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
     return (key, ("sop", str(sop))) if sop else (key,)
 
 
-def _claim_holder(raw: Mapping[str, Any]) -> tuple[str, str] | None:
+def claim_holder(raw: Mapping[str, Any]) -> tuple[str, str] | None:
     """(StudyInstanceUID, SeriesSop) named by a raw claim item, or None."""
     try:
         return raw[CLAIMS_STUDY]["S"], raw[CLAIMS_SERIES_SOP]["S"]
     except (KeyError, TypeError):
         return None
+
+
+def claimed_key(holder: tuple[str, str], sop_uid: str) -> str:
+    """The archive key of the index item ``holder`` ((StudyInstanceUID, SeriesSop), as
+    ``claim_holder`` gives it) that claims ``sop_uid``."""
+    study, series_sop = holder
+    return archive_key(study, series_sop.rsplit("/", 1)[0], sop_uid)
+
+
+def claim_item(sop_uid: str, holder: tuple[str, str]) -> dict[str, Any]:
+    """The raw claims-table item saying index item ``holder`` ((StudyInstanceUID, SeriesSop)) holds ``sop_uid``."""
+    return {CLAIMS_PARTITION_KEY: {"S": sop_uid}, CLAIMS_STUDY: {"S": holder[0]}, CLAIMS_SERIES_SOP: {"S": holder[1]}}
+
+
+def claim_put(claims_table: str, sop_uid: str, holder: tuple[str, str]) -> dict[str, Any]:
+    """A conditional Put claiming ``sop_uid`` for ``holder`` unless it is claimed already
+    (``attribute_not_exists``; a failed condition returns the existing claim, ``ALL_OLD``):
+    the parameters of PutItem and of a TransactWriteItems ``Put`` alike."""
+    return {"TableName": claims_table, "Item": claim_item(sop_uid, holder),
+            "ConditionExpression": "attribute_not_exists(#u)",
+            "ExpressionAttributeNames": {"#u": CLAIMS_PARTITION_KEY},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}

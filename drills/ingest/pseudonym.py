@@ -110,3 +110,13 @@ def _key_from_secret(value: dict, secret_id: str) -> bytes:
     if not text:
         raise UsageError(f"hash-key secret {secret_id!r} is empty")
     return text.encode("utf-8")
+
+
+def replica_secret_id(secret_arn: str, region: str) -> str:
+    """The ARN of ``secret_arn``'s replica in ``region``: a replicated secret's ARN is the
+    primary's except for the region
+    (https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html)."""
+    parts = secret_arn.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "secretsmanager":
+        raise UsageError(f"{secret_arn!r} is not a Secrets Manager secret ARN")
+    return ":".join([*parts[:3], region, *parts[4:]])

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from drills.contracts import (INDEX_ATTRIBUTES, INDEX_PARTITION_KEY, INDEX_SORT_KEY, IndexConflict, IndexItem,
-                              StackOutputs, Specialty, archive_key, index_sort_key, quarantine_key,
-                              quarantine_reason_key, specialty_for)
+                              StackOutputs, Specialty, archive_key, index_sort_key, opaque_label,
+                              quarantine_key, quarantine_reason_key, specialty_for)
 from drills.errors import UsageError
 
 VALID = {
@@ -65,6 +65,15 @@ def test_key_layout() -> None:
     assert quarantine_key("ab") == "quarantine/ab.bin"
     assert quarantine_reason_key("ab") == "quarantine/ab.json"
     assert index_sort_key("1.2.3", "1.2.3.4") == "1.2.3/1.2.3.4"
+
+
+def test_opaque_label_is_the_prefix_and_12_hex_digits_of_the_sha256() -> None:
+    """Labels already in journals and reports keep their value: SHA-256("abc") starts ba7816bf8f01
+    (FIPS 180-2, appendix B.1)."""
+    assert opaque_label("item", "abc") == "item-ba7816bf8f01"
+    key = archive_key("1.2", "1.2.3", "1.2.3.4")
+    assert opaque_label("item", key) == opaque_label("item", key) != opaque_label("item", key + "x")
+    assert "1.2.3" not in opaque_label("item", key)
 
 
 @pytest.mark.parametrize("modality, specialty", [

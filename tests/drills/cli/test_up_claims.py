@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from drills.cli.up import _upgrade_claims
 from drills.cloud.server import EmbeddedCloud
 from drills.contracts import StackOutputs
+from drills.errors import InfraError
 from tests.helpers.projects import MINI_PROGRAM, write_project
 
 
@@ -51,3 +54,19 @@ def test_up_of_an_upgraded_stack_backfills_its_claims(drkit, tmp_path: Path, clo
     marker = ddb.get_item(TableName=outputs.claimsTable, Key={"SOPInstanceUID": {"S": "drkit:claims-complete"}})
     assert marker["Item"]["WrittenBy"]["S"] == "drkit claims backfill"
     assert _upgrade_claims(cloud.target, outputs) is None        # marked: a later `up` leaves it alone
+
+
+def test_a_failed_backfill_says_the_deploy_succeeded_and_how_to_finish(tmp_path: Path, cloud: EmbeddedCloud) -> None:
+    """The claims table the outputs name is gone (GetItem answers ResourceNotFoundException,
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html#API_GetItem_Errors):
+    an InfraError (exit 3) that says the deploy succeeded and names the command to finish with."""
+    outputs = StackOutputs.from_mapping({
+        "schemaVersion": 1, "primaryRegion": "us-east-1", "drRegion": "us-west-2", "archiveBucket": "a",
+        "replicaBucket": "r", "landingBucket": "l", "indexTable": "index", "backupVault": "v", "drBackupVault": "dv",
+        "evidenceBucket": "e", "multiRegionAccessPoint": "m", "claimsTable": "no-such-claims-table",
+        "objectives": {"rpoMinutes": 15, "rtoMinutes": 60, "restoreHours": 12}})
+    with pytest.raises(InfraError) as caught:
+        _upgrade_claims(cloud.target, outputs, tmp_path / "o.json")
+    assert caught.value.message.startswith("the stack is deployed and its outputs written")
+    assert "ResourceNotFoundException" in caught.value.message and caught.value.exit_code == 3
+    assert f"drkit claims backfill --endpoint {cloud.endpoint} --outputs {tmp_path / 'o.json'}" in caught.value.hint

@@ -8,7 +8,9 @@ import base64
 import hashlib
 import io
 import logging
+from contextlib import contextmanager
 from dataclasses import replace
+from typing import Iterator
 
 import pydicom
 import pytest
@@ -17,6 +19,7 @@ from starlette.testclient import TestClient
 
 from drills.dicomweb.app import create_app
 from drills.dicomweb.auth import TokenAuth
+from drills.errors import UsageError
 from drills.ingest.pseudonym import Pseudonymizer
 from tests.helpers.dicomweb import ITEM
 
@@ -101,3 +104,91 @@ def test_read_only_region_refuses_stow():
             "Authorization": f"Bearer {auth.issue('t')}",
             "Content-Type": 'multipart/related; type="application/dicom"; boundary=x'})
     assert response.status_code == 403
+
+
+def test_a_boundary_rfc_2046_does_not_allow_is_a_bad_request(client):
+    """RFC 2046 §5.1.1 boundaries are ASCII; a latin-1 one was a UnicodeEncodeError (500)."""
+    response = client.post("/studies", content=b"--b\xf6\r\n\r\nx\r\n--b\xf6--", headers={
+        "Content-Type": 'multipart/related; type="application/dicom"; boundary=b\xf6'.encode("latin-1")})
+    assert response.status_code == 400 and "boundary" in response.json()["error"]
+
+
+class NoHashKey(MemoryArchive):
+    def pseudonymizer(self):
+        raise UsageError("no Secrets Manager secret tagged drkit:purpose=identifier-hash-key in local")
+
+
+def test_a_missing_hash_key_answers_503_with_the_reason_not_a_crash(caplog):
+    """PatientID matching needs the stack's hash key; without it the server says why (503)
+    instead of failing inside Starlette (500 and a traceback); the PatientID is not logged."""
+    auth = TokenAuth.generate()
+    with TestClient(create_app(NoHashKey(), auth)) as c, caplog.at_level(logging.INFO, logger="drkit.dicomweb"):
+        response = c.get("/studies", params={"PatientID": "PID-77"},
+                         headers={"Authorization": f"Bearer {auth.issue('t')}"})
+    assert response.status_code == 503 and "no Secrets Manager secret" in response.json()["error"]
+    assert "PID-77" not in caplog.text and "Traceback" not in caplog.text
+
+
+@contextmanager
+def root_log() -> Iterator[list[str]]:
+    """Messages that reach the root logger's handlers, as a server's log configuration sees
+    them (caplog cannot tell: pytest attaches its handler to non-propagating loggers too)."""
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(f"{record.name}: {record.getMessage()}")
+
+    root, handler = logging.getLogger(), Collect(logging.DEBUG)
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield seen
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def test_a_stored_value_invalid_for_its_vr_is_left_out_by_tag_never_quoted(recwarn):
+    """JSON carries DS values as numbers (PS3.18 F.2.3); an archived PatientSize "1x85" cannot
+    be one. The metadata route leaves that element out and names its tag in a Warning (was:
+    pydicom's ValueError quoting the value, a 500 with a traceback); the value reaches
+    neither the response, the log nor a warning."""
+    ds = pydicom.dcmread(io.BytesIO(DATA))
+    ds.PatientSize = "1.85"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    bad = buffer.getvalue().replace(b"1.85", b"1x85")      # invalid, written without pydicom
+
+    class BadSize(MemoryArchive):
+        def __init__(self) -> None:
+            super().__init__()
+            self.item = replace(self.item, size=len(bad),
+                                content_sha256=base64.b64encode(hashlib.sha256(bad).digest()).decode())
+
+        def open(self, item):
+            return io.BytesIO(bad)
+
+    auth = TokenAuth.generate()
+    with TestClient(create_app(BadSize(), auth)) as c, root_log() as log:
+        response = c.get(_instance_url() + "/metadata", headers={"Authorization": f"Bearer {auth.issue('t')}"})
+    assert response.status_code == 200
+    [doc] = response.json()
+    assert "00101020" not in doc and doc["00080018"]["Value"] == [DS.SOPInstanceUID]
+    assert "left out: 00101020" in response.headers["warning"]
+    assert "1x85" not in response.text + "\n".join(log) and any("drkit.dicomweb.access" in m for m in log)
+    assert not [w for w in recwarn if "1x85" in str(w.message)]
+
+
+def test_pydicom_reports_stay_out_of_the_log_once_an_app_is_made(recwarn):
+    """pydicom warns *and* logs values it finds invalid, quoting them (pydicom.misc.warn_and_log)."""
+    from pydicom.config import WARN
+    from pydicom.valuerep import validate_value
+
+    create_app(MemoryArchive(), TokenAuth.generate())
+    with root_log() as log:
+        validate_value("DA", "1961021A", WARN)
+        logging.getLogger("drills.test").warning("reaches the root")
+    assert log == ["drills.test: reaches the root"]
+    assert not [w for w in recwarn if "1961021A" in str(w.message)]

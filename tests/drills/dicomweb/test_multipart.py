@@ -37,3 +37,18 @@ def test_malformed_bodies(body):
 def test_content_type_parameters():
     media, params = multipart.parse_content_type('Multipart/Related; type="application/dicom"; boundary=abc')
     assert media == "multipart/related" and params == {"type": "application/dicom", "boundary": "abc"}
+
+
+@pytest.mark.parametrize("boundary", ["b\xf6", "", "x" * 71, "ends-with-space ", "semi;colon"])
+def test_boundaries_rfc_2046_does_not_allow_are_refused(boundary):
+    """RFC 2046 §5.1.1: 1-70 characters of bchars, not ending in a space."""
+    with _spool(b"--x\r\n\r\nbody\r\n--x--") as fp, pytest.raises(multipart.MultipartError, match="boundary"):
+        multipart.split(fp, boundary)
+
+
+def test_the_longest_boundary_with_inner_spaces_is_accepted():
+    boundary = "a b" + "c" * 67
+    with _spool(f"--{boundary}\r\n\r\nbody\r\n--{boundary}--".encode()) as fp:
+        buf, parts = multipart.split(fp, boundary)
+        assert [bytes(buf[p.start:p.end]) for p in parts] == [b"body"]
+        buf.close()

@@ -54,5 +54,9 @@ def test_bad_arguments_exit_2(drkit, ingest_env, shared_target, tmp_path: Path) 
     assert code == 2 and "--segments" in err
     code, _, err = drkit("claims", "backfill", "--target", "aws")
     assert code == 2 and "--outputs" in err
+    for region in ("bad region!", "ap-south-1"):            # was: botocore's InvalidRegionError, exit 3
+        code, _, err = drkit("claims", "backfill", "--target", "aws", "--outputs", str(outputs), "--region", region)
+        assert code == 2 and f"--region {region!r}" in err and "eu-west-1 (primary)" in err, err
+        assert "Traceback" not in err and "internal error" not in err
     code, _, err = drkit("claims", "backfill")
     assert code == 2 and "--endpoint" in err

@@ -11,7 +11,7 @@ import pytest
 
 from drills.contracts import HASH_KEY_SECRET_TAGS
 from drills.errors import UsageError
-from drills.ingest.pseudonym import Pseudonymizer
+from drills.ingest.pseudonym import Pseudonymizer, replica_secret_id
 
 from .conftest import HASH_KEY, new_name
 
@@ -78,3 +78,14 @@ def test_two_stacks_in_one_region_each_use_the_secret_their_outputs_name(ingest_
     assert Pseudonymizer.for_stack(ingest_env.target, prod).hash("x") == Pseudonymizer(other_key.encode()).hash("x")
     with pytest.raises(UsageError, match="2 secrets tagged"):      # a version 1 document: tags, ambiguous
         Pseudonymizer.for_stack(ingest_env.target, replace(dev, schemaVersion=1, hashKeySecretArn=None))
+
+
+def test_a_replica_secret_is_the_primary_arn_in_its_own_region() -> None:
+    """https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html: the
+    replica's ARN equals the primary's except for the region."""
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:drkit-hash-key-AbCdEf"
+    assert replica_secret_id(arn, "eu-central-1") == (
+        "arn:aws:secretsmanager:eu-central-1:123456789012:secret:drkit-hash-key-AbCdEf")
+    for bad in ("drkit-hash-key", "arn:aws:s3:::bucket", "arn:aws:secretsmanager:eu-west-1"):
+        with pytest.raises(UsageError, match="not a Secrets Manager secret ARN"):
+            replica_secret_id(bad, "eu-central-1")
