@@ -157,10 +157,12 @@ def _report_path(out: Path | None) -> Path | None:
 def _exit(summary: IngestSummary) -> None:
     """Non-zero exit codes travel as DrkitErrors, which ``drills.cli.main`` maps to 2 or 3."""
     infra = [f for f in summary.failures if f.kind == "infrastructure"]
+    internal = [f for f in summary.failures if f.kind == "internal"]
     if summary.exit_code == 3:
-        raise InfraError(f"{len(infra)} input(s) not stored because the cloud failed"
-                         + (f", {summary.skipped} not attempted" if summary.skipped else "")
-                         + f"; first: {infra[0].message}")
+        causes = ([f"{len(infra)} input(s) not stored because the cloud failed"] if infra else []) + \
+                 ([f"{len(internal)} failed on an internal error"] if internal else [])
+        raise InfraError(", ".join(causes) + (f", {summary.skipped} not attempted" if summary.skipped else "")
+                         + f"; first: {(infra or internal)[0].message}")
     if summary.exit_code == 2:
         raise UsageError(f"{len(summary.failures)} input(s) unreadable, {len(summary.refused)} refused, "
                          f"{len(summary.missing)} referenced by a DICOMDIR but missing")

@@ -26,6 +26,7 @@ from drills.dicomweb.gate import Gate
 from drills.dicomweb.source import ArchiveSource
 from drills.errors import DrkitError, InfraError
 from drills.ingest.core import IngestDestination, Ingestor
+from drills.ingest.reader import quiet_pydicom
 
 DICOM_JSON = "application/dicom+json"
 AGENT = "drkit-dicomweb"
@@ -353,8 +354,8 @@ def _group(items: list[IndexItem], level: str, q: query.Query, base: str) -> lis
 
 def create_app(source: ArchiveSource, auth: TokenAuth, public_url: str | None = None) -> Gate:
     """The app; ``public_url`` is the URL clients reach it by (behind a proxy or API Gateway).
-    pydicom's value warnings are silenced process-wide (``dicomjson.quiet_pydicom``)."""
-    dicomjson.quiet_pydicom()
+    pydicom's value warnings are silenced process-wide (``drills.ingest.reader.quiet_pydicom``)."""
+    quiet_pydicom()
     web = DicomWeb(source)
 
     def level(name: str, endpoint):

@@ -8,8 +8,6 @@ UIDs, dates, modalities, SOP class, counts and the retrieve URL — never Patien
 
 from __future__ import annotations
 
-import logging
-import warnings
 from typing import Any, BinaryIO, Callable, Iterable
 
 import pydicom
@@ -19,7 +17,6 @@ from pydicom.datadict import dictionary_VR
 from drills.contracts import IndexItem
 
 BULK_THRESHOLD = 1024          # values longer than this (bytes) go out as BulkDataURI
-PYDICOM_MODULES = r"pydicom(\..*)?$"
 
 # keyword -> (tag as 8 hex digits, VR)
 ATTRIBUTES: dict[str, tuple[str, str]] = {
@@ -148,10 +145,3 @@ def _raw(ds: pydicom.Dataset, tag: Any) -> tuple[Any, str, int]:
 
 
 
-def quiet_pydicom() -> None:
-    """Keep pydicom's reports on invalid values out of the service's output: pydicom both
-    warns and logs them, quoting the value (``Invalid value for VR DA: '19610214'`` — a
-    birth date). Its loggers (``pydicom`` and below) stop at their own NullHandler.
-    Process-wide and idempotent; called when an app is made, never at import."""
-    warnings.filterwarnings("ignore", module=PYDICOM_MODULES)
-    logging.getLogger("pydicom").propagate = False

@@ -15,9 +15,9 @@ docs/BENCHMARKS.md "Ingest at scale").
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
-import warnings
 from concurrent.futures import Future
 from typing import Callable, Iterator
 
@@ -26,6 +26,7 @@ from drills.ingest.core import IngestResult, Ingestor
 from drills.ingest.sources import InputFile
 from drills.ingest.summary import IngestSummary
 
+log = logging.getLogger(__name__)
 OnDone = Callable[[InputFile, "IngestResult | None"], None]
 
 
@@ -79,7 +80,7 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
                 try:
                     indexed = ingestor.start_file(item.path, item.source)
                 except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, raised there
-                    if isinstance(exc, InfraError):
+                    if not isinstance(exc, UsageError):
                         inputs.stop()
                     events.put((item, exc))
                     continue
@@ -100,6 +101,11 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
         except InfraError as exc:
             summary.fail(item.source, "infrastructure", str(exc))
             inputs.stop()
+        except Exception as exc:  # noqa: BLE001 - a bug: this input failed, the run stops taking new ones
+            log.debug("ingest of one input failed", exc_info=True)
+            summary.fail(item.source, "internal", f"internal error ({type(exc).__name__}); the input may not be "
+                                                  "archived: ingest it again")
+            inputs.stop()
         else:
             summary.add(result)
         if on_done is not None:
@@ -109,22 +115,19 @@ def ingest_files(ingestor: Ingestor, files: list[InputFile], summary: IngestSumm
 
     finished = 0
     running = inputs.working
-    with warnings.catch_warnings():
-        # pydicom warns about odd values, quoting them: keep patient data out of the terminal.
-        warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
-        threads = [threading.Thread(target=work, name=f"drkit-ingest-{n}", daemon=True) for n in range(running)]
+    threads = [threading.Thread(target=work, name=f"drkit-ingest-{n}", daemon=True) for n in range(running)]
+    for thread in threads:
+        thread.start()
+    try:
+        while running or finished < inputs.taken:
+            item, outcome = events.get()
+            if item is retired:
+                running -= 1
+                continue
+            finished += 1
+            finish(item, outcome)
+    finally:
+        inputs.stop()
         for thread in threads:
-            thread.start()
-        try:
-            while running or finished < inputs.taken:
-                item, outcome = events.get()
-                if item is retired:
-                    running -= 1
-                    continue
-                finished += 1
-                finish(item, outcome)
-        finally:
-            inputs.stop()
-            for thread in threads:
-                thread.join()
+            thread.join()
     summary.skipped = inputs.left()

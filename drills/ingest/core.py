@@ -101,10 +101,10 @@ from drills.contracts import (
 from drills.errors import InfraError, UsageError
 from drills.ingest.checksum import COMPOSITE, FULL_OBJECT, READ_CHUNK, Digest, digest_stream
 from drills.ingest.identity import dataset_digest
-from drills.ingest.index import StudyIndex
+from drills.ingest.index import StudyIndex, claimed_key
 from drills.ingest.pseudonym import Pseudonymizer
 from drills.ingest.paths import not_regular, printable
-from drills.ingest.reader import DEFAULT_MAX_INFLATED, DicomHeader, RejectedInput, read_header
+from drills.ingest.reader import DEFAULT_MAX_INFLATED, DicomHeader, RejectedInput, quiet_pydicom, read_header
 from drills.ingest.store import ArchiveStore, StoredObject, part_size_for
 from drills.times import utc_timestamp
 
@@ -287,6 +287,7 @@ class Ingestor:
             raise UsageError("multipart_threshold must be at least 1 byte")
         if max_inflated < 1:
             raise UsageError("max_inflated must be at least 1 byte")
+        quiet_pydicom()     # pydicom warns and logs odd values, quoting them: keep patient data out
         self.max_inflated = max_inflated
         self.dest = dest
         self.threshold = multipart_threshold
@@ -486,8 +487,7 @@ class Ingestor:
         with self._unindexed_on_failure(source, stored):
             other = None if self._index.claims_complete() else self._other_claim(header, claims)
             if other is not None:
-                study, series_sop = other
-                other_key = archive_key(study, series_sop.rsplit("/", 1)[0], header.sop_instance_uid)
+                other_key = claimed_key(other, header.sop_instance_uid)
                 conflict = IndexConflict(detected_at=self._timestamp(), kind=SOP_UID_REUSED, other_key=other_key,
                                          version_id=stored.version_id or "null",
                                          checksum_sha256=stored.checksum_sha256 or "").to_item()

@@ -30,9 +30,11 @@ both on the synthetic data set, the hostile corpus and fuzzed files.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import struct
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -445,6 +447,19 @@ def inflate(stream: BinaryIO, start: int, size: int, limit: int) -> tempfile.Spo
     return spool
 
 
+PYDICOM_MODULES = r"pydicom(\..*)?$"
+
+
+def quiet_pydicom() -> None:
+    """Keep pydicom's reports on invalid values out of the process's output: pydicom both
+    warns and logs them, quoting the value (``Invalid value for VR DA: '19610214'`` — a
+    birth date). Its loggers (``pydicom`` and below) stop at their own NullHandler.
+    Process-wide and idempotent; every entry point that reads DICOM calls it (ingest, the
+    DICOMweb app), never at import."""
+    warnings.filterwarnings("ignore", module=PYDICOM_MODULES)
+    logging.getLogger("pydicom").propagate = False
+
+
 def _mib(n: int) -> str:
     return f"{n / 2**20:g} MiB"
 
@@ -596,6 +611,11 @@ def read_header(fp: BinaryIO, size: int, max_inflated: int = DEFAULT_MAX_INFLATE
         raise RejectedInput(QuarantineReason.TRUNCATED, str(exc), stream.bytes_fetched) from exc
     except _Malformed as exc:
         raise RejectedInput(QuarantineReason.UNREADABLE, str(exc), stream.bytes_fetched) from exc
+    except OSError:
+        raise                                   # the input could not be read: the caller decides
+    except Exception as exc:  # noqa: BLE001 - the last resort: what cannot be read is quarantined, never lost
+        raise RejectedInput(QuarantineReason.UNREADABLE, f"the header cannot be read ({type(exc).__name__})",
+                            stream.bytes_fetched) from exc
 
 
 def data_set_start(stream: HeaderStream) -> tuple[UID, bool, bool, bool, int]:

@@ -20,7 +20,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping
 from urllib.parse import urlencode
 
 from boto3.s3.transfer import TransferConfig
@@ -239,9 +239,15 @@ class ArchiveStore:
             f"(expected {digest.expected}, S3 reports {stored.checksum_sha256 if stored else 'nothing'})"
         )
 
-    def _recent_versions(self, key: str, limit: int = 20) -> list[str]:
-        response = self._s3.list_object_versions(Bucket=self.bucket, Prefix=key, MaxKeys=limit)
-        return [v["VersionId"] for v in response.get("Versions", []) if v["Key"] == key]
+    def _recent_versions(self, key: str, limit: int = 20) -> Iterator[str]:
+        """Version ids of ``key``, newest first, listed a page of ``limit`` at a time as the
+        caller asks for more, while the listing is still on ``key`` (the prefix also matches
+        longer keys, which S3 lists after it)."""
+        paginator = self._s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=key, PaginationConfig={"PageSize": limit}):
+            yield from (v["VersionId"] for v in page.get("Versions", []) if v["Key"] == key)
+            if any(v["Key"] != key for v in page.get("Versions", []) + page.get("DeleteMarkers", [])):
+                return                           # past ``key``: its versions are all listed
 
     def _verify(self, stored: StoredObject, digest: Digest) -> None:
         if not digest.matches(stored.checksum_sha256):

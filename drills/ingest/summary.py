@@ -24,7 +24,7 @@ from drills.ingest.sources import Skipped
 @dataclass(frozen=True)
 class Failure:
     source: str
-    kind: str            # "input" (exit 2) or "infrastructure" (exit 3)
+    kind: str            # "input" (exit 2), "infrastructure" or "internal" (a drkit bug; exit 3)
     message: str
 
 
@@ -76,7 +76,7 @@ class IngestSummary:
 
     @property
     def exit_code(self) -> int:
-        if any(f.kind == "infrastructure" for f in self.failures):
+        if any(f.kind in ("infrastructure", "internal") for f in self.failures):
             return 3
         if self.failures or self.missing or self.refused:
             return 2

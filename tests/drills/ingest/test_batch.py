@@ -157,3 +157,22 @@ def test_pipelined_index_writes_against_moto_report_a_later_failure_on_its_insta
         assert (item is not None) == (source in archived), source
         if source in failed:         # archived but not indexed: the bytes are kept
             assert ingest_env.versions(f"dicom/{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}.dcm")
+
+
+def test_an_unexpected_error_is_an_internal_failure_of_its_input_not_a_crash(tmp_path: Path) -> None:
+    """A bug (any other exception) fails its own input as "internal" (exit 3, no traceback),
+    stops new work like an infrastructure error, and every input is still accounted for."""
+
+    class Buggy(FakeIngestor):
+        def start_file(self, path: Path, source: str) -> Future:
+            if source.startswith("bug"):
+                raise TypeError("unexpected")
+            return super().start_file(path, source)
+
+    files = [InputFile(tmp_path / "bug-1", "bug-1")] + [InputFile(tmp_path / f"ok-{n}", f"ok-{n}") for n in range(20)]
+    summary = IngestSummary(simulated=True)
+    ingest_files(Buggy(), files, summary, workers=1)
+    (failure,) = summary.failures
+    assert failure.source == "bug-1" and failure.kind == "internal" and "TypeError" in failure.message
+    assert summary.exit_code == 3 and summary.skipped > 0
+    assert len(summary.results) + len(summary.failures) + summary.skipped == len(files)

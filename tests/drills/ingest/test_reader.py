@@ -216,3 +216,28 @@ def test_header_stream_head_serves_only_fetched_bytes() -> None:
     assert stream.head(PREFIX_BYTES) == raw.getvalue()[:PREFIX_BYTES]
     assert stream.head(PREFIX_BYTES + 1) is None
     assert stream.bytes_fetched == fetched
+
+
+def test_any_failure_inside_the_reader_is_a_quarantine_reason(monkeypatch) -> None:
+    """What the reader cannot read is quarantined, never lost: an unexpected error (here a
+    ValueError from inside the walk) becomes UNREADABLE naming only its type; an OSError
+    (the input could not be read) is left to the caller."""
+    from drills.ingest import reader
+
+    data = to_bytes(build_dataset())
+
+    def broken(*args, **kwargs):
+        raise ValueError("a value quoting PID-0042-SECRET")
+
+    monkeypatch.setattr(reader, "_check_structure", broken)
+    with pytest.raises(RejectedInput) as info:
+        read_header(io.BytesIO(data), len(data))
+    assert info.value.quarantine_reason is QuarantineReason.UNREADABLE
+    assert info.value.detail == "the header cannot be read (ValueError)"
+
+    def unreadable(*args, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(reader, "_check_structure", unreadable)
+    with pytest.raises(OSError):
+        read_header(io.BytesIO(data), len(data))

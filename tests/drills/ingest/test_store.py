@@ -69,3 +69,14 @@ def test_conditional_put_is_single_part_only(store) -> None:
     digest = digest_stream(io.BytesIO(data), len(data), 5 * 1024 * 1024)
     with pytest.raises(ValueError, match="single PUT"):
         store.put_if_absent("dicom/big", io.BytesIO(data), digest)
+
+
+def test_a_multipart_uploads_version_is_found_behind_many_newer_ones(store, ingest_env) -> None:
+    """s3transfer does not return CompleteMultipartUpload's answer, so the store finds its version
+    by listing: every version of the key, newest first (ListObjectVersions lists "versions ... in
+    the order of most recent first", https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html),
+    across pages, and none of a longer key the prefix also matches."""
+    written = [put(store, "dicom/k.dcm", f"v{n}".encode()).version_id for n in range(25)]
+    put(store, "dicom/k.dcm.bak", b"other key")
+    assert list(store._recent_versions("dicom/k.dcm", limit=10)) == written[::-1]
+    assert next(iter(store._recent_versions("dicom/k.dcm", limit=10))) == written[-1]
