@@ -10,7 +10,7 @@ manifest): every full collection walked all of it again — 13 to 20 full collec
 - ``spare()`` does the same at a point the caller knows the heap is built (after a deploy).
 
 Nothing else changes: frozen objects are still freed by reference counting, and at the end of
-the block everything frozen returns to the oldest generation (``gc.unfreeze()``), so
+the outermost block everything frozen returns to the oldest generation (``gc.unfreeze()``), so
 in-process callers (tests) keep no cyclic garbage for the rest of the process.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from typing import Any, Callable, Iterator
 
 
@@ -26,16 +27,28 @@ def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
         gc.freeze()
 
 
+_lock = threading.Lock()
+_depth = 0                         # blocks open now, in every thread; guarded by _lock
+
+
 @contextlib.contextmanager
 def long_lived() -> Iterator[Callable[[], None]]:
-    """Yield ``spare``: call it after building what lives until the block ends."""
-    registered = _freeze_survivors not in gc.callbacks
-    if registered:
-        gc.callbacks.append(_freeze_survivors)
+    """Yield ``spare``: call it after building what lives until the block ends.
+
+    Blocks nest (and may overlap in several threads): the first one in registers the collector
+    hook, and only the last one out unregisters it and gives the heap back — an inner block's
+    end leaves the outer block's heap frozen."""
+    global _depth
+    with _lock:
+        _depth += 1
+        if _depth == 1:
+            gc.callbacks.append(_freeze_survivors)
     try:
         gc.freeze()
         yield gc.freeze
     finally:
-        if registered:
-            gc.callbacks.remove(_freeze_survivors)
-        gc.unfreeze()
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                gc.callbacks.remove(_freeze_survivors)
+                gc.unfreeze()

@@ -18,7 +18,7 @@ from pathlib import Path
 from werkzeug.serving import BaseWSGIServer
 
 from drills.aws import Target
-from drills.cloud import moto_fixes
+from drills.cloud import moto_fixes, moto_models
 from drills.cloud.middleware import SimulationMiddleware
 from drills.cloud.control import DirectControl
 from drills.cloud.sim import cloudwatch_fixes, sqs_clock
@@ -56,6 +56,7 @@ class EmbeddedCloud:
         with _active_lock:
             if _active is not None:
                 raise InfraError("an embedded cloud is already running in this process (moto state is per process)")
+            moto_models.share()                            # each service model parsed once, not twice
             _reset_moto()
             logging.getLogger("werkzeug").setLevel(logging.WARNING)   # no per-request access log on stderr
             app = SimulationMiddleware(_dispatcher(DomainDispatcherApplication)(create_backend_app), self.sim)

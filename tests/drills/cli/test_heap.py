@@ -2,6 +2,7 @@
 given back at the end of the block."""
 
 import gc
+import threading
 import weakref
 
 from drills.cli import heap
@@ -71,3 +72,39 @@ def test_nested_blocks_register_the_collector_hook_once():
             assert gc.callbacks.count(heap._freeze_survivors) == 1
         assert gc.callbacks.count(heap._freeze_survivors) == 1
     assert heap._freeze_survivors not in gc.callbacks
+
+
+def test_an_inner_block_leaves_the_outer_heap_frozen():
+    with heap.long_lived() as spare:
+        built = [[n] for n in range(100)]
+        spare()
+        with heap.long_lived():
+            pass
+        assert _frozen(built)                         # the inner block did not give the outer heap back
+        assert gc.callbacks.count(heap._freeze_survivors) == 1
+    assert heap._freeze_survivors not in gc.callbacks
+    assert not _frozen(built)
+
+
+def test_blocks_in_other_threads_give_the_heap_back_only_when_the_last_one_ends():
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with heap.long_lived():
+            entered.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        with heap.long_lived() as spare:
+            built = [[n] for n in range(100)]
+            spare()
+        assert _frozen(built)                         # the other thread's block is still open
+        assert gc.callbacks.count(heap._freeze_survivors) == 1
+    finally:
+        leave.set()
+        thread.join(10)
+    assert heap._freeze_survivors not in gc.callbacks
+    assert not _frozen(built)
