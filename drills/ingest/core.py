@@ -250,6 +250,17 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _read_exactly(fp: BinaryIO, size: int) -> bytes:
+    """``fp``'s first ``size`` bytes; OSError when it ends before them."""
+    data = fp.read(size)
+    while len(data) < size:
+        more = fp.read(size - len(data))
+        if not more:
+            raise OSError(f"input ended after {len(data)} of {size} bytes")
+        data += more
+    return data
+
+
 def _done(result: IngestResult) -> Future:
     """A Future that already holds ``result``."""
     future: Future = Future()
@@ -305,7 +316,8 @@ class Ingestor:
 
     # -- entry points
     def ingest_file(self, path: Path, source: str | None = None) -> IngestResult:
-        """Ingest a local file; it is read in chunks, never whole. Returns once it is indexed."""
+        """Ingest a local file: below the multipart threshold read once, whole; above it in
+        chunks, never whole. Returns once it is indexed."""
         return self._file(path, source, urgent=True).result()
 
     def start_file(self, path: Path, source: str | None = None) -> Future:
@@ -333,6 +345,14 @@ class Ingestor:
             raise UsageError(f"{printable(label)}: {not_regular(info.st_mode)}")
         with os.fdopen(fd, "rb") as fp:
             size = info.st_size
+            if part_size_for(size, self.threshold) is None:
+                # a single PUT: the file is read once, whole (it is below the multipart
+                # threshold), and the header reader, the digest and the upload share the bytes
+                try:
+                    data = _read_exactly(fp, size)
+                except OSError as exc:
+                    raise InfraError(f"{printable(label)}: reading the input failed ({exc})") from exc
+                return self._ingest(io.BytesIO(data), size, label, urgent=urgent)
             return self._ingest(fp, size, label, upload_path=path, urgent=urgent)
 
     def ingest_bytes(self, data: bytes, source: str) -> IngestResult:

@@ -17,6 +17,7 @@ CompleteMultipartUpload, so multipart callers HEAD first.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +204,8 @@ class ArchiveStore:
         if isinstance(body, Path):
             with body.open("rb") as fp:
                 response = self._s3.put_object(Body=fp, **args)
+        elif isinstance(body, io.BytesIO):
+            response = self._s3.put_object(Body=body.getvalue(), **args)    # bytes: one send, no chunked reads
         else:
             body.seek(0)
             response = self._s3.put_object(Body=body, **args)
