@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 from moto import mock_aws
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
@@ -443,3 +444,22 @@ def write_fileset(root: Path, count: int = 3) -> Path:
         fileset.add(build_dataset(StudyTime="101010", StudyID="1", SeriesNumber=1, InstanceNumber=i + 1))
     fileset.write(root)
     return root / "DICOMDIR"
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+FUZZ_BASES = [to_bytes(build_dataset(ts)) for ts in VALID_SYNTAXES.values()]
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> bytes:
+    """A valid instance, maybe cut short, with up to 8 bytes overwritten."""
+    data = bytearray(draw(st.sampled_from(FUZZ_BASES)))
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    for _ in range(draw(st.integers(0, 8))):
+        if not data:
+            break
+        position = draw(st.integers(0, len(data) - 1))
+        data[position] = draw(st.integers(0, 255))
+    return bytes(data)

@@ -6,30 +6,12 @@ import io
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from drills.ingest.core import Outcome
 from drills.ingest.identity import dataset_digest
 from drills.ingest.reader import RejectedInput, read_header
 
-from .conftest import VALID_SYNTAXES, build_dataset, to_bytes
-
-BASES = [to_bytes(build_dataset(ts)) for ts in VALID_SYNTAXES.values()]
-
-
-@st.composite
-def damaged(draw: st.DrawFn) -> bytes:
-    """A valid instance, maybe cut short, with up to 8 bytes overwritten."""
-    data = bytearray(draw(st.sampled_from(BASES)))
-    if draw(st.booleans()):
-        data = data[: draw(st.integers(0, len(data)))]
-    for _ in range(draw(st.integers(0, 8))):
-        if not data:
-            break
-        position = draw(st.integers(0, len(data) - 1))
-        data[position] = draw(st.integers(0, 255))
-    return bytes(data)
-
+from .conftest import damaged
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=damaged())

@@ -13,8 +13,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from drills.contracts import QuarantineReason
 from drills.ingest.reader import PREFIX_BYTES, HeaderStream, RejectedInput, read_header
 
-from .test_fuzz import damaged
-from .conftest import ACCESSION, PATIENT_ID, PATIENT_NAME, VALID_SYNTAXES, build_dataset, to_bytes
+from .conftest import ACCESSION, PATIENT_ID, PATIENT_NAME, VALID_SYNTAXES, build_dataset, damaged, to_bytes
 
 
 def header_of(data: bytes):
