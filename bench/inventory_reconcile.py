@@ -36,19 +36,25 @@ EXPECTED = {  # finding code -> planted kinds it must count
 }
 
 
-def run_one(rows: int, per_kind: int, memory_limit: str, threads: int, workdir: Path) -> dict[str, Any]:
+def generated_pair(folder: Path, rows: int, per_kind: int) -> tuple[Any, float]:
+    """The pair in ``folder`` (generated now unless one of these rows and ``per_kind`` is
+    there already, e.g. a kept ``--workdir``) and the seconds generating it took."""
     from drills.synth.inventory import GeneratedPair, generate_pair
 
-    folder = workdir / f"pair-{rows}"
     planted_file = folder / "planted.json"
     started = time.perf_counter()
-    if planted_file.exists():           # a pair generated earlier with these rows (--workdir kept)
+    if planted_file.exists() and len(json.loads(planted_file.read_text())["missing"]) == per_kind:
         pair = GeneratedPair(folder / "archive" / "manifest.json", folder / "replica" / "manifest.json", rows,
                              json.loads(planted_file.read_text()))
     else:
         pair = generate_pair(folder, rows, per_kind=per_kind)
         planted_file.write_text(json.dumps(pair.planted))
-    generated = time.perf_counter() - started
+    return pair, time.perf_counter() - started
+
+
+def run_one(rows: int, per_kind: int, memory_limit: str, threads: int, workdir: Path) -> dict[str, Any]:
+    folder = workdir / f"pair-{rows}"
+    pair, generated = generated_pair(folder, rows, per_kind)
     cmd = [sys.executable, "-c", "from drills.cli import main; main()", "verify", "--archive-manifest",
            str(pair.archive_manifest), "--replica-manifest", str(pair.replica_manifest), "--json",
            "--memory-limit", memory_limit, "--threads", str(threads)]
