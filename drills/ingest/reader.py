@@ -158,7 +158,14 @@ class HeaderStream:
         return self._pos
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self.size}[whence]
+        if whence == 0:
+            base = 0
+        elif whence == 1:
+            base = self._pos
+        elif whence == 2:
+            base = self.size
+        else:
+            raise ValueError(f"invalid whence ({whence})")
         self._pos = max(0, base + offset)
         return self._pos
 
