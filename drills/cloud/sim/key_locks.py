@@ -13,8 +13,9 @@ its copy source, from the first look at the object to the finished answer, and e
 backend write or delete of a key holds that key's lock too (lifecycle expiry, DeleteObjects,
 replication). Locks are striped per (bucket, key): requests on different keys still run in
 parallel; requests on one key take turns, each seeing a whole object, which S3 allows
-(last writer wins). A stored object's ETag is computed before its writer lets go of the
-key, so a listing (which reads ETags without any key lock) never reads a closed buffer.
+(last writer wins). An object's ETag is computed when moto builds it, before anyone else can
+see it (moto computed it on first use): a listing, which reads ETags without any key lock,
+never reads a buffer that a writer closes meanwhile, nor two readers one buffer at once.
 
 ``held(bucket, key)`` lets simulation code that reads an object's bytes outside a request
 take the same lock. Several keys are always taken in stripe order, so two holders cannot
@@ -57,16 +58,22 @@ def _copy_source(headers: Any) -> tuple[str, str] | None:
 
 
 def install() -> None:
-    from moto.s3.models import S3Backend
+    from moto.s3.models import FakeKey, S3Backend
     from moto.s3.responses import S3Response
 
     if _originals:
         return
+    _originals["key_init"] = FakeKey.__init__
     _originals["key_response"] = S3Response._key_response
     _originals["put_object"] = S3Backend.put_object
     _originals["delete_object"] = S3Backend.delete_object
     original_request = _originals["key_response"]
     original_put, original_delete = _originals["put_object"], _originals["delete_object"]
+    original_init = _originals["key_init"]
+
+    def key_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.etag                         # noqa: B018 - computed and cached while only its maker sees it
 
     def key_response(self: Any, request: Any, full_url: str) -> Any:
         objects = [(self.parse_bucket_name_from_url(request, full_url), self.parse_key_name())]
@@ -78,25 +85,25 @@ def install() -> None:
 
     def put_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
         with held((bucket_name, key_name)):
-            new_key = original_put(self, bucket_name, key_name, *args, **kwargs)
-            new_key.etag                  # noqa: B018 - computed (and cached) while no one can dispose it
-            return new_key
+            return original_put(self, bucket_name, key_name, *args, **kwargs)
 
     def delete_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
         with held((bucket_name, key_name)):
             return original_delete(self, bucket_name, key_name, *args, **kwargs)
 
+    FakeKey.__init__ = key_init
     S3Response._key_response = key_response
     S3Backend.put_object = put_object
     S3Backend.delete_object = delete_object
 
 
 def uninstall() -> None:
-    from moto.s3.models import S3Backend
+    from moto.s3.models import FakeKey, S3Backend
     from moto.s3.responses import S3Response
 
     if not _originals:
         return
+    FakeKey.__init__ = _originals.pop("key_init")
     S3Response._key_response = _originals.pop("key_response")
     S3Backend.put_object = _originals.pop("put_object")
     S3Backend.delete_object = _originals.pop("delete_object")

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from drills.cloud.sim import key_locks
 
-THREADS, ROUNDS, SIZE = 8, 25, 70_000
+THREADS, ROUNDS, SIZE = 8, 20, 70_000
 BODIES = {t: bytes([65 + t]) * SIZE for t in range(THREADS)}     # one whole body per writer
 ETAGS = {f'"{hashlib.md5(body).hexdigest()}"': body for body in BODIES.values()}
 
@@ -63,7 +63,7 @@ def _whole(body: bytes, etag: str) -> bool:
 
 def test_concurrent_puts_to_one_key_of_an_unversioned_bucket_all_succeed_and_last_writer_wins(
         s3_once, bucket_name):
-    """Eight writers x 25 PutObject of 70 kB to one key (a lister alongside): every PUT 200
+    """Seven writers x 20 PutObject of 70 kB to one key (a lister alongside): every PUT 200
     with the ETag of its own body, every ListObjectsV2 200; the key then holds one whole body."""
     bucket = bucket_name("race")
     s3_once.create_bucket(Bucket=bucket)
