@@ -11,7 +11,8 @@ Each one replaces a moto behaviour that contradicts AWS, and is undone when the 
   Statements whose principal is not a mapping cannot grant the log-delivery service anyway,
   so they are skipped.
 - S3 copies, listings and request checks: ``drills.cloud.sim.copies`` (CopyObject into an
-  Object Lock bucket, copy conditions), ``drills.cloud.sim.listing`` (a sorted key index),
+  Object Lock bucket, copy conditions), ``drills.cloud.sim.key_locks`` (concurrent requests
+  to one key, no 500 from a disposed object), ``drills.cloud.sim.listing`` (a sorted key index),
   ``drills.cloud.sim.object_parts`` (checksum values for every algorithm); DynamoDB
   TransactWriteItems atomic and isolated (``drills.cloud.sim.dynamodb_transactions``); CloudWatch reads:
   ``drills.cloud.sim.cloudwatch_fixes`` (GetMetricData namespaces, DescribeAlarmHistory).
@@ -129,18 +130,20 @@ def apply() -> None:
 
 
 def _apply_sim_patches() -> None:
-    from drills.cloud.sim import cloudwatch_fixes, copies, dynamodb_transactions, listing, object_parts
+    from drills.cloud.sim import cloudwatch_fixes, copies, dynamodb_transactions, key_locks, listing, object_parts
     dynamodb_transactions.install()
     copies.install()
+    key_locks.install()
     listing.install()
     object_parts.install()
     cloudwatch_fixes.install()
 
 
 def _undo_sim_patches() -> None:
-    from drills.cloud.sim import cloudwatch_fixes, copies, dynamodb_transactions, listing, object_parts
+    from drills.cloud.sim import cloudwatch_fixes, copies, dynamodb_transactions, key_locks, listing, object_parts
     dynamodb_transactions.uninstall()
     copies.uninstall()
+    key_locks.uninstall()
     listing.uninstall()
     object_parts.uninstall()
     cloudwatch_fixes.uninstall()

@@ -53,6 +53,7 @@ from xml.sax.saxutils import escape
 
 from drills.cloud.clock import SIMULATED
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Headers, Interceptor, aws_error
+from drills.cloud.sim import key_locks
 
 PREPARE_SECONDS = 30.0           # virtual seconds from creation to the first task
 OPERATIONS = ("S3ComputeObjectChecksum", "S3ReplicateObject", "S3InitiateRestoreObject")
@@ -218,19 +219,21 @@ class BatchOperations(Interceptor):
         if not arn.startswith("arn:aws:s3:::") or "/" not in arn:
             raise _Refused(400, "InvalidManifest", f"manifest ObjectArn {arn!r} is not an S3 object ARN")
         bucket, key = arn[len("arn:aws:s3:::"):].split("/", 1)
-        try:
-            stored = self.sim.s3_backend().get_object(bucket, key, version_id=job.manifest["ObjectVersionId"] or None)
-        except Exception as exc:         # noqa: BLE001 - moto raises its own MissingKey/MissingBucket types
-            raise _Refused(400, "InvalidManifest", f"manifest s3://{bucket}/{key} cannot be read: {exc}") from exc
-        if stored is None:
-            raise _Refused(400, "InvalidManifest", f"manifest s3://{bucket}/{key} does not exist")
-        if job.manifest["ETag"] and job.manifest["ETag"] != str(stored.etag).strip('"'):
+        with key_locks.held((bucket, key)):
+            try:
+                stored = self.sim.s3_backend().get_object(bucket, key, version_id=job.manifest["ObjectVersionId"] or None)
+            except Exception as exc:         # noqa: BLE001 - moto raises its own MissingKey/MissingBucket types
+                raise _Refused(400, "InvalidManifest", f"manifest s3://{bucket}/{key} cannot be read: {exc}") from exc
+            if stored is None:
+                raise _Refused(400, "InvalidManifest", f"manifest s3://{bucket}/{key} does not exist")
+            etag, body = str(stored.etag), stored.value
+        if job.manifest["ETag"] and job.manifest["ETag"] != etag.strip('"'):
             raise _Refused(400, "InvalidManifest", "the manifest's ETag does not match the object")
         fields = [f.strip() for f in job.manifest["Fields"].split(",") if f.strip()]
         if fields[:2] != ["Bucket", "Key"] or not set(fields) <= {"Bucket", "Key", "VersionId"}:
             raise _Refused(400, "InvalidManifest", f"manifest fields {fields} are not Bucket, Key[, VersionId]")
         tasks = []
-        for row in csv.reader(io.StringIO(stored.value.decode("utf-8"))):
+        for row in csv.reader(io.StringIO(body.decode("utf-8"))):
             if not row:
                 continue
             values = dict(zip(fields, row))
@@ -249,11 +252,12 @@ class BatchOperations(Interceptor):
         version = {"VersionId": task.version_id} if task.version_id else {}
         try:
             if job.operation == "S3ComputeObjectChecksum":
-                stored = self.sim.s3_backend().get_object(task.bucket, task.key, version_id=task.version_id)
-                if stored is None or not hasattr(stored, "value"):
-                    raise _TaskFailed(404, "NoSuchKey", "The specified key does not exist.")
-                result = _checksum(stored.value, job.params.get("ChecksumAlgorithm", "SHA256"))
-                result["etag"] = str(getattr(stored, "etag", "")).strip('"')
+                with key_locks.held((task.bucket, task.key)):
+                    stored = self.sim.s3_backend().get_object(task.bucket, task.key, version_id=task.version_id)
+                    if stored is None or not hasattr(stored, "value"):
+                        raise _TaskFailed(404, "NoSuchKey", "The specified key does not exist.")
+                    result = _checksum(stored.value, job.params.get("ChecksumAlgorithm", "SHA256"))
+                    result["etag"] = str(getattr(stored, "etag", "")).strip('"')
                 task.message = json.dumps(result, separators=(",", ":"))
             elif job.operation == "S3ReplicateObject":
                 replication = self.sim["replication"]

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from drills.cloud.interceptors import AwsRequest, AwsResponse, Interceptor, aws_error
+from drills.cloud.sim import key_locks
 from drills.cloud.sim import replication_copy as copier
 
 _KMS_OPS = {"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
@@ -165,21 +166,22 @@ class KmsKeyState(Interceptor):
     def after(self, req: AwsRequest, resp: AwsResponse) -> AwsResponse:
         if (req.service == "s3" and resp.ok and req.key and req.operation in ("PutObject", "CopyObject")
                 and str(resp.headers.get("x-amz-server-side-encryption", "")).startswith("aws:kms")):
-            version_id = resp.headers.get("x-amz-version-id")
-            stored = (copier.find_version(self.sim.s3_backend(), req.bucket, req.key, version_id)
-                      if version_id and version_id != "null" else None)
-            if stored is None:
-                found = copier.get_bucket(self.sim.s3_backend(), req.bucket)
-                versions = found.keys.getlist(req.key, []) if found is not None else []
-                stored = versions[-1] if versions else None
-            if stored is not None and hasattr(stored, "_etag") and "-" not in str(stored.etag):
-                opaque = hashlib.md5(b"sse-kms\0" + str(stored.version_id).encode() + stored.value).hexdigest()
-                old = stored.etag
-                stored._etag = opaque
-                if "etag" in resp.headers:
-                    resp.headers["etag"] = f'"{opaque}"'
-                if resp.body and old:
-                    resp.body = resp.body.replace(old.strip('"').encode(), opaque.encode())
+            with key_locks.held((req.bucket, req.key)):     # no concurrent PUT disposes it meanwhile
+                version_id = resp.headers.get("x-amz-version-id")
+                stored = (copier.find_version(self.sim.s3_backend(), req.bucket, req.key, version_id)
+                          if version_id and version_id != "null" else None)
+                if stored is None:
+                    found = copier.get_bucket(self.sim.s3_backend(), req.bucket)
+                    versions = found.keys.getlist(req.key, []) if found is not None else []
+                    stored = versions[-1] if versions else None
+                if stored is not None and hasattr(stored, "_etag") and "-" not in str(stored.etag):
+                    opaque = hashlib.md5(b"sse-kms\0" + str(stored.version_id).encode() + stored.value).hexdigest()
+                    old = stored.etag
+                    stored._etag = opaque
+                    if "etag" in resp.headers:
+                        resp.headers["etag"] = f'"{opaque}"'
+                    if resp.body and old:
+                        resp.body = resp.body.replace(old.strip('"').encode(), opaque.encode())
         return resp
 
     def status(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 from moto.s3.exceptions import InvalidStorageClass
 from moto.s3.models import FakeDeleteMarker, FakeKey
 
+from drills.cloud.sim import key_locks
 from drills.cloud.sim.replication_rules import Rule
 from drills.cloud.sim.s3_versions import find_version, get_bucket, latest_version_id  # noqa: F401 (copier.*)
 
@@ -59,7 +60,13 @@ def _place(dest: Any, key: str, version: Any, source: Any = None) -> None:
 
 
 def copy_version(s3: Any, src_bucket: str, key: str, version_id: str, rule: Rule) -> FakeKey:
-    """Write the replica of ``src_bucket/key@version_id`` into ``rule.dest_bucket``."""
+    """Write the replica of ``src_bucket/key@version_id`` into ``rule.dest_bucket`` (holding both
+    keys' locks: no request disposes the source or the destination's versions meanwhile)."""
+    with key_locks.held((src_bucket, key), (rule.dest_bucket, key)):
+        return _copy_version(s3, src_bucket, key, version_id, rule)
+
+
+def _copy_version(s3: Any, src_bucket: str, key: str, version_id: str, rule: Rule) -> FakeKey:
     source_bucket = get_bucket(s3, src_bucket)
     src = find_version(s3, src_bucket, key, version_id)
     if source_bucket is None or not isinstance(src, FakeKey):
