@@ -34,7 +34,7 @@ from rich.table import Table
 from drills.actions import repair_plan
 from drills.actions.repair import RESTORE_TIERS, Outcome, RepairOptions, execute, region_of
 from drills.cli.common import (deployed_stack, drill_prefix_of, emit_json, json_option, memory_size, say,
-                               target_options)
+                               target_options, threads_option)
 from drills.engine.clock import Clock, VirtualClock, WallClock
 from drills.errors import ProjectError, UsageError
 from drills.jsonio import dump_text
@@ -42,6 +42,9 @@ from drills.probes.batch_jobs import account_of
 from drills.probes.ladder import LadderContext
 from drills.probes.observe import Observation
 from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
+
+REPAIR_THREADS_HELP = ("DuckDB threads of the reconciliation source and of comparing each job's report "
+                       "(fewer threads, less memory).")
 
 
 @click.command("repair")
@@ -59,6 +62,7 @@ from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
 @click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=memory_size,
               help="DuckDB memory limit: the reconciliation source, and comparing each job's report "
                    "with its versions.")
+@threads_option(help=REPAIR_THREADS_HELP)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the manifests and repair.json (default ./drkit-repair-<UTC stamp>).")
 @json_option(help="repair.json on stdout too; people read stderr.")
@@ -66,7 +70,7 @@ from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
 @click.option("--dry-run", is_flag=True, help="Write the manifests and the plan; create no job.")
 def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
            findings_file: Path | None, kinds: tuple[str, ...], restore_tier: str, restore_days: int,
-           batch_role_arn: str | None, memory_limit: str, out: Path | None, as_json: bool, allow_prod: bool,
+           batch_role_arn: str | None, memory_limit: str, threads: int, out: Path | None, as_json: bool, allow_prod: bool,
            dry_run: bool) -> None:
     """Repair missing/FAILED replicas, cold objects and checksums with S3 Batch Operations jobs."""
     wanted = list(kinds) or list(repair_plan.KINDS)
@@ -88,7 +92,7 @@ def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
         if document is not None:
             plan = repair_plan.from_findings(document, buckets, wanted, source=f"findings {findings_file}")
         else:
-            plan = _from_reconciliation(obs, memory_limit, Path(tmp))
+            plan = _from_reconciliation(obs, memory_limit, threads, Path(tmp))
         if target == "aws" and not allow_prod:
             prefix = _drill_prefix(stack, project_dir)
             refused = _count_outside(plan, prefix)
@@ -107,7 +111,7 @@ def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
             if plan.ordered() and not role:
                 raise UsageError("no S3 Batch Operations role: the stack outputs name no batchOperationsRoleArn",
                                  hint="re-deploy the stack (it declares the role) or pass --batch-role-arn")
-            outcomes = execute(plan, obs, RepairOptions(role or "", restore_tier, restore_days, memory_limit), run,
+            outcomes = execute(plan, obs, RepairOptions(role or "", restore_tier, restore_days, memory_limit, threads), run,
                                manifests=manifests)
     status = _status(plan, outcomes, dry_run)
     result = {"command": "repair", "target": resolved.kind, "stack": stack, "simulated": bool(clock.simulated),
@@ -133,7 +137,7 @@ def _count_outside(plan: repair_plan.Plan, prefix: str, examples: int = 3) -> tu
     return count, first
 
 
-def _from_reconciliation(obs: Observation, memory_limit: str, work: Path) -> repair_plan.Plan:
+def _from_reconciliation(obs: Observation, memory_limit: str, threads: int, work: Path) -> repair_plan.Plan:
     """Every archive version the replica lacks, from the newest inventory reports (no cap):
     DuckDB writes them as the Batch Replication manifest in ``work``; none is held in memory."""
     from drills.probes import reconcile
@@ -143,7 +147,7 @@ def _from_reconciliation(obs: Observation, memory_limit: str, work: Path) -> rep
         archive, replica = fetch_reports(obs, Path(tmp) / "reports")
         now, cutoff = reconcile.cutoff_of(obs)
         engine = reconcile.open_engine(archive, replica, scope=obs.scope, cutoff=cutoff, now=now,
-                                       memory_limit=memory_limit, temp_dir=str(Path(tmp) / "db"))
+                                       memory_limit=memory_limit, temp_dir=str(Path(tmp) / "db"), threads=threads)
         try:
             manifest = work / "reconciliation-replicate-archive.csv"
             count = reconcile.export_repair_manifest(engine, obs.outputs.archiveBucket, manifest)
