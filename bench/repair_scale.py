@@ -2,8 +2,8 @@
 Operations manifest, then comparing a completion report with it, at N versions per side with
 planted defects; wall time, CPU and peak RSS of that process alone (bench/measure.py).
 
-    python -m bench.repair_scale [--rows 1000000 10000000] [--per-kind 100] [--memory-limit 256MB]
-                                 [--workdir DIR] [--json FILE]
+    python -m bench.repair_scale [--rows 1000000 10000000] [--per-kind 100] [--memory-limit 64MB]
+                                 [--threads 1] [--workdir DIR] [--json FILE]
 
 For each size, DuckDB writes a pair of S3 Inventory reports (``drills.synth.inventory``, the
 generator of bench/inventory_reconcile.py: ``--per-kind`` each of missing, altered, extra,
@@ -11,8 +11,8 @@ FAILED and unlocked replica versions; generation not timed). The measured child 
 `drkit repair` (no ``--findings``) runs on its reconciliation source:
 
 1. ``drills.cli.repair._from_reconciliation`` — ``reconcile.cutoff_of``, ``reconcile.open_engine``
-   (both reports into a DuckDB file under ``--memory-limit``, two threads as the command
-   uses), ``reconcile.export_repair_manifest`` (DuckDB's COPY writes the Batch Replication
+   (both reports into a DuckDB file under ``--memory-limit`` with ``--threads``; both default
+   to the command's), ``reconcile.export_repair_manifest`` (DuckDB's COPY writes the Batch Replication
    manifest), ``repair_plan.from_manifest``;
 2. ``Plan.write_manifests`` into the output folder (the files the command leaves in ``--out``);
 3. ``drills.actions.repair.compare_tasks`` + ``record`` for each batch, as ``execute`` does
@@ -154,11 +154,13 @@ def run_one(rows: int, per_kind: int, memory_limit: str, threads: int, workdir: 
 
 
 def main() -> None:
+    from drills.cli.repair import REPAIR_MEMORY_LIMIT, REPAIR_THREADS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--per-kind", type=int, default=100)
-    parser.add_argument("--memory-limit", default="256MB", help="DuckDB's (default: drkit repair's default)")
-    parser.add_argument("--threads", type=int, default=2, help="DuckDB's threads (drkit repair --threads)")
+    parser.add_argument("--memory-limit", default=REPAIR_MEMORY_LIMIT, help="DuckDB's (default: drkit repair's)")
+    parser.add_argument("--threads", type=int, default=REPAIR_THREADS, help="DuckDB's (default: drkit repair's)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/drkit-bench-repair"))
     parser.add_argument("--json", dest="json_file", type=Path, default=Path("bench-repair-scale.json"))
     parser.add_argument("--child", type=Path, nargs=2, help=argparse.SUPPRESS)
@@ -176,11 +178,11 @@ def main() -> None:
         results.append(run_one(n, args.per_kind, args.memory_limit, args.threads, args.workdir))
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     machine["loadAtEnd"] = os.getloadavg()
-    print(f"{'versions/side':>13} {'limit':>6} {'wall s':>7} {'cpu s':>6} {'peak RSS MiB':>12} {'MB':>6} "
+    print(f"{'versions/side':>13} {'limit':>6} {'thr':>3} {'wall s':>7} {'cpu s':>6} {'peak RSS MiB':>12} {'MB':>6} "
           f"{'plan s':>7} {'write s':>7} {'compare s':>9} {'manifest rows':>13} {'planted in it':>13} {'others':>6}")
     for r in results:
         m, s = r["manifest"], r["stages"]
-        print(f"{r['versionsPerSide']:>13,} {r['memoryLimit']:>6} {r['wallSeconds']:>7} {r['cpuSeconds']:>6} "
+        print(f"{r['versionsPerSide']:>13,} {r['memoryLimit']:>6} {r['threads']:>3} {r['wallSeconds']:>7} {r['cpuSeconds']:>6} "
               f"{r['peakRssMB']:>12} {r['peakRssDecimalMB']:>6} {s.get('planSeconds', '-'):>7} "
               f"{s.get('writeSeconds', '-'):>7} {s.get('compareSeconds', '-'):>9} {m.get('manifestRows', '-'):>13} "
               f"{'%s/%s' % (m['planted'] - m['missingFromManifest'], m['planted']) if 'planted' in m else '-':>13} "

@@ -41,10 +41,15 @@ from drills.jsonio import dump_text
 from drills.probes.batch_jobs import account_of
 from drills.probes.ladder import LadderContext
 from drills.probes.observe import Observation
-from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
 
+# Measured (docs/BENCHMARKS.md, "`drkit repair` at scale"): 10M versions per side, 1,000,000 to
+# repair: 64MB and one thread peak at 194 MiB; 256MB at 456 MiB (one thread) / 490 MiB (two);
+# 64MB with two threads runs out of DuckDB memory. Hence one thread and 64MB by default.
+REPAIR_MEMORY_LIMIT = "64MB"
+REPAIR_THREADS = 1
 REPAIR_THREADS_HELP = ("DuckDB threads of the reconciliation source and of comparing each job's report "
-                       "(fewer threads, less memory).")
+                       "(fewer threads, less memory; with two, 64MB ran out of memory at a million versions "
+                       "to repair).")
 
 
 @click.command("repair")
@@ -59,10 +64,11 @@ REPAIR_THREADS_HELP = ("DuckDB threads of the reconciliation source and of compa
               help="restore: days the restored copy stays readable.")
 @click.option("--batch-role-arn", metavar="ARN", default=None,
               help="Role the jobs run as (default: the stack output batchOperationsRoleArn).")
-@click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=memory_size,
+@click.option("--memory-limit", default=REPAIR_MEMORY_LIMIT, show_default=True, callback=memory_size,
               help="DuckDB memory limit: the reconciliation source, and comparing each job's report "
-                   "with its versions.")
-@threads_option(help=REPAIR_THREADS_HELP)
+                   "with its versions. Expect a peak of ~200 MB at the defaults (10M versions per side, "
+                   "a million to repair); 256MB peaks near 500 MB. Raise it if DuckDB runs out of memory.")
+@threads_option(help=REPAIR_THREADS_HELP, default=REPAIR_THREADS)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the manifests and repair.json (default ./drkit-repair-<UTC stamp>).")
 @json_option(help="repair.json on stdout too; people read stderr.")
