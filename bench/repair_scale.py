@@ -41,7 +41,7 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
@@ -182,7 +182,8 @@ def main() -> None:
           f"{'plan s':>7} {'write s':>7} {'compare s':>9} {'manifest rows':>13} {'planted in it':>13} {'others':>6}")
     for r in results:
         m, s = r["manifest"], r["stages"]
-        print(f"{r['versionsPerSide']:>13,} {r['memoryLimit']:>6} {r['threads']:>3} {r['wallSeconds']:>7} {r['cpuSeconds']:>6} "
+        print(f"{r['versionsPerSide']:>13,} {r['memoryLimit']:>6} {r['threads']:>3} {r['wallSeconds']:>7} "
+              f"{r['cpuSeconds']:>6} "
               f"{r['peakRssMB']:>12} {r['peakRssDecimalMB']:>6} {s.get('planSeconds', '-'):>7} "
               f"{s.get('writeSeconds', '-'):>7} {s.get('compareSeconds', '-'):>9} {m.get('manifestRows', '-'):>13} "
               f"{'%s/%s' % (m['planted'] - m['missingFromManifest'], m['planted']) if 'planted' in m else '-':>13} "

@@ -2,8 +2,8 @@
 
 Use as decorators: ``@target_options`` adds --target/--endpoint/--outputs/--stack/
 --project-dir; ``@json_option`` (or ``@json_option(help="what goes on stdout")``) adds
---json; ``@threads_option`` adds --threads (DuckDB's); ``@output_options`` adds --out/--json. ``resolve_target`` turns them into a
-``drills.aws.Target``.
+--json; ``@threads_option`` adds --threads (DuckDB's); ``@output_options`` adds --out/--json.
+``resolve_target`` turns them into a ``drills.aws.Target``.
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ REPAIR_THREADS_HELP = ("DuckDB threads of the reconciliation source and of compa
 @click.option("--dry-run", is_flag=True, help="Write the manifests and the plan; create no job.")
 def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
            findings_file: Path | None, kinds: tuple[str, ...], restore_tier: str, restore_days: int,
-           batch_role_arn: str | None, memory_limit: str, threads: int, out: Path | None, as_json: bool, allow_prod: bool,
-           dry_run: bool) -> None:
+           batch_role_arn: str | None, memory_limit: str, threads: int, out: Path | None, as_json: bool,
+           allow_prod: bool, dry_run: bool) -> None:
     """Repair missing/FAILED replicas, cold objects and checksums with S3 Batch Operations jobs."""
     wanted = list(kinds) or list(repair_plan.KINDS)
     document = repair_plan.load_findings(findings_file) if findings_file else None     # malformed: exit 2 first
@@ -117,8 +117,8 @@ def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
             if plan.ordered() and not role:
                 raise UsageError("no S3 Batch Operations role: the stack outputs name no batchOperationsRoleArn",
                                  hint="re-deploy the stack (it declares the role) or pass --batch-role-arn")
-            outcomes = execute(plan, obs, RepairOptions(role or "", restore_tier, restore_days, memory_limit, threads), run,
-                               manifests=manifests)
+            options = RepairOptions(role or "", restore_tier, restore_days, memory_limit, threads)
+            outcomes = execute(plan, obs, options, run, manifests=manifests)
     status = _status(plan, outcomes, dry_run)
     result = {"command": "repair", "target": resolved.kind, "stack": stack, "simulated": bool(clock.simulated),
               "dryRun": dry_run, "source": plan.source, "kinds": wanted, "status": status,
