@@ -2,8 +2,8 @@
 Operations manifest, then comparing a completion report with it, at N versions per side with
 planted defects; wall time, CPU and peak RSS of that process alone (bench/measure.py).
 
-    python -m bench.repair_scale [--rows 1000000 10000000] [--per-kind 100] [--memory-limit 256MB]
-                                 [--workdir DIR] [--json FILE]
+    python -m bench.repair_scale [--rows 1000000 10000000] [--per-kind 100] [--memory-limit 64MB]
+                                 [--threads 1] [--workdir DIR] [--json FILE]
 
 For each size, DuckDB writes a pair of S3 Inventory reports (``drills.synth.inventory``, the
 generator of bench/inventory_reconcile.py: ``--per-kind`` each of missing, altered, extra,
@@ -11,8 +11,8 @@ FAILED and unlocked replica versions; generation not timed). The measured child 
 `drkit repair` (no ``--findings``) runs on its reconciliation source:
 
 1. ``drills.cli.repair._from_reconciliation`` — ``reconcile.cutoff_of``, ``reconcile.open_engine``
-   (both reports into a DuckDB file under ``--memory-limit``, two threads as the command
-   uses), ``reconcile.export_repair_manifest`` (DuckDB's COPY writes the Batch Replication
+   (both reports into a DuckDB file under ``--memory-limit`` with ``--threads``; both default
+   to the command's), ``reconcile.export_repair_manifest`` (DuckDB's COPY writes the Batch Replication
    manifest), ``repair_plan.from_manifest``;
 2. ``Plan.write_manifests`` into the output folder (the files the command leaves in ``--out``);
 3. ``drills.actions.repair.compare_tasks`` + ``record`` for each batch, as ``execute`` does
@@ -41,7 +41,7 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
@@ -75,7 +75,7 @@ def _succeeded(manifest: Path) -> Iterator[Any]:
             yield TaskResult.from_row([bucket, key, version, "succeeded", "200", "", "Successful"])
 
 
-def repair_child(archive: Path, replica: Path, out: Path, memory_limit: str) -> None:
+def repair_child(archive: Path, replica: Path, out: Path, memory_limit: str, threads: int) -> None:
     """The measured child: plan, write the manifests to ``out``, compare a report with each;
     print counts and stage times as JSON."""
     import drills.probes.inventory_path as inventory_path
@@ -88,7 +88,7 @@ def repair_child(archive: Path, replica: Path, out: Path, memory_limit: str) -> 
     stages: dict[str, float] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="drkit-repair-") as tmp:                 # as the command
-        plan = _from_reconciliation(_Observed(reports[0].source_bucket), memory_limit, Path(tmp))
+        plan = _from_reconciliation(_Observed(reports[0].source_bucket), memory_limit, threads, Path(tmp))
         stages["planSeconds"] = time.perf_counter() - started
         manifests = plan.write_manifests(out)
         stages["writeSeconds"] = time.perf_counter() - started - stages["planSeconds"]
@@ -96,7 +96,8 @@ def repair_child(archive: Path, replica: Path, out: Path, memory_limit: str) -> 
         for b in plan.ordered():
             outcome = Outcome(b, "bench")
             record(outcome, compare_tasks(b.versions_iter(), _succeeded(manifests[(b.kind, b.side)]),
-                                          Path(tmp) / f"compare-{b.kind}-{b.side}", memory_limit))
+                                          Path(tmp) / f"compare-{b.kind}-{b.side}", memory_limit,
+                                          threads=threads))
             outcomes.append(outcome)
         stages["compareSeconds"] = time.perf_counter() - started - stages["planSeconds"] - stages["writeSeconds"]
     print(json.dumps({"source": plan.source, "unlisted": plan.incomplete,
@@ -128,17 +129,18 @@ def check_manifest(result: dict[str, Any], planted: dict[str, list[str]]) -> dic
     return checks
 
 
-def run_one(rows: int, per_kind: int, memory_limit: str, workdir: Path) -> dict[str, Any]:
+def run_one(rows: int, per_kind: int, memory_limit: str, threads: int, workdir: Path) -> dict[str, Any]:
     pair, generated = generated_pair(workdir / f"pair-{rows}", rows, per_kind)
     out = workdir / f"repair-{rows}"
     for stale in out.glob("*.csv"):
         stale.unlink()
     load_at_start = os.getloadavg()
     measured = run_measured([sys.executable, "-m", "bench.repair_scale", "--child", str(pair.archive_manifest),
-                             str(pair.replica_manifest), "--out", str(out), "--memory-limit", memory_limit])
+                             str(pair.replica_manifest), "--out", str(out), "--memory-limit", memory_limit,
+                             "--threads", str(threads)])
     result = json.loads(measured["out"]) if measured["exitCode"] == 0 and measured["out"].strip() else {}
     checks = check_manifest(result, pair.planted) if result else {"ok": False}
-    return {"versionsPerSide": rows, "perKind": per_kind, "memoryLimit": memory_limit, "threads": 2,
+    return {"versionsPerSide": rows, "perKind": per_kind, "memoryLimit": memory_limit, "threads": threads,
             "exitCode": measured["exitCode"], "wallSeconds": measured["wallSeconds"],
             "cpuSeconds": measured["cpuSeconds"], "userCpuSeconds": measured["userCpuSeconds"],
             "peakRssMB": measured["peakRssMB"], "peakRssDecimalMB": round(measured["peakRssMB"] * 1.048576, 1),
@@ -152,17 +154,20 @@ def run_one(rows: int, per_kind: int, memory_limit: str, workdir: Path) -> dict[
 
 
 def main() -> None:
+    from drills.cli.repair import REPAIR_MEMORY_LIMIT, REPAIR_THREADS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--per-kind", type=int, default=100)
-    parser.add_argument("--memory-limit", default="256MB", help="DuckDB's (default: drkit repair's default)")
+    parser.add_argument("--memory-limit", default=REPAIR_MEMORY_LIMIT, help="DuckDB's (default: drkit repair's)")
+    parser.add_argument("--threads", type=int, default=REPAIR_THREADS, help="DuckDB's (default: drkit repair's)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/drkit-bench-repair"))
     parser.add_argument("--json", dest="json_file", type=Path, default=Path("bench-repair-scale.json"))
     parser.add_argument("--child", type=Path, nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        repair_child(args.child[0], args.child[1], args.out, args.memory_limit)
+        repair_child(args.child[0], args.child[1], args.out, args.memory_limit, args.threads)
         return
     import duckdb
 
@@ -170,14 +175,15 @@ def main() -> None:
                "duckdb": duckdb.__version__, "loadAtStart": os.getloadavg(), "launcherFloorMB": launcher_floor_mb()}
     results = []
     for n in args.rows:
-        results.append(run_one(n, args.per_kind, args.memory_limit, args.workdir))
+        results.append(run_one(n, args.per_kind, args.memory_limit, args.threads, args.workdir))
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     machine["loadAtEnd"] = os.getloadavg()
-    print(f"{'versions/side':>13} {'limit':>6} {'wall s':>7} {'cpu s':>6} {'peak RSS MiB':>12} {'MB':>6} "
+    print(f"{'versions/side':>13} {'limit':>6} {'thr':>3} {'wall s':>7} {'cpu s':>6} {'peak RSS MiB':>12} {'MB':>6} "
           f"{'plan s':>7} {'write s':>7} {'compare s':>9} {'manifest rows':>13} {'planted in it':>13} {'others':>6}")
     for r in results:
         m, s = r["manifest"], r["stages"]
-        print(f"{r['versionsPerSide']:>13,} {r['memoryLimit']:>6} {r['wallSeconds']:>7} {r['cpuSeconds']:>6} "
+        print(f"{r['versionsPerSide']:>13,} {r['memoryLimit']:>6} {r['threads']:>3} {r['wallSeconds']:>7} "
+              f"{r['cpuSeconds']:>6} "
               f"{r['peakRssMB']:>12} {r['peakRssDecimalMB']:>6} {s.get('planSeconds', '-'):>7} "
               f"{s.get('writeSeconds', '-'):>7} {s.get('compareSeconds', '-'):>9} {m.get('manifestRows', '-'):>13} "
               f"{'%s/%s' % (m['planted'] - m['missingFromManifest'], m['planted']) if 'planted' in m else '-':>13} "

@@ -42,6 +42,7 @@ class RepairOptions:
     restore_tier: str = "BULK"
     restore_days: int = 1
     memory_limit: str = DEFAULT_MEMORY_LIMIT     # DuckDB's, for comparing reports with the batch
+    threads: int = 1                             # DuckDB's threads for that comparison
 
 
 def operation(kind: str, options: RepairOptions) -> dict[str, Any]:
@@ -115,7 +116,8 @@ def execute(plan: Plan, obs: Observation, options: RepairOptions, run: str,
             outcome.job = job
             index = _index_of(obs) if b.kind == "checksum" else None
             compared = compare_tasks(b.versions_iter(), batch_jobs.report_rows(s3, job),
-                                     Path(tmp) / f"compare-{b.kind}-{b.side}", options.memory_limit, index=index)
+                                     Path(tmp) / f"compare-{b.kind}-{b.side}", options.memory_limit, index=index,
+                                     threads=options.threads)
             record(outcome, compared)
     return outcomes
 
@@ -129,7 +131,7 @@ def _index_of(obs: Observation) -> Callable[[IndexSink], None]:
 
 def compare_tasks(versions: Iterable[tuple[str, str]], results: Iterable[batch_jobs.TaskResult], folder: Path,
                   memory_limit: str = DEFAULT_MEMORY_LIMIT,
-                  index: Callable[[IndexSink], None] | None = None) -> Comparison:
+                  index: Callable[[IndexSink], None] | None = None, threads: int = 1) -> Comparison:
     """A job's completion report (``results``, streamed) against the versions it was given
     (streamed): both go to files a row at a time and DuckDB compares them (``checksum_compare``).
     ``index``: for a compute-checksum job, a function that feeds the study index to an
@@ -145,7 +147,7 @@ def compare_tasks(versions: Iterable[tuple[str, str]], results: Iterable[batch_j
             index(sink)
     finally:
         sink.close()
-    with ChecksumTables(folder / "db", memory_limit=memory_limit, threads=1) as tables:
+    with ChecksumTables(folder / "db", memory_limit=memory_limit, threads=threads) as tables:
         tables.choose(folder / "versions.csv", None, 0)
         if index is not None:
             tables.load_index(sink.path)

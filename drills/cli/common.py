@@ -2,8 +2,8 @@
 
 Use as decorators: ``@target_options`` adds --target/--endpoint/--outputs/--stack/
 --project-dir; ``@json_option`` (or ``@json_option(help="what goes on stdout")``) adds
---json; ``@output_options`` adds --out/--json. ``resolve_target`` turns them into a
-``drills.aws.Target``.
+--json; ``@threads_option`` adds --threads (DuckDB's); ``@output_options`` adds --out/--json.
+``resolve_target`` turns them into a ``drills.aws.Target``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,17 @@ def json_option(fn: Callable | None = None, *, help: str = JSON_HELP) -> Callabl
     """``--json`` (parameter ``as_json``): machine output on stdout, people read stderr.
     ``@json_option``, or ``@json_option(help=...)`` to say what the command puts on stdout."""
     option = click.option("--json", "as_json", is_flag=True, help=help)
+    return option(fn) if fn is not None else option
+
+
+THREADS_HELP = "DuckDB threads (fewer threads, less memory)."
+
+
+def threads_option(fn: Callable | None = None, *, help: str = THREADS_HELP,   # noqa: A002 - click's name
+                   default: int = 2) -> Callable:
+    """``--threads`` (parameter ``threads``): DuckDB's worker threads, 1..64 (anything else:
+    exit 2). ``@threads_option``, or ``@threads_option(help=..., default=...)``."""
+    option = click.option("--threads", type=click.IntRange(1, 64), default=default, show_default=True, help=help)
     return option(fn) if fn is not None else option
 
 

@@ -34,14 +34,22 @@ from rich.table import Table
 from drills.actions import repair_plan
 from drills.actions.repair import RESTORE_TIERS, Outcome, RepairOptions, execute, region_of
 from drills.cli.common import (deployed_stack, drill_prefix_of, emit_json, json_option, memory_size, say,
-                               target_options)
+                               target_options, threads_option)
 from drills.engine.clock import Clock, VirtualClock, WallClock
 from drills.errors import ProjectError, UsageError
 from drills.jsonio import dump_text
 from drills.probes.batch_jobs import account_of
 from drills.probes.ladder import LadderContext
 from drills.probes.observe import Observation
-from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
+
+# Measured (docs/BENCHMARKS.md, "`drkit repair` at scale"): 10M versions per side, 1,000,000 to
+# repair: 64MB and one thread peak at 194 MiB; 256MB at 456 MiB (one thread) / 490 MiB (two);
+# 64MB with two threads runs out of DuckDB memory. Hence one thread and 64MB by default.
+REPAIR_MEMORY_LIMIT = "64MB"
+REPAIR_THREADS = 1
+REPAIR_THREADS_HELP = ("DuckDB threads of the reconciliation source and of comparing each job's report "
+                       "(fewer threads, less memory; with two, 64MB ran out of memory at a million versions "
+                       "to repair).")
 
 
 @click.command("repair")
@@ -56,9 +64,11 @@ from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
               help="restore: days the restored copy stays readable.")
 @click.option("--batch-role-arn", metavar="ARN", default=None,
               help="Role the jobs run as (default: the stack output batchOperationsRoleArn).")
-@click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=memory_size,
+@click.option("--memory-limit", default=REPAIR_MEMORY_LIMIT, show_default=True, callback=memory_size,
               help="DuckDB memory limit: the reconciliation source, and comparing each job's report "
-                   "with its versions.")
+                   "with its versions. Expect a peak of ~200 MB at the defaults (10M versions per side, "
+                   "a million to repair); 256MB peaks near 500 MB. Raise it if DuckDB runs out of memory.")
+@threads_option(help=REPAIR_THREADS_HELP, default=REPAIR_THREADS)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the manifests and repair.json (default ./drkit-repair-<UTC stamp>).")
 @json_option(help="repair.json on stdout too; people read stderr.")
@@ -66,8 +76,8 @@ from drills.probes.reconcile import DEFAULT_MEMORY_LIMIT
 @click.option("--dry-run", is_flag=True, help="Write the manifests and the plan; create no job.")
 def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | None, project_dir: Path | None,
            findings_file: Path | None, kinds: tuple[str, ...], restore_tier: str, restore_days: int,
-           batch_role_arn: str | None, memory_limit: str, out: Path | None, as_json: bool, allow_prod: bool,
-           dry_run: bool) -> None:
+           batch_role_arn: str | None, memory_limit: str, threads: int, out: Path | None, as_json: bool,
+           allow_prod: bool, dry_run: bool) -> None:
     """Repair missing/FAILED replicas, cold objects and checksums with S3 Batch Operations jobs."""
     wanted = list(kinds) or list(repair_plan.KINDS)
     document = repair_plan.load_findings(findings_file) if findings_file else None     # malformed: exit 2 first
@@ -88,7 +98,7 @@ def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
         if document is not None:
             plan = repair_plan.from_findings(document, buckets, wanted, source=f"findings {findings_file}")
         else:
-            plan = _from_reconciliation(obs, memory_limit, Path(tmp))
+            plan = _from_reconciliation(obs, memory_limit, threads, Path(tmp))
         if target == "aws" and not allow_prod:
             prefix = _drill_prefix(stack, project_dir)
             refused = _count_outside(plan, prefix)
@@ -107,8 +117,8 @@ def repair(stack: str, target: str, endpoint: str | None, outputs_file: Path | N
             if plan.ordered() and not role:
                 raise UsageError("no S3 Batch Operations role: the stack outputs name no batchOperationsRoleArn",
                                  hint="re-deploy the stack (it declares the role) or pass --batch-role-arn")
-            outcomes = execute(plan, obs, RepairOptions(role or "", restore_tier, restore_days, memory_limit), run,
-                               manifests=manifests)
+            options = RepairOptions(role or "", restore_tier, restore_days, memory_limit, threads)
+            outcomes = execute(plan, obs, options, run, manifests=manifests)
     status = _status(plan, outcomes, dry_run)
     result = {"command": "repair", "target": resolved.kind, "stack": stack, "simulated": bool(clock.simulated),
               "dryRun": dry_run, "source": plan.source, "kinds": wanted, "status": status,
@@ -133,7 +143,7 @@ def _count_outside(plan: repair_plan.Plan, prefix: str, examples: int = 3) -> tu
     return count, first
 
 
-def _from_reconciliation(obs: Observation, memory_limit: str, work: Path) -> repair_plan.Plan:
+def _from_reconciliation(obs: Observation, memory_limit: str, threads: int, work: Path) -> repair_plan.Plan:
     """Every archive version the replica lacks, from the newest inventory reports (no cap):
     DuckDB writes them as the Batch Replication manifest in ``work``; none is held in memory."""
     from drills.probes import reconcile
@@ -143,7 +153,7 @@ def _from_reconciliation(obs: Observation, memory_limit: str, work: Path) -> rep
         archive, replica = fetch_reports(obs, Path(tmp) / "reports")
         now, cutoff = reconcile.cutoff_of(obs)
         engine = reconcile.open_engine(archive, replica, scope=obs.scope, cutoff=cutoff, now=now,
-                                       memory_limit=memory_limit, temp_dir=str(Path(tmp) / "db"))
+                                       memory_limit=memory_limit, temp_dir=str(Path(tmp) / "db"), threads=threads)
         try:
             manifest = work / "reconciliation-replicate-archive.csv"
             count = reconcile.export_repair_manifest(engine, obs.outputs.archiveBucket, manifest)

@@ -32,7 +32,8 @@ from typing import Any, Iterator
 
 import click
 
-from drills.cli.common import deployed_stack, emit_json, json_option, memory_size, say, target_options
+from drills.cli.common import (THREADS_HELP, deployed_stack, emit_json, json_option, memory_size, say, target_options,
+                               threads_option)
 from drills.engine.clock import Clock, VirtualClock, WallClock
 from drills.engine.model import RungResult, Status
 from drills.errors import DrkitError, ProjectError, UsageError
@@ -67,8 +68,7 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.NOT_VERIFIED: "ye
 @click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, callback=memory_size,
               help="DuckDB memory limit of the inventory reconciliation and of rung 5's checksum comparison "
                    "(joins beyond it spill to a temporary directory).")
-@click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Inventory path: DuckDB threads (fewer threads, less memory).")
+@threads_option(help="Inventory path: " + THREADS_HELP)
 @click.option("--athena-output", metavar="S3URL", default=None,
               help="Athena path: s3:// location for query results.")
 @click.option("--athena-workgroup", default="primary", show_default=True, help="Athena path: workgroup.")

@@ -23,6 +23,7 @@ def test_the_benchmark_finds_every_planted_version_in_the_manifest_and_fails_whe
     assert done.returncode == 0, done.stdout + done.stderr
     run = json.loads((tmp_path / "repair.json").read_text())["results"][0]
     assert run["exitCode"] == 0 and run["everyPlantedDefectInManifest"]
+    assert (run["memoryLimit"], run["threads"]) == ("64MB", 1)              # drkit repair's defaults
     assert run["manifest"]["manifestRows"] == run["manifest"]["planted"] == 10     # 5 missing + 5 FAILED
     assert run["manifest"]["notPlanted"] == 0 and run["manifest"]["failedTasks"] == 0
     assert run["peakRssMB"] > 0 and run["cpuSeconds"] >= 0

@@ -151,13 +151,19 @@ def test_verify_repair_verify_clears_missing_and_failed_replicas(capsys, deploye
 
 
 @pytest.mark.slow
-def test_without_findings_the_inventory_reconciliation_names_every_version(capsys, deployed, tmp_path: Path) -> None:
+def test_without_findings_the_inventory_reconciliation_names_every_version(capsys, deployed, tmp_path: Path,
+                                                                          duckdb_threads) -> None:
+    """``--threads 3`` reaches both DuckDB connections: the reconciliation's and the job report's."""
     stack, folder = deployed
     missing = stack.current(2)
     with replica_version_deleted(stack, *missing):
         HttpControl(stack.cloud.endpoint).call("inventory", "generate", {})
-        code, out, err = run(capsys, "repair", *_target(stack, folder), "--out", str(tmp_path), "--json")
+        duckdb_threads.clear()
+        code, out, err = run(capsys, "repair", *_target(stack, folder), "--out", str(tmp_path), "--json",
+                             "--threads", "3")
         assert code == 0, err
+        assert sorted(c for c in duckdb_threads if c[0] in ("reconcile.duckdb", "checksums.duckdb")) == [
+            ("checksums.duckdb", 3), ("reconcile.duckdb", 3)]
         result = json.loads(out)
         assert result["source"].startswith("reconciliation")
         (replicate,) = result["repairs"]
