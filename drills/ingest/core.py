@@ -394,10 +394,9 @@ class Ingestor:
     # -- the pipeline
     def _ingest(self, fp: BinaryIO, size: int, source: str, upload_path: Path | None = None,
                 urgent: bool = True) -> Future:
-        # a single PUT sends ``fp`` itself (already open); a multipart upload reads the file
-        # by its path, each part on its own thread
-        multipart = upload_path is not None and part_size_for(size, self.threshold) is not None
-        body: Path | BinaryIO = upload_path if multipart and upload_path is not None else fp
+        # ``_file`` passes a path only for a multipart upload: it reads the file by its path,
+        # each part on its own thread; everything else uploads ``fp`` itself
+        body: Path | BinaryIO = upload_path if upload_path is not None else fp
         try:
             header = read_header(fp, size, self.max_inflated)
         except RejectedInput as rejected:

@@ -513,9 +513,7 @@ def _walked_dataset(stream: HeaderStream, walker: _Walker, header_end: int, impl
             encoding = convert_encodings(convert_raw_data_element(charset).value)
         ds.set_original_encoding(implicit, little, encoding)
     except Exception as exc:  # noqa: BLE001 - as _parse: any pydicom failure is a quarantine reason
-        raise RejectedInput(
-            QuarantineReason.UNREADABLE, f"pydicom cannot parse the header ({type(exc).__name__})"
-        ) from exc
+        raise _pydicom_refused(exc) from exc
     return ds
 
 
@@ -531,6 +529,11 @@ def _check_inflated(inflated: BinaryIO, implicit: bool) -> bool:
 # pydicom meets hostile input with many exception types (ValueError, KeyError,
 # struct.error, UnicodeError, RecursionError, ...). This is the one boundary where any
 # parse failure becomes a quarantine reason instead of a crash: nothing may be lost.
+def _pydicom_refused(exc: Exception) -> RejectedInput:
+    """What pydicom's refusal of a header becomes: UNREADABLE, naming only the error type."""
+    return RejectedInput(QuarantineReason.UNREADABLE, f"pydicom cannot parse the header ({type(exc).__name__})")
+
+
 def _parse(stream: HeaderStream, header_end: int, start: int, implicit: bool, little: bool) -> pydicom.Dataset:
     """pydicom's parse of the data set's header (from ``start``, past the File Meta group that
     ``data_set_start`` has read and checked): from memory when ``raw[0:header_end]`` was
@@ -544,9 +547,7 @@ def _parse(stream: HeaderStream, header_end: int, start: int, implicit: bool, li
     except RejectedInput:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise RejectedInput(
-            QuarantineReason.UNREADABLE, f"pydicom cannot parse the header ({type(exc).__name__})"
-        ) from exc
+        raise _pydicom_refused(exc) from exc
 
 
 def _parse_inflated(inflated: BinaryIO, implicit: bool) -> pydicom.Dataset:
@@ -558,9 +559,7 @@ def _parse_inflated(inflated: BinaryIO, implicit: bool) -> pydicom.Dataset:
     except RejectedInput:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise RejectedInput(
-            QuarantineReason.UNREADABLE, f"pydicom cannot parse the header ({type(exc).__name__})"
-        ) from exc
+        raise _pydicom_refused(exc) from exc
 
 
 def _element_text(ds: pydicom.Dataset, tag: int) -> str | None:
